@@ -1,0 +1,77 @@
+import type { CollectionError, CollectionStats } from './observation.js';
+import type { Status } from './status.js';
+
+/** Lag of every watched group at one instant: what the exporter, CLI and autoscaler read. */
+export interface LagSnapshot {
+  readonly time: number;
+  readonly groups: readonly GroupLag[];
+  readonly topics: readonly TopicOffsets[];
+  readonly errors: readonly CollectionError[];
+  readonly stats: CollectionStats;
+}
+
+export interface TopicOffsets {
+  readonly topic: string;
+  readonly partitions: readonly {
+    readonly partition: number;
+    readonly leader: number;
+    readonly logEndOffset: number | null;
+    readonly logStartOffset: number | null;
+    readonly lastStableOffset: number | null;
+    readonly produceRate: number | null;
+    readonly error?: string;
+  }[];
+  readonly error?: string;
+}
+
+export interface GroupLag {
+  readonly group: string;
+  readonly state: string;
+  readonly members: number;
+  readonly isolation: IsolationLevel;
+  readonly status: Status;
+  readonly statusReason: string;
+  /** Sum of the known partition lags. */
+  readonly lag: number;
+  /** False when some partition's lag is unknown, so `lag` is a lower bound. */
+  readonly lagComplete: boolean;
+  /** Worst partition time lag in seconds; null when no partition could be estimated. */
+  readonly timeLagSeconds: number | null;
+  readonly produceRate: number | null;
+  readonly consumeRate: number | null;
+  readonly topics: readonly string[];
+  readonly partitions: readonly PartitionLag[];
+  readonly error?: string;
+}
+
+export interface PartitionOwner {
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly host: string;
+}
+
+export interface PartitionLag {
+  readonly topic: string;
+  readonly partition: number;
+  /** Null when the group has never committed an offset for this partition. */
+  readonly committedOffset: number | null;
+  /** The log end the lag is measured to: high watermark, or last stable offset for read_committed. */
+  readonly logEndOffset: number | null;
+  readonly logStartOffset: number | null;
+  /**
+   * max(0, logEnd - committed). Without a committed offset it follows the reset policy:
+   * `earliest` counts the whole retained log, `latest` counts 0. Null when offsets are unknown.
+   */
+  readonly lag: number | null;
+  readonly timeLagSeconds: number | null;
+  readonly timeLagMode: 'estimate' | 'exact' | null;
+  readonly produceRate: number | null;
+  readonly consumeRate: number | null;
+  readonly status: Status;
+  readonly statusReason: string;
+  readonly owner: PartitionOwner | null;
+  readonly error?: string;
+}
+
+export type IsolationLevel = 'read_uncommitted' | 'read_committed';
+export type OffsetResetPolicy = 'earliest' | 'latest';

@@ -1,0 +1,4 @@
+export * from './connection.js';
+export * from './launcher/artifacts.js';
+export type { TestCertificates } from './launcher/certificates.js';
+export * from './launcher/cluster.js';
