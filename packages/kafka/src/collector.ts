@@ -1,0 +1,511 @@
+import type {
+  ClusterObservation,
+  CollectionError,
+  CommittedOffset,
+  GroupMemberObservation,
+  GroupObservation,
+  PartitionObservation,
+  TopicObservation,
+} from '@lagscale/core';
+import {
+  type Connection,
+  ConnectionPool,
+  describeGroupsV5,
+  fetchV12,
+  findCoordinatorV4,
+  listGroupsV4,
+  listOffsetsV9,
+  metadataV12,
+  offsetFetchV9,
+} from '@platformatic/kafka';
+import { type BrokerAddress, type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
+import { COORDINATOR_MOVED, callTolerant, decodeConsumerAssignment, kafkaErrorName, toOffset } from './protocol.js';
+
+export interface CollectorOptions {
+  readonly connection: KafkaConnectionOptions;
+  /** Groups to watch; empty or absent means every consumer group in the cluster. */
+  readonly groups?: readonly string[];
+  /** With all groups: keep only groups whose id matches. */
+  readonly groupPattern?: RegExp;
+  /** Groups measured to the last stable offset: the collector then also reads LSOs. */
+  readonly readCommittedGroups?: readonly string[];
+  /** Read the timestamp of the record at each lagging committed offset (exact time lag). */
+  readonly exactTimeLag?: boolean;
+  /** Report topic offsets for every topic, not only those the watched groups consume. */
+  readonly allTopics?: boolean;
+}
+
+interface BrokerNode extends BrokerAddress {
+  readonly id: number;
+}
+
+const EARLIEST = -2n;
+const LATEST = -1n;
+const READ_UNCOMMITTED = 0;
+const READ_COMMITTED = 1;
+const COORDINATOR_KEY_GROUP = 0;
+
+interface PartitionOffsets {
+  logEnd: number | null;
+  logStart: number | null;
+  lastStable: number | null;
+  error?: string;
+}
+
+/**
+ * Reads everything one lag cycle needs from the cluster with as few requests as the protocol
+ * allows: one Metadata, ListGroups per broker (all-groups mode), one FindCoordinator for the
+ * unknown coordinators, one DescribeGroups and one OffsetFetch per coordinator for all its
+ * groups, and one ListOffsets per leader and offset kind. A broker that fails makes only its
+ * own partitions or groups unknown; the rest of the cycle is still reported.
+ */
+export class OffsetCollector {
+  readonly #options: CollectorOptions;
+  readonly #pool: ConnectionPool;
+  readonly #bootstrap: BrokerAddress[];
+  readonly #brokers = new Map<number, BrokerNode>();
+  readonly #coordinators = new Map<string, number>();
+  #requests = 0;
+  #closed = false;
+
+  constructor(options: CollectorOptions) {
+    this.#options = options;
+    const connectionOptions = toClientConnectionOptions(options.connection);
+    this.#bootstrap = options.connection.brokers.map(parseBrokerAddress);
+    this.#pool = new ConnectionPool(options.connection.clientId ?? 'lagscale', connectionOptions);
+    // The pool re-emits connection failures; they are reported per request, so keep them off the process.
+    this.#pool.on('failed', () => {});
+  }
+
+  /** Requests sent since the collector was created. */
+  get requestCount(): number {
+    return this.#requests;
+  }
+
+  async collect(): Promise<ClusterObservation> {
+    if (this.#closed) throw new Error('collector is closed');
+    const started = performance.now();
+    const requestsBefore = this.#requests;
+    const errors: CollectionError[] = [];
+
+    const metadata = await this.#metadata();
+    const topicMeta = new Map<string, { error?: string; partitions: { partition: number; leader: number; leaderEpoch: number; error?: string }[] }>();
+    for (const topic of metadata.topics) {
+      const name = topic.name;
+      if (!name) continue;
+      topicMeta.set(name, {
+        ...(topic.errorCode === 0 ? {} : { error: `topic ${name}: ${kafkaErrorName(topic.errorCode)}` }),
+        partitions: topic.partitions
+          .map((p) => ({
+            partition: p.partitionIndex,
+            leader: p.leaderId,
+            leaderEpoch: p.leaderEpoch,
+            ...(p.errorCode === 0 || p.errorCode === 5 ? {} : { error: kafkaErrorName(p.errorCode) }),
+          }))
+          .sort((a, b) => a.partition - b.partition),
+      });
+    }
+
+    const groupIds = await this.#groupIds(errors);
+    const groups = await this.#describeGroups(groupIds, errors);
+
+    const wanted = new Set<string>();
+    if (this.#options.allTopics) {
+      for (const name of topicMeta.keys()) if (!name.startsWith('__')) wanted.add(name);
+    }
+    for (const group of groups) {
+      for (const o of group.offsets) wanted.add(o.topic);
+      for (const m of group.members) for (const a of m.assignment) wanted.add(a.topic);
+    }
+    const needLso = groups.some((g) => this.#options.readCommittedGroups?.includes(g.group));
+    const offsets = await this.#listOffsets(wanted, topicMeta, needLso, errors);
+    const time = Date.now();
+
+    const timestamps = this.#options.exactTimeLag ? await this.#readRecordTimestamps(groups, offsets, topicMeta, errors) : null;
+
+    const topics: TopicObservation[] = [...wanted].sort().map((name) => {
+      const meta = topicMeta.get(name);
+      if (meta === undefined) return { topic: name, partitions: [], error: `topic ${name} not found (deleted?)` };
+      return {
+        topic: name,
+        ...(meta.error === undefined ? {} : { error: meta.error }),
+        partitions: meta.partitions.map((p): PartitionObservation => {
+          const read = offsets.get(`${name}\u0000${p.partition}`);
+          const error = read?.error ?? p.error;
+          return {
+            partition: p.partition,
+            leader: p.leader,
+            logEndOffset: read?.logEnd ?? null,
+            logStartOffset: read?.logStart ?? null,
+            lastStableOffset: read?.lastStable ?? null,
+            ...(error === undefined ? {} : { error }),
+          };
+        }),
+      };
+    });
+
+    return {
+      time,
+      topics,
+      groups: groups.map(({ coordinator: _, ...group }) =>
+        timestamps === null
+          ? group
+          : {
+              ...group,
+              offsets: group.offsets.map((o) => {
+                const ts = timestamps.get(`${o.topic}\u0000${o.partition}\u0000${o.offset}`);
+                return ts === undefined ? o : { ...o, recordTimestamp: ts };
+              }),
+            },
+      ),
+      errors,
+      stats: { durationMs: performance.now() - started, requests: this.#requests - requestsBefore, brokers: this.#brokers.size },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#pool.close();
+  }
+
+  #describeBroker(node: BrokerNode | BrokerAddress): string {
+    return 'id' in node ? `broker ${node.id} (${node.host}:${node.port})` : `${node.host}:${node.port}`;
+  }
+
+  async #connection(node: BrokerNode | BrokerAddress): Promise<Connection> {
+    try {
+      return await this.#pool.get({ host: node.host, port: node.port });
+    } catch (error) {
+      throw new Error(`${this.#describeBroker(node)} unreachable: ${describeError(error)}`);
+    }
+  }
+
+  async #send<T>(node: BrokerNode | BrokerAddress, request: (connection: Connection) => Promise<T>): Promise<T> {
+    const connection = await this.#connection(node);
+    this.#requests++;
+    try {
+      return await request(connection);
+    } catch (error) {
+      throw new Error(`${this.#describeBroker(node)}: ${describeError(error)}`);
+    }
+  }
+
+  /** Metadata from the first broker that answers: known brokers first, then the bootstrap list. */
+  async #metadata(): Promise<Awaited<ReturnType<typeof metadataV12.api.async>>> {
+    const candidates: (BrokerNode | BrokerAddress)[] = [...this.#brokers.values(), ...this.#bootstrap];
+    const failures: string[] = [];
+    for (const node of candidates) {
+      try {
+        const metadata = await this.#send(node, (c) => callTolerant(metadataV12.api, c, null, false, false));
+        this.#brokers.clear();
+        for (const b of metadata.brokers) this.#brokers.set(b.nodeId, { id: b.nodeId, host: b.host, port: b.port });
+        return metadata;
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+    throw new KafkaUnavailableError(
+      `cannot read cluster metadata from any broker (${[...new Set(failures)].join('; ')}). Check the broker addresses (--brokers / KAFKA_BROKERS), TLS and SASL settings, and that Kafka is running.`,
+    );
+  }
+
+  async #groupIds(errors: CollectionError[]): Promise<string[]> {
+    const explicit = this.#options.groups ?? [];
+    if (explicit.length > 0) return [...new Set(explicit)];
+    const ids = new Set<string>();
+    await Promise.all(
+      [...this.#brokers.values()].map(async (node) => {
+        try {
+          const response = await this.#send(node, (c) => callTolerant(listGroupsV4.api, c, [], []));
+          if (response.errorCode !== 0) throw new Error(kafkaErrorName(response.errorCode));
+          for (const g of response.groups) {
+            if (g.protocolType !== 'consumer' && g.protocolType !== '') continue;
+            if (this.#options.groupPattern && !this.#options.groupPattern.test(g.groupId)) continue;
+            ids.add(g.groupId);
+            this.#coordinators.set(g.groupId, node.id);
+          }
+        } catch (error) {
+          errors.push({ broker: this.#describeBroker(node), operation: 'ListGroups', message: describeError(error) });
+        }
+      }),
+    );
+    return [...ids].sort();
+  }
+
+  async #findCoordinators(groupIds: readonly string[], errors: CollectionError[], failed: Map<string, string>): Promise<void> {
+    const unknown = groupIds.filter((g) => !this.#coordinators.has(g) || !this.#brokers.has(this.#coordinators.get(g) as number));
+    if (unknown.length === 0) return;
+    const failures: string[] = [];
+    for (const node of this.#brokers.values()) {
+      try {
+        const response = await this.#send(node, (c) => callTolerant(findCoordinatorV4.api, c, COORDINATOR_KEY_GROUP, unknown));
+        for (const c of response.coordinators) {
+          if (c.errorCode === 0) {
+            this.#coordinators.set(c.key, c.nodeId);
+            if (!this.#brokers.has(c.nodeId)) this.#brokers.set(c.nodeId, { id: c.nodeId, host: c.host, port: c.port });
+          } else {
+            failed.set(c.key, `no coordinator: ${kafkaErrorName(c.errorCode)}`);
+          }
+        }
+        return;
+      } catch (error) {
+        failures.push(describeError(error));
+      }
+    }
+    errors.push({ broker: 'cluster', operation: 'FindCoordinator', message: failures.join('; ') });
+    for (const g of unknown) failed.set(g, `no coordinator: ${failures[0] ?? 'no broker answered'}`);
+  }
+
+  async #describeGroups(groupIds: readonly string[], errors: CollectionError[]): Promise<(GroupObservation & { coordinator: number | null })[]> {
+    const results = new Map<string, GroupObservation & { coordinator: number | null }>();
+    const failed = new Map<string, string>();
+    let pending = [...groupIds];
+    // A second round re-asks groups whose coordinator moved between the lookup and the request.
+    for (let round = 0; round < 2 && pending.length > 0; round++) {
+      failed.clear();
+      await this.#findCoordinators(pending, errors, failed);
+      const byCoordinator = new Map<number, string[]>();
+      for (const g of pending) {
+        if (failed.has(g)) continue;
+        const node = this.#coordinators.get(g) as number;
+        const list = byCoordinator.get(node) ?? [];
+        list.push(g);
+        byCoordinator.set(node, list);
+      }
+      const retry: string[] = [];
+      await Promise.all(
+        [...byCoordinator].map(async ([nodeId, ids]) => {
+          const node = this.#brokers.get(nodeId) as BrokerNode;
+          try {
+            const [described, fetched] = await Promise.all([
+              this.#send(node, (c) => callTolerant(describeGroupsV5.api, c, ids, false)),
+              this.#send(node, (c) =>
+                callTolerant(
+                  offsetFetchV9.api,
+                  c,
+                  ids.map((groupId) => ({ groupId, memberId: null, memberEpoch: -1, topics: null })),
+                  false,
+                ),
+              ),
+            ]);
+            const descriptions = new Map(described.groups.map((g) => [g.groupId, g]));
+            for (const f of fetched.groups) {
+              const d = descriptions.get(f.groupId);
+              const code = f.errorCode !== 0 ? f.errorCode : (d?.errorCode ?? 0);
+              if (COORDINATOR_MOVED.has(code)) {
+                this.#coordinators.delete(f.groupId);
+                retry.push(f.groupId);
+                failed.set(f.groupId, `coordinator ${this.#describeBroker(node)}: ${kafkaErrorName(code)}`);
+                continue;
+              }
+              if (code !== 0 && code !== 69) {
+                failed.set(f.groupId, `${this.#describeBroker(node)}: ${kafkaErrorName(code)}`);
+                continue;
+              }
+              const offsets: CommittedOffset[] = [];
+              for (const t of f.topics) {
+                for (const p of t.partitions) {
+                  if (p.errorCode === 0 && p.committedOffset >= 0n)
+                    offsets.push({ topic: t.name, partition: p.partitionIndex, offset: toOffset(p.committedOffset) });
+                }
+              }
+              const members: GroupMemberObservation[] = (d?.members ?? []).map((m) => ({
+                memberId: m.memberId,
+                clientId: m.clientId,
+                host: m.clientHost.replace(/^\//, ''),
+                instanceId: m.groupInstanceId ?? null,
+                assignment: d?.protocolType === 'consumer' ? decodeConsumerAssignment(m.memberAssignment) : [],
+              }));
+              results.set(f.groupId, {
+                group: f.groupId,
+                state: d?.groupState ?? 'Unknown',
+                protocolType: d?.protocolType ?? '',
+                members,
+                offsets,
+                coordinator: nodeId,
+              });
+            }
+          } catch (error) {
+            const message = describeError(error);
+            errors.push({ broker: this.#describeBroker(node), operation: 'DescribeGroups/OffsetFetch', message });
+            for (const g of ids) {
+              this.#coordinators.delete(g);
+              failed.set(g, `coordinator ${message}`);
+            }
+          }
+        }),
+      );
+      pending = retry;
+    }
+    return groupIds.map(
+      (g) =>
+        results.get(g) ?? { group: g, state: 'Unknown', protocolType: '', members: [], offsets: [], coordinator: null, error: failed.get(g) ?? 'not read' },
+    );
+  }
+
+  async #listOffsets(
+    topics: ReadonlySet<string>,
+    topicMeta: ReadonlyMap<string, { partitions: { partition: number; leader: number; leaderEpoch: number }[] }>,
+    needLso: boolean,
+    errors: CollectionError[],
+  ): Promise<Map<string, PartitionOffsets>> {
+    const result = new Map<string, PartitionOffsets>();
+    const byLeader = new Map<number, Map<string, { partitionIndex: number; currentLeaderEpoch: number }[]>>();
+    for (const topic of topics) {
+      for (const p of topicMeta.get(topic)?.partitions ?? []) {
+        const key = `${topic}\u0000${p.partition}`;
+        result.set(key, { logEnd: null, logStart: null, lastStable: null });
+        if (p.leader < 0 || !this.#brokers.has(p.leader)) {
+          (result.get(key) as PartitionOffsets).error = 'partition has no leader (its broker is down?)';
+          continue;
+        }
+        let leaderTopics = byLeader.get(p.leader);
+        if (!leaderTopics) {
+          leaderTopics = new Map();
+          byLeader.set(p.leader, leaderTopics);
+        }
+        const list = leaderTopics.get(topic) ?? [];
+        list.push({ partitionIndex: p.partition, currentLeaderEpoch: p.leaderEpoch });
+        leaderTopics.set(topic, list);
+      }
+    }
+    const kinds: { field: 'logEnd' | 'logStart' | 'lastStable'; timestamp: bigint; isolation: number }[] = [
+      { field: 'logEnd', timestamp: LATEST, isolation: READ_UNCOMMITTED },
+      { field: 'logStart', timestamp: EARLIEST, isolation: READ_UNCOMMITTED },
+    ];
+    if (needLso) kinds.push({ field: 'lastStable', timestamp: LATEST, isolation: READ_COMMITTED });
+
+    await Promise.all(
+      [...byLeader].flatMap(([leader, leaderTopics]) =>
+        kinds.map(async (kind) => {
+          const node = this.#brokers.get(leader) as BrokerNode;
+          const request = [...leaderTopics].map(([name, partitions]) => ({
+            name,
+            partitions: partitions.map((p) => ({ ...p, timestamp: kind.timestamp })),
+          }));
+          try {
+            const response = await this.#send(node, (c) => callTolerant(listOffsetsV9.api, c, -1, kind.isolation, request));
+            for (const t of response.topics) {
+              for (const p of t.partitions) {
+                const entry = result.get(`${t.name}\u0000${p.partitionIndex}`);
+                if (!entry) continue;
+                if (p.errorCode !== 0) entry.error = `ListOffsets at ${this.#describeBroker(node)}: ${kafkaErrorName(p.errorCode)}`;
+                else entry[kind.field] = toOffset(p.offset);
+              }
+            }
+          } catch (error) {
+            const message = describeError(error);
+            if (kind.field === 'logEnd') errors.push({ broker: this.#describeBroker(node), operation: 'ListOffsets', message });
+            for (const [name, partitions] of leaderTopics) {
+              for (const p of partitions) {
+                const entry = result.get(`${name}\u0000${p.partitionIndex}`) as PartitionOffsets;
+                entry.error = message;
+                entry.logEnd = null;
+              }
+            }
+          }
+        }),
+      ),
+    );
+    for (const entry of result.values()) {
+      if (entry.error !== undefined) {
+        entry.logEnd = null;
+        entry.lastStable = null;
+      }
+    }
+    return result;
+  }
+
+  /** Exact mode: one Fetch per leader for the records at the lagging committed offsets. */
+  async #readRecordTimestamps(
+    groups: (GroupObservation & { coordinator: number | null })[],
+    offsets: ReadonlyMap<string, PartitionOffsets>,
+    topicMeta: ReadonlyMap<string, { partitions: { partition: number; leader: number; leaderEpoch: number }[] }>,
+    errors: CollectionError[],
+  ): Promise<Map<string, number | null>> {
+    const wanted = new Map<string, { topic: string; partition: number; offset: number; leader: number; epoch: number }>();
+    for (const group of groups) {
+      for (const o of group.offsets) {
+        const read = offsets.get(`${o.topic}\u0000${o.partition}`);
+        if (!read || read.logEnd === null || o.offset >= read.logEnd) continue;
+        const meta = topicMeta.get(o.topic)?.partitions.find((p) => p.partition === o.partition);
+        if (!meta || meta.leader < 0) continue;
+        wanted.set(`${o.topic}\u0000${o.partition}\u0000${o.offset}`, { ...o, leader: meta.leader, epoch: meta.leaderEpoch });
+      }
+    }
+    const timestamps = new Map<string, number | null>();
+    // One partition may be wanted at several offsets (several groups); Fetch takes each once, so
+    // requests go out in rounds, each with at most one offset per partition.
+    const rounds: (typeof wanted extends Map<string, infer V> ? V : never)[][] = [];
+    const used = new Map<string, number>();
+    for (const item of wanted.values()) {
+      const tp = `${item.topic}\u0000${item.partition}`;
+      const round = used.get(tp) ?? 0;
+      used.set(tp, round + 1);
+      (rounds[round] ??= []).push(item);
+    }
+    for (const round of rounds) {
+      const byLeader = new Map<number, typeof round>();
+      for (const item of round) byLeader.set(item.leader, [...(byLeader.get(item.leader) ?? []), item]);
+      await Promise.all(
+        [...byLeader].map(async ([leader, items]) => {
+          const node = this.#brokers.get(leader);
+          if (!node) return;
+          const byTopic = new Map<string, typeof items>();
+          for (const item of items) byTopic.set(item.topic, [...(byTopic.get(item.topic) ?? []), item]);
+          const request = [...byTopic].map(([topic, list]) => ({
+            topicId: topic,
+            partitions: list.map((i) => ({
+              partition: i.partition,
+              currentLeaderEpoch: i.epoch,
+              fetchOffset: BigInt(i.offset),
+              lastFetchedEpoch: -1,
+              partitionMaxBytes: 65536,
+            })),
+          }));
+          try {
+            const response = await this.#send(node, (c) => callTolerant(fetchV12.api, c, 0, 1, 8 * 1024 * 1024, READ_UNCOMMITTED, 0, -1, request, [], ''));
+            for (const t of response.responses) {
+              for (const p of t.partitions) {
+                const item = byTopic.get(t.topicId)?.find((i) => i.partition === p.partitionIndex);
+                if (!item) continue;
+                timestamps.set(`${item.topic}\u0000${item.partition}\u0000${item.offset}`, recordTimestamp(p.records ?? [], item.offset));
+              }
+            }
+          } catch (error) {
+            errors.push({ broker: this.#describeBroker(node), operation: 'Fetch', message: describeError(error) });
+          }
+        }),
+      );
+    }
+    return timestamps;
+  }
+}
+
+/** Timestamp of the first record at or after `offset` (compaction leaves gaps), or null. */
+function recordTimestamp(
+  batches: readonly { firstOffset: bigint; firstTimestamp: bigint; records: readonly { offsetDelta: number; timestampDelta: bigint }[] }[],
+  offset: number,
+): number | null {
+  for (const batch of batches) {
+    const base = toOffset(batch.firstOffset);
+    for (const record of batch.records) {
+      if (base + record.offsetDelta >= offset) return Number(batch.firstTimestamp + record.timestampDelta);
+    }
+  }
+  return null;
+}
+
+export class KafkaUnavailableError extends Error {
+  readonly code = 'LAGSCALE_KAFKA_UNAVAILABLE';
+}
+
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const nested = (error as { errors?: unknown[] }).errors;
+  const cause = (error as { cause?: unknown }).cause;
+  let message = error.message;
+  if (Array.isArray(nested) && nested.length > 0) message += ` (${nested.map(describeError).join('; ')})`;
+  else if (cause instanceof Error) message += ` (${describeError(cause)})`;
+  return message;
+}
