@@ -163,6 +163,15 @@ export class OffsetCollector {
     };
   }
 
+  /** Ids of every consumer group in the cluster (or those matching the pattern). */
+  async listGroupIds(): Promise<string[]> {
+    await this.#metadata();
+    const errors: CollectionError[] = [];
+    const ids = await this.#groupIds(errors, true);
+    if (ids.length === 0 && errors.length > 0) throw new Error(errors.map((e) => `${e.operation} ${e.broker}: ${e.message}`).join('; '));
+    return ids;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#pool.close();
@@ -209,8 +218,8 @@ export class OffsetCollector {
     );
   }
 
-  async #groupIds(errors: CollectionError[]): Promise<string[]> {
-    const explicit = this.#options.groups ?? [];
+  async #groupIds(errors: CollectionError[], all = false): Promise<string[]> {
+    const explicit = all ? [] : (this.#options.groups ?? []);
     if (explicit.length > 0) return [...new Set(explicit)];
     const ids = new Set<string>();
     await Promise.all(

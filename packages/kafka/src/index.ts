@@ -1,5 +1,6 @@
 export * from './collector.js';
 export * from './connection.js';
+export * from './lag-monitor.js';
 export * from './launcher/artifacts.js';
 export type { TestCertificates } from './launcher/certificates.js';
 export * from './launcher/cluster.js';

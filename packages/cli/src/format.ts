@@ -1,0 +1,81 @@
+import type { GroupLag, LagSnapshot } from '@lagscale/core';
+
+/** Left-aligned text columns, like kafka-consumer-groups prints them. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function formatSeconds(seconds: number | null): string {
+  if (seconds === null) return '-';
+  if (seconds < 10) return `${seconds.toFixed(1)}s`;
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function formatRate(rate: number | null): string {
+  if (rate === null) return '-';
+  return rate >= 100 ? String(Math.round(rate)) : rate.toFixed(1);
+}
+
+const dash = (value: number | null | undefined): string => (value === null || value === undefined ? '-' : String(value));
+
+export function formatGroup(group: GroupLag): string {
+  const members = `${group.members} member${group.members === 1 ? '' : 's'}`;
+  const lag = group.lagComplete ? String(group.lag) : `>=${group.lag} (some partitions unknown)`;
+  const head =
+    `Consumer group '${group.group}' (${group.state}, ${members}): lag ${lag}, time lag ${formatSeconds(group.timeLagSeconds)}, ` +
+    `consume ${formatRate(group.consumeRate)}/s, produce ${formatRate(group.produceRate)}/s, status ${group.status}` +
+    (group.status === 'OK' ? '' : ` (${group.statusReason})`);
+  if (group.error) return `${head}\n  error: ${group.error}`;
+  const rows = group.partitions.map((p) => [
+    group.group,
+    p.topic,
+    String(p.partition),
+    dash(p.committedOffset),
+    dash(p.logEndOffset),
+    dash(p.lag),
+    formatSeconds(p.timeLagSeconds),
+    formatRate(p.consumeRate),
+    formatRate(p.produceRate),
+    p.status,
+    p.owner?.memberId ?? '-',
+    p.owner?.host ?? '-',
+    p.owner?.clientId ?? '-',
+  ]);
+  const body = table(
+    [
+      'GROUP',
+      'TOPIC',
+      'PARTITION',
+      'CURRENT-OFFSET',
+      'LOG-END-OFFSET',
+      'LAG',
+      'TIME-LAG',
+      'CONSUME/S',
+      'PRODUCE/S',
+      'STATUS',
+      'CONSUMER-ID',
+      'HOST',
+      'CLIENT-ID',
+    ],
+    rows,
+  );
+  const problems = group.partitions.filter((p) => p.error !== undefined).map((p) => `  ${p.topic}[${p.partition}]: ${p.error}`);
+  return [head, '', body, ...(problems.length > 0 ? ['', 'unavailable partitions:', ...problems] : [])].join('\n');
+}
+
+export function formatSnapshot(snapshot: LagSnapshot): string {
+  const parts = snapshot.groups.map(formatGroup);
+  if (snapshot.errors.length > 0) {
+    parts.push(`collection errors:\n${snapshot.errors.map((e) => `  ${e.operation} at ${e.broker}: ${e.message}`).join('\n')}`);
+  }
+  if (snapshot.groups.length === 0) parts.push('no consumer groups found');
+  return parts.join('\n\n');
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { registerExporterCommand } from './commands/exporter.js';
+import { registerKafkaCommand } from './commands/kafka.js';
+import { registerLagCommand } from './commands/lag.js';
+import { registerUpCommand } from './commands/up.js';
+import { ConfigError } from './config.js';
+
+/** Exit codes: 0 done, 1 the work failed (Kafka unreachable, group unknown), 2 bad flags or config. */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+const program = new Command('lagscale')
+  .description('Kafka consumer lag you can trust, and autoscaling driven by it')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+program.addOption(new Option('--log-level <level>', 'structured log level').choices(['debug', 'info', 'warn', 'error']).default('info'));
+program.hook('preAction', (command) => {
+  process.env.LAGSCALE_LOG_LEVEL = command.opts().logLevel as string;
+});
+
+registerLagCommand(program);
+registerExporterCommand(program);
+registerKafkaCommand(program);
+registerUpCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else if (error instanceof ConfigError) {
+    process.stderr.write(`lagscale: ${error.message}\n`);
+    process.exitCode = EXIT_USAGE;
+  } else {
+    process.stderr.write(`lagscale: ${(error as Error).message}\n`);
+    process.exitCode = EXIT_FAILURE;
+  }
+}

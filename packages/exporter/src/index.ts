@@ -1,0 +1,4 @@
+export * from './lag-metrics.js';
+export * from './logger.js';
+export * from './prometheus.js';
+export * from './server.js';

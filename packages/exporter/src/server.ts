@@ -1,0 +1,91 @@
+import type { GroupLag } from '@lagscale/core';
+import type { LagMonitor } from '@lagscale/kafka';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { CollectionMetrics, renderMetrics } from './lag-metrics.js';
+import { CONTENT_TYPE } from './prometheus.js';
+
+export interface ExporterServerOptions {
+  readonly monitor: LagMonitor;
+  readonly logger: FastifyBaseLogger;
+}
+
+function groupSummary(group: GroupLag): Omit<GroupLag, 'partitions'> & { partitionCount: number } {
+  const { partitions, ...summary } = group;
+  return { ...summary, partitionCount: partitions.length };
+}
+
+const errorBody = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+  required: ['error', 'message'],
+} as const;
+
+/**
+ * HTTP face of the lag engine: Prometheus `/metrics`, JSON under `/api/v1`, and `/healthz`.
+ * Serves the latest snapshot; it never triggers a collection itself, so scrapes are cheap.
+ */
+export async function createExporterServer(options: ExporterServerOptions): Promise<FastifyInstance> {
+  const { monitor } = options;
+  const collection = new CollectionMetrics(monitor);
+  const app = Fastify({ loggerInstance: options.logger, disableRequestLogging: true });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', CONTENT_TYPE);
+    return renderMetrics(monitor, collection);
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    const latest = monitor.latest;
+    const staleAfterMs = Math.max(3 * monitor.intervalMs, 30_000);
+    const healthy = latest !== null && Date.now() - monitor.lastSuccess < staleAfterMs;
+    reply.code(healthy ? 200 : 503);
+    return {
+      status: healthy ? 'ok' : latest === null ? 'starting' : 'stale',
+      lastCollection: latest ? new Date(latest.time).toISOString() : null,
+      cycles: monitor.counters.cycles,
+      failedCycles: monitor.counters.failedCycles,
+      lastError: monitor.lastError,
+    };
+  });
+
+  app.get('/api/v1/groups', async (_request, reply) => {
+    const latest = monitor.latest;
+    if (!latest) {
+      reply.code(503);
+      return { error: 'not_ready', message: 'no lag collection has completed yet; retry in a few seconds' };
+    }
+    return { time: new Date(latest.time).toISOString(), groups: latest.groups.map(groupSummary), errors: latest.errors };
+  });
+
+  app.get<{ Params: { group: string } }>(
+    '/api/v1/groups/:group',
+    {
+      schema: {
+        params: { type: 'object', properties: { group: { type: 'string', minLength: 1, maxLength: 249 } }, required: ['group'] },
+        response: { 404: errorBody, 503: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const latest = monitor.latest;
+      if (!latest) {
+        reply.code(503);
+        return { error: 'not_ready', message: 'no lag collection has completed yet; retry in a few seconds' };
+      }
+      const group = latest.groups.find((g) => g.group === request.params.group);
+      if (!group) {
+        reply.code(404);
+        const known = latest.groups.map((g) => g.group);
+        return {
+          error: 'group_not_found',
+          message: `consumer group "${request.params.group}" is not watched or does not exist; watched groups: ${known.length > 0 ? known.join(', ') : '(none)'}`,
+        };
+      }
+      return { time: new Date(latest.time).toISOString(), group, history: monitor.history(group.group) };
+    },
+  );
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}; try /metrics, /healthz, /api/v1/groups` });
+  });
+  return app;
+}
