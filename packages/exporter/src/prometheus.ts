@@ -56,14 +56,14 @@ export class Histogram {
   observe(value: number): void {
     this.#sum += value;
     this.#count++;
-    this.#bounds.forEach((bound, i) => {
-      if (value <= bound) this.#counts[i] = (this.#counts[i] as number) + 1;
-    });
+    for (let i = 0; i < this.#bounds.length; i++) {
+      if (value <= (this.#bounds[i] as number)) this.#counts[i] = (this.#counts[i] as number) + 1;
+    }
   }
 
   write(out: PrometheusText, name: string, help: string, labels: Labels = {}): void {
     out.family(name, 'histogram', help);
-    this.#bounds.forEach((bound, i) => out.sample(`${name}_bucket`, { ...labels, le: bound }, this.#counts[i] as number));
+    for (let i = 0; i < this.#bounds.length; i++) out.sample(`${name}_bucket`, { ...labels, le: this.#bounds[i] as number }, this.#counts[i] as number);
     out.sample(`${name}_bucket`, { ...labels, le: '+Inf' }, this.#count);
     out.sample(`${name}_sum`, labels, this.#sum);
     out.sample(`${name}_count`, labels, this.#count);

@@ -451,7 +451,9 @@ export class OffsetCollector {
       const tp = `${item.topic}\u0000${item.partition}`;
       const round = used.get(tp) ?? 0;
       used.set(tp, round + 1);
-      (rounds[round] ??= []).push(item);
+      const list = rounds[round] ?? [];
+      list.push(item);
+      rounds[round] = list;
     }
     for (const round of rounds) {
       const byLeader = new Map<number, typeof round>();

@@ -104,7 +104,7 @@ export function encodeConsumerAssignment(assignment: readonly { topic: string; p
     head.writeInt32BE(partitions.length, 2 + name.length);
     parts.push(head);
     const body = Buffer.alloc(4 * partitions.length);
-    partitions.forEach((p, i) => body.writeInt32BE(p, i * 4));
+    for (let i = 0; i < partitions.length; i++) body.writeInt32BE(partitions[i] as number, i * 4);
     parts.push(body);
   }
   parts.push(Buffer.from([0xff, 0xff, 0xff, 0xff])); // null user data
