@@ -12,7 +12,11 @@ let cluster: KafkaCluster | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   const started = Date.now();
-  cluster = await KafkaCluster.start({ nodes: 1, onProgress: (line) => process.stderr.write(`[kafka] ${line}\n`) });
+  cluster = await KafkaCluster.start({
+    nodes: 1,
+    properties: { 'log.cleaner.backoff.ms': '1000' },
+    onProgress: (line) => process.stderr.write(`[kafka] ${line}\n`),
+  });
   process.stderr.write(`[kafka] test broker ${cluster.brokers.join(',')} ready in ${Date.now() - started} ms\n`);
   project.provide('kafkaBrokers', cluster.brokers);
   project.provide('kafkaLibDir', cluster.libDir);

@@ -22,7 +22,9 @@ function group(name: string, offsets: Record<string, Record<number, number>>, me
     state: members.length > 0 ? 'Stable' : 'Empty',
     protocolType: 'consumer',
     members,
-    offsets: Object.entries(offsets).flatMap(([t, byPartition]) => Object.entries(byPartition).map(([p, offset]) => ({ topic: t, partition: Number(p), offset }))),
+    offsets: Object.entries(offsets).flatMap(([t, byPartition]) =>
+      Object.entries(byPartition).map(([p, offset]) => ({ topic: t, partition: Number(p), offset })),
+    ),
   };
 }
 

@@ -1,7 +1,8 @@
 import { evaluatePartitionStatus, type WindowPoint, worstStatus } from '@lagscale/core';
 import { describe, expect, it } from 'vitest';
 
-const points = (...rows: [committed: number | null, lag: number | null][]): WindowPoint[] => rows.map(([committed, lag], i) => ({ time: i * 5000, committed, lag }));
+const points = (...rows: [committed: number | null, lag: number | null][]): WindowPoint[] =>
+  rows.map(([committed, lag], i) => ({ time: i * 5000, committed, lag }));
 
 describe('evaluatePartitionStatus (Burrow rules)', () => {
   it('ERR when the offsets are unknown, with the reason given', () => {
