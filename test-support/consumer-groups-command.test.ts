@@ -1,7 +1,8 @@
 import { KafkaCluster } from '@lagscale/kafka';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ConsumerGroupRow, parseDescribeOutput, runConsumerGroupsCommand } from './consumer-groups-command.js';
+import type {} from './global-kafka.js';
 
 describe('parseDescribeOutput', () => {
   it('reads several groups, notes, blank lines, "-" cells and odd column widths', () => {
@@ -42,22 +43,35 @@ describe('parseDescribeOutput', () => {
 });
 
 // Two topics with uneven partition counts; partition p of ALPHA holds 2(p+1) records, of BETA p+3.
-const ALPHA = 'cgc-alpha';
-const BETA = 'cgc-beta';
+// Names are unique per run: the broker may be the one shared by the whole test run.
+const RUN = Date.now().toString(36);
+const ALPHA = `cgc-alpha-${RUN}`;
+const BETA = `cgc-beta-${RUN}`;
 const ALPHA_PARTITIONS = 3;
 const BETA_PARTITIONS = 5;
-const IDLE_GROUP = 'cgc-idle';
-const ACTIVE_GROUP = 'cgc-active';
+const IDLE_GROUP = `cgc-idle-${RUN}`;
+const ACTIVE_GROUP = `cgc-active-${RUN}`;
 const CLIENT_ID = 'cgc-test-consumer';
 const endOf = (topic: string, partition: number): number => (topic === ALPHA ? 2 * (partition + 1) : partition + 3);
 
 describe('kafka-consumer-groups --describe against a real broker', () => {
-  let cluster: KafkaCluster | undefined;
+  let own: KafkaCluster | undefined;
+  let bootstrapBrokers: string[] = [];
+  let libDir = '';
   let consumer: Consumer | undefined;
 
   beforeAll(async () => {
-    cluster = await KafkaCluster.start({ nodes: 1 });
-    const bootstrapBrokers = cluster.brokers;
+    // The broker of the repo's global setup when there is one, else a broker of this file's own.
+    const shared = inject('kafkaBrokers');
+    const sharedLibDir = inject('kafkaLibDir');
+    if (shared?.length && sharedLibDir) {
+      bootstrapBrokers = shared;
+      libDir = sharedLibDir;
+    } else {
+      own = await KafkaCluster.start({ nodes: 1 });
+      bootstrapBrokers = own.brokers;
+      libDir = own.libDir;
+    }
     const admin = new Admin({ clientId: 'cgc-test-admin', bootstrapBrokers });
     // Idempotent: a plain producer's retry after NOT_LEADER_OR_FOLLOWER on a fresh topic re-appends
     // the partitions of the same request that had succeeded, and the record counts come out wrong.
@@ -108,14 +122,25 @@ describe('kafka-consumer-groups --describe against a real broker', () => {
   }, 90_000);
 
   afterAll(async () => {
-    // close(true) is typed as returning void (overload order in the .d.ts), so use its callback form.
-    await new Promise<void>((resolve) => (consumer ? consumer.close(true, () => resolve()) : resolve()));
-    await cluster?.stop();
+    // close(true) closes the stream, then sends LeaveGroup (close(false) refuses while a stream is open).
+    // It is typed as returning void (overload order in the .d.ts), so use its callback form.
+    await new Promise<void>((resolve, reject) => (consumer ? consumer.close(true, (error) => (error ? reject(error) : resolve())) : resolve()));
+    if (own) {
+      await own.stop();
+      return;
+    }
+    // Shared broker: leave no groups or topics behind for the test files that run after this one.
+    const admin = new Admin({ clientId: 'cgc-test-admin', bootstrapBrokers });
+    try {
+      await admin.deleteGroups({ groups: [IDLE_GROUP, ACTIVE_GROUP] });
+      await admin.deleteTopics({ topics: [ALPHA, BETA] });
+    } finally {
+      await admin.close();
+    }
   }, 60_000);
 
   it('describes one empty group', async () => {
-    if (!cluster) throw new Error('no cluster');
-    const result = await runConsumerGroupsCommand(cluster.libDir, cluster.brokers[0] as string, ['--describe', '--group', IDLE_GROUP]);
+    const result = await runConsumerGroupsCommand(libDir, bootstrapBrokers[0] as string, ['--describe', '--group', IDLE_GROUP]);
     expect(result.code, result.stderr).toBe(0);
     // Kafka 4.x prints this note on stderr, the table on stdout.
     expect(result.stderr).toContain(`Consumer group '${IDLE_GROUP}' has no active members.`);
@@ -128,8 +153,7 @@ describe('kafka-consumer-groups --describe against a real broker', () => {
   }, 60_000);
 
   it('describes all groups, with the active member of one', async () => {
-    if (!cluster) throw new Error('no cluster');
-    const result = await runConsumerGroupsCommand(cluster.libDir, cluster.brokers[0] as string, ['--describe', '--all-groups']);
+    const result = await runConsumerGroupsCommand(libDir, bootstrapBrokers[0] as string, ['--describe', '--all-groups']);
     expect(result.code, result.stderr).toBe(0);
     const rows = sortRows(parseDescribeOutput(result.stdout));
     expect(rows.filter((r) => r.group === IDLE_GROUP)).toHaveLength(ALPHA_PARTITIONS + BETA_PARTITIONS - 1);

@@ -50,10 +50,19 @@ export async function addPartitions(brokers: readonly string[], topic: string, c
 export async function commitOffsets(brokers: readonly string[], group: string, topic: string, offsets: Readonly<Record<number, number>>): Promise<void> {
   const client = admin(brokers);
   try {
-    await client.alterConsumerGroupOffsets({
-      groupId: group,
-      topics: [{ name: topic, partitionOffsets: Object.entries(offsets).map(([p, o]) => ({ partition: Number(p), offset: BigInt(o) })) }],
-    });
+    // A new cluster loads its offsets topic for a moment (COORDINATOR_LOAD_IN_PROGRESS): retry.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.alterConsumerGroupOffsets({
+          groupId: group,
+          topics: [{ name: topic, partitionOffsets: Object.entries(offsets).map(([p, o]) => ({ partition: Number(p), offset: BigInt(o) })) }],
+        });
+        return;
+      } catch (error) {
+        if (attempt >= 40) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   } finally {
     await client.close();
   }

@@ -197,7 +197,9 @@ export class KafkaCluster {
         saslSslPort: options.secure ? (ports[i * 4 + 2] as number) : null,
         sslPort: options.secure ? (ports[i * 4 + 3] as number) : null,
       }));
-      clusterId = randomBytes(16).toString('base64url');
+      // The storage tool's argument parser takes an id starting with '-' for an option.
+      do clusterId = randomBytes(16).toString('base64url');
+      while (clusterId.startsWith('-'));
     }
 
     let secure: SecureListeners | null = null;
