@@ -2,6 +2,7 @@
  * Helpers for integration tests and benchmarks against a real broker: topics, records, commits
  * and a consumer that really joins its group. Nothing here fakes Kafka.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer, type MessagesStream, Producer, stringSerializers } from '@platformatic/kafka';
 
 export function admin(brokers: readonly string[]): Admin {
@@ -85,7 +86,9 @@ export function producer(
     bootstrapBrokers: [...brokers],
     serializers: stringSerializers,
     acks: -1,
-    ...(options.idempotent || options.transactionalId ? { idempotent: true } : {}),
+    // Idempotent always: without it the client re-sends partitions that already succeeded when a
+    // request is retried, and tests that count records would see duplicates.
+    idempotent: options.idempotent ?? true,
     ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
     retries: 5,
   });
@@ -147,10 +150,12 @@ export async function startConsumer(
   } as Parameters<typeof consumer.consume>[0]);
   let count = 0;
   let stopped = false;
+  const abort = new AbortController();
   const loop = (async () => {
     for await (const message of stream) {
       if (stopped) break;
-      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      if (options.delayMs) await sleep(options.delayMs, undefined, { signal: abort.signal });
+      if (stopped) break;
       await message.commit();
       count++;
     }
@@ -160,6 +165,7 @@ export async function startConsumer(
     stream,
     async stop() {
       stopped = true;
+      abort.abort();
       await stream.close().catch(() => {});
       await consumer.close(true).catch(() => {});
       await loop;
