@@ -1,8 +1,8 @@
-import type { ClusterObservation, GroupObservation, PartitionObservation, TopicObservation } from './observation.js';
+import type { ClusterObservation, CommittedOffset, GroupObservation, PartitionObservation } from './observation.js';
 import { OffsetTimeTable } from './offset-time-table.js';
 import { SmoothedRate } from './rate.js';
 import type { GroupLag, IsolationLevel, LagSnapshot, OffsetResetPolicy, PartitionLag, PartitionOwner, TopicOffsets } from './snapshot.js';
-import { evaluatePartitionStatus, type Status, type WindowPoint, worstStatus } from './status.js';
+import { evaluatePartitionStatus, type Status, StatusWindow, worstStatus } from './status.js';
 
 export interface LagEvaluatorOptions {
   /** Observations per status window (Burrow's "intervals"). Default 10. */
@@ -17,24 +17,41 @@ export interface LagEvaluatorOptions {
   readonly readCommittedGroups?: readonly string[];
 }
 
+/** What the evaluator remembers of one partition of a topic. */
 interface PartitionState {
   readonly table: OffsetTimeTable;
   readonly produceRate: SmoothedRate;
   seen: number;
+  /** This cycle's observation and smoothed produce rate (valid when seen === cycle). */
+  observed: PartitionObservation | undefined;
+  currentProduceRate: number | null;
 }
 
+/** What the evaluator remembers of one partition as one group consumes it. */
 interface GroupPartitionState {
-  window: WindowPoint[];
+  readonly window: StatusWindow;
   readonly consumeRate: SmoothedRate;
   seen: number;
 }
 
-const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+type ByTopic<T> = Map<string, Map<number, T>>;
+
+function nested<T>(map: ByTopic<T>, topic: string): Map<number, T> {
+  let inner = map.get(topic);
+  if (inner === undefined) {
+    inner = new Map();
+    map.set(topic, inner);
+  }
+  return inner;
+}
 
 /**
  * Turns a stream of cluster observations into lag snapshots. It keeps the little state the
  * numbers need (offset/time tables, rate smoothers, status windows) and forgets topics and groups
  * that stop appearing. Pure: no clocks, no I/O; time comes from the observations.
+ *
+ * State is keyed topic → partition number (no string keys per partition) and status windows are
+ * typed-array rings, because one cycle can cover tens of thousands of group partitions.
  */
 export class LagEvaluator {
   readonly #windowSize: number;
@@ -42,8 +59,8 @@ export class LagEvaluator {
   readonly #tableCapacity: number;
   readonly #resetPolicy: OffsetResetPolicy;
   readonly #readCommitted: ReadonlySet<string>;
-  readonly #partitions = new Map<string, PartitionState>();
-  readonly #groups = new Map<string, Map<string, GroupPartitionState>>();
+  readonly #partitions: ByTopic<PartitionState> = new Map();
+  readonly #groups = new Map<string, ByTopic<GroupPartitionState>>();
   #cycle = 0;
 
   constructor(options: LagEvaluatorOptions = {}) {
@@ -60,61 +77,63 @@ export class LagEvaluator {
   evaluate(observation: ClusterObservation): LagSnapshot {
     const cycle = ++this.#cycle;
     const now = observation.time;
-    const topicsByName = new Map<string, TopicObservation>();
-    for (const topic of observation.topics) topicsByName.set(topic.topic, topic);
+    const topicErrors = new Map<string, string | undefined>();
 
-    const topics: TopicOffsets[] = observation.topics.map((topic) => ({
-      topic: topic.topic,
-      ...(topic.error === undefined ? {} : { error: topic.error }),
-      partitions: topic.partitions.map((p) => {
-        const state = this.#partitionState(topic.topic, p.partition, cycle);
-        let produceRate: number | null = state.produceRate.value;
+    const topics: TopicOffsets[] = [];
+    for (const topic of observation.topics) {
+      topicErrors.set(topic.topic, topic.error);
+      const states = nested(this.#partitions, topic.topic);
+      const partitions: TopicOffsets['partitions'][number][] = [];
+      for (const p of topic.partitions) {
+        let state = states.get(p.partition);
+        if (state === undefined) {
+          state = {
+            table: new OffsetTimeTable(this.#tableCapacity),
+            produceRate: new SmoothedRate(this.#halfLife),
+            seen: cycle,
+            observed: p,
+            currentProduceRate: null,
+          };
+          states.set(p.partition, state);
+        }
+        state.seen = cycle;
+        state.observed = p;
+        let produceRate = state.produceRate.value;
         if (p.logEndOffset !== null) {
           state.table.add(p.logEndOffset, now);
           produceRate = state.produceRate.update(p.logEndOffset, now);
         }
-        return {
+        state.currentProduceRate = produceRate;
+        partitions.push({
           partition: p.partition,
           leader: p.leader,
           logEndOffset: p.logEndOffset,
           logStartOffset: p.logStartOffset,
           lastStableOffset: p.lastStableOffset,
           produceRate,
-          ...(p.error === undefined ? {} : { error: p.error }),
-        };
-      }),
-    }));
-    const produceRates = new Map<string, number | null>();
-    for (const topic of topics) for (const p of topic.partitions) produceRates.set(key(topic.topic, p.partition), p.produceRate);
+          error: p.error,
+        });
+      }
+      topics.push({ topic: topic.topic, partitions, error: topic.error });
+    }
 
-    const groups = observation.groups.map((group) => this.#evaluateGroup(group, topicsByName, produceRates, now, cycle));
+    const groups = observation.groups.map((group) => this.#evaluateGroup(group, topicErrors, now, cycle));
     this.#forget(cycle);
     return { time: now, groups, topics, errors: observation.errors, stats: observation.stats };
   }
 
-  #evaluateGroup(
-    group: GroupObservation,
-    topicsByName: ReadonlyMap<string, TopicObservation>,
-    produceRates: ReadonlyMap<string, number | null>,
-    now: number,
-    cycle: number,
-  ): GroupLag {
+  #evaluateGroup(group: GroupObservation, topicErrors: ReadonlyMap<string, string | undefined>, now: number, cycle: number): GroupLag {
     const isolation: IsolationLevel = this.#readCommitted.has(group.group) ? 'read_committed' : 'read_uncommitted';
-    const owners = new Map<string, PartitionOwner>();
-    const topicNames = new Set<string>();
+    const owners: ByTopic<PartitionOwner> = new Map();
     for (const member of group.members) {
+      const owner: PartitionOwner = { memberId: member.memberId, clientId: member.clientId, host: member.host };
       for (const assigned of member.assignment) {
-        topicNames.add(assigned.topic);
-        for (const partition of assigned.partitions) {
-          owners.set(key(assigned.topic, partition), { memberId: member.memberId, clientId: member.clientId, host: member.host });
-        }
+        const byPartition = nested(owners, assigned.topic);
+        for (const partition of assigned.partitions) byPartition.set(partition, owner);
       }
     }
-    const committed = new Map<string, { offset: number; recordTimestamp: number | null | undefined }>();
-    for (const c of group.offsets) {
-      topicNames.add(c.topic);
-      committed.set(key(c.topic, c.partition), { offset: c.offset, recordTimestamp: c.recordTimestamp });
-    }
+    const committed: ByTopic<CommittedOffset> = new Map();
+    for (const c of group.offsets) nested(committed, c.topic).set(c.partition, c);
 
     let groupStates = this.#groups.get(group.group);
     if (groupStates === undefined) {
@@ -122,33 +141,44 @@ export class LagEvaluator {
       this.#groups.set(group.group, groupStates);
     }
 
+    const topicNames = [...new Set([...owners.keys(), ...committed.keys()])].sort();
     const partitions: PartitionLag[] = [];
-    for (const topicName of [...topicNames].sort()) {
-      const topic = topicsByName.get(topicName);
-      const known = new Map<number, PartitionObservation>();
-      for (const p of topic?.partitions ?? []) known.set(p.partition, p);
-      const numbers = new Set<number>(known.keys());
-      for (const c of group.offsets) if (c.topic === topicName) numbers.add(c.partition);
-      for (const partition of [...numbers].sort((a, b) => a - b)) {
-        const observed = known.get(partition);
-        const missing =
-          topic === undefined
+    for (const topicName of topicNames) {
+      const known = this.#partitions.get(topicName);
+      const topicKnown = topicErrors.has(topicName);
+      const topicError = topicErrors.get(topicName);
+      const committedHere = committed.get(topicName);
+      const ownersHere = owners.get(topicName);
+      const states = nested(groupStates, topicName);
+      // Every partition the topic has now, plus committed ones the topic no longer has.
+      const numbers: number[] = [];
+      if (known !== undefined) for (const [partition, state] of known) if (state.seen === cycle) numbers.push(partition);
+      if (committedHere !== undefined) {
+        for (const partition of committedHere.keys()) if (known?.get(partition)?.seen !== cycle) numbers.push(partition);
+      }
+      numbers.sort((a, b) => a - b);
+      for (const partition of numbers) {
+        const state = known?.get(partition);
+        const observed = state?.seen === cycle ? state.observed : undefined;
+        const error =
+          observed?.error ??
+          (!topicKnown
             ? `topic ${topicName} not found (deleted?)`
-            : (topic.error ?? (observed === undefined ? `partition ${partition} not in topic metadata` : undefined));
+            : (topicError ?? (observed === undefined ? `partition ${partition} not in topic metadata` : undefined)));
         partitions.push(
-          this.#evaluatePartition({
-            groupStates,
-            topic: topicName,
+          this.#evaluatePartition(
+            states,
+            topicName,
             partition,
             observed,
-            error: observed?.error ?? missing,
-            committed: committed.get(key(topicName, partition)),
-            owner: owners.get(key(topicName, partition)) ?? null,
-            produceRate: produceRates.get(key(topicName, partition)) ?? null,
+            state,
+            error,
+            committedHere?.get(partition),
+            ownersHere?.get(partition) ?? null,
             isolation,
             now,
             cycle,
-          }),
+          ),
         );
       }
     }
@@ -161,22 +191,20 @@ export class LagEvaluator {
     for (const p of partitions) {
       if (p.lag === null) lagComplete = false;
       else lag += p.lag;
-      if (p.timeLagSeconds !== null) timeLag = Math.max(timeLag ?? 0, p.timeLagSeconds);
+      if (p.timeLagSeconds !== null && (timeLag === null || p.timeLagSeconds > timeLag)) timeLag = p.timeLagSeconds;
       if (p.produceRate !== null) produceRate = (produceRate ?? 0) + p.produceRate;
       if (p.consumeRate !== null) consumeRate = (consumeRate ?? 0) + p.consumeRate;
     }
-    const worst = group.error !== undefined ? ('ERR' as Status) : worstStatus(partitions.map((p) => p.status));
-    const worstPartition = partitions.find((p) => p.status === worst);
+    const worst: Status = group.error !== undefined ? 'ERR' : worstStatus(partitions.map((p) => p.status));
+    const worstPartition = worst === 'OK' ? undefined : partitions.find((p) => p.status === worst);
     const statusReason =
       group.error !== undefined
         ? group.error
-        : worstPartition === undefined
-          ? partitions.length === 0
+        : worstPartition !== undefined
+          ? `${worstPartition.topic}[${worstPartition.partition}]: ${worstPartition.statusReason}`
+          : partitions.length === 0
             ? 'no committed offsets and no assignments'
-            : 'all partitions OK'
-          : worst === 'OK'
-            ? 'all partitions OK'
-            : `${worstPartition.topic}[${worstPartition.partition}]: ${worstPartition.statusReason}`;
+            : 'all partitions OK';
     return {
       group: group.group,
       state: group.state,
@@ -189,33 +217,32 @@ export class LagEvaluator {
       timeLagSeconds: timeLag,
       produceRate,
       consumeRate,
-      topics: [...topicNames].sort(),
+      topics: topicNames,
       partitions,
-      ...(group.error === undefined ? {} : { error: group.error }),
+      error: group.error,
     };
   }
 
-  #evaluatePartition(input: {
-    groupStates: Map<string, GroupPartitionState>;
-    topic: string;
-    partition: number;
-    observed: PartitionObservation | undefined;
-    error: string | undefined;
-    committed: { offset: number; recordTimestamp: number | null | undefined } | undefined;
-    owner: PartitionOwner | null;
-    produceRate: number | null;
-    isolation: IsolationLevel;
-    now: number;
-    cycle: number;
-  }): PartitionLag {
-    const { observed, committed, now } = input;
-    const logEnd = input.isolation === 'read_committed' ? (observed?.lastStableOffset ?? null) : (observed?.logEndOffset ?? null);
+  #evaluatePartition(
+    states: Map<number, GroupPartitionState>,
+    topic: string,
+    partition: number,
+    observed: PartitionObservation | undefined,
+    partitionState: PartitionState | undefined,
+    error: string | undefined,
+    committed: CommittedOffset | undefined,
+    owner: PartitionOwner | null,
+    isolation: IsolationLevel,
+    now: number,
+    cycle: number,
+  ): PartitionLag {
+    const logEnd = observed === undefined ? null : isolation === 'read_committed' ? observed.lastStableOffset : observed.logEndOffset;
     const logStart = observed?.logStartOffset ?? null;
     const committedOffset = committed?.offset ?? null;
 
     let lag: number | null = null;
     if (logEnd !== null) {
-      if (committedOffset !== null) lag = Math.max(0, logEnd - committedOffset);
+      if (committedOffset !== null) lag = logEnd > committedOffset ? logEnd - committedOffset : 0;
       else if (this.#resetPolicy === 'earliest') lag = logStart === null ? null : Math.max(0, logEnd - logStart);
       else lag = 0;
     }
@@ -232,7 +259,7 @@ export class LagEvaluator {
         timeLagMode = 'exact';
       } else {
         const from = committedOffset ?? logStart;
-        const at = from === null ? null : (this.#partitions.get(key(input.topic, input.partition))?.table.timeAt(from) ?? null);
+        const at = from === null || partitionState === undefined ? null : partitionState.table.timeAt(from);
         if (at !== null) {
           timeLagSeconds = Math.max(0, (now - at) / 1000);
           timeLagMode = 'estimate';
@@ -240,58 +267,49 @@ export class LagEvaluator {
       }
     }
 
-    const stateKey = key(input.topic, input.partition);
-    let state = input.groupStates.get(stateKey);
+    let state = states.get(partition);
     if (state === undefined) {
-      state = { window: [], consumeRate: new SmoothedRate(this.#halfLife), seen: input.cycle };
-      input.groupStates.set(stateKey, state);
+      state = { window: new StatusWindow(this.#windowSize), consumeRate: new SmoothedRate(this.#halfLife), seen: cycle };
+      states.set(partition, state);
     }
-    state.seen = input.cycle;
-    state.window.push({ time: now, committed: committedOffset, lag });
-    if (state.window.length > this.#windowSize) state.window.shift();
+    state.seen = cycle;
+    state.window.push(now, committedOffset, lag);
     const consumeRate = committedOffset === null ? state.consumeRate.value : state.consumeRate.update(committedOffset, now);
 
-    const { status, reason } = evaluatePartitionStatus({
-      window: state.window,
-      windowSize: this.#windowSize,
-      hasOwner: input.owner !== null,
-      error: input.error,
-    });
+    const { status, reason } = evaluatePartitionStatus({ window: state.window, windowSize: this.#windowSize, hasOwner: owner !== null, error });
     return {
-      topic: input.topic,
-      partition: input.partition,
+      topic,
+      partition,
       committedOffset,
       logEndOffset: logEnd,
       logStartOffset: logStart,
       lag,
       timeLagSeconds,
       timeLagMode,
-      produceRate: input.produceRate,
+      produceRate: partitionState?.seen === cycle ? partitionState.currentProduceRate : null,
       consumeRate,
       status,
       statusReason: reason,
-      owner: input.owner,
-      ...(input.error === undefined ? {} : { error: input.error }),
+      owner,
+      error,
     };
-  }
-
-  #partitionState(topic: string, partition: number, cycle: number): PartitionState {
-    const k = key(topic, partition);
-    let state = this.#partitions.get(k);
-    if (state === undefined) {
-      state = { table: new OffsetTimeTable(this.#tableCapacity), produceRate: new SmoothedRate(this.#halfLife), seen: cycle };
-      this.#partitions.set(k, state);
-    }
-    state.seen = cycle;
-    return state;
   }
 
   /** Drops state of partitions and groups absent from this cycle, so memory follows the cluster. */
   #forget(cycle: number): void {
-    for (const [k, state] of this.#partitions) if (state.seen !== cycle) this.#partitions.delete(k);
-    for (const [group, states] of this.#groups) {
-      for (const [k, state] of states) if (state.seen !== cycle) states.delete(k);
-      if (states.size === 0) this.#groups.delete(group);
+    for (const [topic, states] of this.#partitions) {
+      for (const [partition, state] of states) {
+        if (state.seen !== cycle) states.delete(partition);
+        else state.observed = undefined;
+      }
+      if (states.size === 0) this.#partitions.delete(topic);
+    }
+    for (const [group, topics] of this.#groups) {
+      for (const [topic, states] of topics) {
+        for (const [partition, state] of states) if (state.seen !== cycle) states.delete(partition);
+        if (states.size === 0) topics.delete(topic);
+      }
+      if (topics.size === 0) this.#groups.delete(group);
     }
   }
 }

@@ -40,9 +40,61 @@ export interface WindowPoint {
   readonly lag: number | null;
 }
 
+/**
+ * The last N observations of one (group, partition), oldest first, kept in a ring of typed arrays
+ * so that watching thousands of partitions does not allocate per point. NaN stands for null.
+ */
+export class StatusWindow {
+  readonly #times: Float64Array;
+  readonly #committed: Float64Array;
+  readonly #lags: Float64Array;
+  #start = 0;
+  #length = 0;
+
+  constructor(capacity: number) {
+    this.#times = new Float64Array(capacity);
+    this.#committed = new Float64Array(capacity);
+    this.#lags = new Float64Array(capacity);
+  }
+
+  static from(points: readonly WindowPoint[], capacity = points.length): StatusWindow {
+    const window = new StatusWindow(Math.max(1, capacity));
+    for (const p of points) window.push(p.time, p.committed, p.lag);
+    return window;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(time: number, committed: number | null, lag: number | null): void {
+    const capacity = this.#times.length;
+    const at = (this.#start + this.#length) % capacity;
+    this.#times[at] = time;
+    this.#committed[at] = committed ?? Number.NaN;
+    this.#lags[at] = lag ?? Number.NaN;
+    if (this.#length < capacity) this.#length++;
+    else this.#start = (this.#start + 1) % capacity;
+  }
+
+  time(i: number): number {
+    return this.#times[(this.#start + i) % this.#times.length] as number;
+  }
+
+  committed(i: number): number | null {
+    const v = this.#committed[(this.#start + i) % this.#committed.length] as number;
+    return Number.isNaN(v) ? null : v;
+  }
+
+  lag(i: number): number | null {
+    const v = this.#lags[(this.#start + i) % this.#lags.length] as number;
+    return Number.isNaN(v) ? null : v;
+  }
+}
+
 export interface StatusInput {
   /** Oldest first; the last point is the current observation. */
-  readonly window: readonly WindowPoint[];
+  readonly window: StatusWindow;
   /** How many points make a full window: STOP/STALL/WARN need one. */
   readonly windowSize: number;
   readonly hasOwner: boolean;
@@ -55,45 +107,43 @@ export interface StatusResult {
   readonly reason: string;
 }
 
+const CAUGHT_UP: StatusResult = { status: 'OK', reason: 'caught up' };
+const KEEPING_UP: StatusResult = { status: 'OK', reason: 'consumer is keeping up' };
+const ZERO_IN_WINDOW: StatusResult = { status: 'OK', reason: 'lag was zero within the window' };
+const NOT_COMMITTED: StatusResult = { status: 'OK', reason: 'no committed offset' };
+
 export function evaluatePartitionStatus(input: StatusInput): StatusResult {
   const { window, windowSize, hasOwner } = input;
-  const current = window[window.length - 1];
-  if (current === undefined || current.lag === null) {
-    return { status: 'ERR', reason: input.error ?? 'offsets unavailable' };
-  }
-  if (current.committed === null) {
-    return { status: 'OK', reason: 'no committed offset' };
-  }
-  for (let i = 1; i < window.length; i++) {
-    const before = (window[i - 1] as WindowPoint).committed;
-    const after = (window[i] as WindowPoint).committed;
+  const n = window.length;
+  const last = n - 1;
+  const currentLag = n === 0 ? null : window.lag(last);
+  if (currentLag === null) return { status: 'ERR', reason: input.error ?? 'offsets unavailable' };
+  const currentCommitted = window.committed(last);
+  if (currentCommitted === null) return NOT_COMMITTED;
+  if (currentLag === 0) return CAUGHT_UP;
+  for (let i = 1; i < n; i++) {
+    const before = window.committed(i - 1);
+    const after = window.committed(i);
     if (before !== null && after !== null && after < before) {
       return { status: 'REWIND', reason: `committed offset moved back from ${before} to ${after}` };
     }
   }
-  if (window.some((p) => p.lag === 0)) {
-    return { status: 'OK', reason: current.lag === 0 ? 'caught up' : 'lag was zero within the window' };
-  }
-  const full = window.length >= windowSize;
-  if (!full) return { status: 'OK', reason: `warming up (${window.length}/${windowSize} observations)` };
-  const first = window[0] as WindowPoint;
-  if (first.committed === current.committed) {
-    const seconds = Math.round((current.time - first.time) / 1000);
+  for (let i = 0; i < n; i++) if (window.lag(i) === 0) return ZERO_IN_WINDOW;
+  if (n < windowSize) return { status: 'OK', reason: `warming up (${n}/${windowSize} observations)` };
+  if (window.committed(0) === currentCommitted) {
+    const seconds = Math.round((window.time(last) - window.time(0)) / 1000);
     return hasOwner
-      ? { status: 'STALL', reason: `committed offset stuck at ${current.committed} for ${seconds}s with lag ${current.lag} while a member owns the partition` }
-      : { status: 'STOP', reason: `no commits for ${seconds}s with lag ${current.lag} and no member owns the partition` };
+      ? { status: 'STALL', reason: `committed offset stuck at ${currentCommitted} for ${seconds}s with lag ${currentLag} while a member owns the partition` }
+      : { status: 'STOP', reason: `no commits for ${seconds}s with lag ${currentLag} and no member owns the partition` };
   }
-  let rising = true;
-  for (let i = 1; i < window.length; i++) {
-    const before = (window[i - 1] as WindowPoint).lag;
-    const after = (window[i] as WindowPoint).lag;
-    if (before === null || after === null || after < before) {
-      rising = false;
-      break;
-    }
+  const firstLag = window.lag(0);
+  for (let i = 1; i < n; i++) {
+    const before = window.lag(i - 1);
+    const after = window.lag(i);
+    if (before === null || after === null || after < before) return KEEPING_UP;
   }
-  if (rising && (current.lag as number) > (first.lag ?? 0)) {
-    return { status: 'WARN', reason: `lag rose from ${first.lag} to ${current.lag} over the window while the consumer commits` };
+  if (firstLag !== null && currentLag > firstLag) {
+    return { status: 'WARN', reason: `lag rose from ${firstLag} to ${currentLag} over the window while the consumer commits` };
   }
-  return { status: 'OK', reason: 'consumer is keeping up' };
+  return KEEPING_UP;
 }

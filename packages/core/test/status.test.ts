@@ -1,8 +1,8 @@
-import { evaluatePartitionStatus, type WindowPoint, worstStatus } from '@lagscale/core';
+import { evaluatePartitionStatus, StatusWindow, worstStatus } from '@lagscale/core';
 import { describe, expect, it } from 'vitest';
 
-const points = (...rows: [committed: number | null, lag: number | null][]): WindowPoint[] =>
-  rows.map(([committed, lag], i) => ({ time: i * 5000, committed, lag }));
+const points = (...rows: [committed: number | null, lag: number | null][]): StatusWindow =>
+  StatusWindow.from(rows.map(([committed, lag], i) => ({ time: i * 5000, committed, lag })));
 
 describe('evaluatePartitionStatus (Burrow rules)', () => {
   it('ERR when the offsets are unknown, with the reason given', () => {
@@ -57,5 +57,15 @@ describe('worstStatus', () => {
     expect(worstStatus(['WARN', 'STOP', 'ERR'])).toBe('STOP');
     expect(worstStatus(['STALL', 'REWIND', 'STOP'])).toBe('REWIND');
     expect(worstStatus([])).toBe('OK');
+  });
+});
+
+describe('StatusWindow', () => {
+  it('keeps the last N points, oldest first', () => {
+    const w = new StatusWindow(3);
+    for (let i = 0; i < 5; i++) w.push(i, i === 3 ? null : i * 10, i);
+    expect(w.length).toBe(3);
+    expect([w.time(0), w.time(1), w.time(2)]).toEqual([2, 3, 4]);
+    expect([w.committed(0), w.committed(1), w.committed(2)]).toEqual([20, null, 40]);
   });
 });

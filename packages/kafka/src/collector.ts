@@ -130,7 +130,7 @@ export class OffsetCollector {
         topic: name,
         ...(meta.error === undefined ? {} : { error: meta.error }),
         partitions: meta.partitions.map((p): PartitionObservation => {
-          const read = offsets.get(`${name}\u0000${p.partition}`);
+          const read = offsets.get(name)?.get(p.partition);
           const error = read?.error ?? p.error;
           return {
             partition: p.partition,
@@ -357,15 +357,17 @@ export class OffsetCollector {
     topicMeta: ReadonlyMap<string, { partitions: { partition: number; leader: number; leaderEpoch: number }[] }>,
     needLso: boolean,
     errors: CollectionError[],
-  ): Promise<Map<string, PartitionOffsets>> {
-    const result = new Map<string, PartitionOffsets>();
+  ): Promise<Map<string, Map<number, PartitionOffsets>>> {
+    const result = new Map<string, Map<number, PartitionOffsets>>();
     const byLeader = new Map<number, Map<string, { partitionIndex: number; currentLeaderEpoch: number }[]>>();
     for (const topic of topics) {
+      const byTopic = new Map<number, PartitionOffsets>();
+      result.set(topic, byTopic);
       for (const p of topicMeta.get(topic)?.partitions ?? []) {
-        const key = `${topic}\u0000${p.partition}`;
-        result.set(key, { logEnd: null, logStart: null, lastStable: null });
+        const entry: PartitionOffsets = { logEnd: null, logStart: null, lastStable: null };
+        byTopic.set(p.partition, entry);
         if (p.leader < 0 || !this.#brokers.has(p.leader)) {
-          (result.get(key) as PartitionOffsets).error = 'partition has no leader (its broker is down?)';
+          entry.error = 'partition has no leader (its broker is down?)';
           continue;
         }
         let leaderTopics = byLeader.get(p.leader);
@@ -396,7 +398,7 @@ export class OffsetCollector {
             const response = await this.#send(node, (c) => callTolerant(listOffsetsV9.api, c, -1, kind.isolation, request));
             for (const t of response.topics) {
               for (const p of t.partitions) {
-                const entry = result.get(`${t.name}\u0000${p.partitionIndex}`);
+                const entry = result.get(t.name)?.get(p.partitionIndex);
                 if (!entry) continue;
                 if (p.errorCode !== 0) entry.error = `ListOffsets at ${this.#describeBroker(node)}: ${kafkaErrorName(p.errorCode)}`;
                 else entry[kind.field] = toOffset(p.offset);
@@ -407,7 +409,7 @@ export class OffsetCollector {
             if (kind.field === 'logEnd') errors.push({ broker: this.#describeBroker(node), operation: 'ListOffsets', message });
             for (const [name, partitions] of leaderTopics) {
               for (const p of partitions) {
-                const entry = result.get(`${name}\u0000${p.partitionIndex}`) as PartitionOffsets;
+                const entry = result.get(name)?.get(p.partitionIndex) as PartitionOffsets;
                 entry.error = message;
                 entry.logEnd = null;
               }
@@ -416,10 +418,12 @@ export class OffsetCollector {
         }),
       ),
     );
-    for (const entry of result.values()) {
-      if (entry.error !== undefined) {
-        entry.logEnd = null;
-        entry.lastStable = null;
+    for (const byTopic of result.values()) {
+      for (const entry of byTopic.values()) {
+        if (entry.error !== undefined) {
+          entry.logEnd = null;
+          entry.lastStable = null;
+        }
       }
     }
     return result;
@@ -428,14 +432,14 @@ export class OffsetCollector {
   /** Exact mode: one Fetch per leader for the records at the lagging committed offsets. */
   async #readRecordTimestamps(
     groups: (GroupObservation & { coordinator: number | null })[],
-    offsets: ReadonlyMap<string, PartitionOffsets>,
+    offsets: ReadonlyMap<string, ReadonlyMap<number, PartitionOffsets>>,
     topicMeta: ReadonlyMap<string, { partitions: { partition: number; leader: number; leaderEpoch: number }[] }>,
     errors: CollectionError[],
   ): Promise<Map<string, number | null>> {
     const wanted = new Map<string, { topic: string; partition: number; offset: number; leader: number; epoch: number }>();
     for (const group of groups) {
       for (const o of group.offsets) {
-        const read = offsets.get(`${o.topic}\u0000${o.partition}`);
+        const read = offsets.get(o.topic)?.get(o.partition);
         if (!read || read.logEnd === null || o.offset >= read.logEnd) continue;
         const meta = topicMeta.get(o.topic)?.partitions.find((p) => p.partition === o.partition);
         if (!meta || meta.leader < 0) continue;
