@@ -36,7 +36,7 @@ export function registerUpCommand(program: Command): void {
         [
           '',
           'lagscale is running:',
-          `  Kafka brokers      ${config.kafka.brokers.join(',')}${cluster ? ' (local, data in ' + cluster.dataDir + ')' : ''}`,
+          `  Kafka brokers      ${config.kafka.brokers.join(',')}${cluster ? ` (local, data in ${cluster.dataDir})` : ''}`,
           `  lag metrics        ${exporter.url}/metrics`,
           `  lag API            ${exporter.url}/api/v1/groups`,
           `  health             ${exporter.url}/healthz`,
