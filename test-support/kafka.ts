@@ -124,7 +124,13 @@ export async function startConsumer(
   brokers: readonly string[],
   group: string,
   topics: string[],
-  options: { delayMs?: number; isolationLevel?: 'read_committed' | 'read_uncommitted'; clientId?: string; mode?: 'earliest' | 'committed' } = {},
+  options: {
+    delayMs?: number;
+    isolationLevel?: 'read_committed' | 'read_uncommitted';
+    clientId?: string;
+    mode?: 'earliest' | 'committed';
+    groupProtocol?: 'classic' | 'consumer';
+  } = {},
 ): Promise<RunningConsumer> {
   const consumer = new Consumer({
     clientId: options.clientId ?? 'lagscale-test-consumer',
@@ -140,7 +146,8 @@ export async function startConsumer(
     heartbeatInterval: 1000,
     autocommit: false,
     maxWaitTime: 200,
-  });
+    ...(options.groupProtocol === 'consumer' ? { groupProtocol: 'consumer' as const } : {}),
+  } as ConstructorParameters<typeof Consumer<string, string, string, string>>[0]);
   const stream = await consumer.consume({
     topics,
     mode: options.mode === 'earliest' ? 'earliest' : 'committed',

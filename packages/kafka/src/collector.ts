@@ -19,7 +19,7 @@ import {
   offsetFetchV9,
 } from '@platformatic/kafka';
 import { type BrokerAddress, type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
-import { COORDINATOR_MOVED, callTolerant, decodeConsumerAssignment, kafkaErrorName, toOffset } from './protocol.js';
+import { COORDINATOR_MOVED, callTolerant, consumerGroupDescribe, decodeConsumerAssignment, kafkaErrorName, toOffset } from './protocol.js';
 
 export interface CollectorOptions {
   readonly connection: KafkaConnectionOptions;
@@ -65,6 +65,7 @@ export class OffsetCollector {
   readonly #bootstrap: BrokerAddress[];
   readonly #brokers = new Map<number, BrokerNode>();
   readonly #coordinators = new Map<string, number>();
+  readonly #withoutConsumerGroupDescribe = new Set<number>();
   #requests = 0;
   #closed = false;
 
@@ -298,6 +299,11 @@ export class OffsetCollector {
               ),
             ]);
             const descriptions = new Map(described.groups.map((g) => [g.groupId, g]));
+            const modern = await this.#describeConsumerProtocolGroups(
+              node,
+              described.groups.filter((g) => g.errorCode === 69 || (g.errorCode === 0 && g.groupState === 'Dead')).map((g) => g.groupId),
+              errors,
+            );
             for (const f of fetched.groups) {
               const d = descriptions.get(f.groupId);
               const code = f.errorCode !== 0 ? f.errorCode : (d?.errorCode ?? 0);
@@ -318,17 +324,20 @@ export class OffsetCollector {
                     offsets.push({ topic: t.name, partition: p.partitionIndex, offset: toOffset(p.committedOffset) });
                 }
               }
-              const members: GroupMemberObservation[] = (d?.members ?? []).map((m) => ({
-                memberId: m.memberId,
-                clientId: m.clientId,
-                host: m.clientHost.replace(/^\//, ''),
-                instanceId: m.groupInstanceId ?? null,
-                assignment: d?.protocolType === 'consumer' ? decodeConsumerAssignment(m.memberAssignment) : [],
-              }));
+              const described = modern.get(f.groupId);
+              const members: GroupMemberObservation[] =
+                described?.members ??
+                (d?.members ?? []).map((m) => ({
+                  memberId: m.memberId,
+                  clientId: m.clientId,
+                  host: m.clientHost.replace(/^\//, ''),
+                  instanceId: m.groupInstanceId ?? null,
+                  assignment: d?.protocolType === 'consumer' ? decodeConsumerAssignment(m.memberAssignment) : [],
+                }));
               results.set(f.groupId, {
                 group: f.groupId,
-                state: d?.groupState ?? 'Unknown',
-                protocolType: d?.protocolType ?? '',
+                state: described?.state ?? d?.groupState ?? 'Unknown',
+                protocolType: described ? 'consumer' : (d?.protocolType ?? ''),
                 members,
                 offsets,
                 coordinator: nodeId,
@@ -350,6 +359,42 @@ export class OffsetCollector {
       (g) =>
         results.get(g) ?? { group: g, state: 'Unknown', protocolType: '', members: [], offsets: [], coordinator: null, error: failed.get(g) ?? 'not read' },
     );
+  }
+
+  /**
+   * Groups of the consumer rebalance protocol (KIP-848, the default for new consumers in Kafka 4)
+   * are not classic groups: DescribeGroups calls them Dead (or GROUP_ID_NOT_FOUND) and
+   * ConsumerGroupDescribe tells their members and assignments. Brokers without that API, or groups
+   * that really do not exist, leave the classic answer in place.
+   */
+  async #describeConsumerProtocolGroups(
+    node: BrokerNode,
+    groupIds: string[],
+    errors: CollectionError[],
+  ): Promise<Map<string, { state: string; members: GroupMemberObservation[] }>> {
+    const result = new Map<string, { state: string; members: GroupMemberObservation[] }>();
+    if (groupIds.length === 0 || this.#withoutConsumerGroupDescribe.has(node.id)) return result;
+    try {
+      const response = await this.#send(node, (c) => consumerGroupDescribe.async(c, groupIds));
+      for (const g of response.groups) {
+        if (g.errorCode !== 0) continue;
+        result.set(g.groupId, {
+          state: g.groupState,
+          members: g.members.map((m) => ({
+            memberId: m.memberId,
+            clientId: m.clientId,
+            host: m.clientHost.replace(/^\//, ''),
+            instanceId: m.instanceId ?? null,
+            assignment: m.assignment.map((t) => ({ topic: t.topicName, partitions: [...t.partitions] })),
+          })),
+        });
+      }
+    } catch (error) {
+      // Reported once; brokers before 3.7 do not know the API, and asking again each cycle helps nobody.
+      this.#withoutConsumerGroupDescribe.add(node.id);
+      errors.push({ broker: this.#describeBroker(node), operation: 'ConsumerGroupDescribe', message: `${describeError(error)} (not asked again)` });
+    }
+    return result;
   }
 
   async #listOffsets(

@@ -3,7 +3,7 @@
  * error codes instead of throwing the whole response away, offset conversion, error names and
  * the consumer protocol's assignment encoding.
  */
-import type { Connection } from '@platformatic/kafka';
+import { type Connection, createAPI, type Reader, Writer } from '@platformatic/kafka';
 
 /** A protocol API as the client exposes it: `api.async(connection, ...args)`. */
 interface AsyncApi<Args extends unknown[], Response> {
@@ -110,3 +110,67 @@ export function encodeConsumerAssignment(assignment: readonly { topic: string; p
   parts.push(Buffer.from([0xff, 0xff, 0xff, 0xff])); // null user data
   return Buffer.concat(parts);
 }
+
+export interface ConsumerGroupDescription {
+  readonly groupId: string;
+  readonly errorCode: number;
+  readonly groupState: string;
+  readonly members: readonly {
+    readonly memberId: string;
+    readonly instanceId: string | null;
+    readonly clientId: string;
+    readonly clientHost: string;
+    readonly assignment: readonly { readonly topicName: string; readonly partitions: readonly number[] }[];
+  }[];
+}
+
+function readAssignment(r: Reader): { topicName: string; partitions: number[] }[] {
+  const topics = r.readArray((t) => {
+    t.readUUID();
+    return { topicName: t.readString(), partitions: t.readArray((p) => p.readInt32(), true, false) };
+  });
+  r.readTaggedFields();
+  return topics;
+}
+
+/**
+ * ConsumerGroupDescribe v0 (API key 69, KIP-848), written here because the client's own parser
+ * reads `subscribed_topic_names` as one string instead of an array and fails on real responses.
+ */
+export const consumerGroupDescribe = createAPI<[groupIds: string[]], { groups: ConsumerGroupDescription[] }>(
+  69,
+  0,
+  (groupIds: string[]) =>
+    Writer.create()
+      .appendArray(groupIds, (w, id) => w.appendString(id), true, false)
+      .appendBoolean(false)
+      .appendTaggedFields(),
+  (_correlationId, _apiKey, _apiVersion, reader) => {
+    reader.readInt32(); // throttle time
+    const groups = reader.readArray((g) => {
+      const errorCode = g.readInt16();
+      g.readNullableString();
+      const groupId = g.readString();
+      const groupState = g.readString();
+      g.readInt32(); // group epoch
+      g.readInt32(); // assignment epoch
+      g.readString(); // assignor
+      const members = g.readArray((m) => {
+        const memberId = m.readString();
+        const instanceId = m.readNullableString();
+        m.readNullableString(); // rack
+        m.readInt32(); // member epoch
+        const clientId = m.readString();
+        const clientHost = m.readString();
+        m.readArray((s) => s.readString(), true, false); // subscribed topic names
+        m.readNullableString(); // subscribed topic regex
+        const assignment = readAssignment(m);
+        readAssignment(m); // target assignment
+        return { memberId, instanceId, clientId, clientHost, assignment };
+      });
+      g.readInt32(); // authorized operations
+      return { groupId, errorCode, groupState, members };
+    });
+    return { groups };
+  },
+);

@@ -244,3 +244,22 @@ describe('compacted topic', () => {
     }
   }, 90_000);
 });
+
+describe('consumer rebalance protocol (KIP-848) groups', () => {
+  it('reports members and owners of a group that uses the new protocol', async () => {
+    const topic = name('kip848');
+    await createTopic(brokers, topic, 3);
+    await produce(brokers, { topic, perPartition: { 0: 5, 1: 5, 2: 5 } });
+    const consumer = await startConsumer(brokers, name('modern'), [topic], { clientId: 'modern-app', mode: 'earliest', groupProtocol: 'consumer' });
+    try {
+      const group = await waitFor('the new-protocol group to consume everything', async () => {
+        const [g] = await collectOnce([name('modern')]);
+        return g && g.members === 1 && g.lag === 0 && g.partitions.every((p) => p.committedOffset === 5) ? g : undefined;
+      });
+      expect(group.state).not.toBe('Dead');
+      for (const p of group.partitions) expect(p.owner?.clientId).toBe('modern-app');
+    } finally {
+      await consumer.stop();
+    }
+  });
+});
