@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command, CommanderError, Option } from 'commander';
+import { registerDemoConsumerCommand } from './commands/demo-consumer.js';
 import { registerExporterCommand } from './commands/exporter.js';
 import { registerKafkaCommand } from './commands/kafka.js';
 import { registerLagCommand } from './commands/lag.js';
@@ -24,6 +25,7 @@ registerLagCommand(program);
 registerExporterCommand(program);
 registerKafkaCommand(program);
 registerUpCommand(program);
+registerDemoConsumerCommand(program);
 
 try {
   await program.parseAsync(process.argv);

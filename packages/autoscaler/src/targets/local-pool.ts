@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { Logger } from '@lagscale/exporter';
+import type { ScaleTarget } from './target.js';
+
+export interface LocalPoolOptions {
+  /** Program and arguments of one worker, e.g. ['node', 'dist/main.js', 'worker']. */
+  readonly command: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  /** Scale-in: SIGTERM, then SIGKILL after this many seconds. Default 30. */
+  readonly drainTimeoutSeconds?: number;
+  /** Crashed workers come back after this delay, doubling per crash in a row up to 30 s. Default 1 s. */
+  readonly restartDelaySeconds?: number;
+  readonly logger: Logger;
+  /** Where workers' stdout/stderr go: 'inherit' (default) or 'ignore'. */
+  readonly output?: 'inherit' | 'ignore';
+  readonly name?: string;
+}
+
+export interface WorkerInfo {
+  readonly id: number;
+  readonly pid: number | undefined;
+  readonly startedAt: number;
+  readonly state: 'running' | 'draining';
+}
+
+interface Worker {
+  readonly id: number;
+  readonly child: ChildProcess;
+  readonly startedAt: number;
+  state: 'running' | 'draining';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface LocalPoolEvents {
+  'worker-exit': [{ id: number; code: number | null; signal: NodeJS.Signals | null; expected: boolean }];
+  'worker-start': [{ id: number; pid: number | undefined }];
+}
+
+/**
+ * The `local` target: a pool of worker processes running one command. Scale-out spawns workers
+ * (each gets LAGSCALE_WORKER_ID); scale-in sends SIGTERM to the newest ones, waits for them to
+ * drain, then SIGKILLs stragglers. Workers that die unasked are replaced, with backoff.
+ */
+export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements ScaleTarget {
+  readonly name: string;
+  readonly #options: LocalPoolOptions;
+  readonly #workers = new Map<number, Worker>();
+  #desired = 0;
+  #nextId = 1;
+  #crashStreak = 0;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(options: LocalPoolOptions) {
+    super();
+    if (options.command.length === 0) throw new Error('local target: command is empty; set target.command to the worker program and its arguments');
+    this.#options = options;
+    this.name = options.name ?? `local:${options.command.join(' ')}`;
+  }
+
+  async currentReplicas(): Promise<number> {
+    let running = 0;
+    for (const w of this.#workers.values()) if (w.state === 'running') running++;
+    return running;
+  }
+
+  get desiredReplicas(): number {
+    return this.#desired;
+  }
+
+  workers(): WorkerInfo[] {
+    return [...this.#workers.values()].map((w) => ({ id: w.id, pid: w.child.pid, startedAt: w.startedAt, state: w.state }));
+  }
+
+  async setReplicas(replicas: number): Promise<void> {
+    if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`replicas must be a whole number >= 0, got ${replicas}`);
+    if (this.#closed) throw new Error('local pool is closed');
+    this.#desired = replicas;
+    await this.#reconcile();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#desired = 0;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    await Promise.all([...this.#workers.values()].map((w) => this.#stop(w)));
+  }
+
+  async #reconcile(): Promise<void> {
+    const running = [...this.#workers.values()].filter((w) => w.state === 'running');
+    if (running.length < this.#desired) {
+      for (let i = running.length; i < this.#desired; i++) this.#spawn();
+    } else if (running.length > this.#desired) {
+      // Newest first: the oldest workers have warm caches and settled assignments.
+      const surplus = running.sort((a, b) => b.startedAt - a.startedAt || b.id - a.id).slice(0, running.length - this.#desired);
+      // Do not wait for the drain: the loop goes on while workers finish their batches.
+      for (const w of surplus) void this.#stop(w);
+    }
+  }
+
+  #spawn(): void {
+    const id = this.#nextId++;
+    const [program, ...args] = this.#options.command as [string, ...string[]];
+    const child = spawn(program, args, {
+      cwd: this.#options.cwd,
+      env: { ...process.env, ...this.#options.env, LAGSCALE_WORKER_ID: String(id) },
+      stdio: ['ignore', this.#options.output ?? 'inherit', this.#options.output ?? 'inherit'],
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (error) => {
+        this.#options.logger.error(
+          { event: 'worker_spawn_failed', workerId: id, command: this.#options.command, err: error.message },
+          `cannot start worker: ${error.message}`,
+        );
+        resolve({ code: null, signal: null });
+      });
+    });
+    const worker: Worker = { id, child, startedAt: Date.now(), state: 'running', exited };
+    this.#workers.set(id, worker);
+    this.#options.logger.info({ event: 'worker_started', workerId: id, pid: child.pid }, `worker ${id} started`);
+    this.emit('worker-start', { id, pid: child.pid });
+    void exited.then(({ code, signal }) => {
+      this.#workers.delete(id);
+      const expected = worker.state === 'draining' || this.#closed;
+      this.emit('worker-exit', { id, code, signal, expected });
+      if (expected) {
+        this.#options.logger.info({ event: 'worker_stopped', workerId: id, code, signal }, `worker ${id} stopped`);
+        return;
+      }
+      this.#crashStreak++;
+      const delay = Math.min(30, (this.#options.restartDelaySeconds ?? 1) * 2 ** (this.#crashStreak - 1));
+      this.#options.logger.warn({ event: 'worker_crashed', workerId: id, code, signal, restartInSeconds: delay }, `worker ${id} exited unasked; replacing it`);
+      if (this.#restartTimer) clearTimeout(this.#restartTimer);
+      this.#restartTimer = setTimeout(() => {
+        this.#restartTimer = null;
+        if (!this.#closed) void this.#reconcile();
+      }, delay * 1000);
+    });
+    // A worker that stays up a minute ends a crash streak.
+    setTimeout(() => {
+      if (this.#workers.has(id)) this.#crashStreak = 0;
+    }, 60_000).unref();
+  }
+
+  async #stop(worker: Worker): Promise<void> {
+    if (worker.state === 'draining') {
+      await worker.exited;
+      return;
+    }
+    worker.state = 'draining';
+    this.#options.logger.info({ event: 'worker_draining', workerId: worker.id }, `worker ${worker.id}: SIGTERM, draining`);
+    worker.child.kill('SIGTERM');
+    const timeoutMs = (this.#options.drainTimeoutSeconds ?? 30) * 1000;
+    const timer = setTimeout(() => {
+      this.#options.logger.warn(
+        { event: 'worker_killed', workerId: worker.id, drainTimeoutSeconds: timeoutMs / 1000 },
+        `worker ${worker.id} did not drain in time: SIGKILL`,
+      );
+      worker.child.kill('SIGKILL');
+    }, timeoutMs);
+    await worker.exited;
+    clearTimeout(timer);
+  }
+}
