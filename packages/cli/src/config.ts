@@ -25,6 +25,15 @@ export interface LagscaleConfig {
     allTopics: boolean;
   };
   exporter: { host: string; port: number };
+  /** Present when the file configures the autoscaler; checked in full by `lagscale autoscale`. */
+  autoscaler?: AutoscalerSection;
+}
+
+export interface AutoscalerSection {
+  group: string;
+  policy?: Record<string, unknown>;
+  behavior?: Record<string, unknown>;
+  target: { type: 'local'; command: string[]; env?: Record<string, string>; cwd?: string; drainTimeoutSeconds?: number };
 }
 
 export class ConfigError extends Error {
@@ -82,6 +91,29 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+    },
+    autoscaler: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['group', 'target'],
+      properties: {
+        group: { type: 'string', minLength: 1 },
+        // The policy and behavior are checked by the scaling core, which names each mistake's path.
+        policy: { type: 'object' },
+        behavior: { type: 'object' },
+        target: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type', 'command'],
+          properties: {
+            type: { enum: ['local'] },
+            command: { type: 'array', items: { type: 'string' }, minItems: 1 },
+            env: { type: 'object', additionalProperties: { type: 'string' } },
+            cwd: { type: 'string' },
+            drainTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+          },
+        },
+      },
     },
   },
 } as const;
@@ -146,6 +178,7 @@ export function mergeConfig(base: LagscaleConfig, file: Partial<Record<keyof Lag
     kafka: { ...base.kafka, ...(file.kafka ?? {}) },
     lag: { ...base.lag, ...(file.lag ?? {}) },
     exporter: { ...base.exporter, ...(file.exporter ?? {}) },
+    ...(file.autoscaler ? { autoscaler: file.autoscaler as AutoscalerSection } : {}),
   };
 }
 

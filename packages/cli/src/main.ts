@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command, CommanderError, Option } from 'commander';
+import { registerAutoscaleCommand } from './commands/autoscale.js';
 import { registerDemoConsumerCommand } from './commands/demo-consumer.js';
 import { registerExporterCommand } from './commands/exporter.js';
 import { registerKafkaCommand } from './commands/kafka.js';
@@ -26,6 +27,7 @@ registerExporterCommand(program);
 registerKafkaCommand(program);
 registerUpCommand(program);
 registerDemoConsumerCommand(program);
+registerAutoscaleCommand(program);
 
 try {
   await program.parseAsync(process.argv);

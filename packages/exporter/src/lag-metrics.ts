@@ -1,6 +1,6 @@
 import { type LagSnapshot, STATUSES, statusSeverity } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
-import { Histogram, PrometheusText } from './prometheus.js';
+import { Histogram, type PrometheusText } from './prometheus.js';
 
 /**
  * Lag metrics. Names that mean what kafka_exporter's mean keep its names and labels, so
@@ -142,9 +142,7 @@ export class CollectionMetrics {
   }
 }
 
-export function renderMetrics(monitor: LagMonitor, collection: CollectionMetrics): string {
-  const out = new PrometheusText();
+export function renderMetrics(out: PrometheusText, monitor: LagMonitor, collection: CollectionMetrics): void {
   if (monitor.latest) writeLagMetrics(out, monitor.latest);
   collection.write(out);
-  return out.toString();
 }

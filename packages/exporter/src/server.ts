@@ -2,11 +2,13 @@ import type { GroupLag } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { CollectionMetrics, renderMetrics } from './lag-metrics.js';
-import { CONTENT_TYPE } from './prometheus.js';
+import { CONTENT_TYPE, PrometheusText } from './prometheus.js';
 
 export interface ExporterServerOptions {
   readonly monitor: LagMonitor;
   readonly logger: FastifyBaseLogger;
+  /** More metric families for /metrics (the autoscaler's, for one). */
+  readonly metrics?: readonly ((out: PrometheusText) => void)[];
 }
 
 function groupSummary(group: GroupLag): Omit<GroupLag, 'partitions'> & { partitionCount: number } {
@@ -31,7 +33,10 @@ export async function createExporterServer(options: ExporterServerOptions): Prom
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', CONTENT_TYPE);
-    return renderMetrics(monitor, collection);
+    const out = new PrometheusText();
+    renderMetrics(out, monitor, collection);
+    for (const write of options.metrics ?? []) write(out);
+    return out.toString();
   });
 
   app.get('/healthz', async (_request, reply) => {

@@ -20,7 +20,7 @@ export function registerDemoConsumerCommand(program: Command): void {
     .requiredOption('-t, --topic <list>', 'topics to consume (comma-separated)')
     .option('--per-record-ms <ms>', 'simulated work per record', '5')
     .option('--batch-size <n>', 'records per commit', '50')
-    .option('--out <file>', 'append "topic partition offset" per record after its commit (for counting)');
+    .option('--out <file>', 'append "topic partition offset" per record after its commit (for counting); {worker} becomes LAGSCALE_WORKER_ID');
   addConnectionOptions(command).action(async (flags: DemoConsumerFlags) => {
     const config = resolveConfig(flags);
     const topics = splitList(flags.topic);
@@ -35,7 +35,7 @@ export function registerDemoConsumerCommand(program: Command): void {
       topics,
       perRecordMs: parseInteger(flags.perRecordMs, '--per-record-ms', 0, 60_000),
       batchSize: parseInteger(flags.batchSize, '--batch-size', 1, 100_000),
-      ...(flags.out ? { out: flags.out } : {}),
+      ...(flags.out ? { out: flags.out.replaceAll('{worker}', process.env.LAGSCALE_WORKER_ID ?? String(process.pid)) } : {}),
       logger,
       signal: controller.signal,
     });

@@ -1,0 +1,217 @@
+import { EventEmitter } from 'node:events';
+import {
+  type BehaviorConfig,
+  type BehaviorState,
+  decide,
+  initialBehaviorState,
+  type LagSnapshot,
+  type PolicyRecommendation,
+  type ScalingDecision,
+  type ScalingInput,
+  ScalingMetricUnavailableError,
+  scalingInputFromSnapshot,
+} from '@lagscale/core';
+import type { Logger } from '@lagscale/exporter';
+import type { LagMonitor } from '@lagscale/kafka';
+import type { ResolvedPolicy } from './policies.js';
+import type { ScaleTarget } from './targets/target.js';
+
+export interface AutoscalerOptions {
+  readonly monitor: LagMonitor;
+  readonly group: string;
+  readonly policy: ResolvedPolicy;
+  readonly behavior: BehaviorConfig;
+  readonly target: ScaleTarget;
+  readonly logger: Logger;
+  /** Decisions kept for the API. Default 500. */
+  readonly historyLength?: number;
+}
+
+export interface AutoscalerEvents {
+  decision: [ScalingDecision];
+}
+
+export interface AutoscalerCounters {
+  readonly decisionsByAction: Map<string, number>;
+  readonly errorsByStage: Map<string, number>;
+  scaleUps: number;
+  scaleDowns: number;
+}
+
+/**
+ * The control loop, as HPA's horizontal.go: on every lag snapshot it reads the target's replicas,
+ * asks the policy, passes the answer through behavior, writes the result to the target and
+ * records the decision with its inputs, arithmetic and reason. A failed collection or an
+ * incomplete snapshot counts as a failed metric read (fallback after N of them).
+ */
+export class Autoscaler extends EventEmitter<AutoscalerEvents> {
+  readonly group: string;
+  readonly policy: ResolvedPolicy;
+  readonly behavior: BehaviorConfig;
+  readonly target: ScaleTarget;
+  readonly #logger: Logger;
+  readonly #monitor: LagMonitor;
+  readonly #historyLength: number;
+  readonly #decisions: ScalingDecision[] = [];
+  #policyState: unknown;
+  #behaviorState: BehaviorState = initialBehaviorState();
+  #pausedByUser = false;
+  #busy: Promise<void> = Promise.resolve();
+  #currentReplicas = 0;
+  readonly counters: AutoscalerCounters = { decisionsByAction: new Map(), errorsByStage: new Map(), scaleUps: 0, scaleDowns: 0 };
+  readonly #onSnapshot = (snapshot: LagSnapshot): void => this.#enqueue(() => this.#cycle(snapshot));
+  readonly #onError = (error: Error): void => this.#enqueue(() => this.#cycle(null, error));
+
+  constructor(options: AutoscalerOptions) {
+    super();
+    this.group = options.group;
+    this.policy = options.policy;
+    this.behavior = options.behavior;
+    this.target = options.target;
+    this.#logger = options.logger;
+    this.#monitor = options.monitor;
+    this.#historyLength = options.historyLength ?? 500;
+    this.#policyState = options.policy.policy.initialState(options.policy.config);
+  }
+
+  /** Follows the monitor: one decision per collection cycle. */
+  start(): void {
+    this.#monitor.on('snapshot', this.#onSnapshot);
+    this.#monitor.on('error', this.#onError);
+  }
+
+  async stop(): Promise<void> {
+    this.#monitor.off('snapshot', this.#onSnapshot);
+    this.#monitor.off('error', this.#onError);
+    await this.#busy;
+  }
+
+  get paused(): boolean {
+    return this.#pausedByUser || this.behavior.paused !== false;
+  }
+
+  /** Pause: decisions are still computed and recorded, nothing is applied. */
+  pause(): void {
+    this.#pausedByUser = true;
+    this.#logger.info({ event: 'autoscaler_paused', group: this.group }, 'autoscaler paused');
+  }
+
+  resume(): void {
+    this.#pausedByUser = false;
+    this.#logger.info({ event: 'autoscaler_resumed', group: this.group }, 'autoscaler resumed');
+  }
+
+  get currentReplicas(): number {
+    return this.#currentReplicas;
+  }
+
+  /** Newest first. */
+  decisions(limit = this.#historyLength): ScalingDecision[] {
+    return this.#decisions.slice(-limit).reverse();
+  }
+
+  get lastDecision(): ScalingDecision | null {
+    return this.#decisions[this.#decisions.length - 1] ?? null;
+  }
+
+  #enqueue(work: () => Promise<void>): void {
+    // Cycles never overlap: a slow scale write delays the next decision instead of racing it.
+    this.#busy = this.#busy.then(work).catch((error: unknown) => {
+      this.#count(this.counters.errorsByStage, 'loop');
+      this.#logger.error({ event: 'autoscaler_cycle_failed', group: this.group, err: (error as Error).message }, 'autoscaler cycle failed');
+    });
+  }
+
+  async #cycle(snapshot: LagSnapshot | null, collectionError?: Error): Promise<void> {
+    let current: number;
+    try {
+      current = await this.target.currentReplicas();
+    } catch (error) {
+      this.#count(this.counters.errorsByStage, 'target');
+      this.#logger.error({ event: 'target_read_failed', target: this.target.name, err: (error as Error).message }, 'cannot read current replicas');
+      return;
+    }
+    this.#currentReplicas = current;
+    const time = snapshot?.time ?? Date.now();
+    const input: ScalingInput = (snapshot ? scalingInputFromSnapshot(snapshot, this.group, current) : null) ?? {
+      time,
+      group: this.group,
+      currentReplicas: current,
+      partitions: [],
+      produceRate: null,
+      consumeRate: null,
+      activeConsumers: 0,
+      timeLagSeconds: null,
+    };
+    let recommendation: PolicyRecommendation | null = null;
+    let unavailable: string | null = collectionError ? `lag collection failed: ${collectionError.message}` : null;
+    const groupLag = snapshot?.groups.find((g) => g.group === this.group);
+    if (unavailable === null && snapshot && (groupLag === undefined || !groupLag.lagComplete)) {
+      unavailable =
+        groupLag === undefined
+          ? `group ${this.group} is not in the snapshot`
+          : `lag of group ${this.group} is incomplete: ${groupLag.error ?? 'some partitions unknown'}`;
+    }
+    if (unavailable === null) {
+      try {
+        const result = this.policy.policy.recommend(input, this.policy.config, this.#policyState);
+        recommendation = result.recommendation;
+        this.#policyState = result.state;
+      } catch (error) {
+        if (!(error instanceof ScalingMetricUnavailableError)) throw error;
+        unavailable = error.message;
+      }
+    }
+    if (unavailable !== null) this.#count(this.counters.errorsByStage, 'metrics');
+
+    const behavior: BehaviorConfig = this.#pausedByUser && this.behavior.paused === false ? { ...this.behavior, paused: true } : this.behavior;
+    const { decision, state } = decide({ input, policy: this.policy.name, recommendation, behavior, state: this.#behaviorState });
+    const recorded: ScalingDecision = unavailable === null ? decision : { ...decision, reason: `${decision.reason} (${unavailable})` };
+
+    if (recorded.desiredReplicas !== current && recorded.action !== 'paused') {
+      try {
+        await this.target.setReplicas(recorded.desiredReplicas);
+      } catch (error) {
+        // The decision did not happen: keep the previous behavior state so rate limits stay true.
+        this.#count(this.counters.errorsByStage, 'target');
+        this.#logger.error(
+          { event: 'scale_failed', group: this.group, target: this.target.name, from: current, to: recorded.desiredReplicas, err: (error as Error).message },
+          'scaling the target failed',
+        );
+        this.#record(recorded);
+        return;
+      }
+      if (recorded.desiredReplicas > current) this.counters.scaleUps++;
+      else this.counters.scaleDowns++;
+    }
+    this.#behaviorState = state;
+    this.#record(recorded);
+  }
+
+  #record(decision: ScalingDecision): void {
+    this.#decisions.push(decision);
+    if (this.#decisions.length > this.#historyLength) this.#decisions.splice(0, this.#decisions.length - this.#historyLength);
+    this.#count(this.counters.decisionsByAction, decision.action);
+    const level = decision.action === 'none' || decision.action === 'paused' ? 'debug' : 'info';
+    this.#logger[level](
+      {
+        event: 'scaling_decision',
+        group: decision.group,
+        policy: decision.policy,
+        action: decision.action,
+        currentReplicas: decision.currentReplicas,
+        desiredReplicas: decision.desiredReplicas,
+        lag: decision.inputs.lag,
+        timeLagSeconds: decision.inputs.timeLagSeconds,
+        arithmetic: decision.recommendation?.arithmetic ?? null,
+        adjustments: decision.adjustments,
+      },
+      decision.reason,
+    );
+    this.emit('decision', decision);
+  }
+
+  #count(map: Map<string, number>, key: string): void {
+    map.set(key, (map.get(key) ?? 0) + 1);
+  }
+}
