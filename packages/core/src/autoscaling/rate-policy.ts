@@ -1,0 +1,469 @@
+/**
+ * Policy `rate` (the default): size the group from how fast records arrive (λ) and how fast one
+ * consumer works (μ), instead of from how much lag has piled up.
+ *
+ *   desired = ceil((λ + backlog / drainTime) / (μ · utilisation))
+ *
+ * then rounded up to a count the partitions can use (see `usableConsumers`), and lowered only when
+ * a forecast says the smaller group keeps the backlog inside its target (see `forecastScaleIn`).
+ *
+ * μ is learned online: committed-offset growth per consumer over a cycle measures μ only when the
+ * consumers had work the whole time (every partition lagging at both ends) and the membership did
+ * not change around it (a rebalance pauses consumption). Otherwise the growth is just λ, which says
+ * only that μ is at least that much. Until `minSamples` busy cycles were seen the prior is used.
+ */
+import { type ConfigObject, joinPath, readInteger, readObject, rejectUnknownKeys } from './config-reader.js';
+import { type PolicyRecommendation, ScalingConfigError, type ScalingInput, type ScalingPolicy } from './types.js';
+
+export interface RatePolicyConfig {
+  /** Drain the backlog within this many seconds. Null: derived from the time-lag SLO. */
+  readonly targetDrainSeconds: number | null;
+  /** Keep the worst partition's time lag under this many seconds. Null: no time-lag target. */
+  readonly timeLagSloSeconds: number | null;
+  /** Fraction of μ each replica is planned to use (headroom for bursts). Default 0.8. */
+  readonly utilisation: number;
+  /** Prior per-replica service rate (records/s), used until enough busy cycles were measured. */
+  readonly serviceRatePerReplica: number;
+  /** Busy cycles measured before the learned μ replaces the prior. Default 3. */
+  readonly minSamples: number;
+  /** Half-life of the learned μ's smoothing, in seconds. Default 120. */
+  readonly serviceRateHalfLifeSeconds: number;
+  /** How far ahead the scale-in forecast looks. Null: the SLO (or the drain time). */
+  readonly forecastHorizonSeconds: number | null;
+  /** Seconds from asking for a replica until it consumes (start-up and joining), assumed by the forecast. Default 30. */
+  readonly startupSeconds: number;
+  /** Consumption pause a change of replicas causes (the rebalance), assumed by the forecast. Default 5. */
+  readonly rebalanceSeconds: number;
+}
+
+export interface RatePolicyState {
+  /** Offsets of the previous cycle, to measure growth. */
+  readonly last: RateObservation | null;
+  /** Active consumers one cycle before `last`: a μ sample needs the same membership for two intervals. */
+  readonly consumersBefore: number | null;
+  /** Smoothed μ from busy cycles (records/s per consumer); null until the first. */
+  readonly learnedServiceRate: number | null;
+  readonly busySamples: number;
+  /** Smoothed per-consumer throughput of cycles that were not busy: μ is at least this. */
+  readonly idleThroughput: number | null;
+  /** λ from log-end growth between the last two cycles, used when the input has no produce rate. */
+  readonly arrivalRate: number | null;
+  /** Seconds between the last two cycles (the loop's interval), for the forecast's horizon. */
+  readonly intervalSeconds: number | null;
+}
+
+interface RateObservation {
+  readonly time: number;
+  readonly activeConsumers: number;
+  readonly partitions: ReadonlyMap<string, { readonly committed: number | null; readonly logEnd: number | null }>;
+}
+
+const KEYS = [
+  'targetDrainSeconds',
+  'timeLagSloSeconds',
+  'utilisation',
+  'serviceRatePerReplica',
+  'minSamples',
+  'serviceRateHalfLifeSeconds',
+  'forecastHorizonSeconds',
+  'startupSeconds',
+  'rebalanceSeconds',
+] as const;
+
+/** Drain time used when neither a drain time nor an SLO is configured. */
+export const DEFAULT_TARGET_DRAIN_SECONDS = 60;
+/** Prior μ when none is configured: deliberately modest, corrected as soon as consumers are busy. */
+export const DEFAULT_SERVICE_RATE_PER_REPLICA = 100;
+/** Shortest drain time asked for when the SLO is already spent (time lag ≥ SLO): drain as fast as possible. */
+const MIN_DRAIN_SECONDS = 1;
+/** The loop's interval until two cycles were seen (HPA's sync period). */
+const DEFAULT_INTERVAL_SECONDS = 15;
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : value === null ? 'null' : Array.isArray(value) ? 'an array' : String(value);
+}
+
+/** A number from config (YAML number or KEDA-style string) above `min` (or at least it, when inclusive); null when absent. */
+function readBounded(
+  obj: ConfigObject,
+  key: string,
+  path: string,
+  problems: string[],
+  bounds: { min: number; inclusive: boolean; max?: number },
+): number | null {
+  const value = obj[key];
+  if (value === undefined || value === null) return null;
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  const max = bounds.max ?? Number.POSITIVE_INFINITY;
+  const aboveMin = typeof parsed === 'number' && (bounds.inclusive ? parsed >= bounds.min : parsed > bounds.min);
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed) || !aboveMin || parsed > max) {
+    const range = `a number ${bounds.inclusive ? '>=' : '>'} ${bounds.min}${bounds.max === undefined ? '' : ` and <= ${bounds.max}`}`;
+    problems.push(`${joinPath(path, key)}: must be ${range}, got ${describe(value)}`);
+    return null;
+  }
+  return parsed;
+}
+
+const positive = { min: 0, inclusive: false } as const;
+
+/** Validates raw policy config; every mistake is reported with its path (relative to `path`). */
+export function parseRatePolicyConfig(raw: unknown, path = ''): RatePolicyConfig {
+  const problems: string[] = [];
+  const obj = readObject(raw, path, problems);
+  if (obj === null) throw new ScalingConfigError(problems);
+  rejectUnknownKeys(obj, KEYS, path, problems);
+  const timeLagSloSeconds = readBounded(obj, 'timeLagSloSeconds', path, problems, positive);
+  const targetDrainSeconds = readBounded(obj, 'targetDrainSeconds', path, problems, positive);
+  const config: RatePolicyConfig = {
+    targetDrainSeconds: targetDrainSeconds ?? (timeLagSloSeconds === null ? DEFAULT_TARGET_DRAIN_SECONDS : null),
+    timeLagSloSeconds,
+    utilisation: readBounded(obj, 'utilisation', path, problems, { ...positive, max: 1 }) ?? 0.8,
+    serviceRatePerReplica: readBounded(obj, 'serviceRatePerReplica', path, problems, positive) ?? DEFAULT_SERVICE_RATE_PER_REPLICA,
+    minSamples: readInteger(obj, 'minSamples', path, problems, 3, { min: 1 }),
+    serviceRateHalfLifeSeconds: readBounded(obj, 'serviceRateHalfLifeSeconds', path, problems, positive) ?? 120,
+    forecastHorizonSeconds: readBounded(obj, 'forecastHorizonSeconds', path, problems, positive),
+    startupSeconds: readBounded(obj, 'startupSeconds', path, problems, { min: 0, inclusive: true }) ?? 30,
+    rebalanceSeconds: readBounded(obj, 'rebalanceSeconds', path, problems, { min: 0, inclusive: true }) ?? 5,
+  };
+  if (problems.length > 0) throw new ScalingConfigError(problems);
+  return config;
+}
+
+/**
+ * Consumers that can be put to use for a required capacity of `consumersNeeded` replicas' worth,
+ * with `partitions` partitions of equal load. A consumer owning k partitions must carry k/P of the
+ * load, so what limits a group of m is its busiest member: ceil(P/m) partitions. The answer is the
+ * smallest m whose busiest member's share fits one replica: m = ceil(P / floor(P / needed)), capped
+ * at P (more consumers than partitions sit idle). E.g. P=32, 9 needed: 9 or 10 consumers leave one
+ * with 4 partitions, no better than 8, so 11 (3 each at most).
+ */
+export function usableConsumers(consumersNeeded: number, partitions: number): number {
+  if (partitions <= 0) return Math.max(0, Math.ceil(consumersNeeded));
+  if (consumersNeeded <= 0) return 0;
+  const perConsumer = Math.floor(partitions / consumersNeeded);
+  if (perConsumer < 1) return partitions;
+  return Math.min(partitions, Math.ceil(partitions / perConsumer));
+}
+
+/** Service capacity (replicas' worth) of m consumers on P equally loaded partitions: P / ceil(P/m), at most m. */
+export function effectiveConsumers(consumers: number, partitions: number): number {
+  if (consumers <= 0) return 0;
+  if (partitions <= 0) return consumers;
+  const m = Math.min(consumers, partitions);
+  return partitions / Math.ceil(partitions / m);
+}
+
+/** A stretch of the forecast with a constant consumption rate (records/s); the last one runs to the horizon. */
+export interface ForecastPhase {
+  readonly seconds: number;
+  readonly capacity: number;
+}
+
+export interface TimeLagForecastInput {
+  /** Records behind now. */
+  readonly backlog: number;
+  /** Age (s) of the oldest record behind now. */
+  readonly timeLagSeconds: number;
+  /** Arrival rate (records/s), assumed constant over the horizon. */
+  readonly arrivalRate: number;
+  readonly phases: readonly ForecastPhase[];
+  readonly horizonSeconds: number;
+}
+
+export interface TimeLagForecast {
+  /** Worst time lag (s) over the horizon. */
+  readonly peakTimeLagSeconds: number;
+  /** Records behind at the horizon. */
+  readonly backlogAtHorizon: number;
+}
+
+/**
+ * Fluid forecast of one FIFO queue. The backlog's records are taken to have arrived evenly over the
+ * last `timeLag` seconds, new ones at `arrivalRate`; consumption follows the phases (a rebalance is
+ * a phase of capacity 0). With D(t) the records consumed since now, the oldest record left arrived
+ * at −T + T·D/B while D < B and at (D − B)/λ after; the time lag is t minus that, 0 when the queue
+ * is empty. It is linear between breakpoints (phase ends, the old backlog running out, the queue
+ * emptying), so its peak is found exactly by looking at those.
+ */
+export function forecastTimeLag(input: TimeLagForecastInput): TimeLagForecast {
+  const { backlog: b, timeLagSeconds: age, arrivalRate: lambda, horizonSeconds: horizon } = input;
+  const arrived = (t: number): number => b + lambda * t;
+  const headAge = (t: number, done: number): number => {
+    if (done >= arrived(t) - 1e-9) return 0;
+    if (done < b) return t + age - (age * done) / b;
+    return lambda > 0 ? Math.max(0, t - (done - b) / lambda) : 0;
+  };
+  let t = 0;
+  let done = 0;
+  let peak = b > 0 ? age : 0;
+  for (const [index, phase] of input.phases.entries()) {
+    if (t >= horizon) break;
+    const end = index === input.phases.length - 1 ? horizon : Math.min(horizon, t + Math.max(0, phase.seconds));
+    const c = phase.capacity;
+    const at = (s: number): number => Math.min(done + c * (s - t), arrived(s));
+    const points = [end];
+    if (c > 0 && done < b) points.push(t + (b - done) / c);
+    if (c > lambda && done < arrived(t)) points.push(t + (arrived(t) - done) / (c - lambda));
+    for (const s of points) if (s > t && s <= end) peak = Math.max(peak, headAge(s, at(s)));
+    done = at(end);
+    t = end;
+  }
+  return { peakTimeLagSeconds: peak, backlogAtHorizon: Math.max(0, arrived(horizon) - done) };
+}
+
+function key(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+const round = (value: number, digits = 1): string => (Number.isInteger(value) ? String(value) : value.toFixed(digits));
+
+/** What the policy concluded about μ this cycle (exported for tests and the decision log). */
+export interface ServiceRateEstimate {
+  readonly serviceRate: number;
+  readonly source: 'prior' | 'learned' | 'observed';
+  readonly busySamples: number;
+}
+
+export function serviceRateOf(state: RatePolicyState, config: RatePolicyConfig): ServiceRateEstimate {
+  const learned = state.busySamples >= config.minSamples && state.learnedServiceRate !== null ? state.learnedServiceRate : null;
+  const base = learned ?? config.serviceRatePerReplica;
+  // Idle consumers still show μ is at least their throughput: a prior set too low must not keep
+  // the group oversized forever (an oversized group is never busy, so it would never be measured).
+  if (state.idleThroughput !== null && state.idleThroughput > base) {
+    return { serviceRate: state.idleThroughput, source: 'observed', busySamples: state.busySamples };
+  }
+  return { serviceRate: base, source: learned !== null ? 'learned' : 'prior', busySamples: state.busySamples };
+}
+
+/** Folds one cycle's offsets into the state: μ samples, idle throughput, λ from log ends. */
+function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolicyState): RatePolicyState {
+  const partitions = new Map<string, { committed: number | null; logEnd: number | null }>();
+  for (const p of input.partitions) partitions.set(key(p.topic, p.partition), { committed: p.committedOffset, logEnd: p.logEndOffset });
+  const current: RateObservation = { time: input.time, activeConsumers: input.activeConsumers, partitions };
+  const last = state.last;
+  const next = { ...state, last: current, consumersBefore: last?.activeConsumers ?? null };
+  if (last === null) return next;
+  const seconds = (input.time - last.time) / 1000;
+  if (!(seconds > 0)) return { ...state };
+
+  let committedGrowth = 0;
+  let logEndGrowth = 0;
+  let logEndKnown = 0;
+  let busy = partitions.size > 0;
+  let rewound = false;
+  for (const [k, now] of partitions) {
+    const before = last.partitions.get(k);
+    if (before === undefined) {
+      busy = false; // a new partition: nothing to compare yet
+      continue;
+    }
+    if (now.logEnd !== null && before.logEnd !== null && now.logEnd >= before.logEnd) {
+      logEndGrowth += now.logEnd - before.logEnd;
+      logEndKnown++;
+    }
+    if (now.committed === null || before.committed === null) {
+      busy = false; // nobody commits here: not every consumer can have been working
+      continue;
+    }
+    if (now.committed < before.committed) {
+      rewound = true; // offsets reset: the growth means nothing this cycle
+      continue;
+    }
+    committedGrowth += now.committed - before.committed;
+    const lagBefore = before.logEnd === null ? null : before.logEnd - before.committed;
+    const lagNow = now.logEnd === null ? null : now.logEnd - now.committed;
+    if (lagBefore === null || lagNow === null || lagBefore <= 0 || lagNow <= 0) busy = false;
+  }
+  const arrivalRate = logEndKnown > 0 ? logEndGrowth / seconds : state.arrivalRate;
+
+  const consumers = Math.min(input.activeConsumers, partitions.size);
+  const stableMembers = input.activeConsumers === last.activeConsumers && state.consumersBefore === last.activeConsumers;
+  let { learnedServiceRate, busySamples, idleThroughput } = state;
+  if (!rewound && stableMembers && consumers > 0) {
+    const perConsumer = committedGrowth / seconds / consumers;
+    const alpha = 1 - 0.5 ** (seconds / config.serviceRateHalfLifeSeconds);
+    if (busy) {
+      learnedServiceRate = learnedServiceRate === null ? perConsumer : learnedServiceRate + alpha * (perConsumer - learnedServiceRate);
+      busySamples++;
+    } else if (perConsumer > 0) {
+      idleThroughput = idleThroughput === null ? perConsumer : idleThroughput + alpha * (perConsumer - idleThroughput);
+    }
+  }
+  return { ...next, learnedServiceRate, busySamples, idleThroughput, arrivalRate, intervalSeconds: seconds };
+}
+
+/** One candidate replica count, forecast. */
+interface Assessment {
+  readonly replicas: number;
+  readonly pass: boolean;
+  readonly peak: number | null;
+  readonly text: string;
+}
+
+function recommend(input: ScalingInput, config: RatePolicyConfig, previous: RatePolicyState): { recommendation: PolicyRecommendation; state: RatePolicyState } {
+  const state = observe(input, config, previous);
+  const partitions = input.partitions.length;
+  let backlog = 0;
+  for (const p of input.partitions) {
+    // No committed offset: the group starts at the log end (auto.offset.reset=latest), nothing behind.
+    if (p.logEndOffset !== null && p.committedOffset !== null && p.logEndOffset > p.committedOffset) backlog += p.logEndOffset - p.committedOffset;
+  }
+  const lambdaKnown = input.produceRate ?? state.arrivalRate;
+  const lambda = Math.max(0, lambdaKnown ?? 0);
+  const { serviceRate: mu, source, busySamples } = serviceRateOf(state, config);
+  const current = input.currentReplicas;
+  if (lambdaKnown === null && backlog === 0) {
+    // First cycle: no rate yet and nothing behind. Idling on missing data could stop a busy group.
+    const recommendation: PolicyRecommendation = {
+      policy: 'rate',
+      replicas: current,
+      active: true,
+      metric: { name: 'required_rate', value: 0, target: mu * config.utilisation },
+      arithmetic: `arrival rate unknown (first cycle), backlog 0: hold ${current}`,
+      reason: 'waiting for a second cycle to measure the arrival rate',
+      details: { arrivalRate: null, serviceRate: mu, serviceRateSource: source, busySamples, backlog },
+    };
+    return { recommendation, state };
+  }
+  const slo = config.timeLagSloSeconds;
+  const timeLag = input.timeLagSeconds ?? (backlog > 0 && lambda > 0 ? backlog / lambda : 0);
+  const active = backlog > 0 || lambda > 0;
+
+  // The formula: drain within the configured time, or within what is left of the SLO's budget.
+  const sloDrain = slo === null ? null : Math.max(MIN_DRAIN_SECONDS, slo - timeLag);
+  const drainSeconds = Math.min(config.targetDrainSeconds ?? Number.POSITIVE_INFINITY, sloDrain ?? Number.POSITIVE_INFINITY);
+  const perReplica = mu * config.utilisation;
+  const required = lambda + backlog / drainSeconds;
+  const needed = Math.ceil(required / perReplica - 1e-9);
+  const formula = partitions > 0 ? usableConsumers(required / perReplica, partitions) : needed;
+
+  const lambdaText = lambdaKnown === null ? 'λ unknown (0)' : `λ ${round(lambda)}/s`;
+  const drainText = Number.isFinite(drainSeconds) ? `${round(drainSeconds)} s` : '∞';
+  let arithmetic = `ceil((${lambdaText} + backlog ${backlog} / drain ${drainText}) / (μ ${round(mu, 2)}/s × ${config.utilisation})) = ceil(${round(required)} / ${round(perReplica, 2)}) = ${needed}`;
+  if (partitions > 0 && formula !== needed) {
+    arithmetic +=
+      formula === partitions && needed >= partitions
+        ? `; ${partitions} partitions: at most ${partitions} consumers can work`
+        : `; ${partitions} partitions: ${needed} consumers leave one with ${Math.ceil(partitions / Math.max(1, needed))}, ${formula} hold at most ${Math.ceil(partitions / formula)} each -> ${formula}`;
+  }
+
+  // The forecast: what a count does over the reaction time (this cycle, a start-up, a rebalance),
+  // with arrivals at λ / utilisation: the burst the headroom is meant for.
+  const interval = state.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
+  const horizon = config.forecastHorizonSeconds ?? interval + config.startupSeconds + config.rebalanceSeconds;
+  const burst = lambda / config.utilisation;
+  const members = Math.min(input.activeConsumers, Math.max(partitions, 1));
+  const capacityOf = (replicas: number): number => effectiveConsumers(replicas, partitions) * mu;
+  // Room left under the SLO for the rebalance a later scale-up will cause.
+  const sloTarget = slo === null ? null : slo - config.rebalanceSeconds;
+  const assess = (replicas: number): Assessment => {
+    const capacity = capacityOf(replicas);
+    const phases: ForecastPhase[] =
+      replicas > members
+        ? [
+            { seconds: config.startupSeconds, capacity: capacityOf(members) },
+            { seconds: config.rebalanceSeconds, capacity: 0 },
+            { seconds: Number.POSITIVE_INFINITY, capacity },
+          ]
+        : replicas < members
+          ? [
+              { seconds: config.rebalanceSeconds, capacity: 0 },
+              { seconds: Number.POSITIVE_INFINITY, capacity },
+            ]
+          : [{ seconds: Number.POSITIVE_INFINITY, capacity }];
+    // A smaller group must at least keep up with λ; the SLO's slack then carries the bursts.
+    const keepsUp = capacity >= lambda && (capacity > 0 || !active);
+    let pass = keepsUp;
+    let text = `${replicas}: capacity ${round(capacity)}/s ${capacity >= lambda ? '>=' : '<'} λ ${round(lambda)}/s`;
+    let peak: number | null = null;
+    if (keepsUp && sloTarget !== null) {
+      const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, arrivalRate: burst, phases, horizonSeconds: horizon });
+      peak = forecast.peakTimeLagSeconds;
+      const ok = peak <= sloTarget + 1e-9;
+      pass &&= ok;
+      text += `, peak time lag ${round(peak)} s ${ok ? '<=' : '>'} ${round(sloTarget)} s (SLO ${round(slo as number)} - rebalance ${round(config.rebalanceSeconds)})`;
+    }
+    if (keepsUp && config.targetDrainSeconds !== null && (backlog > 0 || replicas !== members)) {
+      const drain = forecastTimeLag({ backlog, timeLagSeconds: timeLag, arrivalRate: lambda, phases, horizonSeconds: config.targetDrainSeconds });
+      const ok = drain.backlogAtHorizon <= 1e-6;
+      pass &&= ok;
+      text += `, ${ok ? 'caught up' : `${Math.round(drain.backlogAtHorizon)} records still behind`} after ${round(config.targetDrainSeconds)} s`;
+    }
+    return { replicas, pass, peak, text };
+  };
+  const usableBetween = (from: number, to: number): number[] => {
+    const counts: number[] = [];
+    for (let n = Math.max(0, from); n <= to; n++) if (partitions === 0 || usableConsumers(n, partitions) === n) counts.push(n);
+    return counts;
+  };
+
+  let replicas = formula;
+  let chosen: Assessment | null = null;
+  let reason = `${formula} replicas carry ${round(required)} records/s (λ plus draining ${backlog} records in ${drainText}) at ${config.utilisation * 100}% of μ ${round(mu, 2)}/s (${source})`;
+  const forecastText = `forecast over ${round(horizon)} s, arrivals at λ/${config.utilisation} = ${round(burst)}/s`;
+  if (slo !== null && partitions > 0) {
+    // The SLO's slack may carry the burst instead of idle headroom: the smallest count (from the one
+    // that just keeps up with λ) whose forecast stays inside the SLO, down to below `current` too.
+    const floor = active ? Math.max(1, usableConsumers(lambda / mu, partitions)) : 0;
+    for (const n of usableBetween(floor, formula - 1)) {
+      const assessment = assess(n);
+      if (assessment.pass) {
+        chosen = assessment;
+        break;
+      }
+    }
+    if (chosen !== null) {
+      arithmetic += `; SLO budget, ${forecastText}: ${chosen.text} -> ${chosen.replicas}`;
+      reason = `${chosen.replicas} replicas keep the time lag inside the ${round(slo)} s SLO even if arrivals rise to ${round(burst)}/s (formula: ${formula})`;
+      replicas = chosen.replicas;
+    }
+  }
+  if (chosen === null && formula < current && partitions > 0) {
+    // Scale in only as far as the forecast says is safe; otherwise hold at the smallest safe count.
+    let verdict = '';
+    replicas = current;
+    for (const n of [...usableBetween(formula, current - 1)]) {
+      const assessment = assess(n);
+      if (verdict === '') verdict = assessment.text;
+      if (assessment.pass) {
+        chosen = assessment;
+        replicas = n;
+        break;
+      }
+    }
+    arithmetic += `; scale-in ${current}->${formula}, ${forecastText}: ${chosen === null ? `${verdict}: unsafe, hold ${current}` : `${chosen.text}: safe -> ${replicas}`}`;
+    if (replicas !== formula) {
+      reason = replicas === current ? `holding ${current}: scaling in is forecast to break the target` : `scaling in only to ${replicas}: fewer is forecast to break the target`;
+    }
+  }
+
+  const recommendation: PolicyRecommendation = {
+    policy: 'rate',
+    replicas,
+    active,
+    metric: { name: 'required_rate', value: required, target: perReplica },
+    arithmetic,
+    reason: active ? reason : 'no backlog and nothing arriving',
+    details: {
+      arrivalRate: lambdaKnown === null ? null : lambda,
+      serviceRate: mu,
+      serviceRateSource: source,
+      busySamples,
+      backlog,
+      timeLagSeconds: timeLag,
+      drainSeconds: Number.isFinite(drainSeconds) ? drainSeconds : null,
+      requiredRate: required,
+      formulaReplicas: formula,
+      forecastHorizonSeconds: horizon,
+      forecastPeakTimeLagSeconds: chosen?.peak ?? null,
+    },
+  };
+  return { recommendation, state };
+}
+
+export const ratePolicy: ScalingPolicy<RatePolicyConfig, RatePolicyState> = {
+  name: 'rate',
+  parseConfig: (raw) => parseRatePolicyConfig(raw),
+  initialState: () => ({ last: null, consumersBefore: null, learnedServiceRate: null, busySamples: 0, idleThroughput: null, arrivalRate: null, intervalSeconds: null }),
+  recommend,
+};
