@@ -5,6 +5,8 @@ import { registerDemoConsumerCommand } from './commands/demo-consumer.js';
 import { registerExporterCommand } from './commands/exporter.js';
 import { registerKafkaCommand } from './commands/kafka.js';
 import { registerLagCommand } from './commands/lag.js';
+import { registerPolicyCommand } from './commands/policy.js';
+import { registerSimulateCommand } from './commands/simulate.js';
 import { registerUpCommand } from './commands/up.js';
 import { ConfigError } from './config.js';
 
@@ -28,6 +30,8 @@ registerKafkaCommand(program);
 registerUpCommand(program);
 registerDemoConsumerCommand(program);
 registerAutoscaleCommand(program);
+registerSimulateCommand(program);
+registerPolicyCommand(program);
 
 try {
   await program.parseAsync(process.argv);
