@@ -2,10 +2,15 @@
  * Policy `rate` (the default): size the group from how fast records arrive (λ) and how fast one
  * consumer works (μ), instead of from how much lag has piled up.
  *
- *   desired = ceil((λ + backlog / drainTime) / (μ · utilisation))
- *
- * then rounded up to a count the partitions can use (see `usableConsumers`), and lowered only when
- * a forecast says the smaller group keeps the backlog inside its target (see `forecastScaleIn`).
+ * 1. The formula: desired = ceil((λ + backlog / drainTime) / (μ · utilisation)), drainTime being
+ *    `targetDrainSeconds` or, with a time-lag SLO, what is left of it (SLO − time lag, at least the
+ *    reaction time), rounded up to a count the partitions can use (`usableConsumers`).
+ * 2. With an SLO, its slack may carry bursts instead of idle headroom: a smaller usable count (from
+ *    the one that keeps up with the sustained λ at full μ) is taken when the forecast (arrivals at
+ *    λ / utilisation, the start-up and rebalance the change costs) keeps the time lag within the SLO
+ *    minus one rebalance over the reaction time (one interval + start-up + rebalance), after which a
+ *    later cycle could still add replicas in time (`forecastTimeLag`).
+ * 3. Below the current count only as far as that forecast says is safe (scale-in gate).
  *
  * μ is learned online: committed-offset growth per consumer over a cycle measures μ only when the
  * consumers had work the whole time (every partition lagging at both ends) and the membership did
@@ -28,8 +33,10 @@ export interface RatePolicyConfig {
   readonly minSamples: number;
   /** Half-life of the learned μ's smoothing, in seconds. Default 120. */
   readonly serviceRateHalfLifeSeconds: number;
-  /** How far ahead the scale-in forecast looks. Null: the SLO (or the drain time). */
+  /** How far ahead the forecast looks. Null: the reaction time (interval + start-up + rebalance). */
   readonly forecastHorizonSeconds: number | null;
+  /** Half-life (s) of the sustained arrival rate a smaller group must keep up with. Null: the SLO (else the drain time). */
+  readonly arrivalHalfLifeSeconds: number | null;
   /** Seconds from asking for a replica until it consumes (start-up and joining), assumed by the forecast. Default 30. */
   readonly startupSeconds: number;
   /** Consumption pause a change of replicas causes (the rebalance), assumed by the forecast. Default 5. */
@@ -50,6 +57,8 @@ export interface RatePolicyState {
   readonly arrivalRate: number | null;
   /** Seconds between the last two cycles (the loop's interval), for the forecast's horizon. */
   readonly intervalSeconds: number | null;
+  /** λ smoothed over `arrivalHalfLifeSeconds`: bursts shorter than that are the SLO's to absorb. */
+  readonly sustainedArrivalRate: number | null;
 }
 
 interface RateObservation {
@@ -66,6 +75,7 @@ const KEYS = [
   'minSamples',
   'serviceRateHalfLifeSeconds',
   'forecastHorizonSeconds',
+  'arrivalHalfLifeSeconds',
   'startupSeconds',
   'rebalanceSeconds',
 ] as const;
@@ -74,8 +84,6 @@ const KEYS = [
 export const DEFAULT_TARGET_DRAIN_SECONDS = 60;
 /** Prior μ when none is configured: deliberately modest, corrected as soon as consumers are busy. */
 export const DEFAULT_SERVICE_RATE_PER_REPLICA = 100;
-/** Shortest drain time asked for when the SLO is already spent (time lag ≥ SLO): drain as fast as possible. */
-const MIN_DRAIN_SECONDS = 1;
 /** The loop's interval until two cycles were seen (HPA's sync period). */
 const DEFAULT_INTERVAL_SECONDS = 15;
 
@@ -122,6 +130,7 @@ export function parseRatePolicyConfig(raw: unknown, path = ''): RatePolicyConfig
     minSamples: readInteger(obj, 'minSamples', path, problems, 3, { min: 1 }),
     serviceRateHalfLifeSeconds: readBounded(obj, 'serviceRateHalfLifeSeconds', path, problems, positive) ?? 120,
     forecastHorizonSeconds: readBounded(obj, 'forecastHorizonSeconds', path, problems, positive),
+    arrivalHalfLifeSeconds: readBounded(obj, 'arrivalHalfLifeSeconds', path, problems, positive),
     startupSeconds: readBounded(obj, 'startupSeconds', path, problems, { min: 0, inclusive: true }) ?? 30,
     rebalanceSeconds: readBounded(obj, 'rebalanceSeconds', path, problems, { min: 0, inclusive: true }) ?? 5,
   };
@@ -275,6 +284,14 @@ function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolic
     if (lagBefore === null || lagNow === null || lagBefore <= 0 || lagNow <= 0) busy = false;
   }
   const arrivalRate = logEndKnown > 0 ? logEndGrowth / seconds : state.arrivalRate;
+  const sustainedHalfLife = config.arrivalHalfLifeSeconds ?? config.timeLagSloSeconds ?? config.targetDrainSeconds ?? DEFAULT_TARGET_DRAIN_SECONDS;
+  const latest = input.produceRate ?? arrivalRate;
+  const sustainedArrivalRate =
+    latest === null
+      ? state.sustainedArrivalRate
+      : state.sustainedArrivalRate === null
+        ? latest
+        : state.sustainedArrivalRate + (1 - 0.5 ** (seconds / sustainedHalfLife)) * (latest - state.sustainedArrivalRate);
 
   const consumers = Math.min(input.activeConsumers, partitions.size);
   const stableMembers = input.activeConsumers === last.activeConsumers && state.consumersBefore === last.activeConsumers;
@@ -289,7 +306,7 @@ function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolic
       idleThroughput = idleThroughput === null ? perConsumer : idleThroughput + alpha * (perConsumer - idleThroughput);
     }
   }
-  return { ...next, learnedServiceRate, busySamples, idleThroughput, arrivalRate, intervalSeconds: seconds };
+  return { ...next, learnedServiceRate, busySamples, idleThroughput, arrivalRate, intervalSeconds: seconds, sustainedArrivalRate };
 }
 
 /** One candidate replica count, forecast. */
@@ -329,8 +346,12 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   const timeLag = input.timeLagSeconds ?? (backlog > 0 && lambda > 0 ? backlog / lambda : 0);
   const active = backlog > 0 || lambda > 0;
 
-  // The formula: drain within the configured time, or within what is left of the SLO's budget.
-  const sloDrain = slo === null ? null : Math.max(MIN_DRAIN_SECONDS, slo - timeLag);
+  const interval = state.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
+  const reaction = interval + config.startupSeconds + config.rebalanceSeconds;
+  const horizon = config.forecastHorizonSeconds ?? reaction;
+  // The formula: drain within the configured time, or within what is left of the SLO's budget (no
+  // sooner than the group can be resized: asking for faster only buys replicas that come too late).
+  const sloDrain = slo === null ? null : Math.max(reaction, slo - timeLag);
   const drainSeconds = Math.min(config.targetDrainSeconds ?? Number.POSITIVE_INFINITY, sloDrain ?? Number.POSITIVE_INFINITY);
   const perReplica = mu * config.utilisation;
   const required = lambda + backlog / drainSeconds;
@@ -348,10 +369,9 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   }
 
   // The forecast: what a count does over the reaction time (this cycle, a start-up, a rebalance),
-  // with arrivals at λ / utilisation: the burst the headroom is meant for.
-  const interval = state.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
-  const horizon = config.forecastHorizonSeconds ?? interval + config.startupSeconds + config.rebalanceSeconds;
-  const burst = lambda / config.utilisation;
+  // with arrivals at λ / utilisation: the burst the utilisation headroom is meant for.
+  const sustained = state.sustainedArrivalRate ?? lambda;
+  const burst = Math.max(lambda, sustained) / config.utilisation;
   const members = Math.min(input.activeConsumers, Math.max(partitions, 1));
   const capacityOf = (replicas: number): number => effectiveConsumers(replicas, partitions) * mu;
   // Room left under the SLO for the rebalance a later scale-up will cause.
@@ -371,10 +391,12 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
               { seconds: Number.POSITIVE_INFINITY, capacity },
             ]
           : [{ seconds: Number.POSITIVE_INFINITY, capacity }];
-    // A smaller group must at least keep up with λ; the SLO's slack then carries the bursts.
-    const keepsUp = capacity >= lambda && (capacity > 0 || !active);
+    // A group must at least keep up: with λ, or with an SLO with the sustained λ (the SLO's slack
+    // carries the bursts above it).
+    const keepUpWith = sloTarget === null ? lambda : sustained;
+    const keepsUp = capacity >= keepUpWith && (capacity > 0 || !active);
     let pass = keepsUp;
-    let text = `${replicas}: capacity ${round(capacity)}/s ${capacity >= lambda ? '>=' : '<'} λ ${round(lambda)}/s`;
+    let text = `${replicas}: capacity ${round(capacity)}/s ${keepsUp ? '>=' : '<'} ${sloTarget === null ? 'λ' : 'sustained λ'} ${round(keepUpWith)}/s`;
     let peak: number | null = null;
     if (keepsUp && sloTarget !== null) {
       const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, arrivalRate: burst, phases, horizonSeconds: horizon });
@@ -400,11 +422,14 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   let replicas = formula;
   let chosen: Assessment | null = null;
   let reason = `${formula} replicas carry ${round(required)} records/s (λ plus draining ${backlog} records in ${drainText}) at ${config.utilisation * 100}% of μ ${round(mu, 2)}/s (${source})`;
-  const forecastText = `forecast over ${round(horizon)} s, arrivals at λ/${config.utilisation} = ${round(burst)}/s`;
+  const forecastText =
+    slo === null
+      ? `catch-up forecast at λ over the drain time`
+      : `forecast over ${round(horizon)} s, arrivals at max(λ, sustained λ)/${config.utilisation} = ${round(burst)}/s`;
   if (slo !== null && partitions > 0) {
     // The SLO's slack may carry the burst instead of idle headroom: the smallest count (from the one
-    // that just keeps up with λ) whose forecast stays inside the SLO, down to below `current` too.
-    const floor = active ? Math.max(1, usableConsumers(lambda / mu, partitions)) : 0;
+    // that keeps up with the sustained λ) whose forecast stays inside the SLO, below `current` too.
+    const floor = active ? Math.max(1, usableConsumers(sustained / mu, partitions)) : 0;
     for (const n of usableBetween(floor, formula - 1)) {
       const assessment = assess(n);
       if (assessment.pass) {
@@ -422,7 +447,7 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
     // Scale in only as far as the forecast says is safe; otherwise hold at the smallest safe count.
     let verdict = '';
     replicas = current;
-    for (const n of [...usableBetween(formula, current - 1)]) {
+    for (const n of usableBetween(formula, current - 1)) {
       const assessment = assess(n);
       if (verdict === '') verdict = assessment.text;
       if (assessment.pass) {
@@ -433,7 +458,10 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
     }
     arithmetic += `; scale-in ${current}->${formula}, ${forecastText}: ${chosen === null ? `${verdict}: unsafe, hold ${current}` : `${chosen.text}: safe -> ${replicas}`}`;
     if (replicas !== formula) {
-      reason = replicas === current ? `holding ${current}: scaling in is forecast to break the target` : `scaling in only to ${replicas}: fewer is forecast to break the target`;
+      reason =
+        replicas === current
+          ? `holding ${current}: scaling in is forecast to break the target`
+          : `scaling in only to ${replicas}: fewer is forecast to break the target`;
     }
   }
 
@@ -454,6 +482,7 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
       drainSeconds: Number.isFinite(drainSeconds) ? drainSeconds : null,
       requiredRate: required,
       formulaReplicas: formula,
+      sustainedArrivalRate: state.sustainedArrivalRate,
       forecastHorizonSeconds: horizon,
       forecastPeakTimeLagSeconds: chosen?.peak ?? null,
     },
@@ -464,6 +493,15 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
 export const ratePolicy: ScalingPolicy<RatePolicyConfig, RatePolicyState> = {
   name: 'rate',
   parseConfig: (raw) => parseRatePolicyConfig(raw),
-  initialState: () => ({ last: null, consumersBefore: null, learnedServiceRate: null, busySamples: 0, idleThroughput: null, arrivalRate: null, intervalSeconds: null }),
+  initialState: () => ({
+    last: null,
+    consumersBefore: null,
+    learnedServiceRate: null,
+    busySamples: 0,
+    idleThroughput: null,
+    arrivalRate: null,
+    intervalSeconds: null,
+    sustainedArrivalRate: null,
+  }),
   recommend,
 };

@@ -13,6 +13,8 @@
  * - Members are assigned partitions round-robin (member j owns j, j+m, j+2m, ...); members beyond P
  *   idle. A member consumes up to `serviceRatePerReplica` records/s, shared evenly among its
  *   partitions that have records; a partition that runs dry leaves its share to the others.
+ *   Records arrive at the start of their tick; the committed offset is the consumed position.
+ * - Scaling in removes replicas still starting first (as Kubernetes deletes unready pods first).
  * - Replica-seconds count every replica asked for, from the moment it is asked for (starting ones
  *   cost money too) until it is removed.
  * Deterministic: no randomness, no clocks.
@@ -45,13 +47,18 @@ export interface TickOutcome {
 
 /** A partition's unconsumed records as runs of (arrival time, count), oldest first, in a growable ring. */
 class PartitionQueue {
-  times = new Float64Array(16);
-  counts = new Float64Array(16);
+  times: Float64Array;
+  counts: Float64Array;
   head = 0;
   /** Runs held. */
   runs = 0;
   /** Records held. */
   size = 0;
+
+  constructor(capacity = 16) {
+    this.times = new Float64Array(capacity);
+    this.counts = new Float64Array(capacity);
+  }
 
   push(time: number, count: number): void {
     if (this.runs === this.times.length) this.#grow();
@@ -107,10 +114,14 @@ class PartitionQueue {
   }
 
   clone(): PartitionQueue {
-    const copy = new PartitionQueue();
-    copy.times = this.times.slice();
-    copy.counts = this.counts.slice();
-    copy.head = this.head;
+    // Only the runs held, unrolled to the front, with room to grow.
+    const copy = new PartitionQueue(Math.max(16, this.runs * 2));
+    const capacity = this.times.length;
+    for (let i = 0; i < this.runs; i++) {
+      const slot = (this.head + i) % capacity;
+      copy.times[i] = this.times[slot] as number;
+      copy.counts[i] = this.counts[slot] as number;
+    }
     copy.runs = this.runs;
     copy.size = this.size;
     return copy;
@@ -136,10 +147,13 @@ export class ConsumerGroupModel {
   #starting: number[] = [];
   #pauseUntil = Number.NEGATIVE_INFINITY;
   #cursor = 0;
+  /** Per member: where its next leftover records are taken from, so no partition is always served last. */
+  #turns: number[];
   /** Reused by #serve, so a tick allocates nothing. */
   readonly #scratch: number[] = [];
 
-  constructor(model: ConsumerModel, tickSeconds: number, initialReplicas: number) {
+  /** `queues` is for clone() only. */
+  constructor(model: ConsumerModel, tickSeconds: number, initialReplicas: number, queues?: PartitionQueue[]) {
     if (!Number.isInteger(model.partitions) || model.partitions < 1) throw new RangeError(`partitions must be an integer >= 1, got ${model.partitions}`);
     if (!(model.serviceRatePerReplica > 0)) throw new RangeError(`serviceRatePerReplica must be > 0, got ${model.serviceRatePerReplica}`);
     if (!(model.startupSeconds >= 0)) throw new RangeError(`startupSeconds must be >= 0, got ${model.startupSeconds}`);
@@ -148,10 +162,11 @@ export class ConsumerGroupModel {
     if (!Number.isInteger(initialReplicas) || initialReplicas < 0) throw new RangeError(`initialReplicas must be an integer >= 0, got ${initialReplicas}`);
     this.model = model;
     this.tickSeconds = tickSeconds;
-    this.#queues = Array.from({ length: model.partitions }, () => new PartitionQueue());
+    this.#queues = queues ?? Array.from({ length: model.partitions }, () => new PartitionQueue());
     this.#logEnd = new Array<number>(model.partitions).fill(0);
     this.#committed = new Array<number>(model.partitions).fill(0);
     this.#credit = new Array<number>(model.partitions).fill(0);
+    this.#turns = new Array<number>(model.partitions).fill(0);
     this.#members = initialReplicas;
   }
 
@@ -265,7 +280,7 @@ export class ConsumerGroupModel {
   #serve(member: number, members: number, capacity: number): number {
     const p = this.model.partitions;
     const queues = this.#queues;
-    let credit = (this.#credit[member] as number) + capacity;
+    const credit = (this.#credit[member] as number) + capacity;
     let budget = Math.floor(credit + 1e-9);
     let waiting = 0;
     for (let partition = member; partition < p; partition += members) waiting += (queues[partition] as PartitionQueue).size;
@@ -282,8 +297,10 @@ export class ConsumerGroupModel {
     while (budget > 0) {
       const share = Math.floor(budget / open.length);
       if (share === 0) {
-        // Fewer records than partitions left: one each, lowest partition first (deterministic).
-        for (let i = 0; i < budget; i++) consumed += this.#take(open[i] as number, 1);
+        // Fewer records than partitions left: one each, taking turns (as a fetcher rotates its partitions).
+        const turn = this.#turns[member] as number;
+        for (let i = 0; i < budget; i++) consumed += this.#take(open[(turn + i) % open.length] as number, 1);
+        this.#turns[member] = turn + budget;
         break;
       }
       let kept = 0;
@@ -339,9 +356,13 @@ export class ConsumerGroupModel {
   }
 
   clone(): ConsumerGroupModel {
-    const copy = new ConsumerGroupModel(this.model, this.tickSeconds, 0);
+    const copy = new ConsumerGroupModel(
+      this.model,
+      this.tickSeconds,
+      0,
+      this.#queues.map((q) => q.clone()),
+    );
     copy.time = this.time;
-    copy.#queues = this.#queues.map((q) => q.clone());
     copy.#logEnd = this.#logEnd.slice();
     copy.#committed = this.#committed.slice();
     copy.#credit = this.#credit.slice();
@@ -349,6 +370,7 @@ export class ConsumerGroupModel {
     copy.#starting = this.#starting.slice();
     copy.#pauseUntil = this.#pauseUntil;
     copy.#cursor = this.#cursor;
+    copy.#turns = this.#turns.slice();
     return copy;
   }
 }
