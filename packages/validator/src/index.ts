@@ -1,0 +1,15 @@
+export * from './rules/compile.js';
+export * from './rules/decode.js';
+export { ExpressionEvaluationError, ExpressionSyntaxError } from './rules/expression/errors.js';
+export { type CompiledExpression, compileExpression, DEFAULT_EXPRESSION_BUDGET } from './rules/expression/expression.js';
+export type { EvaluationState, Value } from './rules/expression/functions.js';
+export { MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH } from './rules/expression/parser.js';
+export { parseIsoDate } from './rules/iso-date.js';
+export { type CompiledPointer, compilePointer, InvalidPointerError } from './rules/json-pointer.js';
+export type { RecordResult, ValidationContext, Violation } from './rules/record-run.js';
+export { compileLinearRegex, type LinearRegex, RegexCompileError } from './rules/regex.js';
+export * from './rules/rule-set.js';
+export * from './rules/rule-set-error.js';
+export { ruleSetFormatSchema } from './rules/rule-set-format.js';
+export * from './rules/uniqueness.js';
+export * from './rules/validate.js';

@@ -1,0 +1,255 @@
+import { describeChar as show } from './expression/lexer.js';
+
+/**
+ * Turns the bytes of one record into a JSON value, or into a short, exact reason for the DLQ.
+ * Positions are byte offsets into the record as received.
+ */
+export interface DecodeLimits {
+  readonly maxBytes: number;
+  /** Deepest nesting of arrays and objects allowed (a flat object is depth 1). */
+  readonly maxDepth: number;
+}
+
+export type DecodeFailureCode = 'too_large' | 'empty' | 'invalid_utf8' | 'too_deep' | 'truncated_json' | 'invalid_json';
+
+export type DecodeResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly code: DecodeFailureCode; readonly reason: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function decodeRecord(bytes: Uint8Array, limits: DecodeLimits): DecodeResult {
+  if (bytes.length > limits.maxBytes) return failure('too_large', `record is ${bytes.length} bytes, over the limit of ${limits.maxBytes}`);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    return failure('invalid_utf8', at.truncated ? `truncated UTF-8 sequence at byte ${at.offset}` : `invalid UTF-8 at byte ${at.offset}`);
+  }
+  // TextDecoder drops a leading byte order mark; positions below count it.
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  // A text shorter than the limit cannot nest deeper than it: most records skip the scan.
+  if (text.length > limits.maxDepth) {
+    const deep = findExcessNesting(text, limits.maxDepth);
+    if (deep >= 0) return failure('too_deep', `nesting deeper than ${limits.maxDepth} levels at byte ${byteOffset(text, deep, bom)}`);
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    // V8's messages quote the input and vary by version; find the place ourselves.
+    return describeJsonError(text, bom);
+  }
+}
+
+function failure(code: DecodeFailureCode, reason: string): DecodeResult {
+  return { ok: false, code, reason };
+}
+
+function byteOffset(text: string, index: number, bom: number): number {
+  return bom + Buffer.byteLength(text.slice(0, index), 'utf8');
+}
+
+/** Where UTF-8 decoding fails (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+export function firstInvalidUtf8(bytes: Uint8Array): { offset: number; truncated: boolean } {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b === 0xe0) low = 0xa0;
+      if (b === 0xed) high = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b === 0xf0) low = 0x90;
+      if (b === 0xf4) high = 0x8f;
+    } else return { offset: i, truncated: false };
+    for (let k = 1; k <= need; k++) {
+      if (i + k >= bytes.length) return { offset: i, truncated: true };
+      const c = bytes[i + k] as number;
+      if (c < (k === 1 ? low : 0x80) || c > (k === 1 ? high : 0xbf)) return { offset: i, truncated: false };
+    }
+    i += need + 1;
+  }
+  return { offset: bytes.length, truncated: false };
+}
+
+/** Index of the first `[` or `{` past `maxDepth`, or -1. Iterative: any depth costs one pass. */
+export function findExcessNesting(text: string, maxDepth: number): number {
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
+const Expect = { Value: 0, FirstValueOrEnd: 1, FirstKeyOrEnd: 2, Key: 3, Colon: 4, CommaOrEnd: 5 } as const;
+type Expect = (typeof Expect)[keyof typeof Expect];
+
+/** A non-recursive JSON scanner, run only after JSON.parse failed, to name the first mistake. */
+function describeJsonError(text: string, bom: number): DecodeResult {
+  const n = text.length;
+  const open: number[] = [];
+  const at = (index: number) => byteOffset(text, index, bom);
+  const invalid = (index: number, what: string) => failure('invalid_json', `invalid JSON at byte ${at(index)}: ${what}`);
+  const truncated = (what: string) => failure('truncated_json', `truncated JSON: ${what} at byte ${at(n)}`);
+  let state: Expect = Expect.Value;
+  let i = 0;
+  for (;;) {
+    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+    if (i >= n) {
+      if (open.length === 0 && state === Expect.Value) return failure('empty', 'record is empty');
+      if (open.length === 0 && state === Expect.CommaOrEnd) return invalid(n, 'JSON.parse rejected the input');
+      const pending = open.length === 0 ? 'a value' : `${open.length} unclosed ${open.length === 1 ? 'bracket' : 'brackets'}`;
+      return truncated(`input ends with ${pending}`);
+    }
+    const c = text[i] as string;
+    if (state === Expect.FirstValueOrEnd || state === Expect.FirstKeyOrEnd) {
+      if (c === (state === Expect.FirstValueOrEnd ? ']' : '}')) {
+        open.pop();
+        state = Expect.CommaOrEnd;
+        i++;
+        continue;
+      }
+      state = state === Expect.FirstValueOrEnd ? Expect.Value : Expect.Key;
+    }
+    switch (state) {
+      case Expect.Value: {
+        if (c === '[' || c === '{') {
+          open.push(c === '[' ? 0 : 1);
+          state = c === '[' ? Expect.FirstValueOrEnd : Expect.FirstKeyOrEnd;
+          i++;
+          continue;
+        }
+        if (c === ']' || c === '}')
+          return invalid(i, afterComma(text, i) ? `unexpected ${show(c)} after ',' (a trailing comma?)` : `expected a value, found ${show(c)}`);
+        const end = scanScalar(text, i);
+        if (end === 'truncated') return truncated(c === '"' ? 'input ends inside a string' : 'input ends inside a value');
+        if (typeof end !== 'number') return invalid(end.at, end.what);
+        i = end;
+        state = Expect.CommaOrEnd;
+        continue;
+      }
+      case Expect.Key: {
+        if (c !== '"') return invalid(i, `expected a property name in double quotes, found ${show(c)}`);
+        const end = scanString(text, i);
+        if (end === 'truncated') return truncated('input ends inside a string');
+        if (typeof end !== 'number') return invalid(end.at, end.what);
+        i = end;
+        state = Expect.Colon;
+        continue;
+      }
+      case Expect.Colon:
+        if (c !== ':') return invalid(i, `expected ':' after the property name, found ${show(c)}`);
+        i++;
+        state = Expect.Value;
+        continue;
+      case Expect.CommaOrEnd: {
+        const top = open[open.length - 1];
+        if (top === undefined) return invalid(i, `unexpected ${show(c)} after the JSON value`);
+        const close = top === 0 ? ']' : '}';
+        if (c === close) {
+          open.pop();
+          i++;
+          continue;
+        }
+        if (c !== ',') return invalid(i, `expected ',' or '${close}', found ${show(c)}`);
+        i++;
+        state = top === 0 ? Expect.Value : Expect.Key;
+        continue;
+      }
+    }
+  }
+}
+
+interface ScanError {
+  readonly at: number;
+  readonly what: string;
+}
+type ScanResult = number | ScanError | 'truncated';
+
+function afterComma(text: string, i: number): boolean {
+  let j = i - 1;
+  while (j >= 0 && (text[j] === ' ' || text[j] === '\t' || text[j] === '\n' || text[j] === '\r')) j--;
+  return text[j] === ',';
+}
+
+/** End index of the scalar at `i`, 'truncated', or where and what is wrong. */
+function scanScalar(text: string, i: number): ScanResult {
+  const c = text[i] as string;
+  if (c === '"') return scanString(text, i);
+  if (c === '-' || (c >= '0' && c <= '9')) return scanNumber(text, i);
+  for (const word of ['true', 'false', 'null']) {
+    if (c !== word[0]) continue;
+    const have = text.slice(i, i + word.length);
+    if (have === word) return i + word.length;
+    return word.startsWith(have) && i + have.length === text.length ? 'truncated' : { at: i, what: `unexpected ${show(c)}` };
+  }
+  return { at: i, what: `unexpected ${show(c)}` };
+}
+
+function scanString(text: string, start: number): ScanResult {
+  let i = start + 1;
+  while (i < text.length) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22) return i + 1;
+    if (code < 0x20) return { at: i, what: `control character ${show(text[i] as string)} inside a string (escape it)` };
+    if (code === 0x5c) {
+      const e = text[i + 1];
+      if (e === undefined) return 'truncated';
+      if (e === 'u') {
+        const hex = text.slice(i + 2, i + 6);
+        if (!/^[0-9a-fA-F]*$/.test(hex)) return { at: i, what: 'invalid \\u escape inside a string' };
+        if (hex.length < 4) return 'truncated';
+        i += 6;
+        continue;
+      }
+      if (!'"\\/bfnrt'.includes(e)) return { at: i, what: `invalid escape '\\${e}' inside a string` };
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  return 'truncated';
+}
+
+function scanNumber(text: string, start: number): ScanResult {
+  let i = start;
+  const digits = () => {
+    const from = i;
+    while (i < text.length && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
+    return i - from;
+  };
+  const missingDigits = (what: string): ScanResult => (i >= text.length ? 'truncated' : { at: i, what: `invalid number: ${what}` });
+  if (text[i] === '-') i++;
+  if (text[i] === '0') i++;
+  else if (digits() === 0) return missingDigits('expected a digit');
+  if (text[i] === '.') {
+    i++;
+    if (digits() === 0) return missingDigits('digits must follow the decimal point');
+  }
+  if (text[i] === 'e' || text[i] === 'E') {
+    i++;
+    if (text[i] === '+' || text[i] === '-') i++;
+    if (digits() === 0) return missingDigits('digits must follow the exponent');
+  }
+  return i;
+}
