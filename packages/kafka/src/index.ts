@@ -1,3 +1,4 @@
+export * from './batch-consumer.js';
 export * from './collector.js';
 export * from './connection.js';
 export * from './lag-monitor.js';
