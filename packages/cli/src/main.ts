@@ -8,6 +8,7 @@ import { registerLagCommand } from './commands/lag.js';
 import { registerPolicyCommand } from './commands/policy.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerUpCommand } from './commands/up.js';
+import { registerWorkerCommand } from './commands/worker.js';
 import { ConfigError } from './config.js';
 
 /** Exit codes: 0 done, 1 the work failed (Kafka unreachable, group unknown), 2 bad flags or config. */
@@ -32,6 +33,7 @@ registerDemoConsumerCommand(program);
 registerAutoscaleCommand(program);
 registerSimulateCommand(program);
 registerPolicyCommand(program);
+registerWorkerCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -26,6 +26,8 @@ export interface BatchConsumerOptions {
   readonly signal: AbortSignal;
   /** Makes the batch durable (store it, work on it). Throwing stops the consumer without committing. */
   readonly handle: (batch: readonly ConsumedRecord[]) => Promise<void>;
+  /** Called after each (re)join of the group, with the partitions assigned to this member. */
+  readonly assigned?: (assignment: { topic: string; partitions: number[] }[]) => void;
   /** Called with the records whose offsets were committed (after `handle`). */
   readonly committed?: (records: readonly ConsumedRecord[]) => void;
 }
@@ -69,6 +71,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     stream.offsetsToFetch.clear();
     const assigned = (consumer.assignments ?? []).map((a) => ({ topic: a.topic, partitions: a.partitions }));
     logger.info({ event: 'partitions_assigned', group: options.group, generationId: consumer.generationId, assigned }, 'partitions assigned');
+    options.assigned?.(assigned);
   });
 
   let handled = 0;

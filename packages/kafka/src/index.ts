@@ -6,3 +6,4 @@ export * from './launcher/artifacts.js';
 export type { TestCertificates } from './launcher/certificates.js';
 export * from './launcher/cluster.js';
 export * from './protocol.js';
+export * from './topics.js';

@@ -1,3 +1,4 @@
+export * from './jobs/index.js';
 export * from './rules/compile.js';
 export * from './rules/decode.js';
 export { ExpressionEvaluationError, ExpressionSyntaxError } from './rules/expression/errors.js';
@@ -13,3 +14,5 @@ export * from './rules/rule-set-error.js';
 export { ruleSetFormatSchema } from './rules/rule-set-format.js';
 export * from './rules/uniqueness.js';
 export * from './rules/validate.js';
+export * from './store/index.js';
+export * from './worker/index.js';

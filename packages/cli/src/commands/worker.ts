@@ -1,0 +1,68 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createLogger } from '@lagscale/exporter';
+import { createWorkerHttp, runWorker, SqliteResultStore, WorkerMetrics } from '@lagscale/validator';
+import type { Command } from 'commander';
+import { parseInteger, toConnectionOptions } from '../config.js';
+import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
+
+interface WorkerFlags extends ConnectionFlags {
+  store?: string;
+  group: string;
+  batchSize: string;
+  host: string;
+  port: string;
+}
+
+export function registerWorkerCommand(program: Command): void {
+  const command = program
+    .command('worker')
+    .description('validation worker: consume validation.requests, validate, store results, DLQ bad records; /metrics /healthz /readyz')
+    .option('--store <file>', 'SQLite result store (default .lagscale/validator.db, or LAGSCALE_STORE)')
+    .option('-g, --group <id>', 'consumer group', 'validator')
+    .option('--batch-size <n>', 'records per batch (one store transaction and one commit)', '500')
+    .option('--host <address>', 'listen address of /metrics', '127.0.0.1')
+    .option('-p, --port <port>', 'listen port of /metrics (0: any free port)', '0');
+  addConnectionOptions(command).action(async (flags: WorkerFlags) => {
+    const config = resolveConfig(flags);
+    const file = flags.store ?? process.env.LAGSCALE_STORE ?? join(process.cwd(), '.lagscale', 'validator.db');
+    mkdirSync(dirname(file), { recursive: true });
+    const workerId = process.env.LAGSCALE_WORKER_ID ?? String(process.pid);
+    const logger = createLogger('lagscale-worker').child({ workerId });
+    const store = SqliteResultStore.open(file);
+    const metrics = new WorkerMetrics();
+    const state = { ready: false, stopping: false };
+    const http = createWorkerHttp(metrics, state, logger, { worker: workerId });
+    await http.listen({ host: flags.host, port: parseInteger(flags.port, '--port', 0, 65535) });
+    const address = http.server.address();
+    const url = `http://${flags.host}:${typeof address === 'object' && address ? address.port : flags.port}`;
+    const controller = new AbortController();
+    const stop = (signal: string): void => {
+      if (state.stopping) return;
+      state.stopping = true;
+      logger.info({ event: 'worker_draining', signal }, 'finishing the batch in hand, committing, leaving the group');
+      controller.abort();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    logger.info({ event: 'worker_started', url, store: file, group: flags.group }, `validation worker ${workerId}; metrics on ${url}`);
+    try {
+      const result = await runWorker({
+        connection: toConnectionOptions(config),
+        group: flags.group,
+        store,
+        batchSize: parseInteger(flags.batchSize, '--batch-size', 1, 100_000),
+        logger,
+        metrics,
+        signal: controller.signal,
+        onReady: () => {
+          state.ready = true;
+        },
+      });
+      logger.info({ event: 'worker_stopped', ...result }, 'worker left the group');
+    } finally {
+      await http.close();
+      await store.close();
+    }
+  });
+}

@@ -1,0 +1,26 @@
+import { PrometheusText } from '@lagscale/exporter';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { WorkerMetrics } from './metrics.js';
+
+export interface WorkerHttpState {
+  ready: boolean;
+  stopping: boolean;
+}
+
+/** A worker's own HTTP face: `/metrics`, `/healthz` (alive), `/readyz` (joined and consuming, not draining). */
+export function createWorkerHttp(metrics: WorkerMetrics, state: WorkerHttpState, logger: FastifyBaseLogger, labels: Record<string, string>): FastifyInstance {
+  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+    const out = new PrometheusText();
+    metrics.write(out, labels);
+    return out.toString();
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = state.ready && !state.stopping;
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : state.stopping ? 'draining' : 'starting' };
+  });
+  return app;
+}

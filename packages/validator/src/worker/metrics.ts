@@ -1,0 +1,51 @@
+import { Histogram, type PrometheusText } from '@lagscale/exporter';
+
+/** Counters of one worker process, written as `lagscale_validator_*` families. */
+export class WorkerMetrics {
+  readonly #records = new Map<string, number>();
+  readonly #violations = new Map<string, number>();
+  readonly #dlqByCode = new Map<string, number>();
+  readonly #batchSeconds = new Histogram([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+  #batches = 0;
+  #commitRefusals = 0;
+
+  recordOutcome(outcome: 'valid' | 'invalid' | 'dlq', count = 1): void {
+    this.#records.set(outcome, (this.#records.get(outcome) ?? 0) + count);
+  }
+
+  violation(severity: string, count = 1): void {
+    this.#violations.set(severity, (this.#violations.get(severity) ?? 0) + count);
+  }
+
+  dlq(code: string): void {
+    this.#dlqByCode.set(code, (this.#dlqByCode.get(code) ?? 0) + 1);
+  }
+
+  batch(seconds: number): void {
+    this.#batches++;
+    this.#batchSeconds.observe(seconds);
+  }
+
+  commitRefused(count: number): void {
+    this.#commitRefusals += count;
+  }
+
+  write(out: PrometheusText, labels: Readonly<Record<string, string>>): void {
+    out.family('lagscale_validator_records_total', 'counter', 'Records this worker finished, by outcome (valid, invalid, dlq).');
+    for (const outcome of ['valid', 'invalid', 'dlq']) out.sample('lagscale_validator_records_total', { ...labels, outcome }, this.#records.get(outcome) ?? 0);
+    out.family('lagscale_validator_violations_total', 'counter', 'Rule violations found, by severity.');
+    for (const [severity, count] of this.#violations) out.sample('lagscale_validator_violations_total', { ...labels, severity }, count);
+    out.family('lagscale_validator_dlq_records_total', 'counter', 'Records sent to the dead-letter queue, by reason code.');
+    for (const [code, count] of this.#dlqByCode) out.sample('lagscale_validator_dlq_records_total', { ...labels, code }, count);
+    out
+      .family('lagscale_validator_batches_total', 'counter', 'Batches stored and committed.')
+      .sample('lagscale_validator_batches_total', labels, this.#batches);
+    this.#batchSeconds.write(out, 'lagscale_validator_batch_duration_seconds', 'Time to validate and store one batch.', labels);
+    out.family(
+      'lagscale_validator_commit_refusals_total',
+      'counter',
+      'Records whose offset commit the coordinator refused after a rebalance (re-read by their new owner).',
+    );
+    out.sample('lagscale_validator_commit_refusals_total', labels, this.#commitRefusals);
+  }
+}
