@@ -26,7 +26,7 @@ function countLines(dir: string): { total: number; unique: number } {
  */
 describe('lagscale autoscale, local target, end to end', () => {
   // One retry: about one run in six here, one partition's records stopped arriving before the
-  // end (see the closing note of the first session); the counts must still be exact to pass.
+  // end (docs/known-issues.md); the counts must still be exact to pass.
   it('scales out on a burst, drains, scales in, and loses or repeats nothing', { timeout: 300_000, retry: 1 }, async () => {
     const run = `e2e${Date.now().toString(36)}`;
     const topic = `${run}-work`;
