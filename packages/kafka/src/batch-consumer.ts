@@ -74,6 +74,50 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     options.assigned?.(assigned);
   });
 
+  // Watchdog: an assigned partition without a fetch position is never fetched. The stream's refresh
+  // after a rebalance should give every partition one; if a partition still has none two checks
+  // later, seed it from the committed offset (or the earliest one) and say so.
+  const missingSince = new Map<string, number>();
+  let checking = false;
+  const checkPositions = async (): Promise<void> => {
+    if (checking) return;
+    checking = true;
+    try {
+      for (const assignment of consumer.assignments ?? []) {
+        for (const partition of assignment.partitions) {
+          const key = `${assignment.topic}:${partition}`;
+          if (stream.offsetsToFetch.has(key)) {
+            missingSince.delete(key);
+            continue;
+          }
+          if (!missingSince.has(key)) {
+            missingSince.set(key, Date.now());
+            continue;
+          }
+          const commits = await consumer.listCommittedOffsets({ topics: [{ topic: assignment.topic, partitions: [partition] }] });
+          let position = commits.get(assignment.topic)?.[partition];
+          if (position === undefined || position < 0n) {
+            const earliest = await consumer.listOffsets({ topics: [assignment.topic], partitions: { [assignment.topic]: [partition] }, timestamp: -2n });
+            position = earliest.get(assignment.topic)?.[partition];
+          }
+          if (position !== undefined && !stream.offsetsToFetch.has(key)) {
+            stream.offsetsToFetch.set(key, position);
+            missingSince.delete(key);
+            logger.warn(
+              { event: 'fetch_position_reseeded', group: options.group, topic: assignment.topic, partition, offset: String(position) },
+              'an assigned partition had no fetch position; reseeded it',
+            );
+          }
+        }
+      }
+    } catch (error) {
+      logger.warn({ event: 'fetch_position_check_failed', group: options.group, err: (error as Error).message }, 'could not check fetch positions');
+    } finally {
+      checking = false;
+    }
+  };
+  const watchdog = setInterval(() => void checkPositions(), 1000);
+
   let handled = 0;
   let committed = 0;
   let discarded = 0;
@@ -121,6 +165,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     }
     await flush();
   } finally {
+    clearInterval(watchdog);
     await stream.close().catch(() => {});
     await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
     await commits.close();
