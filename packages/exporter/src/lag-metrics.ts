@@ -1,4 +1,4 @@
-import { type LagSnapshot, STATUSES, statusSeverity } from '@lagscale/core';
+import { type LagSnapshot, type PartitionLag, STATUSES, statusSeverity } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
 import { Histogram, type PrometheusText } from './prometheus.js';
 
@@ -41,22 +41,14 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
   out.family('kafka_consumergroup_members', 'gauge', 'Number of members in a consumer group.');
   for (const g of snapshot.groups) out.sample('kafka_consumergroup_members', { consumergroup: g.group }, g.members);
   out.family('kafka_consumergroup_current_offset', 'gauge', 'Committed offset of a consumer group at a partition.');
-  for (const g of snapshot.groups) {
-    for (const p of g.partitions) {
-      if (p.committedOffset !== null)
-        out.sample('kafka_consumergroup_current_offset', { consumergroup: g.group, topic: p.topic, partition: p.partition }, p.committedOffset);
-    }
-  }
+  groupPartitionSamples(out, 'kafka_consumergroup_current_offset', snapshot, (p) => p.committedOffset);
   out.family('kafka_consumergroup_current_offset_sum', 'gauge', 'Sum of the committed offsets of a consumer group on a topic.');
   for (const g of snapshot.groups) {
     for (const [topic, sum] of sumByTopic(g.partitions, (p) => p.committedOffset))
       out.sample('kafka_consumergroup_current_offset_sum', { consumergroup: g.group, topic }, sum);
   }
   out.family('kafka_consumergroup_lag', 'gauge', 'Lag of a consumer group at a partition (log end - committed offset).');
-  for (const g of snapshot.groups) {
-    for (const p of g.partitions)
-      if (p.lag !== null) out.sample('kafka_consumergroup_lag', { consumergroup: g.group, topic: p.topic, partition: p.partition }, p.lag);
-  }
+  groupPartitionSamples(out, 'kafka_consumergroup_lag', snapshot, (p) => p.lag);
   out.family('kafka_consumergroup_lag_sum', 'gauge', 'Lag of a consumer group summed over the partitions of a topic.');
   for (const g of snapshot.groups) {
     for (const [topic, sum] of sumByTopic(g.partitions, (p) => p.lag)) out.sample('kafka_consumergroup_lag_sum', { consumergroup: g.group, topic }, sum);
@@ -65,12 +57,7 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
   out.family('lagscale_consumergroup_lag_complete', 'gauge', '1 when every partition lag of the group was known this cycle.');
   for (const g of snapshot.groups) out.sample('lagscale_consumergroup_lag_complete', { consumergroup: g.group }, g.lagComplete ? 1 : 0);
   out.family('lagscale_consumergroup_time_lag_seconds', 'gauge', 'How far behind the newest record the consumer is, in seconds, per partition.');
-  for (const g of snapshot.groups) {
-    for (const p of g.partitions) {
-      if (p.timeLagSeconds !== null)
-        out.sample('lagscale_consumergroup_time_lag_seconds', { consumergroup: g.group, topic: p.topic, partition: p.partition }, p.timeLagSeconds);
-    }
-  }
+  groupPartitionSamples(out, 'lagscale_consumergroup_time_lag_seconds', snapshot, (p) => p.timeLagSeconds);
   out.family('lagscale_consumergroup_max_time_lag_seconds', 'gauge', 'Largest partition time lag of a consumer group, in seconds.');
   for (const g of snapshot.groups)
     if (g.timeLagSeconds !== null) out.sample('lagscale_consumergroup_max_time_lag_seconds', { consumergroup: g.group }, g.timeLagSeconds);
@@ -91,6 +78,16 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
         { consumergroup: g.group, topic: p.topic, partition: p.partition, status: p.status },
         statusSeverity(p.status),
       );
+    }
+  }
+}
+
+/** One sample per group partition whose value is known, labelled as kafka_exporter labels them. */
+function groupPartitionSamples(out: PrometheusText, name: string, snapshot: LagSnapshot, value: (p: PartitionLag) => number | null): void {
+  for (const g of snapshot.groups) {
+    for (const p of g.partitions) {
+      const v = value(p);
+      if (v !== null) out.sample(name, { consumergroup: g.group, topic: p.topic, partition: p.partition }, v);
     }
   }
 }

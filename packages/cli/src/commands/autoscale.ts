@@ -1,10 +1,10 @@
 import { Autoscaler, autoscalerMetrics, LocalProcessPool, registerAutoscalerRoutes, resolvePolicy } from '@lagscale/autoscaler';
 import { parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
 import { createExporterServer, createLogger } from '@lagscale/exporter';
-import { LagMonitor } from '@lagscale/kafka';
 import type { Command } from 'commander';
-import { ConfigError, compileGroupPattern, parseInteger, toConnectionOptions } from '../config.js';
+import { ConfigError, parseInteger } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
+import { lagMonitorFrom, listenOn, logCollection, untilStopSignal } from '../runtime.js';
 
 interface AutoscaleFlags extends ConnectionFlags {
   port?: string;
@@ -36,16 +36,8 @@ export function registerAutoscaleCommand(program: Command): void {
 
     const logger = createLogger('lagscale-autoscaler');
     const groups = config.lag.groups.length > 0 ? [...new Set([...config.lag.groups, section.group])] : [section.group];
-    const monitor = new LagMonitor({
-      connection: toConnectionOptions(config),
-      groups,
-      ...(config.lag.groupPattern ? { groupPattern: compileGroupPattern(config.lag.groupPattern) as RegExp } : {}),
-      readCommittedGroups: config.lag.readCommittedGroups,
-      offsetResetPolicy: config.lag.offsetResetPolicy,
-      exactTimeLag: config.lag.exactTimeLag,
-      windowSize: config.lag.windowSize,
-      intervalSeconds: config.lag.intervalSeconds,
-    });
+    const monitor = lagMonitorFrom(config, groups);
+    logCollection(monitor, logger);
     const target = new LocalProcessPool({
       command: section.target.command,
       ...(section.target.env ? { env: section.target.env } : {}),
@@ -57,16 +49,7 @@ export function registerAutoscaleCommand(program: Command): void {
     const autoscaler = new Autoscaler({ monitor, group: section.group, policy, behavior, target, logger });
     const app = await createExporterServer({ monitor, logger, metrics: [autoscalerMetrics(autoscaler)] });
     registerAutoscalerRoutes(app, autoscaler);
-    try {
-      await app.listen({ host: config.exporter.host, port: config.exporter.port });
-    } catch (error) {
-      if ((error as { code?: string }).code === 'EADDRINUSE') {
-        throw new Error(`port ${config.exporter.port} on ${config.exporter.host} is already in use: stop what uses it or pass --port <other>`);
-      }
-      throw error;
-    }
-    const address = app.server.address();
-    const url = `http://${config.exporter.host}:${typeof address === 'object' && address ? address.port : config.exporter.port}`;
+    const url = await listenOn(app, config);
     // Start at the minimum; the first decision follows the first lag snapshot.
     await target.setReplicas(Math.max(behavior.minReplicas, behavior.idleReplicas ?? behavior.minReplicas));
     autoscaler.start();
@@ -83,10 +66,7 @@ export function registerAutoscaleCommand(program: Command): void {
       },
       `autoscaling ${section.group} with policy ${policy.name}; API on ${url}`,
     );
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilStopSignal();
     logger.info({ event: 'autoscaler_stopping' }, 'stopping: draining workers');
     await autoscaler.stop();
     await monitor.stop();

@@ -1,8 +1,9 @@
 import { createExporterServer, createLogger } from '@lagscale/exporter';
-import { LagMonitor } from '@lagscale/kafka';
+import type { LagMonitor } from '@lagscale/kafka';
 import type { Command } from 'commander';
-import { compileGroupPattern, type LagscaleConfig, parseInteger, parseSeconds, toConnectionOptions } from '../config.js';
+import { type LagscaleConfig, parseInteger, parseSeconds } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
+import { lagMonitorFrom, listenOn, logCollection, untilStopSignal } from '../runtime.js';
 
 interface ExporterFlags extends ConnectionFlags {
   host?: string;
@@ -37,10 +38,7 @@ export function registerExporterCommand(program: Command): void {
     if (flags.exact) config.lag.exactTimeLag = true;
     if (flags.allTopics) config.lag.allTopics = true;
     const exporter = await startExporter(config);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilStopSignal();
     await exporter.stop();
   });
 }
@@ -53,48 +51,13 @@ export interface RunningExporter {
 
 export async function startExporter(config: LagscaleConfig): Promise<RunningExporter> {
   const logger = createLogger('lagscale-exporter');
-  const monitor = new LagMonitor({
-    connection: toConnectionOptions(config),
-    groups: config.lag.groups,
-    ...(config.lag.groupPattern ? { groupPattern: compileGroupPattern(config.lag.groupPattern) as RegExp } : {}),
-    readCommittedGroups: config.lag.readCommittedGroups,
-    offsetResetPolicy: config.lag.offsetResetPolicy,
-    exactTimeLag: config.lag.exactTimeLag,
-    allTopics: config.lag.allTopics,
-    windowSize: config.lag.windowSize,
-    intervalSeconds: config.lag.intervalSeconds,
-  });
-  let failing = false;
-  monitor.on('error', (error) => {
-    logger.error({ event: 'collection_failed', err: error.message }, 'lag collection failed; retrying next interval');
-    failing = true;
-  });
-  monitor.on('snapshot', (snapshot) => {
-    if (failing) logger.info({ event: 'collection_recovered' }, 'lag collection works again');
-    failing = false;
-    for (const e of snapshot.errors)
-      logger.warn({ event: 'collection_partial', operation: e.operation, broker: e.broker, err: e.message }, 'part of the cluster could not be read');
-    logger.debug({
-      event: 'collection_cycle',
-      groups: snapshot.groups.length,
-      durationMs: Math.round(snapshot.stats.durationMs),
-      requests: snapshot.stats.requests,
-    });
-  });
+  const monitor = lagMonitorFrom(config, config.lag.groups);
+  logCollection(monitor, logger);
   const app = await createExporterServer({ monitor, logger });
-  try {
-    await app.listen({ host: config.exporter.host, port: config.exporter.port });
-  } catch (error) {
+  const url = await listenOn(app, config).catch(async (error: unknown) => {
     await monitor.stop();
-    const code = (error as { code?: string }).code;
-    if (code === 'EADDRINUSE') {
-      throw new Error(`port ${config.exporter.port} on ${config.exporter.host} is already in use: stop what uses it or pass --port <other>`);
-    }
     throw error;
-  }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.exporter.port;
-  const url = `http://${config.exporter.host}:${port}`;
+  });
   monitor.start();
   logger.info(
     { event: 'exporter_started', url, brokers: config.kafka.brokers, intervalSeconds: config.lag.intervalSeconds },

@@ -1,6 +1,7 @@
 import { DEFAULT_KAFKA_VERSION, KafkaCluster } from '@lagscale/kafka';
 import { type Command, Option } from 'commander';
 import { parseInteger } from '../config.js';
+import { untilStopSignal } from '../runtime.js';
 
 interface KafkaStartFlags {
   nodes: string;
@@ -38,10 +39,7 @@ export function registerKafkaCommand(program: Command): void {
         );
       }
       process.stdout.write('Kafka is running; press Ctrl-C to stop it.\n');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await untilStopSignal();
       process.stderr.write('stopping Kafka...\n');
       await cluster.stop();
     });

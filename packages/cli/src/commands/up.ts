@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { KafkaCluster } from '@lagscale/kafka';
 import type { Command } from 'commander';
 import { applyEnv, defaultConfig, parseInteger } from '../config.js';
+import { untilStopSignal } from '../runtime.js';
 import { startExporter } from './exporter.js';
 
 /**
@@ -44,10 +45,7 @@ export function registerUpCommand(program: Command): void {
           '',
         ].join('\n'),
       );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await untilStopSignal();
       process.stderr.write('stopping...\n');
       await exporter.stop();
       await cluster?.stop();
