@@ -36,6 +36,11 @@ export interface WorkerOptions {
   readonly signal: AbortSignal;
   /** Called once the worker joined its group and is consuming (for /readyz). */
   readonly onReady?: () => void;
+  /**
+   * Extra time spent per record (ms) before the batch is committed, standing in for a heavier rule set
+   * or a slow downstream call: the demo uses it so scaling shows at rates a laptop can produce.
+   */
+  readonly recordCostMs?: number;
 }
 
 /** Rule sets by name and version, compiled once; `latest` is re-resolved every few seconds. */
@@ -220,6 +225,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           ];
           if (messages.length > 0) await producer.send({ messages: messages as Parameters<typeof producer.send>[0]['messages'] });
         }
+        const cost = options.recordCostMs ?? 0;
+        if (cost > 0) await new Promise((resolve) => setTimeout(resolve, cost * batch.length));
         metrics.batch((performance.now() - started) / 1000);
       },
     });
