@@ -1,0 +1,302 @@
+/**
+ * bench/validator-throughput: records/s end to end (topic → result store) of the validation
+ * worker with the orders example rule set (24 rules + JSON Schema), for 1 and 2 workers, beside a
+ * raw consume of the same topic with the same client (the fenced batch consumer) and batch size,
+ * measured in the same run on one broker of its own.
+ *
+ * The topic is filled once with RECORDS order records (varied, about 3% breaking a rule, 7% with
+ * a warning, 0.5% truncated JSON for the DLQ). Each measurement is a fresh consumer group reading
+ * it from the start; a rate is (records done after the first batch) / (time from the first batch
+ * done to the last record done). Workers are `lagscale worker` processes (as the local autoscaler
+ * target runs them), started together so that one group generation holds them all (the broker
+ * delays a new group's first rebalance by 3 s); their progress is read from the store (results +
+ * dead letters), polled every 10 ms. Extra rows: one worker in-process (runWorker) with and
+ * without publishing to validation.results and validation.dlq.
+ *
+ * Prints a table with ratios and writes bench/results/validator-throughput.json.
+ *   npm run bench:validator-throughput       (env: RECORDS, PARTITIONS, BATCH_SIZE, ROUNDS)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { KafkaCluster, runBatchConsumer } from '@lagscale/kafka';
+import { runWorker, SqliteResultStore, VALIDATION_TOPICS, WorkerMetrics } from '@lagscale/validator';
+import { OrderRecords, produceOrders, requestProducer } from '../../packages/validator/test/worker/order-records.js';
+import { createTopic } from '../../test-support/kafka.js';
+
+const env = (name: string, fallback: number): number => (process.env[name] === undefined ? fallback : Number(process.env[name]));
+const RECORDS = env('RECORDS', 200_000);
+const PARTITIONS = env('PARTITIONS', 8);
+const BATCH_SIZE = env('BATCH_SIZE', 500);
+/** Each measurement is repeated this many times; the table shows the median. */
+const ROUNDS = env('ROUNDS', 1);
+const JOB = 'bench-orders';
+const TOPIC = VALIDATION_TOPICS.requests;
+const MAIN = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+const RULE_SET_FILE = fileURLToPath(new URL('../../packages/validator/examples/orders.ruleset.json', import.meta.url));
+const ruleSetDocument = JSON.parse(readFileSync(RULE_SET_FILE, 'utf8')) as { name: string; version: number; rules: unknown[] };
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+const quiet = { info: () => {}, warn: (fields: object, message: string) => log(`warn: ${message} ${JSON.stringify(fields)}`) };
+
+interface Measurement {
+  readonly recordsPerSecond: number;
+  readonly seconds: number;
+  /** Records counted in the rate (all but the first batch). */
+  readonly records: number;
+  readonly notes?: Record<string, unknown>;
+}
+
+/** Rate from progress samples: after the first batch to the end. */
+function rateOf(first: { at: number; done: number }, last: { at: number; done: number }): Measurement {
+  const seconds = (last.at - first.at) / 1000;
+  return { recordsPerSecond: (last.done - first.done) / seconds, seconds, records: last.done - first.done };
+}
+
+async function measureRawConsume(brokers: string[], round: number): Promise<Measurement> {
+  const controller = new AbortController();
+  let done = 0;
+  let first: { at: number; done: number } | undefined;
+  let last = { at: 0, done: 0 };
+  const consumed = await runBatchConsumer({
+    connection: { brokers },
+    group: `bench-raw-${round}`,
+    topics: [TOPIC],
+    batchSize: BATCH_SIZE,
+    logger: quiet,
+    signal: controller.signal,
+    handle: async (batch) => {
+      done += batch.length;
+      last = { at: performance.now(), done };
+      first ??= last;
+      if (done >= RECORDS) controller.abort();
+    },
+  });
+  if (first === undefined || consumed.committed < RECORDS) throw new Error(`raw consume committed ${consumed.committed} of ${RECORDS} records`);
+  return rateOf(first, last);
+}
+
+/** A fresh store with the rule set and the job, as `lagscale validate` would leave it. */
+async function freshStore(dir: string, name: string): Promise<string> {
+  const file = join(dir, `${name}.db`);
+  const store = SqliteResultStore.open(file);
+  await store.saveRuleSet(ruleSetDocument.name, ruleSetDocument.version, ruleSetDocument as never, Date.now());
+  await store.createJob({
+    id: JOB,
+    ruleSet: ruleSetDocument.name,
+    ruleSetVersion: ruleSetDocument.version,
+    total: RECORDS,
+    createdAt: Date.now(),
+    source: 'bench',
+  });
+  await store.close();
+  return file;
+}
+
+/** Polls the store until every record has a result or a dead letter. */
+async function watchProgress(file: string, timeoutMs: number, failed: () => string | null): Promise<Measurement> {
+  const store = SqliteResultStore.open(file);
+  try {
+    let first: { at: number; done: number } | undefined;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await store.getJob(JOB);
+      const at = performance.now();
+      const done = (job?.results ?? 0) + (job?.dlq ?? 0);
+      if (done > 0) first ??= { at, done };
+      if (first !== undefined && done >= RECORDS) return { ...rateOf(first, { at, done }), notes: { results: job?.results, dlq: job?.dlq } };
+      const failure = failed();
+      if (failure !== null) throw new Error(failure);
+      if (Date.now() > deadline) throw new Error(`timed out: ${done} of ${RECORDS} records done after ${timeoutMs / 1000} s`);
+      await sleep(10);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function measureWorkerProcesses(brokers: string[], dir: string, count: number, round: number): Promise<Measurement> {
+  const file = await freshStore(dir, `processes-${count}-${round}`);
+  const group = `bench-workers-${count}-${round}`;
+  const workers: { child: ChildProcess; assignments: number; exit: Promise<number | null> }[] = [];
+  for (let i = 0; i < count; i++) {
+    const child = spawn(
+      process.execPath,
+      ['--max-semi-space-size=64', ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), MAIN, 'worker'].concat([
+        '-b',
+        brokers.join(','),
+        '--store',
+        file,
+        '--group',
+        group,
+        '--batch-size',
+        String(BATCH_SIZE),
+      ]),
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LAGSCALE_WORKER_ID: String(i + 1) } },
+    );
+    const worker = { child, assignments: 0, exit: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) };
+    let tail = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (tail + chunk).split('\n');
+      tail = lines.pop() ?? '';
+      for (const line of lines) if (line.includes('"partitions_assigned"')) worker.assignments++;
+    });
+    workers.push(worker);
+  }
+  let exited: string | null = null;
+  for (const [i, w] of workers.entries()) void w.exit.then((code) => (exited ??= `worker ${i + 1} exited early (code ${code})`));
+  try {
+    const measured = await watchProgress(file, 600_000, () => exited);
+    return { ...measured, notes: { ...measured.notes, assignmentsPerWorker: workers.map((w) => w.assignments) } };
+  } finally {
+    exited = 'stopping';
+    for (const w of workers) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exit));
+  }
+}
+
+async function measureInProcessWorker(brokers: string[], dir: string, publish: boolean, round: number): Promise<Measurement> {
+  const file = await freshStore(dir, `in-process-${publish}-${round}`);
+  const store = SqliteResultStore.open(file);
+  const controller = new AbortController();
+  let failure: string | null = null;
+  const running = runWorker({
+    connection: { brokers },
+    group: `bench-in-process-${publish}-${round}`,
+    store,
+    batchSize: BATCH_SIZE,
+    ...(publish ? {} : { resultsTopic: null, deadLetterTopic: null }),
+    logger: { ...quiet, error: (fields: object, message: string) => log(`error: ${message} ${JSON.stringify(fields)}`) },
+    metrics: new WorkerMetrics(),
+    signal: controller.signal,
+  }).catch((error: Error) => {
+    failure = `worker failed: ${error.message}`;
+  });
+  try {
+    return await watchProgress(file, 600_000, () => failure);
+  } finally {
+    controller.abort();
+    await running;
+    await store.close();
+  }
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+async function rounds(name: string, run: (round: number) => Promise<Measurement>): Promise<{ name: string; median: Measurement; rounds: Measurement[] }> {
+  const all: Measurement[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    log(`measuring ${name} (round ${round} of ${ROUNDS})`);
+    const m = await run(round);
+    log(`  ${Math.round(m.recordsPerSecond).toLocaleString('en')} records/s (${m.records} records in ${m.seconds.toFixed(2)} s)`);
+    all.push(m);
+  }
+  const rate = median(all.map((m) => m.recordsPerSecond));
+  return { name, median: all.find((m) => m.recordsPerSecond === rate) as Measurement, rounds: all };
+}
+
+const cluster = await KafkaCluster.start({
+  nodes: 1,
+  heapMb: 1024,
+  // One generation for workers started together (the default here is 0 for fast tests).
+  properties: { 'group.initial.rebalance.delay.ms': '3000' },
+  onProgress: log,
+});
+const dir = mkdtempSync(join(tmpdir(), 'lagscale-bench-validator-'));
+try {
+  const brokers = cluster.brokers;
+  await createTopic(brokers, TOPIC, PARTITIONS);
+  log(`producing ${RECORDS} order records to ${TOPIC} (${PARTITIONS} partitions)`);
+  const produceStarted = performance.now();
+  const client = requestProducer(brokers);
+  const produced = await produceOrders(client, {
+    topic: TOPIC,
+    jobId: JOB,
+    ruleSet: ruleSetDocument.name,
+    from: 1,
+    to: RECORDS,
+    isMalformed: (n) => n % 200 === 7,
+    records: new OrderRecords({ seed: 7 }),
+  }).finally(() => client.close());
+  const produceSeconds = (performance.now() - produceStarted) / 1000;
+  log(`produced in ${produceSeconds.toFixed(1)} s; ${produced.invalid.length} break a rule, ${produced.malformed.length} malformed`);
+
+  const raw = await rounds('raw consume (runBatchConsumer, no-op handler)', (round) => measureRawConsume(brokers, round));
+  const one = await rounds('1 worker (lagscale worker process)', (round) => measureWorkerProcesses(brokers, dir, 1, round));
+  const two = await rounds('2 workers (lagscale worker processes)', (round) => measureWorkerProcesses(brokers, dir, 2, round));
+  const inProcess = await rounds('1 worker in-process (runWorker)', (round) => measureInProcessWorker(brokers, dir, true, round));
+  const noPublish = await rounds('1 worker in-process, no results/DLQ topics', (round) => measureInProcessWorker(brokers, dir, false, round));
+
+  const rawRate = raw.median.recordsPerSecond;
+  const rows: [string, Measurement, number][] = [
+    [raw.name, raw.median, 1],
+    [one.name, one.median, 1],
+    [two.name, two.median, 2],
+    [inProcess.name, inProcess.median, 1],
+    [noPublish.name, noPublish.median, 1],
+  ];
+  const out: string[] = [];
+  out.push(
+    `validator-throughput: ${RECORDS.toLocaleString('en')} order records (~${Math.round(ruleSetDocument.rules.length)} rules + JSON Schema), ${PARTITIONS} partitions, batch ${BATCH_SIZE}, median of ${ROUNDS}`,
+  );
+  out.push(`machine: ${cpus().length} cores shared by the broker, the workers and this process`);
+  out.push('');
+  out.push(`${'run'.padEnd(46)} ${'records/s'.padStart(10)} ${'per worker'.padStart(11)} ${'x raw'.padStart(7)} ${'seconds'.padStart(8)}`);
+  for (const [name, m, workers] of rows) {
+    out.push(
+      `${name.padEnd(46)} ${Math.round(m.recordsPerSecond).toLocaleString('en').padStart(10)} ${Math.round(m.recordsPerSecond / workers)
+        .toLocaleString('en')
+        .padStart(11)} ${(m.recordsPerSecond / rawRate).toFixed(2).padStart(7)} ${m.seconds.toFixed(2).padStart(8)}`,
+    );
+  }
+  const goal = (m: Measurement, workers: number): string =>
+    `${m.recordsPerSecond >= 0.7 * rawRate ? 'met' : 'NOT met'} (${(m.recordsPerSecond / rawRate).toFixed(2)}x raw), >= 50,000/s per worker ${m.recordsPerSecond / workers >= 50_000 ? 'met' : 'NOT met'} (${Math.round(m.recordsPerSecond / workers).toLocaleString('en')})`;
+  out.push('');
+  out.push(`goals: 1 worker >= 0.7x raw ${goal(one.median, 1)}`);
+  out.push(`       2 workers >= 0.7x raw ${goal(two.median, 2)}`);
+  out.push(
+    `publishing results and dead letters costs ${((1 - inProcess.median.recordsPerSecond / noPublish.median.recordsPerSecond) * 100).toFixed(0)}% (in-process)`,
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  await mkdir(new URL('../results/', import.meta.url), { recursive: true });
+  const result = {
+    benchmark: 'validator-throughput',
+    date: new Date().toISOString(),
+    kafkaVersion: cluster.version,
+    machine: { cores: cpus().length, model: cpus()[0]?.model, note: 'the broker, the workers and the bench share these cores' },
+    setup: {
+      records: RECORDS,
+      partitions: PARTITIONS,
+      batchSize: BATCH_SIZE,
+      rounds: ROUNDS,
+      ruleSet: `${ruleSetDocument.name} v${ruleSetDocument.version} (${ruleSetDocument.rules.length} rules + JSON Schema)`,
+      invalid: produced.invalid.length,
+      malformed: produced.malformed.length,
+      produceSeconds,
+    },
+    rawConsume: raw,
+    workers1: one,
+    workers2: two,
+    inProcess1: inProcess,
+    inProcess1NoPublish: noPublish,
+    ratios: {
+      workers1OverRaw: one.median.recordsPerSecond / rawRate,
+      workers2OverRaw: two.median.recordsPerSecond / rawRate,
+      perWorker1: one.median.recordsPerSecond,
+      perWorker2: two.median.recordsPerSecond / 2,
+      publishCost: 1 - inProcess.median.recordsPerSecond / noPublish.median.recordsPerSecond,
+    },
+  };
+  await writeFile(new URL('../results/validator-throughput.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  log('wrote bench/results/validator-throughput.json');
+} finally {
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
