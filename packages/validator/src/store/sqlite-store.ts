@@ -360,6 +360,15 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
     return { items, nextCursor, facets: this.#facets(jobKey, filter, query.valid) };
   }
 
+  async getResult(jobId: string, recordNumber: number): Promise<StoredResult | undefined> {
+    const sql = this.#open();
+    requireInteger('recordNumber', recordNumber, 0);
+    const jobKey = this.#jobKeyOrUndefined(jobId);
+    if (jobKey === undefined) throw jobNotFound([jobId]);
+    if (sql.getResult.get(jobKey, recordNumber) === undefined) return undefined;
+    return this.#readResult(jobId, jobKey, recordNumber);
+  }
+
   async jobSummary(jobId: string): Promise<JobSummary | undefined> {
     const sql = this.#open();
     const job = sql.getJobCounters.get(jobId);

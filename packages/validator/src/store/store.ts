@@ -41,6 +41,8 @@ export interface ResultStore {
   upsertResults(batch: readonly ResultInput[]): Promise<void>;
   /** Results of one job in record order, with facets for the same filter. */
   searchResults(query: ResultQuery): Promise<ResultPage>;
+  /** One record's result; undefined when the record has none (yet), `JOB_NOT_FOUND` when the job does not exist. */
+  getResult(jobId: string, recordNumber: number): Promise<StoredResult | undefined>;
   /** Undefined when the job does not exist. */
   jobSummary(jobId: string): Promise<JobSummary | undefined>;
 
