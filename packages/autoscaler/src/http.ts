@@ -30,9 +30,9 @@ export function autoscalerMetrics(autoscaler: Autoscaler): (out: PrometheusText)
   };
 }
 
-/** `/api/v1/autoscaler`: state, policy and behavior; decisions; pause and resume. */
-export function registerAutoscalerRoutes(app: FastifyInstance, autoscaler: Autoscaler): void {
-  app.get('/api/v1/autoscaler', async () => ({
+/** What `GET /api/v1/autoscaler` answers: state, policy, behavior and the last decision. */
+export function autoscalerState(autoscaler: Autoscaler) {
+  return {
     group: autoscaler.group,
     target: autoscaler.target.name,
     currentReplicas: autoscaler.currentReplicas,
@@ -41,17 +41,23 @@ export function registerAutoscalerRoutes(app: FastifyInstance, autoscaler: Autos
     policy: { name: autoscaler.policy.name, config: autoscaler.policy.config },
     behavior: autoscaler.behavior,
     lastDecision: autoscaler.lastDecision,
-  }));
+  };
+}
+
+/** `/api/v1/autoscaler`: state, policy and behavior; decisions; pause and resume. */
+export function registerAutoscalerRoutes(app: FastifyInstance, autoscaler: Autoscaler): void {
+  app.get('/api/v1/autoscaler', async () => autoscalerState(autoscaler));
   app.get<{ Querystring: { limit?: number } }>(
     '/api/v1/autoscaler/decisions',
     { schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } }, additionalProperties: false } } },
     async (request) => ({ decisions: autoscaler.decisions(request.query.limit ?? 100) }),
   );
-  app.post('/api/v1/autoscaler/pause', async () => {
+  // Scopes are read by the API's token check when the server has one (see docs/http-api.md).
+  app.post('/api/v1/autoscaler/pause', { config: { scope: 'admin' } }, async () => {
     autoscaler.pause();
     return { paused: true };
   });
-  app.post('/api/v1/autoscaler/resume', async () => {
+  app.post('/api/v1/autoscaler/resume', { config: { scope: 'admin' } }, async () => {
     autoscaler.resume();
     return { paused: autoscaler.paused };
   });

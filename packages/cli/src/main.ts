@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command, CommanderError, Option } from 'commander';
 import { registerAutoscaleCommand } from './commands/autoscale.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerDemoConsumerCommand } from './commands/demo-consumer.js';
 import { registerExporterCommand } from './commands/exporter.js';
 import { registerKafkaCommand } from './commands/kafka.js';
@@ -29,6 +30,7 @@ registerLagCommand(program);
 registerExporterCommand(program);
 registerKafkaCommand(program);
 registerUpCommand(program);
+registerDemoCommand(program);
 registerDemoConsumerCommand(program);
 registerAutoscaleCommand(program);
 registerSimulateCommand(program);

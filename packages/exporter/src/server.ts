@@ -1,6 +1,6 @@
-import type { GroupLag } from '@lagscale/core';
+import type { GroupLag, LagSnapshot } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { CollectionMetrics, renderMetrics } from './lag-metrics.js';
 import { CONTENT_TYPE, PrometheusText } from './prometheus.js';
 
@@ -16,6 +16,16 @@ function groupSummary(group: GroupLag): Omit<GroupLag, 'partitions'> & { partiti
   return { ...summary, partitionCount: partitions.length };
 }
 
+/** What `GET /api/v1/groups` answers for a snapshot: every group without its partitions. */
+export function groupsResponse(snapshot: LagSnapshot) {
+  return { time: new Date(snapshot.time).toISOString(), groups: snapshot.groups.map(groupSummary), errors: snapshot.errors };
+}
+
+/** Fastify options shared by lagscale's servers: our structured logger, no per-request log lines. */
+export function serverOptions(logger: FastifyBaseLogger): { loggerInstance: FastifyBaseLogger; logController: LogController } {
+  return { loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) };
+}
+
 const errorBody = {
   type: 'object',
   properties: { error: { type: 'string' }, message: { type: 'string' } },
@@ -27,9 +37,20 @@ const errorBody = {
  * Serves the latest snapshot; it never triggers a collection itself, so scrapes are cheap.
  */
 export async function createExporterServer(options: ExporterServerOptions): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(options.logger));
+  registerLagRoutes(app, options);
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}; try /metrics, /healthz, /api/v1/groups` });
+  });
+  return app;
+}
+
+export type LagRoutesOptions = Omit<ExporterServerOptions, 'logger'>;
+
+/** The lag engine's routes (`/metrics`, `/healthz`, `/api/v1/groups...`) on an app that may serve more. */
+export function registerLagRoutes(app: FastifyInstance, options: LagRoutesOptions): void {
   const { monitor } = options;
   const collection = new CollectionMetrics(monitor);
-  const app = Fastify({ loggerInstance: options.logger, disableRequestLogging: true });
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', CONTENT_TYPE);
@@ -59,7 +80,7 @@ export async function createExporterServer(options: ExporterServerOptions): Prom
       reply.code(503);
       return { error: 'not_ready', message: 'no lag collection has completed yet; retry in a few seconds' };
     }
-    return { time: new Date(latest.time).toISOString(), groups: latest.groups.map(groupSummary), errors: latest.errors };
+    return groupsResponse(latest);
   });
 
   app.get<{ Params: { group: string } }>(
@@ -88,9 +109,4 @@ export async function createExporterServer(options: ExporterServerOptions): Prom
       return { time: new Date(latest.time).toISOString(), group, history: monitor.history(group.group) };
     },
   );
-
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}; try /metrics, /healthz, /api/v1/groups` });
-  });
-  return app;
 }

@@ -1,3 +1,4 @@
+export * from './examples/sample-orders.js';
 export * from './jobs/index.js';
 export * from './rules/compile.js';
 export * from './rules/decode.js';

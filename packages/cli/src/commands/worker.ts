@@ -12,6 +12,7 @@ interface WorkerFlags extends ConnectionFlags {
   batchSize: string;
   host: string;
   port: string;
+  recordCostMs: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -22,7 +23,8 @@ export function registerWorkerCommand(program: Command): void {
     .option('-g, --group <id>', 'consumer group', 'validator')
     .option('--batch-size <n>', 'records per batch (one store transaction and one commit)', '500')
     .option('--host <address>', 'listen address of /metrics', '127.0.0.1')
-    .option('-p, --port <port>', 'listen port of /metrics (0: any free port)', '0');
+    .option('-p, --port <port>', 'listen port of /metrics (0: any free port)', '0')
+    .option('--record-cost-ms <ms>', 'extra time per record, standing in for heavier work (demos)', '0');
   addConnectionOptions(command).action(async (flags: WorkerFlags) => {
     const config = resolveConfig(flags);
     const file = flags.store ?? process.env.LAGSCALE_STORE ?? join(process.cwd(), '.lagscale', 'validator.db');
@@ -43,8 +45,10 @@ export function registerWorkerCommand(program: Command): void {
       logger.info({ event: 'worker_draining', signal }, 'finishing the batch in hand, committing, leaving the group');
       controller.abort();
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // Every signal, not once: Ctrl-C reaches the whole process group and the pool's SIGTERM follows;
+    // a second signal must not kill a worker in the middle of its drain (the pool SIGKILLs stragglers).
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     logger.info({ event: 'worker_started', url, store: file, group: flags.group }, `validation worker ${workerId}; metrics on ${url}`);
     try {
       const result = await runWorker({
@@ -55,6 +59,7 @@ export function registerWorkerCommand(program: Command): void {
         logger,
         metrics,
         signal: controller.signal,
+        recordCostMs: parseInteger(flags.recordCostMs, '--record-cost-ms', 0, 60_000),
         onReady: () => {
           state.ready = true;
         },

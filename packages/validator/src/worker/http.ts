@@ -1,4 +1,4 @@
-import { PrometheusText } from '@lagscale/exporter';
+import { PrometheusText, serverOptions } from '@lagscale/exporter';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -9,7 +9,7 @@ export interface WorkerHttpState {
 
 /** A worker's own HTTP face: `/metrics`, `/healthz` (alive), `/readyz` (joined and consuming, not draining). */
 export function createWorkerHttp(metrics: WorkerMetrics, state: WorkerHttpState, logger: FastifyBaseLogger, labels: Record<string, string>): FastifyInstance {
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true });
+  const app = Fastify(serverOptions(logger));
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
     const out = new PrometheusText();

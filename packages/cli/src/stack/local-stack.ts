@@ -1,0 +1,169 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
+import { parseBehaviorConfig } from '@lagscale/core';
+import { createLogger, type Logger } from '@lagscale/exporter';
+import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type LagMonitor } from '@lagscale/kafka';
+import { type ResultStore, type RuleSetDocument, SqliteResultStore, type UniquenessBacking, VALIDATION_TOPICS } from '@lagscale/validator';
+import type { FastifyInstance } from 'fastify';
+import { type LagscaleConfig, toConnectionOptions } from '../config.js';
+import { lagMonitorFrom, listenOn, logCollection } from '../runtime.js';
+import { createStackServer } from './server.js';
+
+/** The consumer group the stack's validation workers join, and the autoscaler scales. */
+export const STACK_WORKER_GROUP = 'validator';
+const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+const EXAMPLE_RULE_SET = fileURLToPath(new URL('../../../validator/examples/orders.ruleset.json', import.meta.url));
+
+export interface LocalStackOptions {
+  readonly config: LagscaleConfig;
+  /** State of the stack: Kafka's data, the result store. A second start reuses it. */
+  readonly home: string;
+  /** Port of the local Kafka when the stack starts one. */
+  readonly kafkaPort: number;
+  /** Partitions of validation.requests: the most workers that can share the work. */
+  readonly requestPartitions?: number;
+  /** Workers never go above this. Default: the partition count. */
+  readonly maxWorkers?: number;
+  /** Added cost per record in each worker (ms), so a laptop shows scaling at demo rates. Default 0. */
+  readonly workerRecordCostMs?: number;
+  /** Records per worker batch (one store transaction and one commit). Default: the worker's. */
+  readonly workerBatchSize?: number;
+  /** Autoscaler overrides from the config file's `autoscaler` section (policy and behavior only). */
+  readonly policy?: Record<string, unknown>;
+  readonly behavior?: Record<string, unknown>;
+  readonly onProgress?: (line: string) => void;
+}
+
+export interface LocalStack {
+  readonly url: string;
+  readonly brokers: readonly string[];
+  readonly kafka: KafkaCluster | null;
+  readonly autoscaler: Autoscaler;
+  readonly pool: LocalProcessPool;
+  readonly app: FastifyInstance;
+  readonly monitor: LagMonitor;
+  readonly store: ResultStore & UniquenessBacking;
+  readonly connection: KafkaConnectionOptions;
+  readonly consoleBuilt: boolean;
+  readonly storeFile: string;
+  /** Stops everything in order: API, autoscaler, workers (drained), lag collection, store, Kafka. */
+  stop(): Promise<void>;
+}
+
+/** A taken port fails here, before anything starts, with what to do. */
+async function checkPortFree(port: number, what: string, variable: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `port ${port} (${what}) is already in use: stop what uses it (is another lagscale running?) or set ${variable} to a free port`
+            : `cannot listen on port ${port} (${what}): ${error.message}`,
+        ),
+      );
+    });
+    probe.listen({ host: '127.0.0.1', port }, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * Everything `npm start` runs, in one process: Kafka (unless brokers are configured), the topics,
+ * the result store, the lag engine, the autoscaler with the local target running validation
+ * workers, and one HTTP server for the API, the console, /metrics and the live feed.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const { config, home } = options;
+  const progress = options.onProgress ?? (() => {});
+  const logger: Logger = createLogger('lagscale');
+  mkdirSync(home, { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  const unwind = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  };
+
+  try {
+    if (config.exporter.port !== 0) await checkPortFree(config.exporter.port, 'the API and console', 'LAGSCALE_PORT');
+    let kafka: KafkaCluster | null = null;
+    if (config.kafka.brokers.length === 0) {
+      const kafkaDir = join(home, 'kafka');
+      // A data folder remembers its ports; only a new one takes the requested port.
+      if (!existsSync(join(kafkaDir, 'cluster.json'))) await checkPortFree(options.kafkaPort, 'Kafka', 'LAGSCALE_KAFKA_PORT');
+      progress(existsSync(kafkaDir) ? 'starting the local Kafka broker (data kept in .lagscale/kafka)' : 'starting a local Kafka broker (first run)');
+      kafka = await KafkaCluster.start({ dataDir: kafkaDir, port: options.kafkaPort, onProgress: progress }).catch((error: Error) => {
+        throw new Error(`${error.message}\n(to use an existing cluster instead, set KAFKA_BROKERS=host:port)`);
+      });
+      const cluster = kafka;
+      cleanups.push(() => cluster.stop());
+      config.kafka.brokers = cluster.brokers;
+    }
+    const connection = toConnectionOptions(config);
+    const partitions = options.requestPartitions ?? 8;
+    progress('creating the validation topics');
+    await ensureTopics(connection, [
+      { name: VALIDATION_TOPICS.requests, partitions },
+      { name: VALIDATION_TOPICS.results, partitions, configs: { 'cleanup.policy': 'compact' } },
+      { name: VALIDATION_TOPICS.deadLetters, partitions: 1 },
+    ]).catch((error: Error) => {
+      throw new Error(
+        `Kafka at ${config.kafka.brokers.join(',')} is not reachable: ${error.message}\n(check KAFKA_BROKERS, or unset it to run a local broker)`,
+      );
+    });
+
+    const storeFile = join(home, 'validator.db');
+    const store = SqliteResultStore.open(storeFile);
+    cleanups.push(() => store.close());
+    if ((await store.listRuleSets()).length === 0 && existsSync(EXAMPLE_RULE_SET)) {
+      // A first start has something to validate against.
+      const example = JSON.parse(readFileSync(EXAMPLE_RULE_SET, 'utf8')) as RuleSetDocument & { name: string; version: number };
+      await store.saveRuleSet(example.name, example.version, example, Date.now());
+    }
+
+    const monitor = lagMonitorFrom(config, config.lag.groups);
+    logCollection(monitor, logger);
+    cleanups.push(() => monitor.stop());
+    const workerArgs = [process.execPath, '--max-semi-space-size=64', MAIN, 'worker', '-b', config.kafka.brokers.join(','), '--store', storeFile];
+    workerArgs.push('--group', STACK_WORKER_GROUP);
+    if (options.workerRecordCostMs) workerArgs.push('--record-cost-ms', String(options.workerRecordCostMs));
+    if (options.workerBatchSize) workerArgs.push('--batch-size', String(options.workerBatchSize));
+    const pool = new LocalProcessPool({ command: workerArgs, drainTimeoutSeconds: 30, logger, name: `local:${STACK_WORKER_GROUP}` });
+    cleanups.push(() => pool.close());
+    const behavior = parseBehaviorConfig({ minReplicas: 1, maxReplicas: options.maxWorkers ?? partitions, ...(options.behavior ?? {}) }, 'autoscaler.behavior');
+    const policy = resolvePolicy(options.policy ?? { name: 'rate', timeLagSloSeconds: 30 }, 'autoscaler.policy');
+    const autoscaler = new Autoscaler({ monitor, group: STACK_WORKER_GROUP, policy, behavior, target: pool, logger });
+    cleanups.push(() => autoscaler.stop());
+
+    const server = await createStackServer({ monitor, autoscaler, store, connection, logger, host: config.exporter.host });
+    cleanups.push(() => server.app.close());
+    const url = await listenOn(server.app, config);
+
+    await pool.setReplicas(behavior.minReplicas);
+    autoscaler.start();
+    monitor.start();
+    logger.info({ event: 'stack_started', url, brokers: config.kafka.brokers, store: storeFile }, `lagscale is running on ${url}`);
+    let stopped: Promise<void> | null = null;
+    return {
+      url,
+      brokers: config.kafka.brokers,
+      kafka,
+      autoscaler,
+      pool,
+      app: server.app,
+      monitor,
+      store,
+      connection,
+      consoleBuilt: server.consoleBuilt,
+      storeFile,
+      stop() {
+        stopped ??= unwind();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}

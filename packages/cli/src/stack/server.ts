@@ -1,0 +1,48 @@
+import { type Autoscaler, autoscalerMetrics, registerAutoscalerRoutes } from '@lagscale/autoscaler';
+import { registerLagRoutes, serverOptions } from '@lagscale/exporter';
+import type { KafkaConnectionOptions, LagMonitor } from '@lagscale/kafka';
+import type { ResultStore, UniquenessBacking } from '@lagscale/validator';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { registerConsoleAssets } from './console-assets.js';
+import { registerLiveRoutes } from './events.js';
+import { StackHistory } from './history.js';
+
+export interface StackServerOptions {
+  readonly monitor: LagMonitor;
+  /** Null when the stack runs no autoscaler: its routes then answer 404 `autoscaler_not_running`. */
+  readonly autoscaler: Autoscaler | null;
+  readonly store: ResultStore & UniquenessBacking;
+  readonly connection: KafkaConnectionOptions;
+  readonly logger: FastifyBaseLogger;
+  /** The listen address: beyond loopback the API requires tokens. */
+  readonly host: string;
+  /** Folder of the built console; default packages/console/dist. */
+  readonly consoleDir?: string;
+}
+
+export interface StackServer {
+  readonly app: FastifyInstance;
+  readonly history: StackHistory;
+  readonly consoleBuilt: boolean;
+}
+
+/**
+ * The one HTTP server of the local stack: the validation API, the lag and autoscaler APIs, the
+ * live feed, `/metrics`, `/healthz`, `/openapi.json` and the console.
+ */
+export async function createStackServer(options: StackServerOptions): Promise<StackServer> {
+  const { monitor, autoscaler } = options;
+  const app = Fastify(serverOptions(options.logger));
+  registerLagRoutes(app, { monitor, metrics: autoscaler ? [autoscalerMetrics(autoscaler)] : [] });
+  if (autoscaler) registerAutoscalerRoutes(app, autoscaler);
+  else {
+    app.all('/api/v1/autoscaler*', async (_request, reply) => {
+      reply.code(404);
+      return { error: 'autoscaler_not_running', message: 'this server runs no autoscaler; start one with `lagscale up` or `lagscale autoscale`' };
+    });
+  }
+  const history = new StackHistory();
+  registerLiveRoutes(app, { monitor, autoscaler, history });
+  const { built } = await registerConsoleAssets(app, options.consoleDir);
+  return { app, history, consoleBuilt: built };
+}
