@@ -1,0 +1,299 @@
+/**
+ * The shapes of docs/http-api.md, as the console reads them. Copied (not imported) from the
+ * server packages so the console builds on its own with the browser's lib; keep them in step
+ * with the contract document, not with the server's internals.
+ */
+
+/** Body of every 4xx/5xx answer. */
+export interface ApiErrorBody {
+  readonly error: string;
+  readonly message: string;
+  readonly details?: readonly ErrorDetail[];
+}
+
+export interface ErrorDetail {
+  /** JSON pointer of the mistake, e.g. `/rules/3/pattern`; may be empty for the whole document. */
+  readonly pointer: string;
+  readonly message: string;
+}
+
+// ---- Lag ----
+
+export type LagStatus = 'OK' | 'WARN' | 'ERR' | 'STOP' | 'STALL' | 'REWIND';
+
+export interface PartitionOwner {
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly host: string;
+}
+
+export interface PartitionLag {
+  readonly topic: string;
+  readonly partition: number;
+  readonly committedOffset: number | null;
+  readonly logEndOffset: number | null;
+  readonly logStartOffset: number | null;
+  readonly lag: number | null;
+  readonly timeLagSeconds: number | null;
+  readonly timeLagMode: 'estimate' | 'exact' | null;
+  readonly produceRate: number | null;
+  readonly consumeRate: number | null;
+  readonly status: LagStatus;
+  readonly statusReason: string;
+  readonly owner: PartitionOwner | null;
+  readonly error?: string;
+}
+
+/** A group as `GET /api/v1/groups` lists it: without partitions, with their count. */
+export interface GroupSummary {
+  readonly group: string;
+  readonly state: string;
+  readonly members: number;
+  readonly isolation: string;
+  readonly status: LagStatus;
+  readonly statusReason: string;
+  readonly lag: number;
+  /** False when some partition's lag is unknown, so `lag` is a lower bound. */
+  readonly lagComplete: boolean;
+  readonly timeLagSeconds: number | null;
+  readonly produceRate: number | null;
+  readonly consumeRate: number | null;
+  readonly topics: readonly string[];
+  readonly partitionCount: number;
+  readonly error?: string;
+}
+
+export interface GroupDetail extends Omit<GroupSummary, 'partitionCount'> {
+  readonly partitions: readonly PartitionLag[];
+}
+
+export interface CollectionError {
+  readonly broker: string;
+  readonly operation: string;
+  readonly message: string;
+}
+
+export interface GroupsResponse {
+  /** ISO time of the collection. */
+  readonly time: string;
+  readonly groups: readonly GroupSummary[];
+  readonly errors: readonly CollectionError[];
+}
+
+export interface GroupDetailResponse {
+  readonly time: string;
+  readonly group: GroupDetail;
+}
+
+/** One lag collection of one group (`GET /api/v1/history`, `event: point`). */
+export interface HistoryPoint {
+  /** Epoch ms. */
+  readonly t: number;
+  readonly lag: number;
+  readonly timeLagSeconds: number | null;
+  readonly consumeRate: number | null;
+  readonly produceRate: number | null;
+  readonly currentReplicas: number | null;
+  readonly desiredReplicas: number | null;
+}
+
+export interface HistoryResponse {
+  readonly points: readonly HistoryPoint[];
+}
+
+export interface PointEvent {
+  readonly group: string;
+  readonly point: HistoryPoint;
+}
+
+// ---- Autoscaler ----
+
+export type ScalingAction = 'scale_up' | 'scale_down' | 'none' | 'paused' | 'fallback';
+
+export interface PolicyRecommendation {
+  readonly policy: string;
+  readonly replicas: number;
+  readonly active: boolean;
+  readonly metric: { readonly name: string; readonly value: number; readonly target?: number };
+  readonly arithmetic: string;
+  readonly reason: string;
+  readonly details?: Readonly<Record<string, number | string | boolean | null>>;
+}
+
+export interface ScalingDecision {
+  readonly time: number;
+  readonly group: string;
+  readonly policy: string;
+  readonly currentReplicas: number;
+  readonly desiredReplicas: number;
+  readonly action: ScalingAction;
+  readonly inputs: {
+    readonly lag: number | null;
+    readonly timeLagSeconds: number | null;
+    readonly produceRate: number | null;
+    readonly consumeRate: number | null;
+    readonly activeConsumers: number;
+    readonly partitions: number;
+  };
+  readonly recommendation: PolicyRecommendation | null;
+  readonly adjustments: readonly string[];
+  readonly reason: string;
+}
+
+export interface ScalingRules {
+  readonly stabilizationWindowSeconds: number;
+  readonly selectPolicy: 'Max' | 'Min' | 'Disabled';
+  readonly policies: readonly { readonly type: 'Pods' | 'Percent'; readonly value: number; readonly periodSeconds: number }[];
+}
+
+export interface BehaviorConfig {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly idleReplicas: number | null;
+  readonly cooldownSeconds: number;
+  readonly scaleUp: ScalingRules;
+  readonly scaleDown: ScalingRules;
+  readonly fallback: { readonly failureThreshold: number; readonly replicas: number } | null;
+  readonly paused: boolean | number;
+}
+
+/** A JSON value, for configuration shown as it is. */
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+export interface AutoscalerState {
+  readonly group: string;
+  readonly target: string;
+  readonly currentReplicas: number;
+  readonly desiredReplicas: number | null;
+  readonly paused: boolean;
+  readonly policy: { readonly name: string; readonly config?: JsonValue };
+  readonly behavior: BehaviorConfig;
+  readonly lastDecision: ScalingDecision | null;
+}
+
+export interface DecisionsResponse {
+  readonly decisions: readonly ScalingDecision[];
+}
+
+// ---- Validation ----
+
+export type Severity = 'error' | 'warning';
+
+export interface RuleSetListing {
+  readonly name: string;
+  readonly latestVersion: number;
+  readonly versions: readonly number[];
+  readonly updatedAt: number;
+}
+
+export interface StoredRuleSet {
+  readonly name: string;
+  readonly version: number;
+  readonly document: JsonValue;
+  readonly createdAt: number;
+}
+
+export type RuleSetCheck = { readonly valid: true } | { readonly valid: false; readonly errors: readonly ErrorDetail[] };
+
+export interface Job {
+  readonly id: string;
+  readonly ruleSet: string;
+  readonly ruleSetVersion: number;
+  readonly total: number | null;
+  readonly createdAt: number;
+  readonly source: string;
+  readonly results: number;
+  readonly valid: number;
+  readonly invalid: number;
+  readonly dlq: number;
+  /** 0..1; null while the total is unknown. */
+  readonly progress: number | null;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly nextCursor: string | null;
+}
+
+export interface ViolationCount {
+  readonly records: number;
+  readonly violations: number;
+}
+
+export interface RuleCount extends ViolationCount {
+  readonly ruleId: string;
+  readonly severity: Severity;
+}
+
+export interface FieldCount extends ViolationCount {
+  readonly path: string;
+}
+
+export interface SeverityCount extends ViolationCount {
+  readonly severity: Severity;
+}
+
+export interface JobSummary {
+  readonly jobId: string;
+  readonly records: number;
+  readonly valid: number;
+  readonly invalid: number;
+  readonly warningsOnly: number;
+  readonly truncated: number;
+  readonly violations: number;
+  readonly byRule: readonly RuleCount[];
+  readonly byField: readonly FieldCount[];
+  readonly byFieldTruncated: boolean;
+  readonly bySeverity: readonly SeverityCount[];
+}
+
+export interface Violation {
+  readonly ruleId: string;
+  readonly severity: Severity;
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ValidationResult {
+  readonly jobId: string;
+  readonly recordNumber: number;
+  readonly valid: boolean;
+  readonly violations: readonly Violation[];
+  readonly truncated: boolean;
+  /** The record as JSON text. */
+  readonly record?: string;
+  readonly recordOmitted: boolean;
+}
+
+export interface ResultFacets {
+  readonly records: number;
+  readonly byRule: readonly RuleCount[];
+  readonly bySeverity: readonly SeverityCount[];
+}
+
+export interface ResultPage extends Page<ValidationResult> {
+  readonly facets?: ResultFacets;
+}
+
+export interface DlqEntry {
+  readonly id: string;
+  readonly jobId: string | null;
+  readonly recordNumber: number | null;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly reason: string;
+  readonly code: string;
+  readonly payloadBase64: string;
+  /** UTF-8 text when the payload decodes, else null. */
+  readonly payloadText: string | null;
+  readonly payloadSize: number;
+  readonly payloadTruncated: boolean;
+  readonly createdAt: number;
+  readonly replayedAt: number | null;
+}
+
+export interface ReplayResponse {
+  readonly id: string;
+  readonly replayedAt: number;
+}

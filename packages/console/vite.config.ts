@@ -1,0 +1,17 @@
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+// In development Vite serves the console and forwards everything else to the API server
+// (`lagscale api`, or `npm start`), so the console talks to one origin in both modes.
+const apiTarget = process.env.LAGSCALE_API_URL ?? 'http://127.0.0.1:8080';
+const proxied = ['/api', '/openapi.json', '/healthz', '/metrics'];
+
+export default defineConfig({
+  root: import.meta.dirname,
+  plugins: [react()],
+  // Relative asset paths: the API server may mount the built console under any prefix.
+  base: './',
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
+  server: { proxy: Object.fromEntries(proxied.map((path) => [path, { target: apiTarget, changeOrigin: false }])) },
+  preview: { proxy: Object.fromEntries(proxied.map((path) => [path, { target: apiTarget, changeOrigin: false }])) },
+});
