@@ -1,15 +1,36 @@
 import { defineConfig } from 'vitest/config';
 
-// One broker for the whole run (started in global setup); tests that need 3 nodes, TLS/SASL or
-// another Kafka version start their own. Files run one at a time: integration tests measure
-// time lag and rates, and two cores are not enough to run brokers side by side reliably.
+// Two projects. `packages`: one broker for the whole run (started in global setup); tests that
+// need 3 nodes, TLS/SASL or another Kafka version start their own. Files run one at a time:
+// integration tests measure time lag and rates, and two cores are not enough to run brokers side
+// by side reliably. `console`: component tests in jsdom; they need no broker, and a project's
+// global setup only runs when one of its files is selected, so `vitest run packages/console`
+// starts no Kafka.
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'test-support/**/*.test.ts'],
-    globalSetup: ['test-support/global-kafka.ts'],
     fileParallelism: false,
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
     reporters: ['default'],
+    projects: [
+      {
+        test: {
+          name: 'packages',
+          include: ['packages/*/test/**/*.test.ts', 'test-support/**/*.test.ts'],
+          exclude: ['**/node_modules/**', 'packages/console/**'],
+          fileParallelism: false,
+          globalSetup: ['test-support/global-kafka.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: 'console',
+          include: ['packages/console/test/**/*.test.{ts,tsx}'],
+          environment: 'jsdom',
+          setupFiles: ['packages/console/test/setup.ts'],
+          testTimeout: 15_000,
+        },
+      },
+    ],
   },
 });

@@ -25,7 +25,10 @@ const ROUTES: readonly Route[] = [
   { pattern: '/autoscaler', render: () => <AutoscalerPage /> },
   { pattern: '/rulesets', render: () => <RuleSetsPage /> },
   { pattern: '/rulesets/new', render: () => <RuleSetEditorPage name={null} /> },
-  { pattern: '/rulesets/:name', render: (params, search) => <RuleSetEditorPage name={params.name ?? ''} savedVersion={search.has('saved') ? Number(search.get('saved')) : null} /> },
+  {
+    pattern: '/rulesets/:name',
+    render: (params, search) => <RuleSetEditorPage name={params.name ?? ''} savedVersion={search.has('saved') ? Number(search.get('saved')) : null} />,
+  },
   { pattern: '/jobs', render: (_params, search) => <JobsPage ruleSet={search.get('ruleSet')} /> },
   { pattern: '/jobs/:id', render: (params) => <JobPage jobId={params.id ?? ''} /> },
   { pattern: '/jobs/:id/results/:record', render: (params) => <ResultPage jobId={params.id ?? ''} recordNumber={Number(params.record)} /> },
@@ -78,13 +81,10 @@ function TokenButton() {
 export function App({ connect }: { readonly connect?: EventStreamConnector }) {
   return (
     <LiveProvider connect={connect}>
-      <a className="skip-link" href="#main" onClick={(event) => {
-        // The router owns the hash; move focus without changing it.
-        event.preventDefault();
-        document.getElementById('main')?.focus();
-      }}>
+      {/* A button, not an in-page link: the hash belongs to the router. */}
+      <button type="button" className="skip-link" onClick={() => document.getElementById('main')?.focus()}>
         Skip to content
-      </a>
+      </button>
       <header className="topbar">
         <div className="brand">
           <span className="brand-mark" aria-hidden="true">
@@ -93,7 +93,7 @@ export function App({ connect }: { readonly connect?: EventStreamConnector }) {
           lagscale
         </div>
         <nav aria-label="Main">
-          <ul>
+          <ul className="nav-list">
             <li>
               <Link to="/" nav>
                 Overview

@@ -44,8 +44,14 @@ export const api = {
     apiRequest<ResultPage>(`/jobs/${segment(id)}/results${resultsQuery(filters, page)}`, { signal }),
   result: (id: string, recordNumber: number, signal?: AbortSignal) => apiRequest<ValidationResult>(`/jobs/${segment(id)}/results/${recordNumber}`, { signal }),
   uploadJob: (file: File, options: Omit<JobUploadParams, 'fileName'> & UploadOptions) =>
-    uploadFile<Job>(`/jobs${jobUploadQuery({ ruleSet: options.ruleSet, version: options.version, format: options.format, jobId: options.jobId, fileName: file.name })}`, file, options),
+    uploadFile<Job>(
+      `/jobs${jobUploadQuery({ ruleSet: options.ruleSet, version: options.version, format: options.format, jobId: options.jobId, fileName: file.name })}`,
+      file,
+      options,
+    ),
 
-  dlq: (query: { jobId?: string; limit: number; cursor: string | null }, signal?: AbortSignal) => apiRequest<Page<DlqEntry>>(`/dlq${buildQuery(query)}`, { signal }),
-  replayDlq: (id: string, value?: JsonValue) => apiRequest<ReplayResponse>(`/dlq/${segment(id)}/replay`, { method: 'POST', json: value === undefined ? {} : { value } }),
+  dlq: (query: { jobId?: string; limit: number; cursor: string | null }, signal?: AbortSignal) =>
+    apiRequest<Page<DlqEntry>>(`/dlq${buildQuery(query)}`, { signal }),
+  replayDlq: (id: string, value?: JsonValue) =>
+    apiRequest<ReplayResponse>(`/dlq/${segment(id)}/replay`, { method: 'POST', json: value === undefined ? {} : { value } }),
 };

@@ -28,7 +28,9 @@ export function useLive(): LiveState {
 }
 
 /** Applies one server event to the state; unknown events and undecodable data are ignored. */
-export function decodeEvent(event: ServerEvent):
+export function decodeEvent(
+  event: ServerEvent,
+):
   | { readonly kind: 'groups'; readonly groups: GroupsResponse }
   | { readonly kind: 'autoscaler'; readonly autoscaler: AutoscalerState }
   | { readonly kind: 'point'; readonly point: PointEvent }

@@ -28,7 +28,12 @@ export function describeJobProgress(job: Job | null): string {
   return `${formatCount(done)} ${of} (${extra})`;
 }
 
-type Phase = { readonly kind: 'idle' } | { readonly kind: 'uploading' } | { readonly kind: 'processing' } | { readonly kind: 'done' } | { readonly kind: 'failed'; readonly error: Error };
+type Phase =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'uploading' }
+  | { readonly kind: 'processing' }
+  | { readonly kind: 'done' }
+  | { readonly kind: 'failed'; readonly error: Error };
 
 interface JobUploadProps {
   readonly ruleSets: readonly RuleSetListing[];
@@ -120,7 +125,7 @@ export function JobUpload({ ruleSets, initialRuleSet, pollIntervalMs = 1000, onF
   };
 
   const busy = phase.kind === 'uploading' || phase.kind === 'processing';
-  const uploadPercent = sent && sent.total ? Math.floor((sent.loaded / sent.total) * 100) : sent ? null : 0;
+  const uploadPercent = sent?.total ? Math.floor((sent.loaded / sent.total) * 100) : sent ? null : 0;
   const jobPercent = phase.kind === 'done' ? 100 : (progressPercent(job?.progress) ?? 0);
 
   return (

@@ -36,7 +36,8 @@ function resultColumns(jobId: string): Column<ValidationResult>[] {
           <ul className="violation-list">
             {result.violations.slice(0, SHOWN_VIOLATIONS).map((violation, index) => (
               <li key={`${violation.ruleId}:${violation.path}:${index}`}>
-                <SeverityBadge severity={violation.severity} /> <code>{violation.path || '/'}</code> {violation.message} <span className="muted">({violation.ruleId})</span>
+                <SeverityBadge severity={violation.severity} /> <code>{violation.path || '/'}</code> {violation.message}{' '}
+                <span className="muted">({violation.ruleId})</span>
               </li>
             ))}
             {result.violations.length > SHOWN_VIOLATIONS ? <li className="muted">and {result.violations.length - SHOWN_VIOLATIONS} more</li> : null}
@@ -72,7 +73,11 @@ export function ResultsSearch({ jobId, filters, onFiltersChange, ruleIds, fieldP
     setCursors([null]);
   }, [filtersKey]);
 
-  const page = useResource((signal) => api.results(jobId, filters, { cursor, limit: RESULTS_PAGE_SIZE }, signal), `${jobId}:${filtersKey}:${cursor ?? ''}`, refresh);
+  const page = useResource(
+    (signal) => api.results(jobId, filters, { cursor, limit: RESULTS_PAGE_SIZE }, signal),
+    `${jobId}:${filtersKey}:${cursor ?? ''}`,
+    refresh,
+  );
 
   useEffect(() => {
     if (page.data?.facets) setFacets(page.data.facets);
@@ -87,71 +92,84 @@ export function ResultsSearch({ jobId, filters, onFiltersChange, ruleIds, fieldP
   return (
     <section aria-labelledby={`${formId}-title`} className="results">
       <h2 id={`${formId}-title`}>Results</h2>
-      <form className="filters" onSubmit={submit} role="search" aria-label="Filter results">
-        <div className="field">
-          <label htmlFor={`${formId}-validity`}>Records</label>
-          <select id={`${formId}-validity`} value={draft.validity} onChange={(event) => update('validity', event.target.value as ResultFilters['validity'])}>
-            <option value="all">All</option>
-            <option value="invalid">Invalid only</option>
-            <option value="valid">Valid only</option>
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={`${formId}-rule`}>Rule id</label>
-          <input id={`${formId}-rule`} list={`${formId}-rules`} value={draft.ruleId} onChange={(event) => update('ruleId', event.target.value)} spellCheck={false} />
-          <datalist id={`${formId}-rules`}>
-            {ruleIds.map((ruleId) => (
-              <option key={ruleId} value={ruleId} />
-            ))}
-          </datalist>
-        </div>
-        <div className="field">
-          <label htmlFor={`${formId}-severity`}>Severity</label>
-          <select id={`${formId}-severity`} value={draft.severity} onChange={(event) => update('severity', event.target.value as ResultFilters['severity'])}>
-            <option value="">Any</option>
-            <option value="error">Error</option>
-            <option value="warning">Warning</option>
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={`${formId}-field`}>Field path</label>
-          <input
-            id={`${formId}-field`}
-            list={`${formId}-fields`}
-            value={draft.field}
-            onChange={(event) => update('field', event.target.value)}
-            placeholder="/items/0/sku"
-            spellCheck={false}
-          />
-          <datalist id={`${formId}-fields`}>
-            {fieldPaths.map((path) => (
-              <option key={path} value={path} />
-            ))}
-          </datalist>
-        </div>
-        <div className="field">
-          <label htmlFor={`${formId}-text`}>Message text</label>
-          <input id={`${formId}-text`} type="search" value={draft.text} onChange={(event) => update('text', event.target.value)} />
-        </div>
-        <div className="actions">
-          <button type="submit" className="primary">
-            Search
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              setDraft(EMPTY_RESULT_FILTERS);
-              onFiltersChange(EMPTY_RESULT_FILTERS);
-            }}
-          >
-            Clear filters
-          </button>
-        </div>
-      </form>
+      <search aria-label="Filter results">
+        <form className="filters" onSubmit={submit}>
+          <div className="field">
+            <label htmlFor={`${formId}-validity`}>Records</label>
+            <select id={`${formId}-validity`} value={draft.validity} onChange={(event) => update('validity', event.target.value as ResultFilters['validity'])}>
+              <option value="all">All</option>
+              <option value="invalid">Invalid only</option>
+              <option value="valid">Valid only</option>
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={`${formId}-rule`}>Rule id</label>
+            <input
+              id={`${formId}-rule`}
+              list={`${formId}-rules`}
+              value={draft.ruleId}
+              onChange={(event) => update('ruleId', event.target.value)}
+              spellCheck={false}
+            />
+            <datalist id={`${formId}-rules`}>
+              {ruleIds.map((ruleId) => (
+                <option key={ruleId} value={ruleId} />
+              ))}
+            </datalist>
+          </div>
+          <div className="field">
+            <label htmlFor={`${formId}-severity`}>Severity</label>
+            <select id={`${formId}-severity`} value={draft.severity} onChange={(event) => update('severity', event.target.value as ResultFilters['severity'])}>
+              <option value="">Any</option>
+              <option value="error">Error</option>
+              <option value="warning">Warning</option>
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={`${formId}-field`}>Field path</label>
+            <input
+              id={`${formId}-field`}
+              list={`${formId}-fields`}
+              value={draft.field}
+              onChange={(event) => update('field', event.target.value)}
+              placeholder="/items/0/sku"
+              spellCheck={false}
+            />
+            <datalist id={`${formId}-fields`}>
+              {fieldPaths.map((path) => (
+                <option key={path} value={path} />
+              ))}
+            </datalist>
+          </div>
+          <div className="field">
+            <label htmlFor={`${formId}-text`}>Message text</label>
+            <input id={`${formId}-text`} type="search" value={draft.text} onChange={(event) => update('text', event.target.value)} />
+          </div>
+          <div className="actions">
+            <button type="submit" className="primary">
+              Search
+            </button>
+            <button
+              type="button"
+              onClick={() => {
+                setDraft(EMPTY_RESULT_FILTERS);
+                onFiltersChange(EMPTY_RESULT_FILTERS);
+              }}
+            >
+              Clear filters
+            </button>
+          </div>
+        </form>
+      </search>
       {facets ? (
         <p className="muted" data-testid="results-count" role="status">
           {formatCount(facets.records)} matching record{facets.records === 1 ? '' : 's'}
-          {facets.byRule.length > 0 ? ` · most frequent: ${facets.byRule.slice(0, 3).map((rule) => `${rule.ruleId} (${formatCount(rule.violations)})`).join(', ')}` : ''}
+          {facets.byRule.length > 0
+            ? ` · most frequent: ${facets.byRule
+                .slice(0, 3)
+                .map((rule) => `${rule.ruleId} (${formatCount(rule.violations)})`)
+                .join(', ')}`
+            : ''}
         </p>
       ) : null}
       {page.error ? <ErrorMessage error={page.error} title="The search failed" /> : null}

@@ -49,14 +49,14 @@ export function locateJson(text: string): JsonLocations {
     let value = '';
     for (;;) {
       const char = text[position];
-      if (char === undefined) fail('unterminated string');
+      if (char === undefined) return fail('unterminated string');
       if (char === '"') {
         position += 1;
         return value;
       }
       if (char === '\\') {
-        const escape = text[position + 1];
-        if (escape === 'u') {
+        const escaped = text[position + 1];
+        if (escaped === 'u') {
           const hex = text.slice(position + 2, position + 6);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail('invalid \\u escape');
           value += String.fromCharCode(Number.parseInt(hex, 16));
@@ -64,8 +64,8 @@ export function locateJson(text: string): JsonLocations {
           continue;
         }
         const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-        const decoded = escape === undefined ? undefined : simple[escape];
-        if (decoded === undefined) fail(`invalid escape '\\${escape ?? ''}'`);
+        const decoded = escaped === undefined ? undefined : simple[escaped];
+        if (decoded === undefined) fail(`invalid escape '\\${escaped ?? ''}'`);
         value += decoded;
         position += 2;
         continue;

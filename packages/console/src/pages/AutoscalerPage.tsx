@@ -18,7 +18,8 @@ const DECISION_COLUMNS: readonly Column<ScalingDecision>[] = [
   {
     header: 'Replicas',
     numeric: true,
-    cell: (decision) => (decision.currentReplicas === decision.desiredReplicas ? String(decision.currentReplicas) : `${decision.currentReplicas} → ${decision.desiredReplicas}`),
+    cell: (decision) =>
+      decision.currentReplicas === decision.desiredReplicas ? String(decision.currentReplicas) : `${decision.currentReplicas} → ${decision.desiredReplicas}`,
   },
   {
     header: 'Reason',
@@ -98,7 +99,11 @@ function PolicyAndBehavior({ state }: { readonly state: AutoscalerState }) {
           <RulesDescription direction="Scale down" rules={behavior.scaleDown} />
           <div>
             <dt>Fallback</dt>
-            <dd>{behavior.fallback ? `${behavior.fallback.replicas} replicas after ${behavior.fallback.failureThreshold} failed reads` : 'keep the current replicas'}</dd>
+            <dd>
+              {behavior.fallback
+                ? `${behavior.fallback.replicas} replicas after ${behavior.fallback.failureThreshold} failed reads`
+                : 'keep the current replicas'}
+            </dd>
           </div>
           {behavior.paused !== false ? (
             <div>

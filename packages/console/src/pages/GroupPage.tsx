@@ -22,7 +22,12 @@ const PARTITION_COLUMNS: readonly Column<PartitionLag>[] = [
     cell: (partition) => (
       <>
         {formatSeconds(partition.timeLagSeconds)}
-        {partition.timeLagMode === 'estimate' ? <span className="muted" title="interpolated from the offset/time table"> est.</span> : null}
+        {partition.timeLagMode === 'estimate' ? (
+          <span className="muted" title="interpolated from the offset/time table">
+            {' '}
+            est.
+          </span>
+        ) : null}
       </>
     ),
   },
@@ -120,7 +125,14 @@ export function GroupPage({ group }: { readonly group: string }) {
           formatValue={formatCount}
           series={[
             { key: 'current', label: 'Current', color: 'var(--chart-2)', step: true, values: history.points.map((point) => point.currentReplicas) },
-            { key: 'desired', label: 'Desired', color: 'var(--chart-3)', step: true, dashed: true, values: history.points.map((point) => point.desiredReplicas) },
+            {
+              key: 'desired',
+              label: 'Desired',
+              color: 'var(--chart-3)',
+              step: true,
+              dashed: true,
+              values: history.points.map((point) => point.desiredReplicas),
+            },
           ]}
         />
         <LineChart

@@ -21,7 +21,12 @@ function SummarySection({ summary, onFilter }: { readonly summary: JobSummary; r
     {
       header: 'Rule',
       cell: (rule) => (
-        <button type="button" className="link-button" onClick={() => onFilter({ ruleId: rule.ruleId, validity: 'all' })} aria-label={`Show records that break ${rule.ruleId}`}>
+        <button
+          type="button"
+          className="link-button"
+          onClick={() => onFilter({ ruleId: rule.ruleId, validity: 'all' })}
+          aria-label={`Show records that break ${rule.ruleId}`}
+        >
           {rule.ruleId}
         </button>
       ),
@@ -34,7 +39,12 @@ function SummarySection({ summary, onFilter }: { readonly summary: JobSummary; r
     {
       header: 'Field',
       cell: (field) => (
-        <button type="button" className="link-button mono" onClick={() => onFilter({ field: field.path, validity: 'all' })} aria-label={`Show records with violations at ${field.path}`}>
+        <button
+          type="button"
+          className="link-button mono"
+          onClick={() => onFilter({ field: field.path, validity: 'all' })}
+          aria-label={`Show records with violations at ${field.path}`}
+        >
           {field.path || '/'}
         </button>
       ),
@@ -93,9 +103,23 @@ function SummarySection({ summary, onFilter }: { readonly summary: JobSummary; r
         />
       </div>
       <div className="chart-grid-2">
-        <DataTable caption="Violations by rule" showCaption columns={ruleColumns} rows={summary.byRule} rowKey={(rule) => rule.ruleId} empty={<p className="muted">No violations.</p>} />
+        <DataTable
+          caption="Violations by rule"
+          showCaption
+          columns={ruleColumns}
+          rows={summary.byRule}
+          rowKey={(rule) => rule.ruleId}
+          empty={<p className="muted">No violations.</p>}
+        />
         <div>
-          <DataTable caption="Violations by field" showCaption columns={fieldColumns} rows={summary.byField} rowKey={(field) => field.path} empty={<p className="muted">No violations.</p>} />
+          <DataTable
+            caption="Violations by field"
+            showCaption
+            columns={fieldColumns}
+            rows={summary.byField}
+            rowKey={(field) => field.path}
+            empty={<p className="muted">No violations.</p>}
+          />
           {summary.byFieldTruncated ? <p className="muted">Only the fields with the most violations are listed.</p> : null}
         </div>
       </div>
@@ -128,8 +152,8 @@ export function JobPage({ jobId }: { readonly jobId: string }) {
         </h1>
         {current ? (
           <p className="muted">
-            Rule set <Link to={`/rulesets/${encodeURIComponent(current.ruleSet)}`}>{current.ruleSet}</Link> v{current.ruleSetVersion} · {current.source} · created{' '}
-            {formatDateTime(current.createdAt)}
+            Rule set <Link to={`/rulesets/${encodeURIComponent(current.ruleSet)}`}>{current.ruleSet}</Link> v{current.ruleSetVersion} · {current.source} ·
+            created {formatDateTime(current.createdAt)}
             {current.dlq > 0 ? (
               <>
                 {' '}

@@ -56,7 +56,9 @@ export function OverviewPage() {
       </div>
       {problem && !groups ? <ErrorMessage error={problem} title="Could not load the consumer groups" /> : null}
       {groups === null ? (
-        problem ? null : <Loading what="consumer groups" />
+        problem ? null : (
+          <Loading what="consumer groups" />
+        )
       ) : (
         <>
           <DataTable

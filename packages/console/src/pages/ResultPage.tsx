@@ -60,7 +60,9 @@ export function ResultPage({ jobId, recordNumber }: { readonly jobId: string; re
                 {prettyRecord(data.record)}
               </pre>
             ) : (
-              <p className="muted">{data.recordOmitted ? 'The record was larger than the store keeps, so only its result is shown.' : 'The record was not stored.'}</p>
+              <p className="muted">
+                {data.recordOmitted ? 'The record was larger than the store keeps, so only its result is shown.' : 'The record was not stored.'}
+              </p>
             )}
           </section>
         </div>

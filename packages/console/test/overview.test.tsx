@@ -1,0 +1,53 @@
+import { act, render, screen, within } from '@testing-library/react';
+import { expect, test } from 'vitest';
+import { App } from '../src/App';
+import { autoscalerState, groupSummary, groupsResponse } from './fixtures';
+import { fakeEventStream, mockApi } from './helpers';
+
+test('the overview shows one row per group from the events and follows later events', async () => {
+  mockApi({
+    'GET /api/v1/groups': { status: 503, body: { error: 'not_ready', message: 'no lag collection has completed yet; retry in a few seconds' } },
+    'GET /api/v1/autoscaler': { status: 404, body: { error: 'autoscaler_not_running', message: 'no autoscaler' } },
+  });
+  const stream = fakeEventStream();
+  render(<App connect={stream.connect} />);
+  expect((await screen.findByRole('alert')).textContent).toContain('no lag collection has completed yet');
+
+  act(() => {
+    stream.emit('groups', groupsResponse([groupSummary(), groupSummary({ group: 'billing', lag: 7, lagComplete: false, status: 'STALL', timeLagSeconds: null })]));
+    stream.emit('autoscaler', autoscalerState({ currentReplicas: 2, desiredReplicas: 3 }));
+  });
+
+  const orders = screen.getByTestId('group-row-orders-validator');
+  expect(within(orders).getByTestId('lag').textContent).toContain('1,200');
+  expect(within(orders).getByTestId('time-lag').textContent).toContain('4.2 s');
+  expect(within(orders).getByTestId('consume-rate').textContent).toContain('310/s');
+  expect(within(orders).getByTestId('replicas').textContent).toContain('2');
+  expect(within(orders).getByTestId('desired-replicas').textContent).toContain('3');
+  expect(within(orders).getByRole('link', { name: 'orders-validator' }).getAttribute('href')).toBe('#/groups/orders-validator');
+
+  const billing = screen.getByTestId('group-row-billing');
+  expect(within(billing).getByTestId('lag').textContent).toContain('≥ 7');
+  expect(within(billing).getByTestId('status').textContent).toContain('STALL');
+  // Only the autoscaled group has replicas.
+  expect(within(billing).getByTestId('replicas').textContent).toContain('—');
+  expect(screen.queryByRole('alert')).toBeNull();
+
+  act(() => {
+    stream.emit('groups', groupsResponse([groupSummary({ lag: 80 })], '2026-11-25T10:00:05.000Z'));
+    stream.emit('autoscaler', autoscalerState({ currentReplicas: 3, desiredReplicas: 3 }));
+  });
+  expect(within(screen.getByTestId('group-row-orders-validator')).getByTestId('lag').textContent).toContain('80');
+  expect(within(screen.getByTestId('group-row-orders-validator')).getByTestId('replicas').textContent).toContain('3');
+  expect(screen.queryByTestId('group-row-billing')).toBeNull();
+  expect(screen.getByTestId('connection').textContent).toContain('Live');
+});
+
+test('the overview says so when no group is watched', async () => {
+  mockApi({
+    'GET /api/v1/groups': { body: groupsResponse([]) },
+    'GET /api/v1/autoscaler': { status: 404, body: { error: 'autoscaler_not_running', message: 'no autoscaler' } },
+  });
+  render(<App connect={fakeEventStream().connect} />);
+  expect(await screen.findByText('No consumer groups yet')).toBeTruthy();
+});
