@@ -1,3 +1,4 @@
+export * from './api/index.js';
 export * from './examples/sample-orders.js';
 export * from './jobs/index.js';
 export * from './rules/compile.js';

@@ -1,2 +1,3 @@
 export * from './envelope.js';
 export * from './parsers.js';
+export * from './submit.js';
