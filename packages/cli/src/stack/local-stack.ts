@@ -6,7 +6,7 @@ import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscale
 import { parseBehaviorConfig } from '@lagscale/core';
 import { createLogger, type Logger } from '@lagscale/exporter';
 import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type LagMonitor } from '@lagscale/kafka';
-import { type ResultStore, type RuleSetDocument, SqliteResultStore, type UniquenessBacking, VALIDATION_TOPICS } from '@lagscale/validator';
+import { parseApiTokens, type ResultStore, type RuleSetDocument, SqliteResultStore, type UniquenessBacking, VALIDATION_TOPICS } from '@lagscale/validator';
 import type { FastifyInstance } from 'fastify';
 import { type LagscaleConfig, toConnectionOptions } from '../config.js';
 import { lagMonitorFrom, listenOn, logCollection } from '../runtime.js';
@@ -136,7 +136,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const autoscaler = new Autoscaler({ monitor, group: STACK_WORKER_GROUP, policy, behavior, target: pool, logger });
     cleanups.push(() => autoscaler.stop());
 
-    const server = await createStackServer({ monitor, autoscaler, store, connection, logger, host: config.exporter.host });
+    const tokens = process.env.LAGSCALE_API_TOKENS ? parseApiTokens(process.env.LAGSCALE_API_TOKENS) : [];
+    const server = await createStackServer({ monitor, autoscaler, store, connection, logger, host: config.exporter.host, tokens });
     cleanups.push(() => server.app.close());
     const url = await listenOn(server.app, config);
 

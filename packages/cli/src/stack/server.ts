@@ -1,7 +1,15 @@
 import { type Autoscaler, autoscalerMetrics, registerAutoscalerRoutes } from '@lagscale/autoscaler';
 import { registerLagRoutes, serverOptions } from '@lagscale/exporter';
 import type { KafkaConnectionOptions, LagMonitor } from '@lagscale/kafka';
-import type { ResultStore, UniquenessBacking } from '@lagscale/validator';
+import {
+  type ApiToken,
+  assertApiListenAllowed,
+  type ResultStore,
+  registerApiAuth,
+  registerOpenApi,
+  registerValidatorApi,
+  type UniquenessBacking,
+} from '@lagscale/validator';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerConsoleAssets } from './console-assets.js';
 import { registerLiveRoutes } from './events.js';
@@ -16,6 +24,8 @@ export interface StackServerOptions {
   readonly logger: FastifyBaseLogger;
   /** The listen address: beyond loopback the API requires tokens. */
   readonly host: string;
+  /** API tokens; none means loopback clients only (see docs/http-api.md). */
+  readonly tokens: readonly ApiToken[];
   /** Folder of the built console; default packages/console/dist. */
   readonly consoleDir?: string;
 }
@@ -32,7 +42,11 @@ export interface StackServer {
  */
 export async function createStackServer(options: StackServerOptions): Promise<StackServer> {
   const { monitor, autoscaler } = options;
+  assertApiListenAllowed(options.host, options.tokens);
   const app = Fastify(serverOptions(options.logger));
+  // The OpenAPI document and the token check see only the routes added after them.
+  await registerOpenApi(app);
+  registerApiAuth(app, { tokens: options.tokens });
   registerLagRoutes(app, { monitor, metrics: autoscaler ? [autoscalerMetrics(autoscaler)] : [] });
   if (autoscaler) registerAutoscalerRoutes(app, autoscaler);
   else {
@@ -43,6 +57,7 @@ export async function createStackServer(options: StackServerOptions): Promise<St
   }
   const history = new StackHistory();
   registerLiveRoutes(app, { monitor, autoscaler, history });
+  await registerValidatorApi(app, { store: options.store, connection: options.connection });
   const { built } = await registerConsoleAssets(app, options.consoleDir);
   return { app, history, consoleBuilt: built };
 }
