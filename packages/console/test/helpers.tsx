@@ -29,7 +29,14 @@ export function mockApi(routes: Record<string, Handler | MockAnswer>) {
     const method = (init.method ?? 'GET').toUpperCase();
     let body: unknown;
     if (typeof init.body === 'string') body = JSON.parse(init.body);
-    const request: RecordedRequest = { method, url: `${url.pathname}${url.search}`, path: url.pathname, query: url.searchParams, headers: new Headers(init.headers), body };
+    const request: RecordedRequest = {
+      method,
+      url: `${url.pathname}${url.search}`,
+      path: url.pathname,
+      query: url.searchParams,
+      headers: new Headers(init.headers),
+      body,
+    };
     requests.push(request);
     const route = routes[`${method} ${url.pathname}`];
     const answer: MockAnswer =

@@ -14,7 +14,10 @@ test('the overview shows one row per group from the events and follows later eve
   expect((await screen.findByRole('alert')).textContent).toContain('no lag collection has completed yet');
 
   act(() => {
-    stream.emit('groups', groupsResponse([groupSummary(), groupSummary({ group: 'billing', lag: 7, lagComplete: false, status: 'STALL', timeLagSeconds: null })]));
+    stream.emit(
+      'groups',
+      groupsResponse([groupSummary(), groupSummary({ group: 'billing', lag: 7, lagComplete: false, status: 'STALL', timeLagSeconds: null })]),
+    );
     stream.emit('autoscaler', autoscalerState({ currentReplicas: 2, desiredReplicas: 3 }));
   });
 

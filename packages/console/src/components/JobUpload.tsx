@@ -129,7 +129,7 @@ export function JobUpload({ ruleSets, initialRuleSet, pollIntervalMs = 1000, onF
   const jobPercent = phase.kind === 'done' ? 100 : (progressPercent(job?.progress) ?? 0);
 
   return (
-    <form className="upload-form" onSubmit={submit} aria-labelledby={`${formId}-title`}>
+    <form className="upload-form" onSubmit={submit} aria-labelledby={`${formId}-title`} noValidate>
       <h2 id={`${formId}-title`}>Upload records</h2>
       {ruleSets.length === 0 ? (
         <p className="muted">

@@ -62,7 +62,8 @@ interface ResultsSearchProps {
 export function ResultsSearch({ jobId, filters, onFiltersChange, ruleIds, fieldPaths, refresh = 0 }: ResultsSearchProps) {
   const [draft, setDraft] = useState<ResultFilters>(filters);
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [facets, setFacets] = useState<ResultFacets | null>(null);
+  // Facets come with the first page only; later pages keep showing them.
+  const [firstPageFacets, setFirstPageFacets] = useState<ResultFacets | null>(null);
   const formId = useId();
   const cursor = cursors[cursors.length - 1] ?? null;
   const filtersKey = JSON.stringify(filters);
@@ -80,8 +81,9 @@ export function ResultsSearch({ jobId, filters, onFiltersChange, ruleIds, fieldP
   );
 
   useEffect(() => {
-    if (page.data?.facets) setFacets(page.data.facets);
+    if (page.data?.facets) setFirstPageFacets(page.data.facets);
   }, [page.data]);
+  const facets = page.data?.facets ?? (cursor === null ? null : firstPageFacets);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -92,75 +94,74 @@ export function ResultsSearch({ jobId, filters, onFiltersChange, ruleIds, fieldP
   return (
     <section aria-labelledby={`${formId}-title`} className="results">
       <h2 id={`${formId}-title`}>Results</h2>
-      <search aria-label="Filter results">
-        <form className="filters" onSubmit={submit}>
-          <div className="field">
-            <label htmlFor={`${formId}-validity`}>Records</label>
-            <select id={`${formId}-validity`} value={draft.validity} onChange={(event) => update('validity', event.target.value as ResultFilters['validity'])}>
-              <option value="all">All</option>
-              <option value="invalid">Invalid only</option>
-              <option value="valid">Valid only</option>
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor={`${formId}-rule`}>Rule id</label>
-            <input
-              id={`${formId}-rule`}
-              list={`${formId}-rules`}
-              value={draft.ruleId}
-              onChange={(event) => update('ruleId', event.target.value)}
-              spellCheck={false}
-            />
-            <datalist id={`${formId}-rules`}>
-              {ruleIds.map((ruleId) => (
-                <option key={ruleId} value={ruleId} />
-              ))}
-            </datalist>
-          </div>
-          <div className="field">
-            <label htmlFor={`${formId}-severity`}>Severity</label>
-            <select id={`${formId}-severity`} value={draft.severity} onChange={(event) => update('severity', event.target.value as ResultFilters['severity'])}>
-              <option value="">Any</option>
-              <option value="error">Error</option>
-              <option value="warning">Warning</option>
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor={`${formId}-field`}>Field path</label>
-            <input
-              id={`${formId}-field`}
-              list={`${formId}-fields`}
-              value={draft.field}
-              onChange={(event) => update('field', event.target.value)}
-              placeholder="/items/0/sku"
-              spellCheck={false}
-            />
-            <datalist id={`${formId}-fields`}>
-              {fieldPaths.map((path) => (
-                <option key={path} value={path} />
-              ))}
-            </datalist>
-          </div>
-          <div className="field">
-            <label htmlFor={`${formId}-text`}>Message text</label>
-            <input id={`${formId}-text`} type="search" value={draft.text} onChange={(event) => update('text', event.target.value)} />
-          </div>
-          <div className="actions">
-            <button type="submit" className="primary">
-              Search
-            </button>
-            <button
-              type="button"
-              onClick={() => {
-                setDraft(EMPTY_RESULT_FILTERS);
-                onFiltersChange(EMPTY_RESULT_FILTERS);
-              }}
-            >
-              Clear filters
-            </button>
-          </div>
-        </form>
-      </search>
+      {/* biome-ignore lint/a11y/useSemanticElements: <search> is too recent for jsdom and older browsers; role=search on the form works everywhere */}
+      <form className="filters" onSubmit={submit} role="search" aria-label="Filter results" data-testid="results-filters">
+        <div className="field">
+          <label htmlFor={`${formId}-validity`}>Records</label>
+          <select id={`${formId}-validity`} value={draft.validity} onChange={(event) => update('validity', event.target.value as ResultFilters['validity'])}>
+            <option value="all">All</option>
+            <option value="invalid">Invalid only</option>
+            <option value="valid">Valid only</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${formId}-rule`}>Rule id</label>
+          <input
+            id={`${formId}-rule`}
+            list={`${formId}-rules`}
+            value={draft.ruleId}
+            onChange={(event) => update('ruleId', event.target.value)}
+            spellCheck={false}
+          />
+          <datalist id={`${formId}-rules`}>
+            {ruleIds.map((ruleId) => (
+              <option key={ruleId} value={ruleId} />
+            ))}
+          </datalist>
+        </div>
+        <div className="field">
+          <label htmlFor={`${formId}-severity`}>Severity</label>
+          <select id={`${formId}-severity`} value={draft.severity} onChange={(event) => update('severity', event.target.value as ResultFilters['severity'])}>
+            <option value="">Any</option>
+            <option value="error">Error</option>
+            <option value="warning">Warning</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${formId}-field`}>Field path</label>
+          <input
+            id={`${formId}-field`}
+            list={`${formId}-fields`}
+            value={draft.field}
+            onChange={(event) => update('field', event.target.value)}
+            placeholder="/items/0/sku"
+            spellCheck={false}
+          />
+          <datalist id={`${formId}-fields`}>
+            {fieldPaths.map((path) => (
+              <option key={path} value={path} />
+            ))}
+          </datalist>
+        </div>
+        <div className="field">
+          <label htmlFor={`${formId}-text`}>Message text</label>
+          <input id={`${formId}-text`} type="search" value={draft.text} onChange={(event) => update('text', event.target.value)} />
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary">
+            Search
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              setDraft(EMPTY_RESULT_FILTERS);
+              onFiltersChange(EMPTY_RESULT_FILTERS);
+            }}
+          >
+            Clear filters
+          </button>
+        </div>
+      </form>
       {facets ? (
         <p className="muted" data-testid="results-count" role="status">
           {formatCount(facets.records)} matching record{facets.records === 1 ? '' : 's'}
