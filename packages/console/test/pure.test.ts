@@ -155,7 +155,7 @@ describe('formatting', () => {
   test('numbers people read', () => {
     expect(formatLag(12345, false)).toBe('≥ 12,345');
     expect(formatLag(null)).toBe('—');
-    expect(formatRate(3.14159)).toBe('3.1/s');
+    expect(formatRate(3.04)).toBe('3/s');
     expect(formatRate(1234.5)).toBe('1,235/s');
     expect([formatSeconds(0.42), formatSeconds(42), formatSeconds(185), formatSeconds(7380)]).toEqual(['0.4 s', '42 s', '3 min 05 s', '2 h 03 min']);
     expect([progressPercent(null), progressPercent(0.999), progressPercent(1), progressPercent(0.57)]).toEqual([null, 99, 100, 57]);

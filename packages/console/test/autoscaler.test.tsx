@@ -1,0 +1,73 @@
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { expect, test } from 'vitest';
+import { App } from '../src/App';
+import { autoscalerState, decision, groupsResponse } from './fixtures';
+import { fakeEventStream, mockApi } from './helpers';
+
+const T0 = Date.parse('2026-11-25T10:00:00.000Z');
+
+test('the autoscaler page shows the decisions with their arithmetic, the policy, and pauses', async () => {
+  const api = mockApi({
+    'GET /api/v1/groups': { body: groupsResponse([]) },
+    'GET /api/v1/autoscaler': { body: autoscalerState() },
+    'GET /api/v1/autoscaler/decisions': {
+      body: {
+        decisions: [
+          decision({ time: T0 + 5000, action: 'none', currentReplicas: 4, desiredReplicas: 4, reason: 'within tolerance', adjustments: [] }),
+          decision({ time: T0 }),
+        ],
+      },
+    },
+    'POST /api/v1/autoscaler/pause': { body: { paused: true } },
+    'POST /api/v1/autoscaler/resume': { status: 403, body: { error: 'forbidden', message: 'resuming needs the admin scope' } },
+  });
+  const stream = fakeEventStream();
+  window.location.hash = '#/autoscaler';
+  render(<App connect={stream.connect} />);
+
+  const table = await screen.findByTestId('decisions-table');
+  await waitFor(() => expect(within(table).getAllByTestId('decision-row').length).toBe(2));
+  const [newest, oldest] = within(table).getAllByTestId('decision-row');
+  expect(newest?.textContent).toContain('within tolerance');
+  expect(oldest?.textContent).toContain('2 → 4');
+  expect(oldest?.textContent).toContain('lag 1234 is above the target 300 per replica');
+  expect(oldest?.textContent).toContain('ceil(1234 / 300)');
+  expect(oldest?.textContent).toContain('scaleUp policy Pods 2 per 60s: 5 -> 4');
+  expect(api.to('GET', '/api/v1/autoscaler/decisions')[0]?.query.get('limit')).toBe('200');
+  expect(screen.getByTestId('policy-name').textContent).toBe('lag');
+  expect(screen.getByText('1 to 6')).toBeTruthy();
+  expect(screen.getByTestId('current-replicas').textContent).toBe('2');
+
+  // A live decision arrives: the numbers and the log follow it.
+  act(() =>
+    stream.emit(
+      'autoscaler',
+      autoscalerState({
+        currentReplicas: 4,
+        desiredReplicas: 5,
+        lastDecision: decision({ time: T0 + 10_000, desiredReplicas: 5, currentReplicas: 4, reason: 'lag keeps growing' }),
+      }),
+    ),
+  );
+  expect(screen.getByTestId('current-replicas').textContent).toBe('4');
+  await waitFor(() => expect(within(table).getAllByTestId('decision-row')[0]?.textContent).toContain('lag keeps growing'));
+
+  fireEvent.click(screen.getByRole('button', { name: 'Pause' }));
+  await waitFor(() => expect(screen.getByTestId('autoscaler-state').textContent).toBe('paused'));
+  expect(api.to('POST', '/api/v1/autoscaler/pause').length).toBe(1);
+
+  fireEvent.click(screen.getByRole('button', { name: 'Resume' }));
+  expect((await screen.findByRole('alert')).textContent).toContain('resuming needs the admin scope');
+  expect(screen.getByTestId('autoscaler-state').textContent).toBe('paused');
+});
+
+test('without an autoscaler the page says how to start one', async () => {
+  mockApi({
+    'GET /api/v1/groups': { body: groupsResponse([]) },
+    'GET /api/v1/autoscaler': { status: 404, body: { error: 'autoscaler_not_running', message: 'this server runs no autoscaler' } },
+    'GET /api/v1/autoscaler/decisions': { status: 404, body: { error: 'autoscaler_not_running', message: 'this server runs no autoscaler' } },
+  });
+  window.location.hash = '#/autoscaler';
+  render(<App connect={fakeEventStream().connect} />);
+  expect(await screen.findByText('No autoscaler runs in this server')).toBeTruthy();
+});
