@@ -14,8 +14,9 @@ export default defineConfig({
       {
         test: {
           name: 'packages',
-          include: ['packages/*/test/**/*.test.ts', 'test-support/**/*.test.ts'],
-          exclude: ['**/node_modules/**', 'packages/console/**'],
+          // Console browser tests (e2e/) run here: they need the stack, hence Kafka.
+          include: ['packages/*/test/**/*.test.ts', 'packages/console/e2e/**/*.test.ts', 'test-support/**/*.test.ts'],
+          exclude: ['**/node_modules/**', 'packages/console/test/**'],
           fileParallelism: false,
           globalSetup: ['test-support/global-kafka.ts'],
           testTimeout: 60_000,

@@ -124,7 +124,10 @@ describe('console in a browser', () => {
 
     await page.getByTestId('open-job').click();
     await page.getByLabel('Records').selectOption('invalid');
-    await page.getByRole('search', { name: 'Filter results' }).getByRole('button', { name: /search|apply|filter/i }).click();
+    await page
+      .getByRole('search', { name: 'Filter results' })
+      .getByRole('button', { name: /search|apply|filter/i })
+      .click();
     await expect.poll(async () => page.getByTestId('result-row-10').count()).toBe(1);
     // Only invalid records are listed: every 10th, 30 of them.
     await expect.poll(async () => page.getByTestId('open-result').count()).toBeGreaterThan(0);
