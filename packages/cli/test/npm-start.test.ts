@@ -1,9 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const repository = fileURLToPath(new URL('../../../', import.meta.url));
@@ -107,8 +108,9 @@ describe('npm start from a clean clone', () => {
   });
 
   it('serves the console and /healthz, stops cleanly on SIGINT, and a second start reuses the state', { timeout: 900_000 }, async () => {
-    execFileSync('git', ['clone', '--quiet', repository, clone], { stdio: 'ignore' });
-    execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: clone, stdio: 'ignore', timeout: 600_000 });
+    // Asynchronously: a blocked test worker misses the runner's heartbeats during a long npm ci.
+    await promisify(execFile)('git', ['clone', '--quiet', repository, clone]);
+    await promisify(execFile)('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: clone, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
 
     const env: NodeJS.ProcessEnv = { ...process.env, LAGSCALE_PORT: String(await freePort()), LAGSCALE_KAFKA_PORT: String(await freePort()) };
     delete env.KAFKA_BROKERS;
