@@ -59,4 +59,6 @@ test('the group page shows partitions and extends the history with live points',
   const before = api.to('GET', '/api/v1/groups/orders-validator').length;
   act(() => stream.emit('groups', groupsResponse([groupSummary()], '2026-11-25T10:00:05.000Z')));
   await waitFor(() => expect(api.to('GET', '/api/v1/groups/orders-validator').length).toBe(before + 1));
+  // ...and keeps the live points gathered so far.
+  expect(screen.getByTestId('lag-chart').textContent).toContain('Lag: 123');
 });

@@ -4,7 +4,7 @@ import { buildQuery, contentTypeForFile, EMPTY_RESULT_FILTERS, jobUploadQuery, r
 import { EventStreamParser, reconnectDelayMs } from '../src/api/sse';
 import type { HistoryPoint } from '../src/api/types';
 import { linePath, niceTicks } from '../src/components/LineChart';
-import { formatLag, formatRate, formatSeconds, progressPercent } from '../src/lib/format';
+import { formatLag, formatRate, formatSeconds, formatSecondsShort, progressPercent } from '../src/lib/format';
 import { annotateErrors, locateJson } from '../src/lib/json-locations';
 import { documentFromEditor, offsetOfLine } from '../src/lib/rule-set-editor';
 import { mergeDecisions, mergePoints } from '../src/lib/series';
@@ -158,6 +158,7 @@ describe('formatting', () => {
     expect(formatRate(3.04)).toBe('3/s');
     expect(formatRate(1234.5)).toBe('1,235/s');
     expect([formatSeconds(0.42), formatSeconds(42), formatSeconds(185), formatSeconds(7380)]).toEqual(['0.4 s', '42 s', '3 min 05 s', '2 h 03 min']);
+    expect([formatSecondsShort(45), formatSecondsShort(90), formatSecondsShort(7200)]).toEqual(['45 s', '1.5 min', '2 h']);
     expect([progressPercent(null), progressPercent(0.999), progressPercent(1), progressPercent(0.57)]).toEqual([null, 99, 100, 57]);
   });
 

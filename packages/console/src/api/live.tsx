@@ -1,4 +1,4 @@
-import { createContext, type ReactNode, useContext, useEffect, useMemo, useRef, useState } from 'react';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError } from './client';
 import { api } from './endpoints';
 import { type ConnectionState, connectEventStream, type EventStreamConnector, type ServerEvent } from './sse';
@@ -67,6 +67,13 @@ export function LiveProvider({ children, connect = connectEventStream }: LivePro
   const [connection, setConnection] = useState<ConnectionState>('connecting');
   const [problem, setProblem] = useState<ApiError | null>(null);
   const pointListeners = useRef(new Set<(event: PointEvent) => void>());
+  // Stable, so subscribers do not resubscribe (and lose what they gathered) on every event.
+  const onPoint = useCallback((listener: (event: PointEvent) => void) => {
+    pointListeners.current.add(listener);
+    return () => {
+      pointListeners.current.delete(listener);
+    };
+  }, []);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -127,13 +134,10 @@ export function LiveProvider({ children, connect = connectEventStream }: LivePro
       autoscaler,
       connection,
       problem,
-      onPoint: (listener) => {
-        pointListeners.current.add(listener);
-        return () => pointListeners.current.delete(listener);
-      },
+      onPoint,
       setAutoscaler,
     }),
-    [groups, autoscaler, connection, problem],
+    [groups, autoscaler, connection, problem, onPoint],
   );
   return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
 }

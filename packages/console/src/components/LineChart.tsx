@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { formatClock } from '../lib/format';
 
 export interface ChartSeries {
@@ -18,6 +18,8 @@ interface LineChartProps {
   readonly times: readonly number[];
   readonly series: readonly ChartSeries[];
   readonly formatValue?: (value: number) => string;
+  /** Axis labels, when they need to be shorter than `formatValue` (the left margin is narrow). */
+  readonly formatTick?: (value: number) => string;
   /** Only whole-number ticks (replicas). */
   readonly integerTicks?: boolean;
   readonly height?: number;
@@ -60,11 +62,11 @@ export function linePath(points: readonly { x: number; y: number | null }[], ste
 
 const MARGIN = { top: 10, right: 14, bottom: 26, left: 58 };
 
+/** Width of the element given to `ref`; a callback ref, because the element appears only once there is data. */
 function useWidth(fallback: number) {
-  const ref = useRef<HTMLDivElement>(null);
+  const [element, ref] = useState<HTMLDivElement | null>(null);
   const [width, setWidth] = useState(fallback);
   useEffect(() => {
-    const element = ref.current;
     if (!element || typeof ResizeObserver === 'undefined') return;
     const observer = new ResizeObserver((entries) => {
       const measured = entries[0]?.contentRect.width;
@@ -72,12 +74,21 @@ function useWidth(fallback: number) {
     });
     observer.observe(element);
     return () => observer.disconnect();
-  }, []);
+  }, [element]);
   return { ref, width };
 }
 
 /** A time-series line chart in plain SVG: axes, grid, one line per series, a legend with the latest values. */
-export function LineChart({ title, times, series, formatValue = String, integerTicks = false, height = 220, testId }: LineChartProps) {
+export function LineChart({
+  title,
+  times,
+  series,
+  formatValue = String,
+  formatTick = formatValue,
+  integerTicks = false,
+  height = 220,
+  testId,
+}: LineChartProps) {
   const { ref, width } = useWidth(640);
   const latest = series.map((line) => {
     for (let index = line.values.length - 1; index >= 0; index -= 1) {
@@ -120,7 +131,7 @@ export function LineChart({ title, times, series, formatValue = String, integerT
             <g key={tick}>
               <line className="chart-grid" x1={MARGIN.left} x2={MARGIN.left + plotWidth} y1={y(tick)} y2={y(tick)} />
               <text className="chart-tick" x={MARGIN.left - 6} y={y(tick)} textAnchor="end" dominantBaseline="middle">
-                {formatValue(tick)}
+                {formatTick(tick)}
               </text>
             </g>
           ))}

@@ -158,7 +158,7 @@ export function ResultsSearch({ jobId, filters, onFiltersChange, ruleIds, fieldP
               onFiltersChange(EMPTY_RESULT_FILTERS);
             }}
           >
-            Clear filters
+            Reset
           </button>
         </div>
       </form>

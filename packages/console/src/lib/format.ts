@@ -32,6 +32,13 @@ export function formatSeconds(seconds: number | null | undefined): string {
   return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
 }
 
+/** A short duration for chart axes: `45 s`, `12 min`, `2 h`. */
+export function formatSecondsShort(seconds: number): string {
+  if (seconds < 60) return `${decimal.format(seconds)} s`;
+  if (seconds < 3600) return `${decimal.format(seconds / 60)} min`;
+  return `${decimal.format(seconds / 3600)} h`;
+}
+
 function pad(value: number): string {
   return String(value).padStart(2, '0');
 }

@@ -6,7 +6,7 @@ import { type Column, DataTable } from '../components/DataTable';
 import { EmptyState, ErrorMessage, Loading, StatusBadge } from '../components/Feedback';
 import { LineChart } from '../components/LineChart';
 import { useResource } from '../hooks/use-resource';
-import { formatCount, formatLag, formatRate, formatSeconds } from '../lib/format';
+import { formatCount, formatLag, formatRate, formatSeconds, formatSecondsShort } from '../lib/format';
 import { mergePoints } from '../lib/series';
 import { Link } from '../router';
 
@@ -139,6 +139,7 @@ export function GroupPage({ group }: { readonly group: string }) {
           title="Time lag (seconds)"
           times={times}
           formatValue={(value) => formatSeconds(value)}
+          formatTick={formatSecondsShort}
           series={[{ key: 'time-lag', label: 'Time lag', color: 'var(--chart-4)', values: history.points.map((point) => point.timeLagSeconds) }]}
         />
         <LineChart

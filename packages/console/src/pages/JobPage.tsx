@@ -25,7 +25,7 @@ function SummarySection({ summary, onFilter }: { readonly summary: JobSummary; r
           type="button"
           className="link-button"
           onClick={() => onFilter({ ruleId: rule.ruleId, validity: 'all' })}
-          aria-label={`Show records that break ${rule.ruleId}`}
+          aria-label={`Filter the results by rule ${rule.ruleId}`}
         >
           {rule.ruleId}
         </button>
@@ -43,7 +43,7 @@ function SummarySection({ summary, onFilter }: { readonly summary: JobSummary; r
           type="button"
           className="link-button mono"
           onClick={() => onFilter({ field: field.path, validity: 'all' })}
-          aria-label={`Show records with violations at ${field.path}`}
+          aria-label={`Filter the results by field ${field.path || '/'}`}
         >
           {field.path || '/'}
         </button>
@@ -147,8 +147,8 @@ export function JobPage({ jobId }: { readonly jobId: string }) {
         <Link to="/jobs">Jobs</Link> /
       </p>
       <div className="page-head">
-        <h1 id="job-title" className="mono">
-          Job {jobId}
+        <h1 id="job-title">
+          Job <span className="job-id">{jobId}</span>
         </h1>
         {current ? (
           <p className="muted">
