@@ -8,6 +8,17 @@
 export interface UniquenessTracker {
   /** Claims `key` for `recordNumber` under `ruleId`; true when another record of the job holds it already. */
   seen(ruleId: string, key: string, recordNumber: number): boolean;
+  /**
+   * Optional: makes many claims in one go, in order, and answers each as `seen` would. A store
+   * backing does them in one write instead of one per claim (see `ClaimRecorder`).
+   */
+  seenAll?(claims: readonly UniqueClaim[]): boolean[];
+}
+
+export interface UniqueClaim {
+  readonly ruleId: string;
+  readonly key: string;
+  readonly recordNumber: number;
 }
 
 export class InMemoryUniquenessTracker implements UniquenessTracker {
@@ -32,5 +43,26 @@ export class InMemoryUniquenessTracker implements UniquenessTracker {
     let total = 0;
     for (const owners of this.#owners.values()) total += owners.size;
     return total;
+  }
+}
+
+/**
+ * Validation of a batch with one write for all its claims: validate the records against a
+ * recorder, which answers from the batch's own claims only and keeps them with its answers; then
+ * make the claims for real with the shared tracker's `seenAll`. A record given an answer that
+ * differs from the real one (a key claimed by an earlier batch or by another worker meanwhile)
+ * is validated again against the shared tracker, whose claims are made by then, so it answers
+ * exactly as `seenAll` did. The result is the one claim-by-claim validation would give.
+ */
+export class ClaimRecorder implements UniquenessTracker {
+  readonly claims: UniqueClaim[] = [];
+  readonly answers: boolean[] = [];
+  readonly #batch = new InMemoryUniquenessTracker();
+
+  seen(ruleId: string, key: string, recordNumber: number): boolean {
+    const answer = this.#batch.seen(ruleId, key, recordNumber);
+    this.claims.push({ ruleId, key, recordNumber });
+    this.answers.push(answer);
+    return answer;
   }
 }

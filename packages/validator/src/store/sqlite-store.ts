@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { RuleSetDocument, Severity } from '../rules/rule-set.js';
-import type { UniquenessTracker } from '../rules/uniqueness.js';
+import type { UniqueClaim, UniquenessTracker } from '../rules/uniqueness.js';
 import { cursorInteger, decodeCursor, encodeCursor } from './cursor.js';
 import { applyMigrations, SCHEMA_VERSION } from './sqlite-migrations.js';
 import {
@@ -463,17 +463,28 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
 
   // ---- uniqueness ----
 
-  /** Throws `JOB_NOT_FOUND` when the job is not stored. Each `seen` is its own small write transaction. */
+  /**
+   * Throws `JOB_NOT_FOUND` when the job is not stored. Each `seen` is its own small write
+   * transaction; `seenAll` makes a batch of claims in one.
+   */
   uniquenessTracker(jobId: string): UniquenessTracker {
     const sql = this.#open();
     const jobKey = this.#jobKeyOrUndefined(jobId);
     if (jobKey === undefined) throw jobNotFound([jobId]);
+    const claim = (ruleId: string, key: string, recordNumber: number): boolean => {
+      const storedKey = key.length <= MAX_PLAIN_UNIQUE_KEY ? key : `sha256:${createHash('sha256').update(key).digest('base64url')}`;
+      if (sql.claimUnique.run(jobKey, ruleId, storedKey, recordNumber).changes === 1) return false;
+      return sql.uniqueOwner.pluck().get(jobKey, ruleId, storedKey) !== recordNumber;
+    };
+    const claimAll = this.#db.transaction((claims: readonly UniqueClaim[]) => claims.map((c) => claim(c.ruleId, c.key, c.recordNumber)));
     return {
       seen: (ruleId: string, key: string, recordNumber: number): boolean => {
         this.#open();
-        const storedKey = key.length <= MAX_PLAIN_UNIQUE_KEY ? key : `sha256:${createHash('sha256').update(key).digest('base64url')}`;
-        if (sql.claimUnique.run(jobKey, ruleId, storedKey, recordNumber).changes === 1) return false;
-        return sql.uniqueOwner.pluck().get(jobKey, ruleId, storedKey) !== recordNumber;
+        return claim(ruleId, key, recordNumber);
+      },
+      seenAll: (claims: readonly UniqueClaim[]): boolean[] => {
+        this.#open();
+        return claims.length === 0 ? [] : claimAll.immediate(claims);
       },
     };
   }

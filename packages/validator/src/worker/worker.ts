@@ -8,9 +8,11 @@ import {
   toClientConnectionOptions,
 } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
-import { decodeRequest, encodeDeadLetter, encodeResult, VALIDATION_TOPICS } from '../jobs/envelope.js';
+import { type DecodedRequest, decodeRequest, encodeDeadLetter, encodeResult, VALIDATION_TOPICS } from '../jobs/envelope.js';
 import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
 import { decodeRecord } from '../rules/decode.js';
+import type { RecordResult } from '../rules/record-run.js';
+import { ClaimRecorder, type UniquenessTracker } from '../rules/uniqueness.js';
 import { validateRecord } from '../rules/validate.js';
 import type { DlqInput, ResultInput, ResultStore, UniquenessBacking } from '../store/store.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -75,6 +77,24 @@ class RuleSetCache {
     if (entry !== null) this.#compiled.set(key, entry);
     return entry;
   }
+}
+
+/** A job's uniqueness claims in one batch: the store's tracker, and the recorder when it takes batches. */
+interface JobClaims {
+  readonly shared: UniquenessTracker;
+  readonly recorder: ClaimRecorder | null;
+}
+
+interface ValidatedRecord {
+  readonly m: ConsumedRecord;
+  readonly request: Extract<DecodedRequest, { ok: true }>;
+  readonly ruleSet: { version: number; compiled: CompiledRuleSet };
+  readonly value: unknown;
+  readonly result: RecordResult;
+  readonly job: JobClaims;
+  /** The record's claims in the recorder: [claimsFrom, claimsTo). */
+  readonly claimsFrom: number;
+  readonly claimsTo: number;
 }
 
 interface BatchOutcome {
@@ -146,29 +166,62 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       metrics.recordOutcome('dlq');
       metrics.dlq(code);
     };
-    for (const m of batch) {
-      const request = decodeRequest({ key: m.key, value: m.value, headers: m.headers });
+    // Rule sets first (the only awaits), then the records in one synchronous pass.
+    const requests = batch.map((m) => decodeRequest({ key: m.key, value: m.value, headers: m.headers }));
+    const batchRuleSets = new Map<string, { version: number; compiled: CompiledRuleSet } | null>();
+    for (const request of requests) {
+      if (!request.ok) continue;
+      const key = `${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`;
+      if (!batchRuleSets.has(key)) batchRuleSets.set(key, await ruleSets.get(request.ruleSet, request.ruleSetVersion));
+    }
+    const jobs = new Map<string, JobClaims>();
+    const validated: ValidatedRecord[] = [];
+    batch.forEach((m, index) => {
+      const request = requests[index] as DecodedRequest;
       if (!request.ok) {
         toDlq(m, request.code, request.reason, request.jobId, request.recordNumber);
-        continue;
+        return;
       }
-      const ruleSet = await ruleSets.get(request.ruleSet, request.ruleSetVersion);
+      const ruleSet = batchRuleSets.get(`${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`) ?? null;
       if (ruleSet === null) {
         const which = request.ruleSetVersion === undefined ? `"${request.ruleSet}"` : `"${request.ruleSet}" version ${request.ruleSetVersion}`;
         toDlq(m, 'unknown_rule_set', `rule set ${which} does not exist; create it, then replay this record`, request.jobId, request.recordNumber);
-        continue;
+        return;
       }
       const decoded = decodeRecord(request.value, { maxBytes: maxRecordBytes, maxDepth });
       if (!decoded.ok) {
         toDlq(m, decoded.code, decoded.reason, request.jobId, request.recordNumber);
-        continue;
+        return;
       }
-      const result = validateRecord(ruleSet.compiled, decoded.value, {
-        jobId: request.jobId,
-        recordNumber: request.recordNumber,
-        uniqueness: store.uniquenessTracker(request.jobId),
-        now,
-      });
+      let job = jobs.get(request.jobId);
+      if (job === undefined) {
+        const shared = store.uniquenessTracker(request.jobId);
+        job = { shared, recorder: shared.seenAll === undefined ? null : new ClaimRecorder() };
+        jobs.set(request.jobId, job);
+      }
+      const claimsFrom = job.recorder?.claims.length ?? 0;
+      const context = { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness: job.recorder ?? job.shared, now };
+      const result = validateRecord(ruleSet.compiled, decoded.value, context);
+      validated.push({ m, request, ruleSet, value: decoded.value, result, job, claimsFrom, claimsTo: job.recorder?.claims.length ?? 0 });
+    });
+    // The batch's uniqueness claims, one write per job; records answered otherwise than the
+    // store answers are validated again against it (see ClaimRecorder).
+    const realAnswers = new Map<JobClaims, boolean[]>();
+    for (const job of jobs.values()) {
+      if (job.recorder !== null && job.recorder.claims.length > 0) realAnswers.set(job, job.shared.seenAll?.(job.recorder.claims) ?? []);
+    }
+    for (const record of validated) {
+      const { request, job } = record;
+      let result = record.result;
+      const real = realAnswers.get(job);
+      if (real !== undefined && job.recorder !== null) {
+        for (let i = record.claimsFrom; i < record.claimsTo; i++) {
+          if (real[i] === job.recorder.answers[i]) continue;
+          const context = { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness: job.shared, now };
+          result = validateRecord(record.ruleSet.compiled, record.value, context);
+          break;
+        }
+      }
       metrics.recordOutcome(result.valid ? 'valid' : 'invalid');
       for (const v of result.violations) metrics.violation(v.severity);
       outcome.results.push({
@@ -184,10 +237,10 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           encodeResult({
             jobId: request.jobId,
             recordNumber: request.recordNumber,
-            ruleSet: { name: request.ruleSet, version: ruleSet.version },
+            ruleSet: { name: request.ruleSet, version: record.ruleSet.version },
             result,
             validatedAt: now,
-            source: { topic: m.topic, partition: m.partition, offset: m.offset },
+            source: { topic: record.m.topic, partition: record.m.partition, offset: record.m.offset },
           }),
         );
       }
