@@ -103,7 +103,8 @@ function DlqEntryCard({ entry, onReplayed }: { readonly entry: DlqEntry; readonl
             <button type="submit" className="primary" disabled={sending}>
               Replay corrected value
             </button>
-            <button type="button" onClick={() => void replay(undefined)} disabled={sending}>
+            {/* A cut payload cannot go back as it is (the server refuses it): only a corrected record can. */}
+            <button type="button" onClick={() => void replay(undefined)} disabled={sending || entry.payloadTruncated}>
               Replay as is
             </button>
           </div>
