@@ -1,6 +1,6 @@
 import type { KafkaConnectionOptions } from '@lagscale/kafka';
 import type { FastifyInstance } from 'fastify';
-import { createRequestProducer, DEFAULT_SUBMIT_MAX_RECORD_BYTES, ensureValidationTopics, type RequestProducer } from '../jobs/submit.js';
+import { createRequestProducer, DEFAULT_SUBMIT_MAX_RECORD_BYTES, ensureValidationTopics, type RequestProducer, serialSends } from '../jobs/submit.js';
 import { DEFAULT_MAX_DEPTH } from '../jobs/upload-record.js';
 import type { ResultStore } from '../store/store.js';
 import { registerDlqRoutes } from './dlq-routes.js';
@@ -102,7 +102,7 @@ function resolveLimits(limits: ValidatorApiLimits): ResolvedApiLimits {
  */
 function producerSource(options: ValidatorApiOptions): { get: () => Promise<RequestProducer>; close: () => Promise<void> } {
   if (options.producer !== undefined) {
-    const given = options.producer;
+    const given = serialSends(options.producer);
     return { get: async () => given, close: async () => {} };
   }
   const connection = options.connection;

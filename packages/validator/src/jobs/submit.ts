@@ -122,19 +122,37 @@ export class SubmitJobError extends Error {
   }
 }
 
-/** A Kafka producer for `submitJob` and DLQ replays: idempotent, acks from all replicas. */
+/** A Kafka producer for `submitJob` and DLQ replays: idempotent, acks from all replicas, one send at a time (see `serialSends`). */
 export function createRequestProducer(
   connection: KafkaConnectionOptions,
   clientId = `lagscale-submit-${process.pid}`,
 ): RequestProducer & { close(): Promise<void> } {
-  return new Producer({
+  const producer = new Producer({
     clientId,
     bootstrapBrokers: [...connection.brokers],
     ...toClientConnectionOptions(connection),
     idempotent: true,
     acks: -1,
     retries: 5,
-  }) as unknown as RequestProducer & { close(): Promise<void> };
+  });
+  return { ...serialSends(producer), close: () => producer.close() };
+}
+
+/**
+ * The same producer, but a send starts only when the one before it has settled. With
+ * @platformatic/kafka 1.35 concurrent sends of an idempotent producer reach the broker with their
+ * sequence numbers out of order (OUT_OF_ORDER_SEQUENCE_NUMBER), so every sender of requests goes
+ * through this; the next batch is read and encoded meanwhile.
+ */
+export function serialSends(producer: RequestProducer): RequestProducer {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    send: (options) => {
+      const run = tail.then(() => producer.send(options));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+  };
 }
 
 /**
@@ -207,7 +225,7 @@ export async function submitJob(upload: UploadSource, options: SubmitJobOptions)
   let recordsRead = 0;
   let recordsFailed = 0;
   const progress = (): SubmitProgress => ({ bytesRead: counted.bytes, recordsRead, recordsProduced: batcher.produced, recordsFailed });
-  const batcher = new RequestBatcher(options.producer, {
+  const batcher = new RequestBatcher(serialSends(options.producer), {
     batchRecords: positive('batchRecords', options.batchRecords, DEFAULT_BATCH_RECORDS),
     batchBytes: positive('batchBytes', options.batchBytes, DEFAULT_BATCH_BYTES),
     maxInFlight: positive('maxInFlightBatches', options.maxInFlightBatches, DEFAULT_IN_FLIGHT_BATCHES),
