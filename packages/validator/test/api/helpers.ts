@@ -23,8 +23,13 @@ export function tempStore(): SqliteResultStore {
 }
 
 /** The app as `lagscale api` builds it: error bodies and 404s, the OpenAPI document, tokens, then the routes. */
-export async function buildApi(options: ValidatorApiOptions & { tokens?: readonly ApiToken[] }): Promise<FastifyInstance> {
+export async function buildApi(options: ValidatorApiOptions & { tokens?: readonly ApiToken[]; routes?: string[] }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
+  const routes = options.routes;
+  if (routes !== undefined)
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+    });
   registerApiErrorHandler(app);
   await registerOpenApi(app);
   registerApiAuth(app, { tokens: options.tokens ?? [] });

@@ -254,7 +254,7 @@ describe('uploads through the HTTP API', () => {
       expect(await store.getJob(`${run}-big1`)).toBeUndefined();
 
       const address = await limited.listen({ host: '127.0.0.1', port: 0 });
-      const chunks = lines.match(/[^]{1,500}/g) ?? [];
+      const chunks = Array.from({ length: Math.ceil(lines.length / 500) }, (_, i) => lines.slice(i * 500, (i + 1) * 500));
       const body = new ReadableStream<Uint8Array>({
         async pull(controller) {
           // apart, so that the server reads them one by one
