@@ -45,16 +45,25 @@ function openApi30Problems(document: Json): string[] {
   const schemes = ((document.components as Json | undefined)?.securitySchemes ?? {}) as Json;
 
   const resolve = (ref: string, where: string): unknown => {
-    if (!ref.startsWith('#/')) return problem(where, `$ref ${ref} is not local`);
+    if (!ref.startsWith('#/')) {
+      problem(where, `$ref ${ref} is not local`);
+      return undefined;
+    }
     let node: unknown = document;
     for (const segment of ref.slice(2).split('/')) {
       node = (node as Json | undefined)?.[segment.replaceAll('~1', '/').replaceAll('~0', '~')];
-      if (node === undefined) return problem(where, `$ref ${ref} does not resolve`);
+      if (node === undefined) {
+        problem(where, `$ref ${ref} does not resolve`);
+        return undefined;
+      }
     }
     return node;
   };
   const checkSchema = (schema: unknown, where: string): void => {
-    if (typeof schema !== 'object' || schema === null) return problem(where, 'schema must be an object');
+    if (typeof schema !== 'object' || schema === null) {
+      problem(where, 'schema must be an object');
+      return;
+    }
     const s = schema as Json;
     if (typeof s.$ref === 'string') {
       resolve(s.$ref, where);
@@ -65,7 +74,7 @@ function openApi30Problems(document: Json): string[] {
     if (s.type === 'array' && s.items === undefined) problem(where, 'an array schema needs items');
     for (const key of ['items', 'additionalProperties', 'not']) if (typeof s[key] === 'object' && s[key] !== null) checkSchema(s[key], `${where}/${key}`);
     for (const key of ['allOf', 'anyOf', 'oneOf'])
-      if (Array.isArray(s[key])) (s[key] as unknown[]).forEach((sub, i) => checkSchema(sub, `${where}/${key}/${i}`));
+      if (Array.isArray(s[key])) for (const [i, sub] of (s[key] as unknown[]).entries()) checkSchema(sub, `${where}/${key}/${i}`);
     if (typeof s.properties === 'object' && s.properties !== null)
       for (const [name, sub] of Object.entries(s.properties as Json)) checkSchema(sub, `${where}/properties/${name}`);
     if (Array.isArray(s.required) && typeof s.properties === 'object')
@@ -139,8 +148,9 @@ describe('the OpenAPI document', () => {
     // the checker finds what it is meant to find
     const broken = structuredClone(document) as { openapi: string; paths: Record<string, Record<string, Json>> };
     broken.openapi = '2.0';
-    delete (broken.paths['/api/v1/jobs/{id}']?.get as Json).parameters;
-    ((broken.paths['/api/v1/jobs/{id}']?.get as Json).responses as Json)['200'] = {
+    const getJob = (broken.paths['/api/v1/jobs/{id}'] as Record<string, Json>).get as Json;
+    delete getJob.parameters;
+    (getJob.responses as Json)['200'] = {
       description: 'x',
       content: { 'application/json': { schema: { type: ['integer', 'null'] } } },
     };
@@ -189,9 +199,12 @@ describe('the OpenAPI document', () => {
     const notFound = ((results.responses as Json)['404'] as { content: Record<string, { schema: Json }> }).content['application/json']?.schema as Json;
     expect((notFound.required as string[]).sort()).toEqual(['error', 'message']);
 
-    const job = ((document.paths['/api/v1/jobs/{id}']?.get as Json).responses as Record<string, { content: Record<string, { schema: Json }> }>)['200']?.content[
-      'application/json'
-    ]?.schema as { properties: Record<string, Json> };
+    const getJob = (document.paths['/api/v1/jobs/{id}'] as Record<string, Json>).get as {
+      responses: Record<string, { content: Record<string, { schema: Json }> }>;
+    };
+    const job = (getJob.responses['200'] as { content: Record<string, { schema: Json }> }).content['application/json']?.schema as {
+      properties: Record<string, Json>;
+    };
     expect(job.properties.progress).toMatchObject({ type: 'number', nullable: true });
 
     for (const [path, item] of Object.entries(document.paths)) {
