@@ -347,8 +347,20 @@ async function closeAfterFailure(
   return new SubmitJobError(`${reason} (job "${jobId}" keeps the ${kept} record${kept === 1 ? '' : 's'} read before it)`, error, jobId, kept);
 }
 
-function headerMap(headers: Record<string, Buffer>): Map<Buffer, Buffer> {
-  return new Map(Object.entries(headers).map(([name, value]) => [Buffer.from(name), value]));
+/** Header names are few and fixed: one Buffer each, shared by every message. */
+const headerNames = new Map<string, Buffer>();
+
+export function headerMap(headers: Record<string, Buffer>): Map<Buffer, Buffer> {
+  const map = new Map<Buffer, Buffer>();
+  for (const [name, value] of Object.entries(headers)) {
+    let key = headerNames.get(name);
+    if (key === undefined) {
+      key = Buffer.from(name);
+      if (headerNames.size < 64) headerNames.set(name, key);
+    }
+    map.set(key, value);
+  }
+  return map;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
