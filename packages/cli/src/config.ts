@@ -27,6 +27,8 @@ export interface LagscaleConfig {
   exporter: { host: string; port: number };
   /** Present when the file configures the autoscaler; checked in full by `lagscale autoscale`. */
   autoscaler?: AutoscalerSection;
+  /** API tokens (`LAGSCALE_API_TOKENS` replaces them); checked in full by the API. */
+  api?: { tokens?: { name: string; scope: 'read' | 'write' | 'admin'; secret: string }[] };
 }
 
 export interface AutoscalerSection {
@@ -91,6 +93,21 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+    },
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tokens: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'scope', 'secret'],
+            properties: { name: { type: 'string' }, scope: { enum: ['read', 'write', 'admin'] }, secret: { type: 'string' } },
+          },
+        },
+      },
     },
     autoscaler: {
       type: 'object',
@@ -179,6 +196,7 @@ export function mergeConfig(base: LagscaleConfig, file: Partial<Record<keyof Lag
     lag: { ...base.lag, ...(file.lag ?? {}) },
     exporter: { ...base.exporter, ...(file.exporter ?? {}) },
     ...(file.autoscaler ? { autoscaler: file.autoscaler as AutoscalerSection } : {}),
+    ...(file.api ? { api: file.api as NonNullable<LagscaleConfig['api']> } : {}),
   };
 }
 
