@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command, CommanderError, Option } from 'commander';
+import { registerApiCommand } from './commands/api.js';
 import { registerAutoscaleCommand } from './commands/autoscale.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDemoConsumerCommand } from './commands/demo-consumer.js';
@@ -9,6 +10,7 @@ import { registerLagCommand } from './commands/lag.js';
 import { registerPolicyCommand } from './commands/policy.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerUpCommand } from './commands/up.js';
+import { registerValidateCommand } from './commands/validate.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { ConfigError } from './config.js';
 
@@ -36,6 +38,8 @@ registerAutoscaleCommand(program);
 registerSimulateCommand(program);
 registerPolicyCommand(program);
 registerWorkerCommand(program);
+registerApiCommand(program);
+registerValidateCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createLogger } from '@lagscale/exporter';
+import type { KafkaConnectionOptions } from '@lagscale/kafka';
+import {
+  ApiConfigError,
+  type ApiToken,
+  assertApiListenAllowed,
+  checkApiTokens,
+  parseApiTokens,
+  registerApiAuth,
+  registerApiErrorHandler,
+  registerOpenApi,
+  registerValidatorApi,
+  SqliteResultStore,
+} from '@lagscale/validator';
+import type { Command } from 'commander';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { ConfigError, type LagscaleConfig, parseInteger, toConnectionOptions } from '../config.js';
+import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
+import { listenOn, untilStopSignal } from '../runtime.js';
+
+interface ApiFlags extends ConnectionFlags {
+  store?: string;
+  host: string;
+  port: string;
+  maxUploadBytes?: string;
+  maxRecordBytes?: string;
+}
+
+/** The store file the worker and `lagscale validate` use too. */
+export function storeFile(flag: string | undefined): string {
+  return flag ?? process.env.LAGSCALE_STORE ?? join(process.cwd(), '.lagscale', 'validator.db');
+}
+
+/** Tokens from `LAGSCALE_API_TOKENS`, else from the config file's `api.tokens`; a bad entry is a config error. */
+export function apiTokens(config: LagscaleConfig, env: NodeJS.ProcessEnv = process.env): ApiToken[] {
+  try {
+    if (env.LAGSCALE_API_TOKENS !== undefined && env.LAGSCALE_API_TOKENS.trim() !== '') return parseApiTokens(env.LAGSCALE_API_TOKENS);
+    return checkApiTokens(config.api?.tokens ?? [], 'config file api.tokens');
+  } catch (error) {
+    if (error instanceof ApiConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+export function registerApiCommand(program: Command): void {
+  const command = program
+    .command('api')
+    .description('the validation service HTTP API: rule sets, jobs (uploads), results, DLQ; /openapi.json, /healthz')
+    .option('--store <file>', 'SQLite result store, shared with the workers (default .lagscale/validator.db, or LAGSCALE_STORE)')
+    .option('--host <address>', 'listen address; beyond loopback API tokens are required (LAGSCALE_API_TOKENS)', '127.0.0.1')
+    .option('-p, --port <port>', 'listen port (0: any free port)', '8080')
+    .option('--max-upload-bytes <n>', 'largest upload (default 4 GiB)')
+    .option('--max-record-bytes <n>', 'largest record; larger ones go to the DLQ (default 1000000)');
+  addConnectionOptions(command).action(async (flags: ApiFlags) => {
+    const config = resolveConfig(flags);
+    const host = flags.host;
+    const port = parseInteger(flags.port, '--port', 0, 65535);
+    const tokens = apiTokens(config);
+    try {
+      assertApiListenAllowed(host, tokens);
+    } catch (error) {
+      if (error instanceof ApiConfigError) throw new ConfigError(error.message);
+      throw error;
+    }
+    const logger = createLogger('lagscale-api');
+    // Without brokers the API still serves the store (rule sets, results); uploads answer 503.
+    let connection: KafkaConnectionOptions | undefined;
+    if (config.kafka.brokers.length > 0) connection = toConnectionOptions(config);
+    else logger.warn({ event: 'no_kafka' }, 'no Kafka brokers (--brokers or KAFKA_BROKERS): uploads and DLQ replays will answer 503');
+    const limits = {
+      ...(flags.maxUploadBytes === undefined ? {} : { maxUploadBytes: parseInteger(flags.maxUploadBytes, '--max-upload-bytes', 1, Number.MAX_SAFE_INTEGER) }),
+      ...(flags.maxRecordBytes === undefined ? {} : { maxRecordBytes: parseInteger(flags.maxRecordBytes, '--max-record-bytes', 1, 64 * 1024 * 1024) }),
+    };
+
+    const file = storeFile(flags.store);
+    mkdirSync(dirname(file), { recursive: true });
+    const store = SqliteResultStore.open(file);
+    const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
+    try {
+      registerApiErrorHandler(app);
+      await registerOpenApi(app);
+      registerApiAuth(app, { tokens });
+      app.get(
+        '/healthz',
+        { config: { scope: 'none' }, schema: { summary: 'Alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+        async () => ({ status: 'ok' }),
+      );
+      await registerValidatorApi(app, { store, ...(connection === undefined ? {} : { connection }), limits });
+      const url = await listenOn(app, { ...config, exporter: { host, port } });
+      logger.info(
+        { event: 'api_started', url, store: file, tokens: tokens.map((t) => `${t.name}:${t.scope}`), kafka: connection?.brokers ?? [] },
+        `validation API on ${url} (OpenAPI document at ${url}/openapi.json)${tokens.length === 0 ? '; no tokens: loopback clients only' : ''}`,
+      );
+      const signal = await untilStopSignal();
+      logger.info({ event: 'api_stopping', signal }, 'closing the API');
+    } finally {
+      await app.close();
+      await store.close();
+    }
+  });
+}
