@@ -19,7 +19,7 @@ import { storeFile } from './api.js';
 
 interface ValidateFlags extends ConnectionFlags {
   rules: string;
-  version?: string;
+  rulesVersion?: string;
   format?: 'ndjson' | 'csv' | 'json';
   jobId?: string;
   wait?: boolean;
@@ -39,7 +39,8 @@ export function registerValidateCommand(program: Command): void {
     .description('submit a file (NDJSON, CSV with a header, or a JSON array) as a validation job; --wait follows the workers to the summary')
     .argument('<file>', 'the records')
     .requiredOption('-r, --rules <name>', 'rule set name')
-    .option('--version <n>', 'rule set version (default: the latest)')
+    // Not --version: the program's own --version (print lagscale's version) takes that anywhere on the line.
+    .option('--rules-version <n>', 'rule set version (default: the latest)')
     .addOption(new Option('--format <format>', 'the file format (default: from the name, then the first bytes)').choices(['ndjson', 'csv', 'json']))
     .option('--job-id <id>', 'job id (default: a new UUID); the same id again resubmits the records')
     .option('-w, --wait', 'wait until every record is validated (workers must be running), then print the summary')
@@ -60,7 +61,7 @@ export function registerValidateCommand(program: Command): void {
     }
     const config = resolveConfig(flags);
     const connection = toConnectionOptions(config);
-    const version = flags.version === undefined ? undefined : parseInteger(flags.version, '--version', 1, Number.MAX_SAFE_INTEGER);
+    const version = flags.rulesVersion === undefined ? undefined : parseInteger(flags.rulesVersion, '--rules-version', 1, Number.MAX_SAFE_INTEGER);
     const waitTimeoutMs = flags.waitTimeout === undefined ? undefined : parseSeconds(flags.waitTimeout, '--wait-timeout') * 1000;
     const jobId = flags.jobId ?? randomUUID();
     const store = SqliteResultStore.open(storeFile(flags.store));
