@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import { expect, test } from 'vitest';
 import { App } from '../src/App';
 import { autoscalerState, decision, groupsResponse } from './fixtures';
-import { fakeEventStream, mockApi } from './helpers';
+import { fakeEventStream, linePoints, mockApi } from './helpers';
 
 const T0 = Date.parse('2026-11-25T10:00:00.000Z');
 
@@ -38,6 +38,18 @@ test('the autoscaler page shows the decisions with their arithmetic, the policy,
   expect(screen.getByText('1 to 6')).toBeTruthy();
   expect(screen.getByTestId('current-replicas').textContent).toBe('2');
 
+  // The chart draws both series from the decisions: 2 → 4 current under a flat desired 4, as steps.
+  const chart = screen.getByTestId('autoscaler-replicas-chart');
+  await waitFor(() => expect(linePoints(chart, 'current').length).toBe(3));
+  const current = linePoints(chart, 'current');
+  const desired = linePoints(chart, 'desired');
+  expect(desired.length).toBe(3);
+  expect(current[0]?.[1]).toBeGreaterThan(desired[0]?.[1] ?? 0);
+  expect(current.at(-1)).toEqual(desired.at(-1));
+  expect(chart.querySelector('.chart-line-desired path')?.getAttribute('stroke-dasharray')).toBe('6 4');
+  expect(chart.textContent).toContain('Current: 4');
+  expect(chart.textContent).toContain('Desired: 4');
+
   // A live decision arrives: the numbers and the log follow it.
   act(() =>
     stream.emit(
@@ -50,6 +62,12 @@ test('the autoscaler page shows the decisions with their arithmetic, the policy,
     ),
   );
   expect(screen.getByTestId('current-replicas').textContent).toBe('4');
+  // ...and so does the chart: one more step, desired now above current.
+  await waitFor(() => expect(linePoints(chart, 'desired').length).toBe(5));
+  const [currentEnd, desiredEnd] = [linePoints(chart, 'current').at(-1), linePoints(chart, 'desired').at(-1)];
+  expect(desiredEnd?.[0]).toBe(currentEnd?.[0]);
+  expect(desiredEnd?.[1]).toBeLessThan(currentEnd?.[1] ?? 0);
+  expect(within(chart).getByRole('row', { name: /Desired/ }).textContent).toBe('Desired545');
   await waitFor(() => expect(within(table).getAllByTestId('decision-row')[0]?.textContent).toContain('lag keeps growing'));
 
   fireEvent.click(screen.getByRole('button', { name: 'Pause' }));

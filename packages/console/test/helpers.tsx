@@ -76,3 +76,12 @@ export function fakeEventStream() {
     },
   };
 }
+
+/**
+ * The vertices a LineChart drew for one series, in drawing order, as [x, y] pixels (y grows downwards);
+ * empty when the line is not drawn.
+ */
+export function linePoints(chart: HTMLElement, seriesKey: string): [number, number][] {
+  const path = chart.querySelector(`.chart-line-${seriesKey} path`)?.getAttribute('d') ?? '';
+  return [...path.matchAll(/(-?[\d.]+),(-?[\d.]+)/g)].map((match) => [Number(match[1]), Number(match[2])]);
+}

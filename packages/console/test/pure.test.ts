@@ -3,8 +3,8 @@ import { errorFromResponse } from '../src/api/client';
 import { buildQuery, contentTypeForFile, EMPTY_RESULT_FILTERS, jobUploadQuery, resultsQuery } from '../src/api/query';
 import { EventStreamParser, reconnectDelayMs } from '../src/api/sse';
 import type { HistoryPoint } from '../src/api/types';
-import { linePath, niceTicks } from '../src/components/LineChart';
-import { formatLag, formatRate, formatSeconds, formatSecondsShort, progressPercent } from '../src/lib/format';
+import { clockTicks, summarizeSeries, valueTicks } from '../src/lib/chart';
+import { formatClock, formatLag, formatRate, formatSeconds, formatSecondsShort, progressPercent } from '../src/lib/format';
 import { annotateErrors, locateJson } from '../src/lib/json-locations';
 import { documentFromEditor, offsetOfLine } from '../src/lib/rule-set-editor';
 import { mergeDecisions, mergePoints } from '../src/lib/series';
@@ -162,30 +162,36 @@ describe('formatting', () => {
     expect([progressPercent(null), progressPercent(0.999), progressPercent(1), progressPercent(0.57)]).toEqual([null, 99, 100, 57]);
   });
 
-  test('chart ticks and paths', () => {
-    expect(niceTicks(1234)).toEqual([0, 500, 1000, 1500]);
-    expect(niceTicks(3, 4, true)).toEqual([0, 1, 2, 3]);
-    expect(niceTicks(0)).toEqual([0, 1]);
-    expect(
-      linePath(
-        [
-          { x: 0, y: 10 },
-          { x: 5, y: 20 },
-          { x: 6, y: null },
-          { x: 7, y: 1 },
-        ],
-        false,
-      ),
-    ).toBe('M0.0,10.0L5.0,20.0M7.0,1.0');
-    expect(
-      linePath(
-        [
-          { x: 0, y: 10 },
-          { x: 5, y: 20 },
-        ],
-        true,
-      ),
-    ).toBe('M0.0,10.0H5.0V20.0');
+  test('time axis ticks fall on round clock times, at most eight', () => {
+    const at = (hours: number, minutes: number, seconds: number) => new Date(2026, 10, 25, hours, minutes, seconds).getTime();
+    // A 40 s demo: every 5 s.
+    expect(clockTicks(at(10, 0, 7), at(10, 0, 47)).map(formatClock)).toEqual([
+      '10:00:10',
+      '10:00:15',
+      '10:00:20',
+      '10:00:25',
+      '10:00:30',
+      '10:00:35',
+      '10:00:40',
+      '10:00:45',
+    ]);
+    // The 30 minute history window: every 5 min.
+    expect(clockTicks(at(10, 3, 20), at(10, 33, 20)).map(formatClock)).toEqual(['10:05:00', '10:10:00', '10:15:00', '10:20:00', '10:25:00', '10:30:00']);
+    expect(clockTicks(at(9, 0, 0), at(12, 0, 0), 4).map(formatClock)).toEqual(['09:00:00', '10:00:00', '11:00:00', '12:00:00']);
+    expect(clockTicks(5, 5)).toEqual([5]);
+  });
+
+  test('value axis ticks are round and end at the first one above the data', () => {
+    expect(valueTicks(1234)).toEqual([0, 500, 1000, 1500]);
+    expect(valueTicks(2200)).toEqual([0, 1000, 2000, 3000]);
+    expect(valueTicks(3, 4, true)).toEqual([0, 1, 2, 3]);
+    expect(valueTicks(0.3)).toEqual([0, 0.1, 0.2, 0.3]);
+    expect(valueTicks(0)).toEqual([0, 1]);
+  });
+
+  test('a series is summed up by its latest value and range, gaps skipped', () => {
+    expect(summarizeSeries([3, null, 1, 7, null])).toEqual({ latest: 7, lowest: 1, highest: 7 });
+    expect(summarizeSeries([null, null])).toEqual({ latest: null, lowest: null, highest: null });
   });
 });
 

@@ -1,3 +1,6 @@
+import { lazy, Suspense } from 'react';
+import { barPlotHeight } from '../lib/chart';
+
 export interface Bar {
   readonly key: string;
   readonly label: string;
@@ -14,32 +17,46 @@ interface BarChartProps {
   readonly testId?: string;
 }
 
-/** Horizontal bars as a list: readable at any width, every number is text. */
+// Loaded with the first chart, not with the first page (see ChartPlots).
+const BarPlot = lazy(() => import('./ChartPlots').then((module) => ({ default: module.BarPlot })));
+
+/**
+ * Horizontal bars, one per row: the label on the left, the value and its note in a column on the right,
+ * so every number is text; a tooltip per bar; a visually hidden table with the same rows for screen readers.
+ */
 export function BarChart({ title, bars, formatValue = String, testId }: BarChartProps) {
-  const max = Math.max(1, ...bars.map((bar) => bar.value));
+  if (bars.length === 0) {
+    return (
+      <figure className="chart" data-testid={testId}>
+        <figcaption>{title}</figcaption>
+        <p className="chart-empty">Nothing to show.</p>
+      </figure>
+    );
+  }
+
   return (
     <figure className="chart" data-testid={testId}>
       <figcaption>{title}</figcaption>
-      {bars.length === 0 ? (
-        <p className="chart-empty">Nothing to show.</p>
-      ) : (
-        <ul className="bars">
-          {bars.map((bar) => (
-            <li key={bar.key}>
-              <span className="bar-label" title={bar.label}>
-                {bar.label}
-              </span>
-              <span className="bar-track" aria-hidden="true">
-                <span className={`bar-fill bar-${bar.tone ?? 'neutral'}`} style={{ width: `${(bar.value / max) * 100}%` }} />
-              </span>
-              <span className="bar-value">
-                {formatValue(bar.value)}
-                {bar.note ? <span className="bar-note"> {bar.note}</span> : null}
-              </span>
-            </li>
-          ))}
-        </ul>
-      )}
+      <Suspense fallback={<div className="chart-canvas" style={{ height: barPlotHeight(bars.length) }} />}>
+        <BarPlot title={title} bars={bars} formatValue={formatValue} />
+      </Suspense>
+      {/* Hidden through a wrapper: a table does not shrink to the 1 px box and would widen the page. */}
+      <div className="visually-hidden">
+        <table>
+          <caption>{title}</caption>
+          <tbody>
+            {bars.map((bar) => (
+              <tr key={bar.key}>
+                <th scope="row">{bar.label}</th>
+                <td>
+                  {formatValue(bar.value)}
+                  {bar.note ? ` ${bar.note}` : ''}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </figure>
   );
 }
