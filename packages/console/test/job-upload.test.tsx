@@ -56,17 +56,27 @@ function jobProgress(): HTMLElement {
 
 test('an upload streams the file with XHR, then follows the job to 100%', async () => {
   vi.stubGlobal('XMLHttpRequest', FakeUploadRequest);
-  // The job is unknown until its first records arrive, then it advances.
-  const answers = [
+  // While the file is being sent the job is unknown, then has results but no total (polls may
+  // repeat any number of times: the test does not race the 5 ms poll interval). Once the upload
+  // is answered, the job advances to done.
+  let uploaded = false;
+  let polls = 0;
+  let pollsAfterUpload = 0;
+  const whileSending = [
     { status: 404, body: { error: 'job_not_found', message: 'no such job' } },
     { body: job({ total: null, results: 10, valid: 9, invalid: 1, progress: null }) },
+  ];
+  const afterUpload = [
     { body: job({ results: 40, valid: 35, invalid: 5, progress: 0.4 }) },
     { body: job({ results: 97, valid: 90, invalid: 6, dlq: 1, progress: 0.98 }) },
     { body: job({ results: 99, valid: 92, invalid: 7, dlq: 1, progress: 1 }) },
   ];
-  let polls = 0;
   const api = mockApi({
-    'GET /api/v1/jobs/job-1': () => answers[Math.min(polls++, answers.length - 1)] ?? {},
+    'GET /api/v1/jobs/job-1': () => {
+      polls++;
+      if (!uploaded) return whileSending[Math.min(polls - 1, whileSending.length - 1)] ?? {};
+      return afterUpload[Math.min(pollsAfterUpload++, afterUpload.length - 1)] ?? {};
+    },
   });
   vi.spyOn(crypto, 'randomUUID').mockReturnValue('job-1' as `${string}-${string}-${string}-${string}-${string}`);
   const finished = vi.fn();
@@ -94,6 +104,7 @@ test('an upload streams the file with XHR, then follows the job to 100%', async 
   expect(jobProgress().getAttribute('aria-valuenow')).toBe('0');
 
   act(() => {
+    uploaded = true;
     request.progress(42, 42);
     request.respond(201, job({ total: 100, results: 40, progress: 0.4 }));
   });
