@@ -70,11 +70,24 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
   });
   const commits = new FencedCommitter(options.connection);
   const stream = await consumer.consume({ topics: [...options.topics], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+  /**
+   * Per partition ("topic:partition"), the lowest offset of a record dropped as fetched before the
+   * last rebalance. The stream stamps records with the generation current when a fetch *response*
+   * is parsed, and that response also moves the partition's fetch position past its records, even
+   * when the fetch was sent before the rebalance from the old position. So after dropping stale
+   * records of a partition, records stamped with the new generation may follow from past them,
+   * and committing those would skip the dropped ones for good. A partition's records are used
+   * again only from one at or below this offset (the refetch from the committed offset); later
+   * ones are dropped too and the partition is sent back there.
+   */
+  const refetchFrom = new Map<string, bigint>();
   consumer.on('consumer:group:join', () => {
     // After a rebalance the stream re-reads committed offsets, but keeps its in-memory position for
     // partitions that have none, which may be a position from an earlier assignment. Forget them all
     // so every assigned partition restarts from its committed offset (or the earliest one).
     stream.offsetsToFetch.clear();
+    const kept = new Set((consumer.assignments ?? []).flatMap((a) => a.partitions.map((p) => `${a.topic}:${p}`)));
+    for (const key of refetchFrom.keys()) if (!kept.has(key)) refetchFrom.delete(key);
     const assigned = (consumer.assignments ?? []).map((a) => ({ topic: a.topic, partitions: a.partitions }));
     logger.info({ event: 'partitions_assigned', group: options.group, generationId: consumer.generationId, assigned }, 'partitions assigned');
     options.assigned?.(assigned);
@@ -209,6 +222,32 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
       signal.addEventListener('abort', done, { once: true });
       wake = done;
     });
+  /** False (and the partition sent back) for a record that would skip records dropped as stale. */
+  const refetchedInOrder = (message: ConsumedRecord): boolean => {
+    const key = `${message.topic}:${message.partition}`;
+    const from = refetchFrom.get(key);
+    if (from === undefined) return true;
+    if (message.offset <= from) {
+      refetchFrom.delete(key);
+      return true;
+    }
+    const position = stream.offsetsToFetch.get(key);
+    if (position === undefined || position > from) {
+      stream.offsetsToFetch.set(key, from);
+      logger.warn(
+        {
+          event: 'fetch_position_rewound',
+          group: options.group,
+          topic: message.topic,
+          partition: message.partition,
+          from: String(from),
+          skippedTo: String(message.offset),
+        },
+        'records fetched before a rebalance were dropped but the stream went on past them; fetching the partition again from the first dropped one',
+      );
+    }
+    return false;
+  };
   let lastArrival = performance.now();
   try {
     while (!signal.aborted) {
@@ -220,6 +259,13 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
         arrived = true;
         // Fetched before the last rebalance: its commit would be refused, so do not even work on it.
         if ((message.metadata as { consumer?: FetchedUnder }).consumer?.generationId !== consumer.generationId) {
+          discarded++;
+          const key = `${message.topic}:${message.partition}`;
+          const lowest = refetchFrom.get(key);
+          if (lowest === undefined || message.offset < lowest) refetchFrom.set(key, message.offset);
+          continue;
+        }
+        if (refetchFrom.size > 0 && !refetchedInOrder(message)) {
           discarded++;
           continue;
         }
