@@ -20,6 +20,8 @@ import { ConfigError, type LagscaleConfig, parseInteger, toConnectionOptions } f
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { listenOn, untilStopSignal } from '../runtime.js';
 
+const CLOSE_GRACE_MS = 10_000;
+
 interface ApiFlags extends ConnectionFlags {
   store?: string;
   host: string;
@@ -94,9 +96,14 @@ export function registerApiCommand(program: Command): void {
         `validation API on ${url} (OpenAPI document at ${url}/openapi.json)${tokens.length === 0 ? '; no tokens: loopback clients only' : ''}`,
       );
       const signal = await untilStopSignal();
-      logger.info({ event: 'api_stopping', signal }, 'closing the API');
+      logger.info({ event: 'api_stopping', signal }, `closing the API; requests in progress get ${CLOSE_GRACE_MS / 1000} s to finish`);
     } finally {
+      // In-flight requests (an upload) may finish; then every connection is closed, including
+      // ones a client opened and never used, which would otherwise hold the close for a minute.
+      const grace = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      grace.unref();
       await app.close();
+      clearTimeout(grace);
       await store.close();
     }
   });

@@ -2,6 +2,8 @@ import fastifySwagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { RouteScope } from './auth.js';
 
+type JsonObject = { type?: unknown; required?: unknown };
+
 export interface OpenApiOptions {
   readonly title?: string;
   readonly version?: string;
@@ -41,6 +43,22 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
         schema: { ...base, security: [{ bearer: [] }], description: base.description === undefined ? note : `${base.description}\n\n${note}` } as FastifySchema,
         url,
       };
+    },
+    // The generator marks every body required; an object body with no required property may be left out.
+    transformObject: (document) => {
+      const openapiObject = 'openapiObject' in document ? document.openapiObject : document.swaggerObject;
+      type Operation = { requestBody?: { required?: boolean; content?: Record<string, { schema?: JsonObject }> } };
+      for (const item of Object.values((openapiObject.paths ?? {}) as Record<string, Record<string, Operation>>))
+        for (const operation of Object.values(item)) {
+          const schemas = Object.values(operation?.requestBody?.content ?? {}).map((media) => media.schema);
+          if (
+            operation?.requestBody !== undefined &&
+            schemas.length > 0 &&
+            schemas.every((schema) => schema?.type === 'object' && schema.required === undefined)
+          )
+            operation.requestBody.required = false;
+        }
+      return openapiObject;
     },
   });
   app.get('/openapi.json', { schema: { hide: true }, config: { scope: 'none' } }, async () => app.swagger());

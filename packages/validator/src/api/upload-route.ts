@@ -131,8 +131,13 @@ export function registerUploadRoute(scope: FastifyInstance, context: ApiContext)
       } catch (error) {
         // The rest of the body is not wanted: close the connection after the answer instead of reading it.
         reply.header('connection', 'close');
-        if (error instanceof SubmitJobError)
-          request.log.warn({ event: 'upload_failed', jobId: id, recordsKept: error.recordsKept, err: error.message }, 'upload stopped early');
+        if (!(error instanceof SubmitJobError)) throw error;
+        // The client went away mid-upload: nobody reads the answer, and it is not the server's failure.
+        if ((error.cause as { code?: unknown } | undefined)?.code === 'ECONNRESET') {
+          request.log.info({ event: 'upload_aborted', jobId: id, recordsKept: error.recordsKept }, error.message);
+          throw new ApiError(400, 'upload_aborted', `the client closed the connection before the end of the upload: ${error.message}`);
+        }
+        request.log.warn({ event: 'upload_failed', jobId: id, recordsKept: error.recordsKept, err: error.message }, 'upload stopped early');
         throw error;
       }
     },

@@ -507,10 +507,8 @@ class CountedUpload implements AsyncIterable<Buffer> {
     const chunk =
       typeof step.value === 'string' ? Buffer.from(step.value, 'utf8') : Buffer.from(step.value.buffer, step.value.byteOffset, step.value.byteLength);
     this.bytes += chunk.length;
-    if (this.#limit !== undefined && this.bytes > this.#limit) {
-      await this.#iterator.return?.();
-      throw new UploadTooLargeError(this.#limit);
-    }
+    // The rest is left unread (not destroyed): an HTTP server can still answer before closing.
+    if (this.#limit !== undefined && this.bytes > this.#limit) throw new UploadTooLargeError(this.#limit);
     return chunk;
   }
 }

@@ -24,7 +24,9 @@ export function tempStore(): SqliteResultStore {
 
 /** The app as `lagscale api` builds it: error bodies and 404s, the OpenAPI document, tokens, then the routes. */
 export async function buildApi(options: ValidatorApiOptions & { tokens?: readonly ApiToken[]; routes?: string[] }): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  // A client may open a connection and never send a request on it (fetch does, around an aborted
+  // upload): close such connections too instead of waiting for the server's timeouts.
+  const app = Fastify({ logger: false, forceCloseConnections: true });
   const routes = options.routes;
   if (routes !== undefined)
     app.addHook('onRoute', (route) => {

@@ -222,5 +222,8 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(document.paths['/healthz']?.get?.security).toBeUndefined();
+    // a replay may come without a body; a dry run may not
+    expect(((document.paths['/api/v1/dlq/{id}/replay'] as Record<string, Json>).post as { requestBody: Json }).requestBody.required).toBe(false);
+    expect(((document.paths['/api/v1/rulesets/{name}/dry-run'] as Record<string, Json>).post as { requestBody: Json }).requestBody.required).toBe(true);
   });
 });

@@ -29,6 +29,7 @@ beforeAll(async () => {
   await store.saveRuleSet('people', 1, smallRuleSet('people', 1) as never, Date.now());
   app = await buildApi({ store, connection: { brokers }, requestsTopic, deadLetterTopic, upload: { batchRecords: 10, lingerMs: 20 } });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
+
   url = address;
   const started = Date.now();
   worker = runWorker({
@@ -230,6 +231,33 @@ describe('uploads through the HTTP API', () => {
     const empty = await post(`?ruleSet=people&jobId=${run}-empty`, { headers: { 'content-type': 'text/csv' } });
     expect(empty.status).toBe(400);
     expect(((await empty.json()) as { error: string }).error).toBe('upload_invalid');
+  });
+
+  it('closes the job with the records read when the client goes away mid-upload', async () => {
+    const jobId = `${run}-aborted`;
+    const abort = new AbortController();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`${Array.from({ length: 40 }, (_, k) => person(k + 1)).join('\n')}\n`));
+        // never closed: the client gives up instead
+      },
+    });
+    const response = fetch(`${url}/api/v1/jobs?ruleSet=people&jobId=${jobId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body,
+      duplex: 'half',
+      signal: abort.signal,
+    } as RequestInit).catch((error: unknown) => error);
+    await waitFor('the first records to be produced', async () => (await store.getJob(jobId)) !== undefined);
+    abort.abort();
+    expect(await response).toBeInstanceOf(Error);
+    const job = await waitFor('the job to be closed', async () => {
+      const j = await store.getJob(jobId);
+      return j?.total !== null ? j : undefined;
+    });
+    expect(job?.total).toBe(40);
+    expect((await jobWhenDone(jobId)).results).toBe(40);
   });
 
   it('answers 413 for an upload over the size limit: at once with a Content-Length, mid-stream without', async () => {
