@@ -53,6 +53,21 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/**
+ * Closes the HTTP server: requests in progress get a few seconds, then every connection is cut
+ * (a browser may hold an idle or half-opened one that would otherwise delay the exit for minutes).
+ */
+async function closeServer(app: FastifyInstance, graceMs = 5000): Promise<void> {
+  const closed = app.close();
+  const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  app.server.closeIdleConnections();
+  try {
+    await closed;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A taken port fails here, before anything starts, with what to do. */
 async function checkPortFree(port: number, what: string, variable: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -138,7 +153,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const tokens = process.env.LAGSCALE_API_TOKENS ? parseApiTokens(process.env.LAGSCALE_API_TOKENS) : [];
     const server = await createStackServer({ monitor, autoscaler, store, connection, logger, host: config.exporter.host, tokens });
-    cleanups.push(() => server.app.close());
+    cleanups.push(() => closeServer(server.app));
     const url = await listenOn(server.app, config);
 
     await pool.setReplicas(behavior.minReplicas);

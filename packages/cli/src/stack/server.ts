@@ -6,6 +6,7 @@ import {
   assertApiListenAllowed,
   type ResultStore,
   registerApiAuth,
+  registerApiErrorHandler,
   registerOpenApi,
   registerValidatorApi,
   type UniquenessBacking,
@@ -47,6 +48,8 @@ export async function createStackServer(options: StackServerOptions): Promise<St
   // The OpenAPI document and the token check see only the routes added after them.
   await registerOpenApi(app);
   registerApiAuth(app, { tokens: options.tokens });
+  // Every route's errors in the API's shape; unknown paths are the console's (below).
+  registerApiErrorHandler(app, { notFound: false });
   registerLagRoutes(app, { monitor, metrics: autoscaler ? [autoscalerMetrics(autoscaler)] : [] });
   if (autoscaler) registerAutoscalerRoutes(app, autoscaler);
   else {
