@@ -69,29 +69,44 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     highWaterMark: Math.max(1024, 8 * batchSize),
   });
   const commits = new FencedCommitter(options.connection);
-  const stream = await consumer.consume({ topics: [...options.topics], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
   /**
-   * Per partition ("topic:partition"), the lowest offset of a record dropped as fetched before the
-   * last rebalance. The stream stamps records with the generation current when a fetch *response*
-   * is parsed, and that response also moves the partition's fetch position past its records, even
-   * when the fetch was sent before the rebalance from the old position. So after dropping stale
-   * records of a partition, records stamped with the new generation may follow from past them,
-   * and committing those would skip the dropped ones for good. A partition's records are used
-   * again only from one at or below this offset (the refetch from the committed offset); later
-   * ones are dropped too and the partition is sent back there.
+   * The assignment of the last join, by topic. Only records of these partitions, stamped with this
+   * generation while no newer one is being joined, are handled: the client stamps a record with
+   * the generation current when its fetch *response* is parsed, not when the fetch was sent, so a
+   * fetch sent before a rebalance can yield records stamped with the new generation, of partitions
+   * that are someone else's now (the coordinator would accept their commit: it checks the
+   * generation, not the owner) or from a position past records dropped as stale.
+   */
+  let joined: { generationId: number; partitions: Map<string, Set<number>> } | null = null;
+  /**
+   * Per partition ("topic:partition") still ours, the lowest offset of a record dropped as fetched
+   * before the last rebalance. The fetch response that stamps records with the new generation
+   * also moves the partition's fetch position past them, even when it was sent from the old
+   * position, so records past the dropped ones may come next; committing those would skip the
+   * dropped ones for good. The partition's records are used again only from one at or below this
+   * offset (the refetch from the committed offset); later ones are dropped and the partition is
+   * sent back there.
    */
   const refetchFrom = new Map<string, bigint>();
+  let positions: Map<string, bigint> | undefined;
+  // Registered before consume(), which joins the group: the first join counts too.
   consumer.on('consumer:group:join', () => {
     // After a rebalance the stream re-reads committed offsets, but keeps its in-memory position for
     // partitions that have none, which may be a position from an earlier assignment. Forget them all
     // so every assigned partition restarts from its committed offset (or the earliest one).
-    stream.offsetsToFetch.clear();
-    const kept = new Set((consumer.assignments ?? []).flatMap((a) => a.partitions.map((p) => `${a.topic}:${p}`)));
-    for (const key of refetchFrom.keys()) if (!kept.has(key)) refetchFrom.delete(key);
-    const assigned = (consumer.assignments ?? []).map((a) => ({ topic: a.topic, partitions: a.partitions }));
+    positions?.clear();
+    const assignments = consumer.assignments ?? [];
+    joined = { generationId: consumer.generationId, partitions: new Map(assignments.map((a) => [a.topic, new Set(a.partitions)])) };
+    for (const key of refetchFrom.keys()) {
+      const split = key.lastIndexOf(':');
+      if (!joined.partitions.get(key.slice(0, split))?.has(Number(key.slice(split + 1)))) refetchFrom.delete(key);
+    }
+    const assigned = assignments.map((a) => ({ topic: a.topic, partitions: a.partitions }));
     logger.info({ event: 'partitions_assigned', group: options.group, generationId: consumer.generationId, assigned }, 'partitions assigned');
     options.assigned?.(assigned);
   });
+  const stream = await consumer.consume({ topics: [...options.topics], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+  positions = stream.offsetsToFetch;
 
   // Watchdog: an assigned partition without a fetch position is never fetched. The stream's refresh
   // after a rebalance should give every partition one; if a partition still has none two checks
@@ -222,6 +237,21 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
       signal.addEventListener('abort', done, { once: true });
       wake = done;
     });
+  /** Whether a record may be handled and committed (see `joined` and `refetchFrom`). */
+  const usable = (message: ConsumedRecord): boolean => {
+    const current = joined;
+    // Not ours (any more): fetched before the last rebalance.
+    if (current === null || current.partitions.get(message.topic)?.has(message.partition) !== true) return false;
+    // Fetched before the last rebalance, or one is under way: its commit could be refused or
+    // come from a stale position, so do not even work on it; it is fetched again.
+    if ((message.metadata as { consumer?: FetchedUnder }).consumer?.generationId !== current.generationId || consumer.generationId !== current.generationId) {
+      const key = `${message.topic}:${message.partition}`;
+      const lowest = refetchFrom.get(key);
+      if (lowest === undefined || message.offset < lowest) refetchFrom.set(key, message.offset);
+      return false;
+    }
+    return refetchFrom.size === 0 || refetchedInOrder(message);
+  };
   /** False (and the partition sent back) for a record that would skip records dropped as stale. */
   const refetchedInOrder = (message: ConsumedRecord): boolean => {
     const key = `${message.topic}:${message.partition}`;
@@ -257,19 +287,8 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
         const message = stream.read() as ConsumedRecord | null;
         if (message === null) break;
         arrived = true;
-        // Fetched before the last rebalance: its commit would be refused, so do not even work on it.
-        if ((message.metadata as { consumer?: FetchedUnder }).consumer?.generationId !== consumer.generationId) {
-          discarded++;
-          const key = `${message.topic}:${message.partition}`;
-          const lowest = refetchFrom.get(key);
-          if (lowest === undefined || message.offset < lowest) refetchFrom.set(key, message.offset);
-          continue;
-        }
-        if (refetchFrom.size > 0 && !refetchedInOrder(message)) {
-          discarded++;
-          continue;
-        }
-        pending.push(message);
+        if (usable(message)) pending.push(message);
+        else discarded++;
       }
       if (pending.length >= batchSize) {
         await flush();
@@ -295,6 +314,13 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     // Also after a failure: the batches handled before it are durable, so their commits stand.
     await commitsSettled();
     await stream.close().catch(() => {});
+    // The client may still report a rejoin it had under way when the group is left; it no longer matters.
+    consumer.on('error', (error: Error) =>
+      logger.warn(
+        { event: 'consumer_error_after_close', group: options.group, err: error.message },
+        'the Kafka client reported an error while leaving the group',
+      ),
+    );
     await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
     await commits.close();
   }
