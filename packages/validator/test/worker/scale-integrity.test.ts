@@ -1,0 +1,230 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalProcessPool } from '@lagscale/autoscaler';
+import { createLogger } from '@lagscale/exporter';
+import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
+import { Consumer } from '@platformatic/kafka';
+import { describe, expect, inject, it } from 'vitest';
+import { commitOffsets, createTopic, waitFor } from '../../../../test-support/kafka.js';
+import { OrderRecords, produceOrders, requestProducer } from './order-records.js';
+
+const brokers = inject('kafkaBrokers');
+const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
+const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
+  name: string;
+  version: number;
+};
+
+const TOTAL = 100_000;
+const PARTITIONS = 8;
+/** 1% malformed (truncated JSON): the DLQ must hold exactly these. */
+const isMalformed = (n: number): boolean => n % 100 === 0;
+/** 100 records repeat the order_id of a record 777 earlier (another batch, most likely another partition and worker). */
+const duplicateOf = (n: number): number | undefined => (n % 1000 === 901 ? n - 777 : undefined);
+
+/** Log end offsets of every partition of `topic`. */
+async function endOffsets(topic: string): Promise<bigint[]> {
+  const consumer = new Consumer({ clientId: 'lagscale-test-offsets', groupId: 'lagscale-test-offsets', bootstrapBrokers: [...brokers] });
+  try {
+    return (await consumer.listOffsets({ topics: [topic], timestamp: -1n })).get(topic) ?? [];
+  } finally {
+    await consumer.close(true);
+  }
+}
+
+/** Every key of `topic` from the start to its current end, with how often each appears. */
+async function keysOf(topic: string, group: string, keep: (key: string) => boolean): Promise<Map<string, number>> {
+  const ends = await endOffsets(topic);
+  const open = new Set(ends.flatMap((end, partition) => (end > 0n ? [partition] : [])));
+  const counts = new Map<string, number>();
+  if (open.size === 0) return counts;
+  const consumer = new Consumer({ clientId: 'lagscale-test-reader', groupId: group, bootstrapBrokers: [...brokers], autocommit: false, maxWaitTime: 200 });
+  const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
+  try {
+    for await (const message of stream) {
+      const key = message.key?.toString() ?? '';
+      if (keep(key)) counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (message.offset + 1n >= (ends[message.partition] ?? 0n)) open.delete(message.partition);
+      if (open.size === 0) break;
+    }
+  } finally {
+    await stream.close().catch(() => {});
+    await consumer.close(true);
+  }
+  return counts;
+}
+
+/**
+ * The issue's integrity proof on a real broker: a job of 100,000 records (1% malformed, 100 with a
+ * repeated order id) is validated by `lagscale worker` processes run by the autoscaler's local
+ * target while the pool goes 1 → 4 → 1 and one busy worker is SIGKILLed. Afterwards the store holds
+ * exactly one result per well-formed record and exactly the malformed ones in its DLQ; the results
+ * and DLQ topics hold every one of them (a redelivery may publish a record twice, never lose one);
+ * of each pair of repeated order ids exactly one record is flagged, and every record flagged
+ * invalid was made so on purpose.
+ */
+describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
+  it('leave one result per well-formed record and exactly the malformed ones in the DLQ', async () => {
+    const started = Date.now();
+    const dir = mkdtempSync(join(tmpdir(), 'lagscale-scale-integrity-'));
+    const file = join(dir, 'results.db');
+    const job = `scale-${Date.now().toString(36)}`;
+    const group = `${job}-validators`;
+    const topic = VALIDATION_TOPICS.requests;
+    await createTopic(brokers, topic, PARTITIONS).catch(() => {});
+    const setup = SqliteResultStore.open(file);
+    await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
+    await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total: TOTAL, createdAt: Date.now(), source: 'test' });
+    await setup.close();
+    // The topic is shared with other tests: this group starts at its current end.
+    const ends = await endOffsets(topic);
+    await commitOffsets(brokers, group, topic, Object.fromEntries(ends.map((end, partition) => [partition, Number(end)])));
+
+    const pool = new LocalProcessPool({
+      command: [process.execPath, main, 'worker', '-b', brokers.join(','), '--store', file, '--group', group, '--batch-size', '500'],
+      logger: createLogger('scale-integrity', 'warn'),
+      output: 'ignore',
+      drainTimeoutSeconds: 60,
+      restartDelaySeconds: 0.5,
+    });
+    const exits: { id: number; code: number | null; signal: NodeJS.Signals | null; expected: boolean }[] = [];
+    pool.on('worker-exit', (exit) => exits.push(exit));
+    const read = SqliteResultStore.open(file);
+    const progress = async (): Promise<Job> => (await read.getJob(job)) as Job;
+    const doneAtLeast = (share: number) =>
+      waitFor(
+        `${Math.round(share * 100)}% of the records done`,
+        async () => {
+          const j = await progress();
+          return j.results + j.dlq >= share * TOTAL ? j : undefined;
+        },
+        180_000,
+        100,
+      );
+    const timeline: string[] = [];
+    const mark = async (what: string): Promise<void> => {
+      const j = await progress();
+      timeline.push(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what} (${j.results + j.dlq} done)`);
+    };
+    try {
+      const records = new OrderRecords({ seed: 5, duplicateOf });
+      const client = requestProducer(brokers);
+      const produced = await produceOrders(client, { topic, jobId: job, ruleSet: ruleSet.name, from: 1, to: TOTAL, isMalformed, records }).finally(() =>
+        client.close(),
+      );
+      await mark('all records produced');
+      expect(produced.malformed).toHaveLength(TOTAL / 100);
+      await pool.setReplicas(1);
+      await mark('1 worker');
+
+      await doneAtLeast(0.1);
+      await pool.setReplicas(4);
+      await mark('scaled out to 4');
+      await doneAtLeast(0.35);
+      // The oldest worker has consumed without a pause since the start: it is in a batch now.
+      const victim = pool.workers().sort((a, b) => a.id - b.id)[0];
+      expect(victim?.pid).toBeDefined();
+      process.kill(victim?.pid as number, 'SIGKILL');
+      await mark(`SIGKILL worker ${victim?.id}`);
+      await waitFor('the pool to replace the killed worker', async () => (await pool.currentReplicas()) === 4 && exits.length === 1, 30_000, 100);
+      await mark('killed worker replaced');
+      await doneAtLeast(0.6);
+      await pool.setReplicas(1);
+      await mark('scaled in to 1');
+      const final = await waitFor(
+        'every record to have a result or a dead letter',
+        async () => {
+          const j = await progress();
+          return j.results + j.dlq >= TOTAL ? j : undefined;
+        },
+        180_000,
+        200,
+      );
+      await mark('all records done');
+      await waitFor('the scaled-in workers to exit', async () => exits.length === 4, 60_000, 100);
+
+      // The pool: one crash (the SIGKILL, replaced) and three drains: exit 0 after SIGTERM, or
+      // ended by the SIGTERM itself when it came before the worker had started (nothing in hand).
+      expect(exits.filter((e) => !e.expected).map((e) => e.signal)).toEqual(['SIGKILL']);
+      const drains = exits.filter((e) => e.expected);
+      expect(drains).toHaveLength(3);
+      for (const drain of drains) expect(drain.code === 0 || (drain.code === null && drain.signal === 'SIGTERM'), JSON.stringify(drain)).toBe(true);
+
+      const malformed = new Set(produced.malformed);
+      const wellFormed = TOTAL - malformed.size;
+      // Nothing more arrived while the scaled-in workers drained and exited.
+      const again = await progress();
+      expect(again.results + again.dlq).toBe(final.results + final.dlq);
+      expect(final.results).toBe(wellFormed);
+      expect(final.dlq).toBe(malformed.size);
+
+      // Exactly one result per well-formed record: every record number once, none other.
+      const resultNumbers: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await read.searchResults({ jobId: job, limit: 1000, facets: false, ...(cursor === undefined ? {} : { cursor }) });
+        for (const item of page.items) resultNumbers.push(item.recordNumber);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      expect(resultNumbers).toHaveLength(wellFormed);
+      const missing = [];
+      for (let n = 1, i = 0; n <= TOTAL; n++) {
+        if (malformed.has(n)) continue;
+        if (resultNumbers[i] === n) i++;
+        else missing.push(n);
+      }
+      expect(missing).toEqual([]);
+
+      // Exactly the malformed ones in the DLQ, each once, with the reason.
+      const dlqNumbers: number[] = [];
+      cursor = undefined;
+      do {
+        const page = await read.listDlq({ jobId: job, limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
+        for (const item of page.items) {
+          expect(item.code).toBe('truncated_json');
+          dlqNumbers.push(item.recordNumber as number);
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      expect(dlqNumbers.sort((a, b) => a - b)).toEqual(produced.malformed);
+
+      // Validation held under batching, scaling and redelivery: the records flagged invalid are the
+      // ones broken on purpose plus one of each pair of repeated order ids.
+      const summary = await read.jobSummary(job);
+      const unique = summary?.byRule.find((r) => r.ruleId === 'order-id.unique');
+      expect(unique?.records).toBe(100);
+      expect(summary?.invalid).toBe(produced.invalid.length + 100);
+      const flagged = new Set<number>();
+      cursor = undefined;
+      do {
+        const page = await read.searchResults({
+          jobId: job,
+          ruleId: 'order-id.unique',
+          limit: 1000,
+          facets: false,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const item of page.items) flagged.add(item.recordNumber);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      for (let n = 901; n <= TOTAL; n += 1000) expect(Number(flagged.has(n)) + Number(flagged.has(n - 777)), `pair ${n - 777}/${n}`).toBe(1);
+
+      // The topics: every well-formed record on validation.results, every malformed one on the DLQ topic.
+      const prefix = `${job}:`;
+      const published = await keysOf(VALIDATION_TOPICS.results, `${job}-results-reader`, (key) => key.startsWith(prefix));
+      const deadLetters = await keysOf(VALIDATION_TOPICS.deadLetters, `${job}-dlq-reader`, (key) => key.startsWith(prefix));
+      expect(published.size).toBe(wellFormed);
+      expect(deadLetters.size).toBe(malformed.size);
+      for (const n of malformed) expect(deadLetters.has(`${prefix}${n}`)).toBe(true);
+      const publishedTwice = [...published.values()].filter((count) => count > 1).length;
+      timeline.push(`results published more than once (redelivered after the SIGKILL or a rebalance): ${publishedTwice}`);
+    } finally {
+      process.stderr.write(`scale-integrity (${((Date.now() - started) / 1000).toFixed(1)} s):\n  ${timeline.join('\n  ')}\n`);
+      await pool.close();
+      await read.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 420_000);
+});
