@@ -12,10 +12,10 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { freePorts } from '@lagscale/kafka';
 
 export interface GoPeer {
   readonly name: string;
@@ -187,17 +187,8 @@ async function buildInThrowawayModule(version: string, binary: string, env: Node
   return true;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
+async function freePort(): Promise<number> {
+  return ((await freePorts(1)) as [number])[0];
 }
 
 function get(url: string, agent: http.Agent, timeoutMs: number): Promise<{ status: number; body: string }> {

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // The stack as `npm start` runs it, in this process (its workers are child processes).
@@ -7,21 +6,14 @@ import { defaultConfig } from '@lagscale/cli/dist/config.js';
 import { demoPlan, replayDemo } from '@lagscale/cli/dist/stack/demo.js';
 import { demoOrder } from '@lagscale/cli/dist/stack/demo-records.js';
 import { type LocalStack, startLocalStack } from '@lagscale/cli/dist/stack/local-stack.js';
+import { freePorts } from '@lagscale/kafka';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, screenshot } from '../../../test-support/browser.js';
 import { commitOffsets, createTopic, produce } from '../../../test-support/kafka.js';
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  return ((await freePorts(1)) as [number])[0];
 }
 
 const RULE_SET_NAME = 'e2e-signups';

@@ -1,24 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExporterServer, createLogger } from '@lagscale/exporter';
-import { LagMonitor } from '@lagscale/kafka';
+import { freePorts, LagMonitor } from '@lagscale/kafka';
 import { describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
+async function freePort(): Promise<number> {
+  return ((await freePorts(1)) as [number])[0];
 }
 
 /** A real Prometheus (Debian's package) scrapes the exporter: the exposition must parse and the values must be right. */

@@ -51,7 +51,8 @@ interface NodeSpec {
 const SCRAM_USER = 'lagscale';
 const SCRAM_PASSWORD = 'lagscale-secret';
 
-function freePorts(count: number): Promise<number[]> {
+/** `count` distinct free loopback ports (free when asked: a port can be taken again before use). */
+export function freePorts(count: number): Promise<number[]> {
   const servers = Array.from({ length: count }, () => createServer());
   return Promise.all(
     servers.map(
