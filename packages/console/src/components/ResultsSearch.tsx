@@ -7,6 +7,7 @@ import { formatCount } from '../lib/format';
 import { Link, pathOf } from '../router';
 import { type Column, DataTable } from './DataTable';
 import { EmptyState, ErrorMessage, Loading, SeverityBadge } from './Feedback';
+import { Pager, useCursorPages } from './Pager';
 
 export const RESULTS_PAGE_SIZE = 50;
 const SHOWN_VIOLATIONS = 3;
@@ -61,18 +62,18 @@ interface ResultsSearchProps {
 /** Search in a job's results with filters and cursor pagination (a stack of cursors, so "Previous" works). */
 export function ResultsSearch({ jobId, filters, onFiltersChange, ruleIds, fieldPaths, refresh = 0 }: ResultsSearchProps) {
   const [draft, setDraft] = useState<ResultFilters>(filters);
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   // Facets come with the first page only; later pages keep showing them.
   const [firstPageFacets, setFirstPageFacets] = useState<ResultFacets | null>(null);
   const formId = useId();
-  const cursor = cursors[cursors.length - 1] ?? null;
+  const { cursor, reset } = pages;
   const filtersKey = JSON.stringify(filters);
 
   // A new search starts again at the first page.
   useEffect(() => {
     setDraft(JSON.parse(filtersKey) as ResultFilters);
-    setCursors([null]);
-  }, [filtersKey]);
+    reset();
+  }, [filtersKey, reset]);
 
   const page = useResource(
     (signal) => api.results(jobId, filters, { cursor, limit: RESULTS_PAGE_SIZE }, signal),
@@ -187,22 +188,7 @@ export function ResultsSearch({ jobId, filters, onFiltersChange, ruleIds, fieldP
       ) : page.error ? null : (
         <Loading what="results" />
       )}
-      <nav className="pager" aria-label="Result pages">
-        <span className="muted">Page {cursors.length}</span>
-        <button type="button" onClick={() => setCursors((stack) => stack.slice(0, -1))} disabled={cursors.length <= 1}>
-          Previous page
-        </button>
-        <button
-          type="button"
-          onClick={() => {
-            const next = page.data?.nextCursor;
-            if (next) setCursors((stack) => [...stack, next]);
-          }}
-          disabled={!page.data?.nextCursor}
-        >
-          Next page
-        </button>
-      </nav>
+      <Pager label="Result pages" pages={pages} nextCursor={page.data?.nextCursor} showPageNumber />
     </section>
   );
 }

@@ -2,6 +2,7 @@ import { type FormEvent, useId, useState } from 'react';
 import { api } from '../api/endpoints';
 import type { DlqEntry, JsonValue } from '../api/types';
 import { EmptyState, ErrorMessage, Loading } from '../components/Feedback';
+import { Pager, useCursorPages } from '../components/Pager';
 import { useResource } from '../hooks/use-resource';
 import { formatBytes, formatDateTime } from '../lib/format';
 import { locateJson, syntaxAnnotation } from '../lib/json-locations';
@@ -116,15 +117,15 @@ function DlqEntryCard({ entry, onReplayed }: { readonly entry: DlqEntry; readonl
 }
 
 export function DlqPage({ jobId }: { readonly jobId: string | null }) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   const [jobFilter, setJobFilter] = useState(jobId ?? '');
   const [replayed, setReplayed] = useState<ReadonlyMap<string, DlqEntry>>(new Map());
-  const cursor = cursors[cursors.length - 1] ?? null;
+  const { cursor } = pages;
   const entries = useResource((signal) => api.dlq({ jobId: jobId ?? undefined, limit: PAGE_SIZE, cursor }, signal), `${jobId ?? ''}:${cursor ?? ''}`);
 
   const filter = (event: FormEvent) => {
     event.preventDefault();
-    setCursors([null]);
+    pages.reset();
     navigate(jobFilter.trim() ? `/dlq?jobId=${encodeURIComponent(jobFilter.trim())}` : '/dlq');
   };
 
@@ -160,21 +161,7 @@ export function DlqPage({ jobId }: { readonly jobId: string | null }) {
           ))}
         </ul>
       ) : null}
-      <nav className="pager" aria-label="Dead-letter pages">
-        <button type="button" onClick={() => setCursors((stack) => stack.slice(0, -1))} disabled={cursors.length <= 1}>
-          Previous page
-        </button>
-        <button
-          type="button"
-          onClick={() => {
-            const next = entries.data?.nextCursor;
-            if (next) setCursors((stack) => [...stack, next]);
-          }}
-          disabled={!entries.data?.nextCursor}
-        >
-          Next page
-        </button>
-      </nav>
+      <Pager label="Dead-letter pages" pages={pages} nextCursor={entries.data?.nextCursor} />
     </section>
   );
 }

@@ -4,6 +4,7 @@ import type { Job } from '../api/types';
 import { type Column, DataTable } from '../components/DataTable';
 import { EmptyState, ErrorMessage, Loading } from '../components/Feedback';
 import { JobUpload } from '../components/JobUpload';
+import { Pager, useCursorPages } from '../components/Pager';
 import { useResource } from '../hooks/use-resource';
 import { formatCount, formatDateTime, progressPercent } from '../lib/format';
 import { Link, pathOf } from '../router';
@@ -37,8 +38,8 @@ const COLUMNS: readonly Column<Job>[] = [
 ];
 
 function JobList({ refresh }: { readonly refresh: number }) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1] ?? null;
+  const pages = useCursorPages();
+  const { cursor } = pages;
   const jobs = useResource((signal) => api.jobs({ limit: PAGE_SIZE, cursor }, signal), `jobs:${cursor ?? ''}`, refresh);
   if (jobs.error) return <ErrorMessage error={jobs.error} title="Could not load the jobs" />;
   if (!jobs.data) return <Loading what="jobs" />;
@@ -53,21 +54,7 @@ function JobList({ refresh }: { readonly refresh: number }) {
         rowTestId={(job) => `job-row-${job.id}`}
         empty={<EmptyState title="No jobs yet">Upload a file of records above.</EmptyState>}
       />
-      <nav className="pager" aria-label="Job pages">
-        <button type="button" onClick={() => setCursors((stack) => stack.slice(0, -1))} disabled={cursors.length <= 1}>
-          Previous page
-        </button>
-        <button
-          type="button"
-          onClick={() => {
-            const next = jobs.data?.nextCursor;
-            if (next) setCursors((stack) => [...stack, next]);
-          }}
-          disabled={!jobs.data.nextCursor}
-        >
-          Next page
-        </button>
-      </nav>
+      <Pager label="Job pages" pages={pages} nextCursor={jobs.data.nextCursor} />
     </>
   );
 }
