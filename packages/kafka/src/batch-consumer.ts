@@ -23,12 +23,26 @@ export interface BatchConsumerOptions {
   readonly sessionTimeoutMs?: number;
   readonly logger: ConsumerLogger;
   readonly signal: AbortSignal;
-  /** Makes the batch durable (store it, work on it). Throwing stops the consumer without committing. */
-  readonly handle: (batch: readonly ConsumedRecord[]) => Promise<void>;
+  /**
+   * Makes the batch durable (store it, work on it). Throwing stops the consumer without committing.
+   * It may hand back work still under way for the batch (see `BatchHandled`).
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a plain async handler (Promise<void>) must fit
+  readonly handle: (batch: readonly ConsumedRecord[]) => Promise<void | BatchHandled>;
   /** Called after each (re)join of the group, with the partitions assigned to this member. */
   readonly assigned?: (assignment: { topic: string; partitions: number[] }[]) => void;
   /** Called with the records whose offsets were committed (after `handle`). */
   readonly committed?: (records: readonly ConsumedRecord[]) => void;
+}
+
+/**
+ * The rest of a handled batch's work, e.g. publishing its results: the batch is committed only
+ * after `settled` resolves, but the next batch is handled meanwhile. Batches are still committed in
+ * order. A rejection stops the consumer like a failed `handle`: that batch and the later ones are
+ * not committed.
+ */
+export interface BatchHandled {
+  readonly settled: Promise<void>;
 }
 
 export interface BatchConsumerResult {
@@ -189,35 +203,70 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
         startCommit();
       });
   };
-  /** Waits until every handled record's commit was answered. */
+  const toCommit = (batch: ConsumedRecord[]): void => {
+    handledNotCommitted = handledNotCommitted.length === 0 ? batch : handledNotCommitted.concat(batch);
+    startCommit();
+  };
+
+  // Handled batches whose `settled` is pending, chained in order; a few at most, then handling waits.
+  let wake: (() => void) | null = null;
+  let failure: Error | null = null;
+  let settling: Promise<void> = Promise.resolve();
+  let unsettled = 0;
+  const MAX_UNSETTLED_BATCHES = 4;
+  const afterHandled = (batch: ConsumedRecord[], settled: Promise<void> | undefined): void => {
+    if (settled === undefined && unsettled === 0) {
+      toCommit(batch);
+      return;
+    }
+    unsettled++;
+    // Observed now, so that an early rejection is not reported as unhandled.
+    settled?.catch(() => {});
+    settling = settling
+      .then(() => settled)
+      .then(
+        () => {
+          if (failure === null) toCommit(batch);
+        },
+        (error: Error) => {
+          failure ??= error;
+          wake?.();
+        },
+      )
+      .finally(() => {
+        unsettled--;
+      });
+  };
+
+  /** Waits until every handled batch settled and every commit was answered. */
   const commitsSettled = async (): Promise<void> => {
+    while (unsettled > 0) await settling;
     startCommit();
     while (committing !== null) await committing;
   };
 
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
+    while (unsettled >= MAX_UNSETTLED_BATCHES) await settling;
+    if (failure !== null) throw failure;
     const batch = pending;
     pending = [];
-    await options.handle(batch);
+    const outcome = await options.handle(batch);
     handled += batch.length;
-    handledNotCommitted = handledNotCommitted.length === 0 ? batch : handledNotCommitted.concat(batch);
-    startCommit();
+    afterHandled(batch, outcome?.settled);
   };
 
   // The stream is read in paused mode: each turn takes every record it holds (up to a batch) in one
   // synchronous pass, and waits only when it is empty. (An async iterator plus an idle timer per
   // record cost more CPU than the fetch itself.) 'readable' follows a read() that returned null.
-  let wake: (() => void) | null = null;
   let ended = false;
-  let failure: Error | null = null;
   const onReadable = (): void => wake?.();
   const onEnd = (): void => {
     ended = true;
     wake?.();
   };
   const onError = (error: Error): void => {
-    failure = error;
+    failure ??= error;
     wake?.();
   };
   stream.on('readable', onReadable);

@@ -14,7 +14,7 @@ import { decodeRecord } from '../rules/decode.js';
 import type { RecordResult } from '../rules/record-run.js';
 import { ClaimRecorder, type UniquenessTracker } from '../rules/uniqueness.js';
 import { validateRecord } from '../rules/validate.js';
-import type { DlqInput, ResultInput, ResultStore, UniquenessBacking } from '../store/store.js';
+import { type DlqInput, type ResultInput, type ResultStore, StoreError, type UniquenessBacking } from '../store/store.js';
 import type { WorkerMetrics } from './metrics.js';
 
 export interface WorkerOptions {
@@ -136,6 +136,18 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           retries: 5,
         });
 
+  /** The job's uniqueness claims for one batch; null when the store has no such job (the record goes to the DLQ). */
+  const jobClaims = (jobId: string): JobClaims | null => {
+    let shared: UniquenessTracker;
+    try {
+      shared = store.uniquenessTracker(jobId);
+    } catch (error) {
+      if (error instanceof StoreError && error.code === 'JOB_NOT_FOUND') return null;
+      throw error;
+    }
+    return { shared, recorder: shared.seenAll === undefined ? null : new ClaimRecorder() };
+  };
+
   const processBatch = async (batch: readonly ConsumedRecord[]): Promise<BatchOutcome> => {
     const outcome: BatchOutcome = { results: [], dlq: [], outgoingResults: [], outgoingDeadLetters: [] };
     const now = Date.now();
@@ -174,7 +186,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       const key = `${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`;
       if (!batchRuleSets.has(key)) batchRuleSets.set(key, await ruleSets.get(request.ruleSet, request.ruleSetVersion));
     }
-    const jobs = new Map<string, JobClaims>();
+    const jobs = new Map<string, JobClaims | null>();
     const validated: ValidatedRecord[] = [];
     batch.forEach((m, index) => {
       const request = requests[index] as DecodedRequest;
@@ -195,9 +207,12 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       }
       let job = jobs.get(request.jobId);
       if (job === undefined) {
-        const shared = store.uniquenessTracker(request.jobId);
-        job = { shared, recorder: shared.seenAll === undefined ? null : new ClaimRecorder() };
+        job = jobClaims(request.jobId);
         jobs.set(request.jobId, job);
+      }
+      if (job === null) {
+        toDlq(m, 'unknown_job', `job "${request.jobId}" does not exist; create it, then replay this record`, request.jobId, request.recordNumber);
+        return;
       }
       const claimsFrom = job.recorder?.claims.length ?? 0;
       const context = { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness: job.recorder ?? job.shared, now };
@@ -208,7 +223,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     // store answers are validated again against it (see ClaimRecorder).
     const realAnswers = new Map<JobClaims, boolean[]>();
     for (const job of jobs.values()) {
-      if (job.recorder !== null && job.recorder.claims.length > 0) realAnswers.set(job, job.shared.seenAll?.(job.recorder.claims) ?? []);
+      if (job !== null && job.recorder !== null && job.recorder.claims.length > 0) realAnswers.set(job, job.shared.seenAll?.(job.recorder.claims) ?? []);
     }
     for (const record of validated) {
       const { request, job } = record;
@@ -248,6 +263,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     return outcome;
   };
 
+  let lastSend: Promise<unknown> = Promise.resolve();
   try {
     const consumed = await runBatchConsumer({
       connection: options.connection,
@@ -261,26 +277,31 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       handle: async (batch) => {
         const started = performance.now();
         const outcome = await processBatch(batch);
-        // Durable first (the store), then the topics, then (by the caller) the commit.
+        // Durable first (the store), then the topics, then (by the consumer) the commit. The
+        // commit waits for the topics to acknowledge; the next batch does not.
         await store.upsertResults(outcome.results);
         for (const entry of outcome.dlq) await store.addDlq(entry);
-        if (producer !== null) {
-          // Without serializers the client wants header names as bytes too.
-          const headers = (h: Record<string, Buffer>): Map<Buffer, Buffer> => new Map(Object.entries(h).map(([k, v]) => [Buffer.from(k), v]));
-          const messages = [
-            ...outcome.outgoingResults.map((m) => ({ key: m.key, value: m.value, headers: headers(m.headers), topic: resultsTopic as string })),
-            ...outcome.outgoingDeadLetters.map((m) => ({
-              ...(m.key === undefined ? {} : { key: m.key }),
-              value: m.value,
-              headers: headers(m.headers),
-              topic: deadLetterTopic as string,
-            })),
-          ];
-          if (messages.length > 0) await producer.send({ messages: messages as Parameters<typeof producer.send>[0]['messages'] });
-        }
         const cost = options.recordCostMs ?? 0;
         if (cost > 0) await new Promise((resolve) => setTimeout(resolve, cost * batch.length));
         metrics.batch((performance.now() - started) / 1000);
+        if (producer === null) return;
+        // Without serializers the client wants header names as bytes too.
+        const headers = (h: Record<string, Buffer>): Map<Buffer, Buffer> => new Map(Object.entries(h).map(([k, v]) => [Buffer.from(k), v]));
+        const messages = [
+          ...outcome.outgoingResults.map((m) => ({ key: m.key, value: m.value, headers: headers(m.headers), topic: resultsTopic as string })),
+          ...outcome.outgoingDeadLetters.map((m) => ({
+            ...(m.key === undefined ? {} : { key: m.key }),
+            value: m.value,
+            headers: headers(m.headers),
+            topic: deadLetterTopic as string,
+          })),
+        ];
+        if (messages.length === 0) return;
+        // One send at a time, in batch order: with two in flight the client's idempotent producer
+        // can have the broker refuse one (OUT_OF_ORDER_SEQUENCE_NUMBER).
+        const sent = lastSend.then(() => producer.send({ messages: messages as Parameters<typeof producer.send>[0]['messages'] }));
+        lastSend = sent.catch(() => {});
+        return { settled: sent.then(() => {}) };
       },
     });
     return { handled: consumed.handled, committed: consumed.committed };

@@ -7,7 +7,8 @@ import { createLogger } from '@lagscale/exporter';
 import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { Consumer } from '@platformatic/kafka';
 import { describe, expect, inject, it } from 'vitest';
-import { commitOffsets, createTopic, waitFor } from '../../../../test-support/kafka.js';
+import { createTopic, waitFor } from '../../../../test-support/kafka.js';
+import { endOffsets, startGroupAtEnd } from './helpers.js';
 import { OrderRecords, produceOrders, requestProducer } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
@@ -24,19 +25,9 @@ const isMalformed = (n: number): boolean => n % 100 === 0;
 /** 100 records repeat the order_id of a record 777 earlier (another batch, most likely another partition and worker). */
 const duplicateOf = (n: number): number | undefined => (n % 1000 === 901 ? n - 777 : undefined);
 
-/** Log end offsets of every partition of `topic`. */
-async function endOffsets(topic: string): Promise<bigint[]> {
-  const consumer = new Consumer({ clientId: 'lagscale-test-offsets', groupId: 'lagscale-test-offsets', bootstrapBrokers: [...brokers] });
-  try {
-    return (await consumer.listOffsets({ topics: [topic], timestamp: -1n })).get(topic) ?? [];
-  } finally {
-    await consumer.close(true);
-  }
-}
-
 /** Every key of `topic` from the start to its current end, with how often each appears. */
 async function keysOf(topic: string, group: string, keep: (key: string) => boolean): Promise<Map<string, number>> {
-  const ends = await endOffsets(topic);
+  const ends = await endOffsets(brokers, topic);
   const open = new Set(ends.flatMap((end, partition) => (end > 0n ? [partition] : [])));
   const counts = new Map<string, number>();
   if (open.size === 0) return counts;
@@ -63,7 +54,7 @@ async function keysOf(topic: string, group: string, keep: (key: string) => boole
  * exactly one result per well-formed record and exactly the malformed ones in its DLQ; the results
  * and DLQ topics hold every one of them (a redelivery may publish a record twice, never lose one);
  * of each pair of repeated order ids exactly one record is flagged, and every record flagged
- * invalid was made so on purpose.
+ * invalid was made so on purpose. Records of a job the store does not have are dead-lettered.
  */
 describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
   it('leave one result per well-formed record and exactly the malformed ones in the DLQ', async () => {
@@ -78,9 +69,7 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
     await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
     await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total: TOTAL, createdAt: Date.now(), source: 'test' });
     await setup.close();
-    // The topic is shared with other tests: this group starts at its current end.
-    const ends = await endOffsets(topic);
-    await commitOffsets(brokers, group, topic, Object.fromEntries(ends.map((end, partition) => [partition, Number(end)])));
+    await startGroupAtEnd(brokers, group, topic);
 
     const pool = new LocalProcessPool({
       command: [process.execPath, main, 'worker', '-b', brokers.join(','), '--store', file, '--group', group, '--batch-size', '500'],
@@ -111,9 +100,11 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
     try {
       const records = new OrderRecords({ seed: 5, duplicateOf });
       const client = requestProducer(brokers);
-      const produced = await produceOrders(client, { topic, jobId: job, ruleSet: ruleSet.name, from: 1, to: TOTAL, isMalformed, records }).finally(() =>
-        client.close(),
-      );
+      // Three records of a job the store does not have: dead letters, not a stuck worker.
+      const strayJob = `${job}-unknown`;
+      const produced = await produceOrders(client, { topic, jobId: strayJob, ruleSet: ruleSet.name, from: 1, to: 3, isMalformed: () => false })
+        .then(() => produceOrders(client, { topic, jobId: job, ruleSet: ruleSet.name, from: 1, to: TOTAL, isMalformed, records }))
+        .finally(() => client.close());
       await mark('all records produced');
       expect(produced.malformed).toHaveLength(TOTAL / 100);
       await pool.setReplicas(1);
@@ -189,6 +180,13 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined);
       expect(dlqNumbers.sort((a, b) => a - b)).toEqual(produced.malformed);
+
+      const strays = await read.listDlq({ jobId: strayJob, limit: 10 });
+      expect(strays.items.map((d) => [d.recordNumber, d.code]).sort()).toEqual([
+        [1, 'unknown_job'],
+        [2, 'unknown_job'],
+        [3, 'unknown_job'],
+      ]);
 
       // Validation held under batching, scaling and redelivery: the records flagged invalid are the
       // ones broken on purpose plus one of each pair of repeated order ids.

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeRequest, SqliteResultStore } from '@lagscale/validator';
 import { describe, expect, inject, it } from 'vitest';
 import { createTopic, producer, waitFor } from '../../../../test-support/kafka.js';
+import { startGroupAtEnd } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
@@ -34,6 +35,7 @@ describe('validation worker', () => {
     const group = `${job}-validators`;
     const topic = 'validation.requests';
     await createTopic(brokers, topic, 8).catch(() => {});
+    await startGroupAtEnd(brokers, group, topic);
     const setup = SqliteResultStore.open(store);
     await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
     const total = 3000;
