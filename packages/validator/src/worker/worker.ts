@@ -79,6 +79,16 @@ class RuleSetCache {
   }
 }
 
+const headerNames = new Map<string, Buffer>();
+function headerName(name: string): Buffer {
+  let bytes = headerNames.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name);
+    if (headerNames.size < 100) headerNames.set(name, bytes);
+  }
+  return bytes;
+}
+
 /** A job's uniqueness claims in one batch: the store's tracker, and the recorder when it takes batches. */
 interface JobClaims {
   readonly shared: UniquenessTracker;
@@ -285,8 +295,12 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         if (cost > 0) await new Promise((resolve) => setTimeout(resolve, cost * batch.length));
         metrics.batch((performance.now() - started) / 1000);
         if (producer === null) return;
-        // Without serializers the client wants header names as bytes too.
-        const headers = (h: Record<string, Buffer>): Map<Buffer, Buffer> => new Map(Object.entries(h).map(([k, v]) => [Buffer.from(k), v]));
+        // Without serializers the client wants header names as bytes too (the few names, made once).
+        const headers = (h: Record<string, Buffer>): Map<Buffer, Buffer> => {
+          const map = new Map<Buffer, Buffer>();
+          for (const name in h) map.set(headerName(name), h[name] as Buffer);
+          return map;
+        };
         const messages = [
           ...outcome.outgoingResults.map((m) => ({ key: m.key, value: m.value, headers: headers(m.headers), topic: resultsTopic as string })),
           ...outcome.outgoingDeadLetters.map((m) => ({
