@@ -4,7 +4,7 @@
  * raw consume of the same topic with the same client (the fenced batch consumer) and batch size,
  * measured in the same run on one broker of its own.
  *
- * The topic is filled once with RECORDS order records (varied, about 3% breaking a rule, 7% with
+ * The topic is filled once with RECORDS order records (varied, about 4% breaking a rule, 7% with
  * a warning, 0.5% truncated JSON for the DLQ). Each measurement is a fresh consumer group reading
  * it from the start; a rate is (records done after the first batch) / (time from the first batch
  * done to the last record done). Workers are `lagscale worker` processes (as the local autoscaler
@@ -14,7 +14,8 @@
  * without publishing to validation.results and validation.dlq.
  *
  * Prints a table with ratios and writes bench/results/validator-throughput.json.
- *   npm run bench:validator-throughput       (env: RECORDS, PARTITIONS, BATCH_SIZE, ROUNDS)
+ *   npm run bench:validator-throughput       (env: RECORDS, PARTITIONS, BATCH_SIZE, ROUNDS;
+ *                                             CPU_PROF=dir profiles the worker processes)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
