@@ -10,6 +10,8 @@ export interface SampleOrderOptions {
   readonly seed?: number;
   /** One record in this many breaks one rule (about 4% by default). 0: none. */
   readonly invalidEvery?: number;
+  /** The earlier record whose order_id this record repeats (the `order-id.unique` rule flags one of the two), if any. */
+  readonly duplicateOf?: (recordNumber: number) => number | undefined;
 }
 
 const COUNTRIES = ['PT', 'DE', 'FR', 'US', 'GB', 'ES', 'NL', 'SE', 'IT', 'PL'];
@@ -22,10 +24,12 @@ const CITIES = ['Lisboa', 'Berlin', 'Paris', 'Boston', 'London', 'Madrid', 'Utre
 export class SampleOrders {
   #seed: number;
   readonly #invalidEvery: number;
+  readonly #duplicateOf: (recordNumber: number) => number | undefined;
 
   constructor(options: SampleOrderOptions = {}) {
     this.#seed = options.seed ?? 42;
     this.#invalidEvery = options.invalidEvery ?? 25;
+    this.#duplicateOf = options.duplicateOf ?? (() => undefined);
   }
 
   /** One order; `invalid` when a mistake that breaks an error rule was put in. */
@@ -46,7 +50,7 @@ export class SampleOrders {
     const created = Date.UTC(2024, 0, 1) + Math.floor(random() * 300) * 86_400_000 + Math.floor(random() * 86_400) * 1000;
     const customer = n % 5000;
     const record: Record<string, unknown> = {
-      order_id: `ORD-2024-${String(n % 1_000_000).padStart(6, '0')}`,
+      order_id: `ORD-2024-${String((this.#duplicateOf(n) ?? n) % 1_000_000).padStart(6, '0')}`,
       created_at: new Date(created).toISOString(),
       status,
       channel: pick(CHANNELS),
