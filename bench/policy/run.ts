@@ -173,8 +173,8 @@ function ratios(c: Comparison) {
     rateMeetsSlo: c.rate.secondsOverSlo <= c.sloBudgetSeconds,
     goalThreshold: rateVsThreshold <= 0.8 && noMoreViolation,
     goalOracle: rateVsOracle <= 1.25,
-    // No policy can beat the clairvoyant plan: below it, the threshold goal cannot be met at all.
-    thresholdGoalAttainable: 0.8 * c.threshold.report.replicaSeconds >= c.oracle.report.replicaSeconds,
+    // Below the clairvoyant plan, the threshold goal asks a live policy to beat hindsight.
+    thresholdGoalBelowOracle: 0.8 * c.threshold.report.replicaSeconds < c.oracle.report.replicaSeconds,
     noMoreViolation,
   };
 }
@@ -229,13 +229,16 @@ async function main(): Promise<void> {
     `goals: rate <= 0.8x threshold at no more SLO violation: ${r.goalThreshold ? 'met' : 'NOT met'} (${r.rateVsThreshold.toFixed(3)}; ${main.rate.secondsOverSlo} vs ${main.threshold.report.secondsOverSlo} s over); ` +
       `within 1.25x of the oracle: ${r.goalOracle ? 'met' : 'NOT met'} (${r.rateVsOracle.toFixed(3)})`,
   );
-  if (!r.thresholdGoalAttainable)
+  if (r.thresholdGoalBelowOracle) {
+    const goal = 0.8 * main.threshold.report.replicaSeconds;
+    const percent = (ratio: number): string => `${((ratio - 1) * 100).toFixed(0)}%`;
     out.push(
-      `note: 0.8x threshold = ${(0.8 * main.threshold.report.replicaSeconds).toFixed(0)} replica-s is below the oracle's ${main.oracle.report.replicaSeconds.toFixed(0)}: ` +
-        'no policy can reach that goal on this trace; the tuned threshold is within ' +
-        `${((main.threshold.report.replicaSeconds / main.oracle.report.replicaSeconds - 1) * 100).toFixed(0)}% of the clairvoyant plan, ` +
+      `note: 0.8x threshold = ${goal.toFixed(0)} replica-s is below the clairvoyant plan's ${main.oracle.report.replicaSeconds.toFixed(0)} ` +
+        `and only ${percent(goal / main.oracle.plan.workBoundReplicaSeconds)} above the work bound (no idle capacity at all); ` +
+        `the tuned threshold is ${percent(main.threshold.report.replicaSeconds / main.oracle.report.replicaSeconds)} above the clairvoyant plan, ` +
         `with ${main.threshold.report.scaleEvents} scale events to rate's ${main.rate.scaleEvents}`,
     );
+  }
   for (const c of sweep) {
     const s = ratios(c);
     out.push('', `SLO ${c.slo} s:`, ...table(c));
