@@ -49,6 +49,8 @@ describe('console in a browser', () => {
   const home = mkdtempSync(join(tmpdir(), 'lagscale-e2e-'));
 
   beforeAll(async () => {
+    // The stack and its workers log every decision; the test output needs only problems.
+    process.env.LAGSCALE_LOG_LEVEL = 'warn';
     const config = defaultConfig();
     config.exporter.port = 0;
     config.lag.intervalSeconds = 2;
