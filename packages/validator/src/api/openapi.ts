@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { RouteScope } from './auth.js';
@@ -47,7 +48,10 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
     // The generator marks every body required; an object body with no required property may be left out.
     transformObject: (document) => {
       const openapiObject = 'openapiObject' in document ? document.openapiObject : document.swaggerObject;
-      type Operation = { requestBody?: { required?: boolean; content?: Record<string, { schema?: JsonObject }> } };
+      type Operation = {
+        requestBody?: { required?: boolean; content?: Record<string, { schema?: JsonObject }> };
+        responses?: Record<string, { description?: string }>;
+      };
       for (const item of Object.values((openapiObject.paths ?? {}) as Record<string, Record<string, Operation>>))
         for (const operation of Object.values(item)) {
           const schemas = Object.values(operation?.requestBody?.content ?? {}).map((media) => media.schema);
@@ -57,6 +61,9 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
             schemas.every((schema) => schema?.type === 'object' && schema.required === undefined)
           )
             operation.requestBody.required = false;
+          // A response schema without a description gets the generator's placeholder; the status's own name says more.
+          for (const [status, response] of Object.entries(operation?.responses ?? {}))
+            if (response.description === 'Default Response') response.description = STATUS_CODES[status] ?? 'Response';
         }
       return openapiObject;
     },
