@@ -98,7 +98,7 @@ export function toApiError(error: unknown, limits: { readonly maxJsonBodyBytes?:
     return new ApiError(
       422,
       'rule_set_invalid',
-      `${error.message.split('\n')[0]}: see details, one JSON pointer into the document per mistake`,
+      `${error.message.split('\n')[0]?.replace(/:$/, '')}: see details, one JSON pointer into the document per mistake`,
       error.issues.map((issue) => ({ pointer: issue.pointer, message: issue.message })),
     );
   if (error instanceof StoreError) {
