@@ -136,6 +136,29 @@ describe('console in a browser', () => {
     expect(job).toMatchObject({ results: RECORDS - 2, dlq: 2, invalid: 28 });
   }, 120_000);
 
+  it('fits a phone: no page scrolls sideways at 390 px', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      for (const [name, path] of [
+        ['overview', '#/'],
+        ['group', '#/groups/validator'],
+        ['autoscaler', '#/autoscaler'],
+        ['jobs', '#/jobs'],
+        ['rulesets', '#/rulesets'],
+        ['dlq', '#/dlq'],
+      ] as const) {
+        await phone.goto(`${stack.url}/${path}`);
+        await phone.locator('main h1').first().waitFor();
+        // Wide tables scroll inside their own box; the page itself must not.
+        const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect({ page: name, overflow }).toEqual({ page: name, overflow: 0 });
+        await screenshot(phone, `phone-${name}`);
+      }
+    } finally {
+      await phone.close();
+    }
+  });
+
   it('shows the replica count change during a short demo', async () => {
     await page.goto(`${stack.url}/#/autoscaler`);
     const current = page.getByTestId('current-replicas');
