@@ -277,33 +277,63 @@ export interface ResultMessageInput {
   readonly source?: PositionInput;
 }
 
-/** A result keyed like its request, so a compacted results topic keeps the latest result per record. */
+/**
+ * A result keyed like its request, so a compacted results topic keeps the latest result per record.
+ * A worker writes one per record, so the value is written field by field (the same JSON, keys in
+ * the order of `ValidationResultMessage`, as `JSON.stringify` of that object) and the header
+ * values shared by a batch (job, rule set, version, valid, time) are made once.
+ */
 export function encodeResult(input: ResultMessageInput): OutgoingMessage {
   checkJobId(input.jobId);
   checkPositiveInteger('recordNumber', input.recordNumber);
   checkPositiveInteger('ruleSet.version', input.ruleSet.version);
-  const message: ValidationResultMessage = {
-    v: 1,
-    jobId: input.jobId,
-    recordNumber: input.recordNumber,
-    ruleSet: { name: input.ruleSet.name, version: input.ruleSet.version },
-    valid: input.result.valid,
-    violations: input.result.violations,
-    ...(input.result.truncated === true ? { truncated: true as const } : {}),
-    validatedAt: isoTime(input.validatedAt),
-    ...(input.source === undefined ? {} : { source: position(input.source) }),
-  };
+  const recordNumber = String(input.recordNumber);
+  const version = String(input.ruleSet.version);
+  const valid = input.result.valid ? 'true' : 'false';
+  let value = `{"v":1,"jobId":${JSON.stringify(input.jobId)},"recordNumber":${recordNumber},"ruleSet":{"name":${JSON.stringify(input.ruleSet.name)},"version":${version}},"valid":${valid},"violations":${input.result.violations.length === 0 ? '[]' : JSON.stringify(input.result.violations)}`;
+  if (input.result.truncated === true) value += ',"truncated":true';
+  value += `,"validatedAt":"${input.validatedAt === undefined ? isoTime(undefined) : batchIsoTime(input.validatedAt)}"`;
+  if (input.source !== undefined) {
+    const source = position(input.source);
+    value += `,"source":{"topic":${JSON.stringify(source.topic)},"partition":${source.partition},"offset":"${source.offset}"}`;
+  }
+  value += '}';
   return {
-    key: Buffer.from(requestKey(input.jobId, input.recordNumber)),
-    value: Buffer.from(JSON.stringify(message)),
+    key: Buffer.from(`${input.jobId}:${recordNumber}`),
+    value: Buffer.from(value),
     headers: {
-      [JOB_HEADERS.jobId]: Buffer.from(input.jobId),
-      [JOB_HEADERS.recordNumber]: Buffer.from(String(input.recordNumber)),
-      [JOB_HEADERS.ruleSet]: Buffer.from(input.ruleSet.name),
-      [JOB_HEADERS.ruleSetVersion]: Buffer.from(String(input.ruleSet.version)),
-      [JOB_HEADERS.valid]: Buffer.from(String(input.result.valid)),
+      [JOB_HEADERS.jobId]: sharedBytes(input.jobId),
+      [JOB_HEADERS.recordNumber]: Buffer.from(recordNumber),
+      [JOB_HEADERS.ruleSet]: sharedBytes(input.ruleSet.name),
+      [JOB_HEADERS.ruleSetVersion]: sharedBytes(version),
+      [JOB_HEADERS.valid]: sharedBytes(valid),
     },
   };
+}
+
+/**
+ * Header values that repeat from message to message (job ids, rule set names and versions,
+ * "true"/"false"), as bytes made once. Bounded: past the limit the map starts again. Clients only
+ * read these buffers, so sharing them is safe.
+ */
+const sharedHeaderValues = new Map<string, Buffer>();
+function sharedBytes(text: string): Buffer {
+  let bytes = sharedHeaderValues.get(text);
+  if (bytes === undefined) {
+    bytes = Buffer.from(text);
+    if (sharedHeaderValues.size >= 1000) sharedHeaderValues.clear();
+    sharedHeaderValues.set(text, bytes);
+  }
+  return bytes;
+}
+
+/** A batch's results share one validation time: the last one written is remembered. */
+let lastIsoTime: { readonly time: Date | number; readonly text: string } | undefined;
+function batchIsoTime(time: Date | number): string {
+  if (lastIsoTime !== undefined && lastIsoTime.time === time) return lastIsoTime.text;
+  const text = isoTime(time);
+  if (typeof time === 'number') lastIsoTime = { time, text };
+  return text;
 }
 
 export function decodeResult(value: Uint8Array): ValidationResultMessage {

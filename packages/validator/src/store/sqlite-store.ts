@@ -392,44 +392,44 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
   // ---- dead-letter queue ----
 
   async addDlq(entry: DlqInput): Promise<AddDlqResult> {
+    const [added] = await this.addDlqBatch([entry]);
+    return added as AddDlqResult;
+  }
+
+  /** One IMMEDIATE transaction for the whole batch, durable like `upsertResults`. */
+  async addDlqBatch(entries: readonly DlqInput[]): Promise<AddDlqResult[]> {
     const sql = this.#open();
-    requireName('DLQ entry id', entry.id);
-    if (entry.jobId !== undefined) requireName('DLQ jobId', entry.jobId);
-    if (entry.recordNumber !== undefined) requireInteger('DLQ recordNumber', entry.recordNumber, 0);
-    requireName('DLQ topic', entry.topic);
-    requireInteger('DLQ partition', entry.partition, 0);
-    requireInteger('DLQ offset', entry.offset, 0);
-    if (typeof entry.reason !== 'string' || typeof entry.code !== 'string') throw invalid('DLQ reason and code must be strings');
-    if (!(entry.payload instanceof Uint8Array)) throw invalid('DLQ payload must be bytes (a Uint8Array or Buffer)');
-    requireTime('createdAt', entry.createdAt);
+    if (!Array.isArray(entries)) throw invalid('addDlqBatch takes an array of DLQ entries');
+    if (entries.length === 0) return [];
+    entries.forEach(checkDlqInput);
+    return this.#db.transaction((): AddDlqResult[] => entries.map((entry) => this.#insertDlq(sql, entry))).immediate();
+  }
+
+  #insertDlq(sql: Statements, entry: DlqInput): AddDlqResult {
+    const stored = sql.getDlqByPosition.get(entry.topic, entry.partition, entry.offset);
+    if (stored !== undefined) return { id: stored, created: false };
+    const sameId = sql.getDlq.get(entry.id);
+    if (sameId !== undefined) {
+      throw new StoreError(
+        'DLQ_ID_CONFLICT',
+        `DLQ entry "${entry.id}" already exists for ${sameId.kafka_topic}/${sameId.kafka_partition}@${sameId.kafka_offset}, not ${entry.topic}/${entry.partition}@${entry.offset}: use a new id`,
+      );
+    }
     const payload = Buffer.from(entry.payload.buffer, entry.payload.byteOffset, Math.min(entry.payload.byteLength, this.#maxDlqPayloadBytes));
-    return this.#db
-      .transaction((): AddDlqResult => {
-        const stored = sql.getDlqByPosition.get(entry.topic, entry.partition, entry.offset);
-        if (stored !== undefined) return { id: stored, created: false };
-        const sameId = sql.getDlq.get(entry.id);
-        if (sameId !== undefined) {
-          throw new StoreError(
-            'DLQ_ID_CONFLICT',
-            `DLQ entry "${entry.id}" already exists for ${sameId.kafka_topic}/${sameId.kafka_partition}@${sameId.kafka_offset}, not ${entry.topic}/${entry.partition}@${entry.offset}: use a new id`,
-          );
-        }
-        sql.insertDlq.run(
-          entry.id,
-          entry.jobId ?? null,
-          entry.recordNumber ?? null,
-          entry.topic,
-          entry.partition,
-          entry.offset,
-          entry.reason,
-          entry.code,
-          payload,
-          entry.payload.byteLength,
-          entry.createdAt,
-        );
-        return { id: entry.id, created: true };
-      })
-      .immediate();
+    sql.insertDlq.run(
+      entry.id,
+      entry.jobId ?? null,
+      entry.recordNumber ?? null,
+      entry.topic,
+      entry.partition,
+      entry.offset,
+      entry.reason,
+      entry.code,
+      payload,
+      entry.payload.byteLength,
+      entry.createdAt,
+    );
+    return { id: entry.id, created: true };
   }
 
   async listDlq(query: DlqQuery): Promise<Page<DlqEntry>> {
@@ -744,6 +744,18 @@ function violationSource(filter: ViolationFilter, byValidity: boolean): { from: 
   const from = byValidity ? 'FROM violations v JOIN results r ON r.job_key = v.job_key AND r.record_number = v.record_number' : 'FROM violations v';
   const where = ['v.job_key = ?', ...filter.conditions, ...(byValidity ? ['r.valid = ?'] : [])].join(' AND ');
   return { from, where };
+}
+
+function checkDlqInput(entry: DlqInput): void {
+  requireName('DLQ entry id', entry.id);
+  if (entry.jobId !== undefined) requireName('DLQ jobId', entry.jobId);
+  if (entry.recordNumber !== undefined) requireInteger('DLQ recordNumber', entry.recordNumber, 0);
+  requireName('DLQ topic', entry.topic);
+  requireInteger('DLQ partition', entry.partition, 0);
+  requireInteger('DLQ offset', entry.offset, 0);
+  if (typeof entry.reason !== 'string' || typeof entry.code !== 'string') throw invalid('DLQ reason and code must be strings');
+  if (!(entry.payload instanceof Uint8Array)) throw invalid('DLQ payload must be bytes (a Uint8Array or Buffer)');
+  requireTime('createdAt', entry.createdAt);
 }
 
 type Statements = ReturnType<typeof prepareStatements>;

@@ -51,6 +51,11 @@ export interface ResultStore {
    * redelivered message returns the entry stored the first time (`created: false`, its own id).
    */
   addDlq(entry: DlqInput): Promise<AddDlqResult>;
+  /**
+   * `addDlq` for several entries in one transaction (a worker's batch), answers in the same
+   * order; all or none are stored (one that fails, e.g. `DLQ_ID_CONFLICT`, stores none).
+   */
+  addDlqBatch(entries: readonly DlqInput[]): Promise<AddDlqResult[]>;
   /** Newest first; all jobs when `jobId` is absent. */
   listDlq(query: DlqQuery): Promise<Page<DlqEntry>>;
   getDlq(id: string): Promise<DlqEntry | undefined>;

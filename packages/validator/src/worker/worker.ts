@@ -290,7 +290,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         // Durable first (the store), then the topics, then (by the consumer) the commit. The
         // commit waits for the topics to acknowledge; the next batch does not.
         await store.upsertResults(outcome.results);
-        for (const entry of outcome.dlq) await store.addDlq(entry);
+        if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
         const cost = options.recordCostMs ?? 0;
         if (cost > 0) await new Promise((resolve) => setTimeout(resolve, cost * batch.length));
         metrics.batch((performance.now() - started) / 1000);

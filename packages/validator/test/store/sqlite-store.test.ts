@@ -493,6 +493,20 @@ describe('dead-letter queue', () => {
     expect(await store.getDlq('nope')).toBeUndefined();
   });
 
+  it('adds a batch of entries in one transaction: redeliveries answer the first entry, a conflict stores none', async () => {
+    const store = await storeWithJobs(['job-1']);
+    expect(await store.addDlqBatch([])).toEqual([]);
+    expect(await store.addDlqBatch([entry('d1', 10, 'job-1'), entry('d2', 11), entry('d1-again', 10, 'job-1')])).toEqual([
+      { id: 'd1', created: true },
+      { id: 'd2', created: true },
+      { id: 'd1', created: false },
+    ]);
+    const clash = await storeError(() => store.addDlqBatch([entry('d3', 12), entry('d2', 13)]));
+    expect(clash.code).toBe('DLQ_ID_CONFLICT');
+    expect((await store.listDlq({ limit: 10 })).items.map((item) => item.id)).toEqual(['d2', 'd1']);
+    expect((await storeError(() => store.addDlqBatch([entry('', 14)]))).code).toBe('INVALID_ARGUMENT');
+  });
+
   it('cuts payloads to the cap and keeps the size they had', async () => {
     const store = await storeWithJobs([], { maxDlqPayloadBytes: 4 });
     await store.addDlq(entry('d1', 1234567));
