@@ -1,8 +1,21 @@
 /**
- * The shapes of docs/http-api.md, as the console reads them. Copied (not imported) from the
- * server packages so the console builds on its own with the browser's lib; keep them in step
- * with the contract document, not with the server's internals.
+ * The shapes of docs/http-api.md, as the console reads them. Records that travel as they are
+ * (a partition's lag, a scaling decision, the behavior) use the core's types, imported for types
+ * only (erased from the bundle); the API's own shapes (summaries, JSON views of stored data) are
+ * written here, in step with the contract document.
  */
+import type { BehaviorConfig, PartitionLag, ScalingDecision, Status } from '@lagscale/core';
+
+export type {
+  BehaviorConfig,
+  PartitionLag,
+  PartitionOwner,
+  PolicyRecommendation,
+  ScalingAction,
+  ScalingDecision,
+  ScalingRules,
+} from '@lagscale/core';
+export type LagStatus = Status;
 
 /** Body of every 4xx/5xx answer. */
 export interface ApiErrorBody {
@@ -18,31 +31,6 @@ export interface ErrorDetail {
 }
 
 // ---- Lag ----
-
-export type LagStatus = 'OK' | 'WARN' | 'ERR' | 'STOP' | 'STALL' | 'REWIND';
-
-export interface PartitionOwner {
-  readonly memberId: string;
-  readonly clientId: string;
-  readonly host: string;
-}
-
-export interface PartitionLag {
-  readonly topic: string;
-  readonly partition: number;
-  readonly committedOffset: number | null;
-  readonly logEndOffset: number | null;
-  readonly logStartOffset: number | null;
-  readonly lag: number | null;
-  readonly timeLagSeconds: number | null;
-  readonly timeLagMode: 'estimate' | 'exact' | null;
-  readonly produceRate: number | null;
-  readonly consumeRate: number | null;
-  readonly status: LagStatus;
-  readonly statusReason: string;
-  readonly owner: PartitionOwner | null;
-  readonly error?: string;
-}
 
 /** A group as `GET /api/v1/groups` lists it: without partitions, with their count. */
 export interface GroupSummary {
@@ -107,55 +95,6 @@ export interface PointEvent {
 }
 
 // ---- Autoscaler ----
-
-export type ScalingAction = 'scale_up' | 'scale_down' | 'none' | 'paused' | 'fallback';
-
-export interface PolicyRecommendation {
-  readonly policy: string;
-  readonly replicas: number;
-  readonly active: boolean;
-  readonly metric: { readonly name: string; readonly value: number; readonly target?: number };
-  readonly arithmetic: string;
-  readonly reason: string;
-  readonly details?: Readonly<Record<string, number | string | boolean | null>>;
-}
-
-export interface ScalingDecision {
-  readonly time: number;
-  readonly group: string;
-  readonly policy: string;
-  readonly currentReplicas: number;
-  readonly desiredReplicas: number;
-  readonly action: ScalingAction;
-  readonly inputs: {
-    readonly lag: number | null;
-    readonly timeLagSeconds: number | null;
-    readonly produceRate: number | null;
-    readonly consumeRate: number | null;
-    readonly activeConsumers: number;
-    readonly partitions: number;
-  };
-  readonly recommendation: PolicyRecommendation | null;
-  readonly adjustments: readonly string[];
-  readonly reason: string;
-}
-
-export interface ScalingRules {
-  readonly stabilizationWindowSeconds: number;
-  readonly selectPolicy: 'Max' | 'Min' | 'Disabled';
-  readonly policies: readonly { readonly type: 'Pods' | 'Percent'; readonly value: number; readonly periodSeconds: number }[];
-}
-
-export interface BehaviorConfig {
-  readonly minReplicas: number;
-  readonly maxReplicas: number;
-  readonly idleReplicas: number | null;
-  readonly cooldownSeconds: number;
-  readonly scaleUp: ScalingRules;
-  readonly scaleDown: ScalingRules;
-  readonly fallback: { readonly failureThreshold: number; readonly replicas: number } | null;
-  readonly paused: boolean | number;
-}
 
 /** A JSON value, for configuration shown as it is. */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
