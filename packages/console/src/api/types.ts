@@ -5,6 +5,7 @@
  * written here, in step with the contract document.
  */
 import type { BehaviorConfig, PartitionLag, ScalingDecision, Status } from '@lagscale/core';
+import type { RuleCount, SeverityCount } from '@lagscale/validator';
 
 export type {
   BehaviorConfig,
@@ -16,6 +17,8 @@ export type {
   ScalingRules,
 } from '@lagscale/core';
 export type LagStatus = Status;
+// A job's summary is stored and served as it is.
+export type { FieldCount, JobSummary, RuleCount, SeverityCount, ViolationCount } from '@lagscale/validator';
 
 /** Body of every 4xx/5xx answer. */
 export interface ApiErrorBody {
@@ -152,38 +155,6 @@ export interface Job {
 export interface Page<T> {
   readonly items: readonly T[];
   readonly nextCursor: string | null;
-}
-
-export interface ViolationCount {
-  readonly records: number;
-  readonly violations: number;
-}
-
-export interface RuleCount extends ViolationCount {
-  readonly ruleId: string;
-  readonly severity: Severity;
-}
-
-export interface FieldCount extends ViolationCount {
-  readonly path: string;
-}
-
-export interface SeverityCount extends ViolationCount {
-  readonly severity: Severity;
-}
-
-export interface JobSummary {
-  readonly jobId: string;
-  readonly records: number;
-  readonly valid: number;
-  readonly invalid: number;
-  readonly warningsOnly: number;
-  readonly truncated: number;
-  readonly violations: number;
-  readonly byRule: readonly RuleCount[];
-  readonly byField: readonly FieldCount[];
-  readonly byFieldTruncated: boolean;
-  readonly bySeverity: readonly SeverityCount[];
 }
 
 export interface Violation {
