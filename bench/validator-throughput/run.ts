@@ -36,6 +36,8 @@ const BATCH_SIZE = env('BATCH_SIZE', 500);
 /** Each measurement is repeated this many times; the table shows the median. */
 const ROUNDS = env('ROUNDS', 1);
 const JOB = 'bench-orders';
+/** ONLY=raw,one,two,in,nopub measures just those (for profiling); the JSON is written only for a full run. */
+const ONLY = process.env.ONLY === undefined ? null : new Set(process.env.ONLY.split(','));
 const TOPIC = VALIDATION_TOPICS.requests;
 const MAIN = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
 const RULE_SET_FILE = fileURLToPath(new URL('../../packages/validator/examples/orders.ruleset.json', import.meta.url));
@@ -190,7 +192,14 @@ async function measureInProcessWorker(brokers: string[], dir: string, publish: b
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
-async function rounds(name: string, run: (round: number) => Promise<Measurement>): Promise<{ name: string; median: Measurement; rounds: Measurement[] }> {
+const SKIPPED: Measurement = { recordsPerSecond: Number.NaN, seconds: Number.NaN, records: 0 };
+
+async function rounds(
+  id: string,
+  name: string,
+  run: (round: number) => Promise<Measurement>,
+): Promise<{ name: string; median: Measurement; rounds: Measurement[] }> {
+  if (ONLY !== null && !ONLY.has(id)) return { name, median: SKIPPED, rounds: [] };
   const all: Measurement[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     log(`measuring ${name} (round ${round} of ${ROUNDS})`);
@@ -228,11 +237,11 @@ try {
   const produceSeconds = (performance.now() - produceStarted) / 1000;
   log(`produced in ${produceSeconds.toFixed(1)} s; ${produced.invalid.length} break a rule, ${produced.malformed.length} malformed`);
 
-  const raw = await rounds('raw consume (runBatchConsumer, no-op handler)', (round) => measureRawConsume(brokers, round));
-  const one = await rounds('1 worker (lagscale worker process)', (round) => measureWorkerProcesses(brokers, dir, 1, round));
-  const two = await rounds('2 workers (lagscale worker processes)', (round) => measureWorkerProcesses(brokers, dir, 2, round));
-  const inProcess = await rounds('1 worker in-process (runWorker)', (round) => measureInProcessWorker(brokers, dir, true, round));
-  const noPublish = await rounds('1 worker in-process, no results/DLQ topics', (round) => measureInProcessWorker(brokers, dir, false, round));
+  const raw = await rounds('raw', 'raw consume (runBatchConsumer, no-op handler)', (round) => measureRawConsume(brokers, round));
+  const one = await rounds('one', '1 worker (lagscale worker process)', (round) => measureWorkerProcesses(brokers, dir, 1, round));
+  const two = await rounds('two', '2 workers (lagscale worker processes)', (round) => measureWorkerProcesses(brokers, dir, 2, round));
+  const inProcess = await rounds('in', '1 worker in-process (runWorker)', (round) => measureInProcessWorker(brokers, dir, true, round));
+  const noPublish = await rounds('nopub', '1 worker in-process, no results/DLQ topics', (round) => measureInProcessWorker(brokers, dir, false, round));
 
   const rawRate = raw.median.recordsPerSecond;
   const rows: [string, Measurement, number][] = [
@@ -266,37 +275,39 @@ try {
   );
   process.stdout.write(`${out.join('\n')}\n`);
 
-  await mkdir(new URL('../results/', import.meta.url), { recursive: true });
-  const result = {
-    benchmark: 'validator-throughput',
-    date: new Date().toISOString(),
-    kafkaVersion: cluster.version,
-    machine: { cores: cpus().length, model: cpus()[0]?.model, note: 'the broker, the workers and the bench share these cores' },
-    setup: {
-      records: RECORDS,
-      partitions: PARTITIONS,
-      batchSize: BATCH_SIZE,
-      rounds: ROUNDS,
-      ruleSet: `${ruleSetDocument.name} v${ruleSetDocument.version} (${ruleSetDocument.rules.length} rules + JSON Schema)`,
-      invalid: produced.invalid.length,
-      malformed: produced.malformed.length,
-      produceSeconds,
-    },
-    rawConsume: raw,
-    workers1: one,
-    workers2: two,
-    inProcess1: inProcess,
-    inProcess1NoPublish: noPublish,
-    ratios: {
-      workers1OverRaw: one.median.recordsPerSecond / rawRate,
-      workers2OverRaw: two.median.recordsPerSecond / rawRate,
-      perWorker1: one.median.recordsPerSecond,
-      perWorker2: two.median.recordsPerSecond / 2,
-      publishCost: 1 - inProcess.median.recordsPerSecond / noPublish.median.recordsPerSecond,
-    },
-  };
-  await writeFile(new URL('../results/validator-throughput.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
-  log('wrote bench/results/validator-throughput.json');
+  if (ONLY === null) {
+    await mkdir(new URL('../results/', import.meta.url), { recursive: true });
+    const result = {
+      benchmark: 'validator-throughput',
+      date: new Date().toISOString(),
+      kafkaVersion: cluster.version,
+      machine: { cores: cpus().length, model: cpus()[0]?.model, note: 'the broker, the workers and the bench share these cores' },
+      setup: {
+        records: RECORDS,
+        partitions: PARTITIONS,
+        batchSize: BATCH_SIZE,
+        rounds: ROUNDS,
+        ruleSet: `${ruleSetDocument.name} v${ruleSetDocument.version} (${ruleSetDocument.rules.length} rules + JSON Schema)`,
+        invalid: produced.invalid.length,
+        malformed: produced.malformed.length,
+        produceSeconds,
+      },
+      rawConsume: raw,
+      workers1: one,
+      workers2: two,
+      inProcess1: inProcess,
+      inProcess1NoPublish: noPublish,
+      ratios: {
+        workers1OverRaw: one.median.recordsPerSecond / rawRate,
+        workers2OverRaw: two.median.recordsPerSecond / rawRate,
+        perWorker1: one.median.recordsPerSecond,
+        perWorker2: two.median.recordsPerSecond / 2,
+        publishCost: 1 - inProcess.median.recordsPerSecond / noPublish.median.recordsPerSecond,
+      },
+    };
+    await writeFile(new URL('../results/validator-throughput.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+    log('wrote bench/results/validator-throughput.json');
+  }
 } finally {
   await cluster.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -213,6 +213,8 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
   let failure: Error | null = null;
   let settling: Promise<void> = Promise.resolve();
   let unsettled = 0;
+  /** Each unsettled batch's place in the chain, oldest first: handling waits for the oldest only. */
+  const places: Promise<void>[] = [];
   const MAX_UNSETTLED_BATCHES = 4;
   const afterHandled = (batch: ConsumedRecord[], settled: Promise<void> | undefined): void => {
     if (settled === undefined && unsettled === 0) {
@@ -235,7 +237,9 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
       )
       .finally(() => {
         unsettled--;
+        places.shift();
       });
+    places.push(settling);
   };
 
   /** Waits until every handled batch settled and every commit was answered. */
@@ -247,7 +251,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
 
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    while (unsettled >= MAX_UNSETTLED_BATCHES) await settling;
+    while (unsettled >= MAX_UNSETTLED_BATCHES) await places[0];
     if (failure !== null) throw failure;
     const batch = pending;
     pending = [];

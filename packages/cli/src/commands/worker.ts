@@ -13,6 +13,8 @@ interface WorkerFlags extends ConnectionFlags {
   host: string;
   port: string;
   recordCostMs: string;
+  validationThreads: string;
+  resultsTopic?: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -24,14 +26,17 @@ export function registerWorkerCommand(program: Command): void {
     .option('--batch-size <n>', 'records per batch (one store transaction and one commit)', '500')
     .option('--host <address>', 'listen address of /metrics', '127.0.0.1')
     .option('-p, --port <port>', 'listen port of /metrics (0: any free port)', '0')
-    .option('--record-cost-ms <ms>', 'extra time per record, standing in for heavier work (demos)', '0');
+    .option('--record-cost-ms <ms>', 'extra time per record, standing in for heavier work (demos)', '0')
+    .option('--results-topic <topic>', 'also publish every result to this topic (e.g. validation.results); default: the store only')
+    .option('--validation-threads <n>', 'threads that decode and validate records beside the consumer and the store (0: on the main thread)', '1');
   addConnectionOptions(command).action(async (flags: WorkerFlags) => {
     const config = resolveConfig(flags);
     const file = flags.store ?? process.env.LAGSCALE_STORE ?? join(process.cwd(), '.lagscale', 'validator.db');
     mkdirSync(dirname(file), { recursive: true });
     const workerId = process.env.LAGSCALE_WORKER_ID ?? String(process.pid);
     const logger = createLogger('lagscale-worker').child({ workerId });
-    const store = SqliteResultStore.open(file);
+    // The worker writes all the time: its WAL checkpoints run in a thread, not inside its commits.
+    const store = SqliteResultStore.open(file, { backgroundCheckpoint: true });
     const metrics = new WorkerMetrics();
     const state = { ready: false, stopping: false };
     const http = createWorkerHttp(metrics, state, logger, { worker: workerId });
@@ -60,6 +65,8 @@ export function registerWorkerCommand(program: Command): void {
         metrics,
         signal: controller.signal,
         recordCostMs: parseInteger(flags.recordCostMs, '--record-cost-ms', 0, 60_000),
+        resultsTopic: flags.resultsTopic ?? null,
+        validationThreads: parseInteger(flags.validationThreads, '--validation-threads', 0, 64),
         onReady: () => {
           state.ready = true;
         },

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { RuleSetDocument, Severity } from '../rules/rule-set.js';
 import type { UniqueClaim, UniquenessTracker } from '../rules/uniqueness.js';
 import { cursorInteger, decodeCursor, encodeCursor } from './cursor.js';
+import { BackgroundCheckpointer } from './sqlite-checkpointer.js';
 import { applyMigrations, SCHEMA_VERSION } from './sqlite-migrations.js';
 import {
   type AddDlqResult,
@@ -48,6 +49,11 @@ export interface SqliteResultStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Page cache of this connection. Default 64 MiB. */
   readonly cacheMiB?: number;
+  /**
+   * Checkpoint the WAL from a thread of its own instead of inside commits (see
+   * `BackgroundCheckpointer`); for a busy writer such as the worker. Default false.
+   */
+  readonly backgroundCheckpoint?: boolean;
 }
 
 const DEFAULT_MAX_RECORD_BYTES = 64 * 1024;
@@ -80,6 +86,9 @@ interface ResultRow {
   record: string | null;
   record_omitted: number;
 }
+
+/** job_key, record_number, valid, violation_count, warnings, truncated, record, record_omitted */
+type ResultRowParams = [number, number, number, number, number, number, string | null, number];
 
 interface OldResultRow {
   valid: number;
@@ -151,6 +160,7 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
   readonly #messageIds = new Map<string, number>();
   readonly #dynamic = new Map<string, Database.Statement<unknown[], unknown>>();
   readonly #sql: Statements;
+  readonly #checkpointer: BackgroundCheckpointer | null;
   readonly #upsertBatch: Database.Transaction<(batch: readonly ResultInput[], jobKeys: readonly number[]) => void>;
 
   static open(file: string, options: SqliteResultStoreOptions = {}): SqliteResultStore {
@@ -177,6 +187,9 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
     db.pragma('foreign_keys = ON');
     db.pragma(`cache_size = ${-1024 * positiveOption('cacheMiB', options.cacheMiB, 64)}`);
     db.pragma('temp_store = MEMORY');
+    const background = options.backgroundCheckpoint === true && file !== ':memory:';
+    // In the background every 100 ms; here only past 16,384 pages (64 MiB), should that fall behind.
+    if (background) db.pragma('wal_autocheckpoint = 16384');
 
     this.migrationsApplied = applyMigrations(db, file);
     this.schemaVersion = SCHEMA_VERSION;
@@ -184,6 +197,7 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
     this.textSearch = fts === undefined ? 'scan' : 'fts5';
     this.#sql = prepareStatements(db);
     this.#upsertBatch = db.transaction((batch: readonly ResultInput[], jobKeys: readonly number[]) => this.#writeBatch(batch, jobKeys));
+    this.#checkpointer = background ? new BackgroundCheckpointer(file, 100) : null;
   }
 
   // ---- rule sets ----
@@ -490,6 +504,7 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
   }
 
   async close(): Promise<void> {
+    await this.#checkpointer?.close();
     if (this.#db.open) this.#db.close();
   }
 
@@ -536,22 +551,27 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
     const counts = new ViolationCountDeltas();
     batch.forEach((result, index) => {
       const jobKey = jobKeys[index] as number;
-      const old = sql.getOldResult.get(jobKey, result.recordNumber);
-      if (old !== undefined && old.violation_count > 0) {
-        // a redelivery replaces the record's violations: take the old ones out of the counts
-        counts.addRecord(jobKey, old.valid, sql.getViolationKeys.all(jobKey, result.recordNumber), -1);
-        sql.deleteViolations.run(jobKey, result.recordNumber);
-      }
-      let warnings = 0;
-      result.violations.forEach((violation, seq) => {
-        if (violation.severity === 'warning') warnings++;
-        sql.insertViolation.run(jobKey, result.recordNumber, seq, violation.ruleId, violation.severity, violation.path, this.#messageId(violation.message));
-      });
       const { record, omitted } = this.#capRecord(result.record);
       const truncated = result.truncated === true ? 1 : 0;
       const valid = result.valid ? 1 : 0;
+      let warnings = 0;
+      for (const violation of result.violations) if (violation.severity === 'warning') warnings++;
+      const row: ResultRowParams = [jobKey, result.recordNumber, valid, result.violations.length, warnings, truncated, record, omitted ? 1 : 0];
+      // New records are the rule; a redelivered one (the insert changes nothing) replaces its row
+      // and its violations, and its old counts are taken out first.
+      let old: OldResultRow | undefined;
+      if (sql.insertNewResult.run(...row).changes === 0) {
+        old = sql.getOldResult.get(jobKey, result.recordNumber) as OldResultRow;
+        if (old.violation_count > 0) {
+          counts.addRecord(jobKey, old.valid, sql.getViolationKeys.all(jobKey, result.recordNumber), -1);
+          sql.deleteViolations.run(jobKey, result.recordNumber);
+        }
+        sql.replaceResult.run(...row);
+      }
+      result.violations.forEach((violation, seq) => {
+        sql.insertViolation.run(jobKey, result.recordNumber, seq, violation.ruleId, violation.severity, violation.path, this.#messageId(violation.message));
+      });
       counts.addRecord(jobKey, valid, result.violations, 1);
-      sql.upsertResult.run(jobKey, result.recordNumber, valid, result.violations.length, warnings, truncated, record, omitted ? 1 : 0);
 
       let delta = deltas.get(jobKey);
       if (delta === undefined) {
@@ -795,10 +815,13 @@ function prepareStatements(db: Database.Database) {
     getOldResult: db.prepare<[number, number], OldResultRow>(
       'SELECT valid, warnings, truncated, violation_count FROM results WHERE job_key = ? AND record_number = ?',
     ),
-    upsertResult: db.prepare<[number, number, number, number, number, number, string | null, number]>(
+    insertNewResult: db.prepare<ResultRowParams>(
       `INSERT INTO results (job_key, record_number, valid, violation_count, warnings, truncated, record, record_omitted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (job_key, record_number) DO UPDATE SET valid = excluded.valid, violation_count = excluded.violation_count,
-         warnings = excluded.warnings, truncated = excluded.truncated, record = excluded.record, record_omitted = excluded.record_omitted`,
+       ON CONFLICT (job_key, record_number) DO NOTHING`,
+    ),
+    replaceResult: db.prepare<ResultRowParams>(
+      `UPDATE results SET valid = ?3, violation_count = ?4, warnings = ?5, truncated = ?6, record = ?7, record_omitted = ?8
+       WHERE job_key = ?1 AND record_number = ?2`,
     ),
     deleteViolations: db.prepare<[number, number]>('DELETE FROM violations WHERE job_key = ? AND record_number = ?'),
     insertViolation: db.prepare<[number, number, number, string, Severity, string, number]>(

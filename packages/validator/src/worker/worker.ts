@@ -11,11 +11,14 @@ import { Producer } from '@platformatic/kafka';
 import { type DecodedRequest, decodeRequest, encodeDeadLetter, encodeResult, VALIDATION_TOPICS } from '../jobs/envelope.js';
 import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
 import { decodeRecord } from '../rules/decode.js';
-import type { RecordResult } from '../rules/record-run.js';
-import { ClaimRecorder, type UniquenessTracker } from '../rules/uniqueness.js';
+import type { RecordResult, Violation } from '../rules/record-run.js';
+import type { RuleSetDocument } from '../rules/rule-set.js';
+import type { UniquenessTracker } from '../rules/uniqueness.js';
 import { validateRecord } from '../rules/validate.js';
 import { type DlqInput, type ResultInput, type ResultStore, StoreError, type UniquenessBacking } from '../store/store.js';
+import { OUTCOME, ruleSetKey, type ValidationInput, type ValidationOutput } from './batch-validation.js';
 import type { WorkerMetrics } from './metrics.js';
+import { type BatchValidator, InlineValidator, ValidationThreads } from './validation-threads.js';
 
 export interface WorkerOptions {
   readonly connection: KafkaConnectionOptions;
@@ -24,6 +27,11 @@ export interface WorkerOptions {
   readonly requestsTopic?: string;
   /** Partitions of the topics the worker creates when they are missing. Default 8. */
   readonly requestPartitions?: number;
+  /**
+   * Also publish each result to this topic (compacted, keyed like the request), for consumers
+   * downstream of validation. Default none: the store is the results' home, and publishing costs
+   * the worker and the broker about as much as storing.
+   */
   readonly resultsTopic?: string | null;
   readonly deadLetterTopic?: string | null;
   readonly store: ResultStore & UniquenessBacking;
@@ -43,12 +51,17 @@ export interface WorkerOptions {
    * or a slow downstream call: the demo uses it so scaling shows at rates a laptop can produce.
    */
   readonly recordCostMs?: number;
+  /**
+   * Threads that decode and validate records, beside the main thread's consumer, store writes and
+   * producer. Default 1; 0 validates on the main thread.
+   */
+  readonly validationThreads?: number;
 }
 
 /** Rule sets by name and version, compiled once; `latest` is re-resolved every few seconds. */
 class RuleSetCache {
   readonly #store: ResultStore;
-  readonly #compiled = new Map<string, { version: number; compiled: CompiledRuleSet } | null>();
+  readonly #compiled = new Map<string, ResolvedRuleSet | null>();
   readonly #latest = new Map<string, { version: number | null; at: number }>();
 
   constructor(store: ResultStore) {
@@ -56,7 +69,7 @@ class RuleSetCache {
   }
 
   /** Null when the store has no such rule set (the record goes to the DLQ). */
-  async get(name: string, version: number | undefined): Promise<{ version: number; compiled: CompiledRuleSet } | null> {
+  async get(name: string, version: number | undefined): Promise<ResolvedRuleSet | null> {
     let wanted = version;
     if (wanted === undefined) {
       const known = this.#latest.get(name);
@@ -69,14 +82,21 @@ class RuleSetCache {
       }
       if (wanted === undefined) return null;
     }
-    const key = `${name}@${wanted}`;
+    const key = ruleSetKey(name, wanted);
     if (this.#compiled.has(key)) return this.#compiled.get(key) ?? null;
     const stored = await this.#store.getRuleSet(name, wanted);
     // Saved rule sets were checked when saved; compiling again only fails on a corrupted store.
-    const entry = stored ? { version: stored.version, compiled: compileRuleSet(stored.document) } : null;
+    const entry = stored ? { key, version: stored.version, document: stored.document, compiled: compileRuleSet(stored.document) } : null;
     if (entry !== null) this.#compiled.set(key, entry);
     return entry;
   }
+}
+
+interface ResolvedRuleSet {
+  readonly key: string;
+  readonly version: number;
+  readonly document: RuleSetDocument;
+  readonly compiled: CompiledRuleSet;
 }
 
 const headerNames = new Map<string, Buffer>();
@@ -89,22 +109,18 @@ function headerName(name: string): Buffer {
   return bytes;
 }
 
-/** A job's uniqueness claims in one batch: the store's tracker, and the recorder when it takes batches. */
-interface JobClaims {
-  readonly shared: UniquenessTracker;
-  readonly recorder: ClaimRecorder | null;
-}
+type Request = Extract<DecodedRequest, { ok: true }>;
 
-interface ValidatedRecord {
-  readonly m: ConsumedRecord;
-  readonly request: Extract<DecodedRequest, { ok: true }>;
-  readonly ruleSet: { version: number; compiled: CompiledRuleSet };
-  readonly value: unknown;
-  readonly result: RecordResult;
-  readonly job: JobClaims;
-  /** The record's claims in the recorder: [claimsFrom, claimsTo). */
-  readonly claimsFrom: number;
-  readonly claimsTo: number;
+/** A batch after the main thread's part: early dead letters found, the rest packed for validation. */
+interface PreparedBatch {
+  readonly now: number;
+  readonly outcome: BatchOutcome;
+  /** The records sent to validation, in input order. */
+  readonly records: readonly { readonly m: ConsumedRecord; readonly request: Request; readonly ruleSet: ResolvedRuleSet }[];
+  readonly input: ValidationInput;
+  readonly documents: ReadonlyMap<string, RuleSetDocument>;
+  /** The store's uniqueness tracker of each job in the batch; null for a job the store does not have. */
+  readonly jobs: ReadonlyMap<string, UniquenessTracker | null>;
 }
 
 interface BatchOutcome {
@@ -126,7 +142,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
   const maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
   const maxDepth = options.maxDepth ?? 64;
   const keepRecordBytes = options.keepRecordBytes ?? 64 * 1024;
-  const resultsTopic = options.resultsTopic === undefined ? VALIDATION_TOPICS.results : options.resultsTopic;
+  const resultsTopic = options.resultsTopic ?? null;
   const deadLetterTopic = options.deadLetterTopic === undefined ? VALIDATION_TOPICS.deadLetters : options.deadLetterTopic;
   const requestsTopic = options.requestsTopic ?? VALIDATION_TOPICS.requests;
   await ensureTopics(options.connection, [
@@ -149,106 +165,164 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           compression: 'lz4',
         });
 
-  /** The job's uniqueness claims for one batch; null when the store has no such job (the record goes to the DLQ). */
-  const jobClaims = (jobId: string): JobClaims | null => {
-    let shared: UniquenessTracker;
+  /** The store's uniqueness tracker of a job; null when the store has no such job (the record goes to the DLQ). */
+  const jobTracker = (jobId: string): UniquenessTracker | null => {
     try {
-      shared = store.uniquenessTracker(jobId);
+      return store.uniquenessTracker(jobId);
     } catch (error) {
       if (error instanceof StoreError && error.code === 'JOB_NOT_FOUND') return null;
       throw error;
     }
-    return { shared, recorder: shared.seenAll === undefined ? null : new ClaimRecorder() };
   };
 
-  const processBatch = async (batch: readonly ConsumedRecord[]): Promise<BatchOutcome> => {
+  const toDlq = (outcome: BatchOutcome, now: number, m: ConsumedRecord, code: string, reason: string, jobId?: string, recordNumber?: number): void => {
+    outcome.dlq.push({
+      id: randomUUID(),
+      ...(jobId === undefined ? {} : { jobId }),
+      ...(recordNumber === undefined ? {} : { recordNumber }),
+      topic: m.topic,
+      partition: m.partition,
+      offset: Number(m.offset),
+      reason,
+      code,
+      payload: m.value ?? Buffer.alloc(0),
+      createdAt: now,
+    });
+    if (deadLetterTopic !== null) {
+      outcome.outgoingDeadLetters.push(
+        encodeDeadLetter({
+          code,
+          reason,
+          jobId,
+          recordNumber,
+          original: { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp },
+        }),
+      );
+    }
+    metrics.recordOutcome('dlq');
+    metrics.dlq(code);
+  };
+
+  /** The main thread's part before validation: envelopes, rule sets (the only awaits) and jobs. */
+  const prepareBatch = async (batch: readonly ConsumedRecord[]): Promise<PreparedBatch> => {
     const outcome: BatchOutcome = { results: [], dlq: [], outgoingResults: [], outgoingDeadLetters: [] };
     const now = Date.now();
-    const toDlq = (m: ConsumedRecord, code: string, reason: string, jobId?: string, recordNumber?: number): void => {
-      outcome.dlq.push({
-        id: randomUUID(),
-        ...(jobId === undefined ? {} : { jobId }),
-        ...(recordNumber === undefined ? {} : { recordNumber }),
-        topic: m.topic,
-        partition: m.partition,
-        offset: Number(m.offset),
-        reason,
-        code,
-        payload: m.value ?? Buffer.alloc(0),
-        createdAt: now,
-      });
-      if (deadLetterTopic !== null) {
-        outcome.outgoingDeadLetters.push(
-          encodeDeadLetter({
-            code,
-            reason,
-            jobId,
-            recordNumber,
-            original: { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp },
-          }),
-        );
-      }
-      metrics.recordOutcome('dlq');
-      metrics.dlq(code);
-    };
-    // Rule sets first (the only awaits), then the records in one synchronous pass.
     const requests = batch.map((m) => decodeRequest({ key: m.key, value: m.value, headers: m.headers }));
-    const batchRuleSets = new Map<string, { version: number; compiled: CompiledRuleSet } | null>();
+    const batchRuleSets = new Map<string, ResolvedRuleSet | null>();
     for (const request of requests) {
       if (!request.ok) continue;
       const key = `${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`;
       if (!batchRuleSets.has(key)) batchRuleSets.set(key, await ruleSets.get(request.ruleSet, request.ruleSetVersion));
     }
-    const jobs = new Map<string, JobClaims | null>();
-    const validated: ValidatedRecord[] = [];
+    const jobs = new Map<string, UniquenessTracker | null>();
+    const documents = new Map<string, RuleSetDocument>();
+    const records: { m: ConsumedRecord; request: Request; ruleSet: ResolvedRuleSet }[] = [];
+    let bytes = 0;
     batch.forEach((m, index) => {
       const request = requests[index] as DecodedRequest;
       if (!request.ok) {
-        toDlq(m, request.code, request.reason, request.jobId, request.recordNumber);
+        toDlq(outcome, now, m, request.code, request.reason, request.jobId, request.recordNumber);
         return;
       }
       const ruleSet = batchRuleSets.get(`${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`) ?? null;
       if (ruleSet === null) {
         const which = request.ruleSetVersion === undefined ? `"${request.ruleSet}"` : `"${request.ruleSet}" version ${request.ruleSetVersion}`;
-        toDlq(m, 'unknown_rule_set', `rule set ${which} does not exist; create it, then replay this record`, request.jobId, request.recordNumber);
+        toDlq(outcome, now, m, 'unknown_rule_set', `rule set ${which} does not exist; create it, then replay this record`, request.jobId, request.recordNumber);
         return;
       }
-      const decoded = decodeRecord(request.value, { maxBytes: maxRecordBytes, maxDepth });
-      if (!decoded.ok) {
-        toDlq(m, decoded.code, decoded.reason, request.jobId, request.recordNumber);
+      if (request.value.length > maxRecordBytes) {
+        toDlq(
+          outcome,
+          now,
+          m,
+          'too_large',
+          `record is ${request.value.length} bytes, over the limit of ${maxRecordBytes}`,
+          request.jobId,
+          request.recordNumber,
+        );
         return;
       }
-      let job = jobs.get(request.jobId);
-      if (job === undefined) {
-        job = jobClaims(request.jobId);
-        jobs.set(request.jobId, job);
-      }
-      if (job === null) {
-        toDlq(m, 'unknown_job', `job "${request.jobId}" does not exist; create it, then replay this record`, request.jobId, request.recordNumber);
-        return;
-      }
-      const claimsFrom = job.recorder?.claims.length ?? 0;
-      const context = { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness: job.recorder ?? job.shared, now };
-      const result = validateRecord(ruleSet.compiled, decoded.value, context);
-      validated.push({ m, request, ruleSet, value: decoded.value, result, job, claimsFrom, claimsTo: job.recorder?.claims.length ?? 0 });
+      if (!jobs.has(request.jobId)) jobs.set(request.jobId, jobTracker(request.jobId));
+      documents.set(ruleSet.key, ruleSet.document);
+      records.push({ m, request, ruleSet });
+      bytes += request.value.length;
     });
-    // The batch's uniqueness claims, one write per job; records answered otherwise than the
-    // store answers are validated again against it (see ClaimRecorder).
-    const realAnswers = new Map<JobClaims, boolean[]>();
-    for (const job of jobs.values()) {
-      if (job !== null && job.recorder !== null && job.recorder.claims.length > 0) realAnswers.set(job, job.shared.seenAll?.(job.recorder.claims) ?? []);
+    const data = new Uint8Array(bytes);
+    const ends = new Uint32Array(records.length);
+    const recordNumbers = new Float64Array(records.length);
+    const jobKnown = new Uint8Array(records.length);
+    let at = 0;
+    records.forEach(({ request }, i) => {
+      data.set(request.value, at);
+      at += request.value.length;
+      ends[i] = at;
+      recordNumbers[i] = request.recordNumber;
+      jobKnown[i] = jobs.get(request.jobId) === null ? 0 : 1;
+    });
+    const input: ValidationInput = {
+      now,
+      maxBytes: maxRecordBytes,
+      maxDepth,
+      data,
+      ends,
+      ruleSets: records.map((r) => r.ruleSet.key),
+      jobIds: records.map((r) => r.request.jobId),
+      recordNumbers,
+      jobKnown,
+    };
+    return { now, outcome, records, input, documents, jobs };
+  };
+
+  /**
+   * The main thread's part after validation. The batch's uniqueness claims are made for real, one
+   * write per job; a record answered otherwise than the store answers is validated again against
+   * the store (see ClaimRecorder). Then the results, dead letters and outgoing messages.
+   */
+  const finishBatch = (prepared: PreparedBatch, output: ValidationOutput): BatchOutcome => {
+    const { outcome, now, records } = prepared;
+    const real = new Uint8Array(output.claims.jobIds.length);
+    const byJob = new Map<string, number[]>();
+    output.claims.jobIds.forEach((jobId, flat) => {
+      const list = byJob.get(jobId);
+      if (list === undefined) byJob.set(jobId, [flat]);
+      else list.push(flat);
+    });
+    for (const [jobId, flats] of byJob) {
+      const tracker = prepared.jobs.get(jobId) as UniquenessTracker;
+      const claims = flats.map((flat) => ({
+        ruleId: output.claims.ruleIds[flat] as string,
+        key: output.claims.keys[flat] as string,
+        recordNumber: output.claims.recordNumbers[flat] as number,
+      }));
+      const answers = tracker.seenAll?.(claims) ?? claims.map((c) => tracker.seen(c.ruleId, c.key, c.recordNumber));
+      flats.forEach((flat, i) => {
+        real[flat] = answers[i] ? 1 : 0;
+      });
     }
-    for (const record of validated) {
-      const { request, job } = record;
-      let result = record.result;
-      const real = realAnswers.get(job);
-      if (real !== undefined && job.recorder !== null) {
-        for (let i = record.claimsFrom; i < record.claimsTo; i++) {
-          if (real[i] === job.recorder.answers[i]) continue;
-          const context = { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness: job.shared, now };
-          result = validateRecord(record.ruleSet.compiled, record.value, context);
-          break;
+    const violationsOf = new Map<number, Violation[]>();
+    output.violationRecords.forEach((index, i) => violationsOf.set(index, output.violations[i] as Violation[]));
+    const deadLetterOf = new Map<number, number>();
+    output.deadLetterRecords.forEach((index, i) => deadLetterOf.set(index, i));
+    records.forEach(({ m, request, ruleSet }, i) => {
+      const kind = output.outcomes[i];
+      if (kind === OUTCOME.deadLetter) {
+        const d = deadLetterOf.get(i) as number;
+        toDlq(outcome, now, m, output.deadLetterCodes[d] as string, output.deadLetterReasons[d] as string, request.jobId, request.recordNumber);
+        return;
+      }
+      let result: RecordResult = {
+        valid: kind === OUTCOME.valid,
+        violations: violationsOf.get(i) ?? [],
+        ...(output.truncated[i] === 1 ? { truncated: true as const } : {}),
+      };
+      for (let flat = output.claimsFrom[i] as number; flat < (output.claimsTo[i] as number); flat++) {
+        if (real[flat] === output.claims.answers[flat]) continue;
+        const decoded = decodeRecord(request.value, { maxBytes: maxRecordBytes, maxDepth });
+        if (decoded.ok) {
+          const uniqueness = prepared.jobs.get(request.jobId) as UniquenessTracker;
+          result = validateRecord(ruleSet.compiled, decoded.value, { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness, now });
         }
+        break;
       }
       metrics.recordOutcome(result.valid ? 'valid' : 'invalid');
       for (const v of result.violations) metrics.violation(v.severity);
@@ -265,18 +339,47 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           encodeResult({
             jobId: request.jobId,
             recordNumber: request.recordNumber,
-            ruleSet: { name: request.ruleSet, version: record.ruleSet.version },
+            ruleSet: { name: request.ruleSet, version: ruleSet.version },
             result,
             validatedAt: now,
-            source: { topic: record.m.topic, partition: record.m.partition, offset: record.m.offset },
+            source: { topic: m.topic, partition: m.partition, offset: m.offset },
           }),
         );
       }
-    }
+    });
     return outcome;
   };
 
+  const threads = options.validationThreads ?? 1;
+  const validator: BatchValidator = threads === 0 ? new InlineValidator() : new ValidationThreads(threads);
+  /** The demo's extra cost per record, spent one batch at a time like real work on one core. */
+  let costQueue: Promise<unknown> = Promise.resolve();
   let lastSend: Promise<unknown> = Promise.resolve();
+  /** Results and dead letters to their topics; one send at a time, in batch order. */
+  const publish = async (outcome: BatchOutcome): Promise<void> => {
+    if (producer === null) return;
+    // Without serializers the client wants header names as bytes too (the few names, made once).
+    const headers = (h: Record<string, Buffer>): Map<Buffer, Buffer> => {
+      const map = new Map<Buffer, Buffer>();
+      for (const name in h) map.set(headerName(name), h[name] as Buffer);
+      return map;
+    };
+    const messages = [
+      ...outcome.outgoingResults.map((m) => ({ key: m.key, value: m.value, headers: headers(m.headers), topic: resultsTopic as string })),
+      ...outcome.outgoingDeadLetters.map((m) => ({
+        ...(m.key === undefined ? {} : { key: m.key }),
+        value: m.value,
+        headers: headers(m.headers),
+        topic: deadLetterTopic as string,
+      })),
+    ];
+    if (messages.length === 0) return;
+    // With two in flight the client's idempotent producer can have the broker refuse one
+    // (OUT_OF_ORDER_SEQUENCE_NUMBER).
+    const sent = lastSend.then(() => producer.send({ messages: messages as Parameters<typeof producer.send>[0]['messages'] }));
+    lastSend = sent.catch(() => {});
+    await sent;
+  };
   try {
     const consumed = await runBatchConsumer({
       connection: options.connection,
@@ -289,40 +392,27 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       assigned: () => options.onReady?.(),
       handle: async (batch) => {
         const started = performance.now();
-        const outcome = await processBatch(batch);
-        // Durable first (the store), then the topics, then (by the consumer) the commit. The
-        // commit waits for the topics to acknowledge; the next batch does not.
-        await store.upsertResults(outcome.results);
-        if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
-        const cost = options.recordCostMs ?? 0;
-        if (cost > 0) await new Promise((resolve) => setTimeout(resolve, cost * batch.length));
-        metrics.batch((performance.now() - started) / 1000);
-        if (producer === null) return;
-        // Without serializers the client wants header names as bytes too (the few names, made once).
-        const headers = (h: Record<string, Buffer>): Map<Buffer, Buffer> => {
-          const map = new Map<Buffer, Buffer>();
-          for (const name in h) map.set(headerName(name), h[name] as Buffer);
-          return map;
-        };
-        const messages = [
-          ...outcome.outgoingResults.map((m) => ({ key: m.key, value: m.value, headers: headers(m.headers), topic: resultsTopic as string })),
-          ...outcome.outgoingDeadLetters.map((m) => ({
-            ...(m.key === undefined ? {} : { key: m.key }),
-            value: m.value,
-            headers: headers(m.headers),
-            topic: deadLetterTopic as string,
-          })),
-        ];
-        if (messages.length === 0) return;
-        // One send at a time, in batch order: with two in flight the client's idempotent producer
-        // can have the broker refuse one (OUT_OF_ORDER_SEQUENCE_NUMBER).
-        const sent = lastSend.then(() => producer.send({ messages: messages as Parameters<typeof producer.send>[0]['messages'] }));
-        lastSend = sent.catch(() => {});
-        return { settled: sent.then(() => {}) };
+        const prepared = await prepareBatch(batch);
+        // Validation runs beside the next batches; the store write, the topics and (by the
+        // consumer) the commit follow it in this order, and the commit waits for all of them.
+        const settled = validator.validate(prepared.input, prepared.documents).then(async (output) => {
+          const outcome = finishBatch(prepared, output);
+          await store.upsertResults(outcome.results);
+          if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
+          const cost = options.recordCostMs ?? 0;
+          if (cost > 0) {
+            costQueue = costQueue.then(() => new Promise((resolve) => setTimeout(resolve, cost * batch.length)));
+            await costQueue;
+          }
+          metrics.batch((performance.now() - started) / 1000);
+          await publish(outcome);
+        });
+        return { settled };
       },
     });
     return { handled: consumed.handled, committed: consumed.committed };
   } finally {
+    await validator.close();
     await producer?.close();
   }
 }

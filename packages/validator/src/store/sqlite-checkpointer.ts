@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Moves a writer's WAL checkpoints to a thread of their own: copying the WAL into the database
+ * and syncing it otherwise happens inside a commit every 1,000 pages, and the writer (the
+ * worker's main thread) waits for the disk. The thread runs a PASSIVE checkpoint (it never
+ * blocks readers or writers) every `intervalMs`; the writer keeps a far higher automatic
+ * threshold as a safety net, should the thread fall behind.
+ */
+export class BackgroundCheckpointer {
+  readonly #worker: Worker;
+  readonly #exited: Promise<void>;
+
+  constructor(file: string, intervalMs: number) {
+    this.#worker = new Worker(checkpointerEntry(), { workerData: { file, intervalMs }, name: 'lagscale-sqlite-checkpoint' });
+    this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
+    // A failed checkpoint thread leaves the writer's own automatic checkpoints; nothing is lost.
+    this.#worker.on('error', () => {});
+    this.#worker.unref();
+  }
+
+  /** Stops after the checkpoint in progress, if any, and closes the thread's connection. */
+  async close(): Promise<void> {
+    // Held until it exits: unreferenced, a process with nothing else to do would end first.
+    this.#worker.ref();
+    this.#worker.postMessage('close');
+    await this.#exited;
+  }
+}
+
+function checkpointerEntry(): URL {
+  const here = new URL('./sqlite-checkpoint-thread.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  // From sources (tsx): the built copy.
+  return new URL(import.meta.url.replace('/src/store/', '/dist/store/').replace(/sqlite-checkpointer\.ts$/, 'sqlite-checkpoint-thread.js'));
+}

@@ -1,0 +1,148 @@
+import type { CompiledRuleSet } from '../rules/compile.js';
+import { decodeRecord } from '../rules/decode.js';
+import type { Violation } from '../rules/record-run.js';
+import { ClaimRecorder } from '../rules/uniqueness.js';
+import { validateRecord } from '../rules/validate.js';
+
+/**
+ * The part of a batch's work that needs no I/O: decoding each record and running its rule set.
+ * The worker runs it in validation threads (see `ValidationThreads`) or inline. Input and output
+ * are flat arrays and one byte buffer, so that passing them between threads copies little.
+ */
+export interface ValidationInput {
+  /** Epoch ms for now() in expressions, the same for the whole batch. */
+  readonly now: number;
+  readonly maxBytes: number;
+  readonly maxDepth: number;
+  /** The records' bytes, one after the other. */
+  readonly data: Uint8Array;
+  /** Where each record ends in `data`. */
+  readonly ends: Uint32Array;
+  /** Each record's rule set, as a key of the rule sets the validator was given (`ruleSetKey`). */
+  readonly ruleSets: readonly string[];
+  readonly jobIds: readonly string[];
+  readonly recordNumbers: Float64Array;
+  /** 1 when the store has the record's job; a record of an unknown job that decodes is a dead letter. */
+  readonly jobKnown: Uint8Array;
+}
+
+export const OUTCOME = { invalid: 0, valid: 1, deadLetter: 2 } as const;
+
+export interface ValidationOutput {
+  /** Per record: OUTCOME.valid, .invalid or .deadLetter. */
+  readonly outcomes: Uint8Array;
+  /** Per record: 1 when more violations were found than the rule set keeps. */
+  readonly truncated: Uint8Array;
+  /** Records with violations (their indexes), and the violations of each. */
+  readonly violationRecords: number[];
+  readonly violations: Violation[][];
+  /** Dead letters: index, code and reason. */
+  readonly deadLetterRecords: number[];
+  readonly deadLetterCodes: string[];
+  readonly deadLetterReasons: string[];
+  /**
+   * The uniqueness claims made against the batch alone, in order (see `ClaimRecorder`), with the
+   * answers given; record i made claims [claimsFrom[i], claimsTo[i]).
+   */
+  readonly claims: {
+    readonly jobIds: string[];
+    readonly ruleIds: string[];
+    readonly keys: string[];
+    readonly recordNumbers: number[];
+    readonly answers: Uint8Array;
+  };
+  readonly claimsFrom: Uint32Array;
+  readonly claimsTo: Uint32Array;
+}
+
+export function ruleSetKey(name: string, version: number): string {
+  return `${name}@${version}`;
+}
+
+/** Decodes and validates every record of `input`; `ruleSet` gives the compiled rule set of a key. */
+export function validateBatch(input: ValidationInput, ruleSet: (key: string) => CompiledRuleSet): ValidationOutput {
+  const count = input.ends.length;
+  const outcomes = new Uint8Array(count);
+  const truncated = new Uint8Array(count);
+  const claimsFrom = new Uint32Array(count);
+  const claimsTo = new Uint32Array(count);
+  const output = {
+    violationRecords: [] as number[],
+    violations: [] as Violation[][],
+    deadLetterRecords: [] as number[],
+    deadLetterCodes: [] as string[],
+    deadLetterReasons: [] as string[],
+  };
+  const deadLetter = (index: number, code: string, reason: string): void => {
+    outcomes[index] = OUTCOME.deadLetter;
+    output.deadLetterRecords.push(index);
+    output.deadLetterCodes.push(code);
+    output.deadLetterReasons.push(reason);
+  };
+  const recorders = new Map<string, ClaimRecorder>();
+  const order: { jobId: string; recorder: ClaimRecorder; at: number }[] = [];
+  let claimCount = 0;
+  const limits = { maxBytes: input.maxBytes, maxDepth: input.maxDepth };
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const end = input.ends[i] as number;
+    const bytes = input.data.subarray(start, end);
+    start = end;
+    const jobId = input.jobIds[i] as string;
+    const decoded = decodeRecord(bytes, limits);
+    if (!decoded.ok) {
+      deadLetter(i, decoded.code, decoded.reason);
+      continue;
+    }
+    if (input.jobKnown[i] !== 1) {
+      deadLetter(i, 'unknown_job', `job "${jobId}" does not exist; create it, then replay this record`);
+      continue;
+    }
+    let recorder = recorders.get(jobId);
+    if (recorder === undefined) {
+      recorder = new ClaimRecorder();
+      recorders.set(jobId, recorder);
+    }
+    const before = recorder.claims.length;
+    const recordNumber = input.recordNumbers[i] as number;
+    const result = validateRecord(ruleSet(input.ruleSets[i] as string), decoded.value, { jobId, recordNumber, uniqueness: recorder, now: input.now });
+    outcomes[i] = result.valid ? OUTCOME.valid : OUTCOME.invalid;
+    if (result.truncated) truncated[i] = 1;
+    if (result.violations.length > 0) {
+      output.violationRecords.push(i);
+      output.violations.push(result.violations as Violation[]);
+    }
+    const made = recorder.claims.length - before;
+    if (made > 0) order.push({ jobId, recorder, at: before });
+    claimsFrom[i] = claimCount;
+    claimCount += made;
+    claimsTo[i] = claimCount;
+  }
+  // Flatten the claims in record order (each record's claims are consecutive in its job's recorder).
+  const claims = { jobIds: [] as string[], ruleIds: [] as string[], keys: [] as string[], recordNumbers: [] as number[], answers: new Uint8Array(claimCount) };
+  let next = 0;
+  for (let i = 0; i < count; i++) {
+    const made = (claimsTo[i] as number) - (claimsFrom[i] as number);
+    if (made === 0) continue;
+    const entry = order[next++] as (typeof order)[number];
+    for (let c = 0; c < made; c++) {
+      const claim = entry.recorder.claims[entry.at + c];
+      if (claim === undefined) continue;
+      claims.answers[claims.jobIds.length] = entry.recorder.answers[entry.at + c] ? 1 : 0;
+      claims.jobIds.push(entry.jobId);
+      claims.ruleIds.push(claim.ruleId);
+      claims.keys.push(claim.key);
+      claims.recordNumbers.push(claim.recordNumber);
+    }
+  }
+  return { outcomes, truncated, ...output, claims, claimsFrom, claimsTo };
+}
+
+/** The buffers of an output (or input) that can be moved to another thread instead of copied. */
+export function transferables(value: ValidationOutput | ValidationInput): ArrayBuffer[] {
+  const views =
+    'outcomes' in value
+      ? [value.outcomes, value.truncated, value.claims.answers, value.claimsFrom, value.claimsTo]
+      : [value.data, value.ends, value.recordNumbers, value.jobKnown];
+  return views.map((view) => view.buffer as ArrayBuffer);
+}

@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
+import type { RuleSetDocument } from '../rules/rule-set.js';
+import { transferables, type ValidationInput, type ValidationOutput, validateBatch } from './batch-validation.js';
+
+/** Runs `validateBatch` for the worker: in threads of its own, or inline on the calling thread. */
+export interface BatchValidator {
+  /** `ruleSets` holds the document of every rule set key the input names. */
+  validate(input: ValidationInput, ruleSets: ReadonlyMap<string, RuleSetDocument>): Promise<ValidationOutput>;
+  close(): Promise<void>;
+}
+
+export type ToThread =
+  | { readonly type: 'ruleSet'; readonly key: string; readonly document: RuleSetDocument }
+  | { readonly type: 'batch'; readonly id: number; readonly input: ValidationInput };
+
+export type FromThread = { readonly id: number; readonly output: ValidationOutput } | { readonly id: number; readonly error: string };
+
+/** Rule sets compiled once per key; a few hundred versions at most are kept. */
+export class CompiledRuleSets {
+  readonly #compiled = new Map<string, CompiledRuleSet>();
+
+  add(key: string, document: RuleSetDocument): void {
+    if (this.#compiled.has(key)) return;
+    if (this.#compiled.size >= 500) this.#compiled.clear();
+    this.#compiled.set(key, compileRuleSet(document));
+  }
+
+  get(key: string): CompiledRuleSet {
+    const compiled = this.#compiled.get(key);
+    if (compiled === undefined) throw new Error(`rule set ${key} was not handed to the validator`);
+    return compiled;
+  }
+}
+
+export class InlineValidator implements BatchValidator {
+  readonly #ruleSets = new CompiledRuleSets();
+
+  async validate(input: ValidationInput, ruleSets: ReadonlyMap<string, RuleSetDocument>): Promise<ValidationOutput> {
+    for (const [key, document] of ruleSets) this.#ruleSets.add(key, document);
+    return validateBatch(input, (key) => this.#ruleSets.get(key));
+  }
+
+  async close(): Promise<void> {}
+}
+
+interface Thread {
+  readonly worker: Worker;
+  /** Rule set keys the thread has compiled. */
+  readonly known: Set<string>;
+}
+
+/**
+ * Validation threads: batches go to them in turn, so that decoding and rule runs of one batch
+ * overlap the consumer, the store and the producer of others on the worker's main thread. A
+ * thread that fails fails every batch it holds, and the worker with them.
+ */
+export class ValidationThreads implements BatchValidator {
+  readonly #threads: Thread[];
+  readonly #pending = new Map<number, { resolve: (output: ValidationOutput) => void; reject: (error: Error) => void; thread: Thread }>();
+  #nextId = 1;
+  #turn = 0;
+  #closing = false;
+
+  constructor(count: number) {
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`validation threads must be an integer ≥ 1, got ${count}`);
+    this.#threads = Array.from({ length: count }, (_, index) => this.#start(index));
+  }
+
+  #start(index: number): Thread {
+    const worker = new Worker(threadEntry(), { name: `lagscale-validation-${index + 1}` });
+    const thread: Thread = { worker, known: new Set() };
+    worker.on('message', (message: FromThread) => {
+      const pending = this.#pending.get(message.id);
+      if (pending === undefined) return;
+      this.#pending.delete(message.id);
+      if ('error' in message) pending.reject(new Error(`validation thread ${index + 1}: ${message.error}`));
+      else pending.resolve(message.output);
+    });
+    const fail = (error: Error): void => {
+      for (const [id, pending] of this.#pending) {
+        if (pending.thread !== thread) continue;
+        this.#pending.delete(id);
+        pending.reject(error);
+      }
+    };
+    worker.on('error', (error) => fail(new Error(`validation thread ${index + 1} failed: ${error.message}`)));
+    worker.on('exit', (code) => {
+      if (!this.#closing) fail(new Error(`validation thread ${index + 1} exited (code ${code})`));
+    });
+    // Idle threads do not keep the process alive; a batch in flight is awaited by the worker anyway.
+    worker.unref();
+    return thread;
+  }
+
+  validate(input: ValidationInput, ruleSets: ReadonlyMap<string, RuleSetDocument>): Promise<ValidationOutput> {
+    if (this.#closing) return Promise.reject(new Error('the validation threads are closed'));
+    const thread = this.#threads[this.#turn++ % this.#threads.length] as Thread;
+    for (const [key, document] of ruleSets) {
+      if (thread.known.has(key)) continue;
+      thread.worker.postMessage({ type: 'ruleSet', key, document } satisfies ToThread);
+      thread.known.add(key);
+    }
+    const id = this.#nextId++;
+    return new Promise<ValidationOutput>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, thread });
+      thread.worker.postMessage({ type: 'batch', id, input } satisfies ToThread, transferables(input));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#threads.map((thread) => thread.worker.terminate()));
+    for (const pending of this.#pending.values()) pending.reject(new Error('the validation threads were closed'));
+    this.#pending.clear();
+  }
+}
+
+/** The thread's module: next to this one once built; from sources (tsx, tests) the built copy. */
+function threadEntry(): URL {
+  const here = new URL('./validation-thread.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const built = new URL(import.meta.url.replace('/src/worker/', '/dist/worker/').replace(/validation-threads\.ts$/, 'validation-thread.js'));
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new Error(`validation thread module not found at ${fileURLToPath(here)}: build the project (npm run build)`);
+}
