@@ -43,12 +43,14 @@ const seen = new Set<string>();
 const uniqueness = { seen: (rule: string, key: string) => (seen.has(rule + key) ? true : (seen.add(rule + key), false)) } as never;
 time('validateRecord', () => {
   seen.clear();
-  decoded.forEach((value, i) => validateRecord(compiled, value, { jobId: 'job', recordNumber: i + 1, uniqueness, now: 0 }));
+  decoded.forEach((value, i) => {
+    validateRecord(compiled, value, { jobId: 'job', recordNumber: i + 1, uniqueness, now: 0 });
+  });
 });
 seen.clear();
 const results = decoded.map((value, i) => validateRecord(compiled, value, { jobId: 'job', recordNumber: i + 1, uniqueness, now: 0 }));
 time('encodeResult', () => {
-  results.forEach((result, i) =>
+  results.forEach((result, i) => {
     encodeResult({
       jobId: 'job',
       recordNumber: i + 1,
@@ -56,8 +58,8 @@ time('encodeResult', () => {
       result,
       validatedAt: 0,
       source: { topic: 't', partition: 0, offset: BigInt(i) },
-    }),
-  );
+    });
+  });
 });
 const dir = mkdtempSync(join(tmpdir(), 'stages-'));
 const store = SqliteResultStore.open(join(dir, 's.db'), { backgroundCheckpoint: process.env.BG === '1' });

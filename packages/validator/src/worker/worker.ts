@@ -300,9 +300,13 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       });
     }
     const violationsOf = new Map<number, Violation[]>();
-    output.violationRecords.forEach((index, i) => violationsOf.set(index, output.violations[i] as Violation[]));
+    output.violationRecords.forEach((index, i) => {
+      violationsOf.set(index, output.violations[i] as Violation[]);
+    });
     const deadLetterOf = new Map<number, number>();
-    output.deadLetterRecords.forEach((index, i) => deadLetterOf.set(index, i));
+    output.deadLetterRecords.forEach((index, i) => {
+      deadLetterOf.set(index, i);
+    });
     records.forEach(({ m, request, ruleSet }, i) => {
       const kind = output.outcomes[i];
       if (kind === OUTCOME.deadLetter) {

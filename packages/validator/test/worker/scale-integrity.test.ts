@@ -72,7 +72,21 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
     await startGroupAtEnd(brokers, group, topic);
 
     const pool = new LocalProcessPool({
-      command: [process.execPath, main, 'worker', '-b', brokers.join(','), '--store', file, '--group', group, '--batch-size', '500', '--results-topic', VALIDATION_TOPICS.results],
+      command: [
+        process.execPath,
+        main,
+        'worker',
+        '-b',
+        brokers.join(','),
+        '--store',
+        file,
+        '--group',
+        group,
+        '--batch-size',
+        '500',
+        '--results-topic',
+        VALIDATION_TOPICS.results,
+      ],
       logger: createLogger('scale-integrity', 'warn'),
       output: 'ignore',
       drainTimeoutSeconds: 60,
