@@ -3,6 +3,9 @@ import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOpti
 import { callTolerant, kafkaErrorName } from './protocol.js';
 
 /** One record as the batch consumer hands it out (key, value and headers are raw bytes). */
+/** How long the coordinator waits for members to rejoin in a rebalance. */
+const REBALANCE_TIMEOUT_MS = 30_000;
+
 export type ConsumedRecord = Message<Buffer, Buffer, Buffer, Buffer>;
 
 /** The few log calls the consumer makes; pino loggers fit. */
@@ -72,7 +75,10 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     autocommit: false,
     sessionTimeout: options.sessionTimeoutMs ?? 10_000,
     heartbeatInterval: 1000,
-    rebalanceTimeout: 30_000,
+    rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+    // A JoinGroup is answered only when the rebalance completes, which may take the rebalance
+    // timeout (a member that died mid-rebalance is waited for that long): requests wait longer.
+    requestTimeout: Math.max(options.connection.requestTimeoutMs ?? 0, REBALANCE_TIMEOUT_MS + 5000),
     maxWaitTime: 250,
     // Modest fetches, several batches buffered: a fetch response is parsed in one synchronous pass,
     // so the client's 10 MiB default stalled the loop for long stretches and churned the GC, while
@@ -119,7 +125,15 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     logger.info({ event: 'partitions_assigned', group: options.group, generationId: consumer.generationId, assigned }, 'partitions assigned');
     options.assigned?.(assigned);
   });
-  const stream = await consumer.consume({ topics: [...options.topics], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+  let stream: Awaited<ReturnType<typeof consumer.consume>>;
+  try {
+    stream = await consumer.consume({ topics: [...options.topics], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+  } catch (error) {
+    // A failed first join leaves nothing to commit; the client's connections would keep the process alive.
+    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+    await commits.close();
+    throw error;
+  }
   positions = stream.offsetsToFetch;
 
   // Watchdog: an assigned partition without a fetch position is never fetched. The stream's refresh

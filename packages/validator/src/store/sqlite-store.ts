@@ -566,7 +566,7 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
           counts.addRecord(jobKey, old.valid, sql.getViolationKeys.all(jobKey, result.recordNumber), -1);
           sql.deleteViolations.run(jobKey, result.recordNumber);
         }
-        sql.replaceResult.run(...row);
+        sql.replaceResult.run(valid, result.violations.length, warnings, truncated, record, omitted ? 1 : 0, jobKey, result.recordNumber);
       }
       result.violations.forEach((violation, seq) => {
         sql.insertViolation.run(jobKey, result.recordNumber, seq, violation.ruleId, violation.severity, violation.path, this.#messageId(violation.message));
@@ -819,9 +819,9 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO results (job_key, record_number, valid, violation_count, warnings, truncated, record, record_omitted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (job_key, record_number) DO NOTHING`,
     ),
-    replaceResult: db.prepare<ResultRowParams>(
-      `UPDATE results SET valid = ?3, violation_count = ?4, warnings = ?5, truncated = ?6, record = ?7, record_omitted = ?8
-       WHERE job_key = ?1 AND record_number = ?2`,
+    replaceResult: db.prepare<[number, number, number, number, string | null, number, number, number]>(
+      `UPDATE results SET valid = ?, violation_count = ?, warnings = ?, truncated = ?, record = ?, record_omitted = ?
+       WHERE job_key = ? AND record_number = ?`,
     ),
     deleteViolations: db.prepare<[number, number]>('DELETE FROM violations WHERE job_key = ? AND record_number = ?'),
     insertViolation: db.prepare<[number, number, number, string, Severity, string, number]>(

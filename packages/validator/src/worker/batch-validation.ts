@@ -85,6 +85,8 @@ export function validateBatch(input: ValidationInput, ruleSet: (key: string) => 
   const limits = { maxBytes: input.maxBytes, maxDepth: input.maxDepth };
   let start = 0;
   for (let i = 0; i < count; i++) {
+    claimsFrom[i] = claimCount;
+    claimsTo[i] = claimCount;
     const end = input.ends[i] as number;
     const bytes = input.data.subarray(start, end);
     start = end;
@@ -114,7 +116,6 @@ export function validateBatch(input: ValidationInput, ruleSet: (key: string) => 
     }
     const made = recorder.claims.length - before;
     if (made > 0) order.push({ jobId, recorder, at: before });
-    claimsFrom[i] = claimCount;
     claimCount += made;
     claimsTo[i] = claimCount;
   }

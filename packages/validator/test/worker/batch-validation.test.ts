@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { compileRuleSet, type RuleSetDocument } from '@lagscale/validator';
+import { describe, expect, it } from 'vitest';
+import { OUTCOME, ruleSetKey, type ValidationInput, validateBatch } from '../../src/worker/batch-validation.js';
+import { InlineValidator, ValidationThreads } from '../../src/worker/validation-threads.js';
+
+const document = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as RuleSetDocument;
+const KEY = ruleSetKey(document.name, document.version);
+
+const order = (id: string, overrides: Record<string, unknown> = {}): string =>
+  JSON.stringify({
+    order_id: id,
+    created_at: '2025-03-01T10:00:00Z',
+    status: 'paid',
+    customer: { id: 'C-1', email: 'ann@example.org', country: 'DE' },
+    currency: 'EUR',
+    items: [{ sku: 'SKU-00001', quantity: 1, unit_price: 10 }],
+    subtotal: 10,
+    total: 10,
+    ...overrides,
+  });
+
+function pack(records: readonly { value: string; jobId?: string; recordNumber: number; jobKnown?: boolean }[]): ValidationInput {
+  const bytes = records.map((r) => Buffer.from(r.value));
+  const data = new Uint8Array(bytes.reduce((sum, b) => sum + b.length, 0));
+  const ends = new Uint32Array(records.length);
+  let at = 0;
+  bytes.forEach((b, i) => {
+    data.set(b, at);
+    at += b.length;
+    ends[i] = at;
+  });
+  return {
+    now: Date.parse('2025-06-01T00:00:00Z'),
+    maxBytes: 1 << 20,
+    maxDepth: 64,
+    data,
+    ends,
+    ruleSets: records.map(() => KEY),
+    jobIds: records.map((r) => r.jobId ?? 'job-1'),
+    recordNumbers: Float64Array.from(records.map((r) => r.recordNumber)),
+    jobKnown: Uint8Array.from(records.map((r) => (r.jobKnown === false ? 0 : 1))),
+  };
+}
+
+const batch = () =>
+  pack([
+    { value: order('ORD-2025-000001'), recordNumber: 1 },
+    { value: order('ORD-2025-000002', { currency: 'XXX' }), recordNumber: 2 },
+    { value: '{"order_id": "ORD-2025-000003", "items": [', recordNumber: 3 },
+    { value: order('ORD-2025-000004'), recordNumber: 4, jobId: 'gone', jobKnown: false },
+    { value: order('ORD-2025-000001'), recordNumber: 5 },
+    { value: order('ORD-2025-000006'), recordNumber: 6, jobId: 'job-2' },
+  ]);
+
+describe('validateBatch', () => {
+  it('decodes and validates each record, dead-letters what cannot be validated, and lists the claims in record order', () => {
+    const compiled = compileRuleSet(document);
+    const output = validateBatch(batch(), () => compiled);
+    expect([...output.outcomes]).toEqual([OUTCOME.valid, OUTCOME.invalid, OUTCOME.deadLetter, OUTCOME.deadLetter, OUTCOME.invalid, OUTCOME.valid]);
+    expect(output.deadLetterRecords).toEqual([2, 3]);
+    expect(output.deadLetterCodes).toEqual(['truncated_json', 'unknown_job']);
+    expect(output.deadLetterReasons[1]).toBe('job "gone" does not exist; create it, then replay this record');
+    expect(output.violationRecords).toEqual([1, 4]);
+    expect(output.violations[0]?.map((v) => v.ruleId)).toEqual(['currency.known']);
+    // record 5 repeats record 1's order id within the batch
+    expect(output.violations[1]?.map((v) => v.ruleId)).toEqual(['order-id.unique']);
+    // one unique rule: a claim per validated record, none for the dead letters
+    expect([...output.claimsFrom]).toEqual([0, 1, 2, 2, 2, 3]);
+    expect([...output.claimsTo]).toEqual([1, 2, 2, 2, 3, 4]);
+    expect(output.claims.jobIds).toEqual(['job-1', 'job-1', 'job-1', 'job-2']);
+    expect(output.claims.keys).toEqual(['"ORD-2025-000001"', '"ORD-2025-000002"', '"ORD-2025-000001"', '"ORD-2025-000006"']);
+    expect(output.claims.recordNumbers).toEqual([1, 2, 5, 6]);
+    expect([...output.claims.answers]).toEqual([0, 0, 1, 0]);
+  });
+
+  it('gives the same output in a validation thread as inline', async () => {
+    const inline = await new InlineValidator().validate(batch(), new Map([[KEY, document]]));
+    const threads = new ValidationThreads(2);
+    try {
+      for (let i = 0; i < 3; i++) expect(await threads.validate(batch(), new Map([[KEY, document]]))).toEqual(inline);
+    } finally {
+      await threads.close();
+    }
+  });
+
+  it('fails a batch whose rule set the thread was not given, and refuses batches once closed', async () => {
+    const threads = new ValidationThreads(1);
+    await expect(threads.validate(batch(), new Map())).rejects.toThrow(/validation thread 1: .*rule set customer-orders@3 was not handed to the validator/s);
+    await threads.close();
+    await expect(threads.validate(batch(), new Map([[KEY, document]]))).rejects.toThrow('the validation threads are closed');
+  });
+});
