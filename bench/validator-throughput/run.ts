@@ -32,7 +32,8 @@ import { createTopic } from '../../test-support/kafka.js';
 const env = (name: string, fallback: number): number => (process.env[name] === undefined ? fallback : Number(process.env[name]));
 const RECORDS = env('RECORDS', 200_000);
 const PARTITIONS = env('PARTITIONS', 8);
-const BATCH_SIZE = env('BATCH_SIZE', 500);
+// The worker's default batch size.
+const BATCH_SIZE = env('BATCH_SIZE', 1000);
 /** Each measurement is repeated this many times; the table shows the median. */
 const ROUNDS = env('ROUNDS', 1);
 const JOB = 'bench-orders';

@@ -23,7 +23,7 @@ export function registerWorkerCommand(program: Command): void {
     .description('validation worker: consume validation.requests, validate, store results, DLQ bad records; /metrics /healthz /readyz')
     .option('--store <file>', 'SQLite result store (default .lagscale/validator.db, or LAGSCALE_STORE)')
     .option('-g, --group <id>', 'consumer group', 'validator')
-    .option('--batch-size <n>', 'records per batch (one store transaction and one commit)', '500')
+    .option('--batch-size <n>', 'records per batch (one store transaction and one commit)', '1000')
     .option('--host <address>', 'listen address of /metrics', '127.0.0.1')
     .option('-p, --port <port>', 'listen port of /metrics (0: any free port)', '0')
     .option('--record-cost-ms <ms>', 'extra time per record, standing in for heavier work (demos)', '0')

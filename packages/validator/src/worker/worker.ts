@@ -35,6 +35,7 @@ export interface WorkerOptions {
   readonly resultsTopic?: string | null;
   readonly deadLetterTopic?: string | null;
   readonly store: ResultStore & UniquenessBacking;
+  /** Default DEFAULT_BATCH_SIZE. */
   readonly batchSize?: number;
   /** Records larger than this go to the DLQ (`too_large`). Default 1 MiB. */
   readonly maxRecordBytes?: number;
@@ -57,6 +58,13 @@ export interface WorkerOptions {
    */
   readonly validationThreads?: number;
 }
+
+/**
+ * Records per batch: one store transaction, one claim write and one offset commit each. A store
+ * transaction costs more than its rows (the pages a batch's random uniqueness keys touch), so
+ * 1,000 records a batch did 11% more than 500 on the orders benchmark, and 2,000 another 8%.
+ */
+export const DEFAULT_BATCH_SIZE = 1000;
 
 /** Rule sets by name and version, compiled once; `latest` is re-resolved every few seconds. */
 class RuleSetCache {
@@ -390,7 +398,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       group: options.group ?? 'validator',
       topics: [requestsTopic],
       clientId: `lagscale-worker-${process.env.LAGSCALE_WORKER_ID ?? process.pid}`,
-      batchSize: options.batchSize ?? 500,
+      batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
       logger,
       signal: options.signal,
       assigned: () => options.onReady?.(),
