@@ -10,8 +10,9 @@
  * done to the last record done). Workers are `lagscale worker` processes (as the local autoscaler
  * target runs them), started together so that one group generation holds them all (the broker
  * delays a new group's first rebalance by 3 s); their progress is read from the store (results +
- * dead letters), polled every 10 ms. Extra rows: one worker in-process (runWorker) with and
- * without publishing to validation.results and validation.dlq.
+ * dead letters), polled every 10 ms. Extra rows: one worker process validating on its main
+ * thread (--validation-threads 0), and one worker in-process (runWorker) as configured by default
+ * and publishing every result to validation.results too (--results-topic).
  *
  * Prints a table with ratios and writes bench/results/validator-throughput.json.
  *   npm run bench:validator-throughput       (env: RECORDS, PARTITIONS, BATCH_SIZE, ROUNDS;
@@ -37,7 +38,7 @@ const BATCH_SIZE = env('BATCH_SIZE', 1000);
 /** Each measurement is repeated this many times; the table shows the median. */
 const ROUNDS = env('ROUNDS', 1);
 const JOB = 'bench-orders';
-/** ONLY=raw,one,two,in,nopub measures just those (for profiling); the JSON is written only for a full run. */
+/** ONLY=raw,one,two,main,in,pub measures just those (for profiling); the JSON is written only for a full run. */
 const ONLY = process.env.ONLY === undefined ? null : new Set(process.env.ONLY.split(','));
 const TOPIC = VALIDATION_TOPICS.requests;
 const MAIN = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
@@ -125,9 +126,10 @@ async function watchProgress(file: string, timeoutMs: number, failed: () => stri
   }
 }
 
-async function measureWorkerProcesses(brokers: string[], dir: string, count: number, round: number): Promise<Measurement> {
-  const file = await freshStore(dir, `processes-${count}-${round}`);
-  const group = `bench-workers-${count}-${round}`;
+async function measureWorkerProcesses(brokers: string[], dir: string, count: number, round: number, extraArgs: string[] = []): Promise<Measurement> {
+  const name = `${count}${extraArgs.join('')}-${round}`;
+  const file = await freshStore(dir, `processes-${name}`);
+  const group = `bench-workers-${name}`;
   const workers: { child: ChildProcess; assignments: number; exit: Promise<number | null> }[] = [];
   for (let i = 0; i < count; i++) {
     const child = spawn(
@@ -141,6 +143,7 @@ async function measureWorkerProcesses(brokers: string[], dir: string, count: num
         group,
         '--batch-size',
         String(BATCH_SIZE),
+        ...extraArgs,
       ]),
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LAGSCALE_WORKER_ID: String(i + 1) } },
     );
@@ -175,7 +178,7 @@ async function measureInProcessWorker(brokers: string[], dir: string, publish: b
     group: `bench-in-process-${publish}-${round}`,
     store,
     batchSize: BATCH_SIZE,
-    ...(publish ? {} : { resultsTopic: null, deadLetterTopic: null }),
+    ...(publish ? { resultsTopic: VALIDATION_TOPICS.results } : {}),
     logger: { ...quiet, error: (fields: object, message: string) => log(`error: ${message} ${JSON.stringify(fields)}`) },
     metrics: new WorkerMetrics(),
     signal: controller.signal,
@@ -241,16 +244,20 @@ try {
   const raw = await rounds('raw', 'raw consume (runBatchConsumer, no-op handler)', (round) => measureRawConsume(brokers, round));
   const one = await rounds('one', '1 worker (lagscale worker process)', (round) => measureWorkerProcesses(brokers, dir, 1, round));
   const two = await rounds('two', '2 workers (lagscale worker processes)', (round) => measureWorkerProcesses(brokers, dir, 2, round));
-  const inProcess = await rounds('in', '1 worker in-process (runWorker)', (round) => measureInProcessWorker(brokers, dir, true, round));
-  const noPublish = await rounds('nopub', '1 worker in-process, no results/DLQ topics', (round) => measureInProcessWorker(brokers, dir, false, round));
+  const mainThread = await rounds('main', '1 worker, validating on its main thread', (round) =>
+    measureWorkerProcesses(brokers, dir, 1, round, ['--validation-threads', '0']),
+  );
+  const inProcess = await rounds('in', '1 worker in-process (runWorker)', (round) => measureInProcessWorker(brokers, dir, false, round));
+  const publishing = await rounds('pub', '1 worker in-process, publishing results', (round) => measureInProcessWorker(brokers, dir, true, round));
 
   const rawRate = raw.median.recordsPerSecond;
   const rows: [string, Measurement, number][] = [
     [raw.name, raw.median, 1],
     [one.name, one.median, 1],
     [two.name, two.median, 2],
+    [mainThread.name, mainThread.median, 1],
     [inProcess.name, inProcess.median, 1],
-    [noPublish.name, noPublish.median, 1],
+    [publishing.name, publishing.median, 1],
   ];
   const out: string[] = [];
   out.push(
@@ -272,7 +279,7 @@ try {
   out.push(`goals: 1 worker >= 0.7x raw ${goal(one.median, 1)}`);
   out.push(`       2 workers >= 0.7x raw ${goal(two.median, 2)}`);
   out.push(
-    `publishing results and dead letters costs ${((1 - inProcess.median.recordsPerSecond / noPublish.median.recordsPerSecond) * 100).toFixed(0)}% (in-process)`,
+    `the validation thread adds ${((one.median.recordsPerSecond / mainThread.median.recordsPerSecond - 1) * 100).toFixed(0)}%; publishing every result to validation.results costs ${((1 - publishing.median.recordsPerSecond / inProcess.median.recordsPerSecond) * 100).toFixed(0)}% (in-process)`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
 
@@ -296,14 +303,16 @@ try {
       rawConsume: raw,
       workers1: one,
       workers2: two,
+      workers1MainThread: mainThread,
       inProcess1: inProcess,
-      inProcess1NoPublish: noPublish,
+      inProcess1Publishing: publishing,
       ratios: {
         workers1OverRaw: one.median.recordsPerSecond / rawRate,
         workers2OverRaw: two.median.recordsPerSecond / rawRate,
         perWorker1: one.median.recordsPerSecond,
         perWorker2: two.median.recordsPerSecond / 2,
-        publishCost: 1 - inProcess.median.recordsPerSecond / noPublish.median.recordsPerSecond,
+        validationThreadGain: one.median.recordsPerSecond / mainThread.median.recordsPerSecond - 1,
+        publishCost: 1 - publishing.median.recordsPerSecond / inProcess.median.recordsPerSecond,
       },
     };
     await writeFile(new URL('../results/validator-throughput.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileRuleSet, decodeRecord, decodeRequest, encodeResult, SqliteResultStore, validateRecord } from '@lagscale/validator';
+import { compileRuleSet, decodeRecord, decodeRequest, encodeResult, InMemoryUniquenessTracker, SqliteResultStore, validateRecord } from '@lagscale/validator';
 import { OrderRecords } from '../../packages/validator/test/worker/order-records.js';
 
 const RECORDS = Number(process.env.RECORDS ?? 100_000);
@@ -39,15 +39,14 @@ const decoded = values.map((v) => {
   if (!d.ok) throw new Error('bad');
   return d.value;
 });
-const seen = new Set<string>();
-const uniqueness = { seen: (rule: string, key: string) => (seen.has(rule + key) ? true : (seen.add(rule + key), false)) } as never;
+let uniqueness = new InMemoryUniquenessTracker();
 time('validateRecord', () => {
-  seen.clear();
+  uniqueness = new InMemoryUniquenessTracker();
   decoded.forEach((value, i) => {
     validateRecord(compiled, value, { jobId: 'job', recordNumber: i + 1, uniqueness, now: 0 });
   });
 });
-seen.clear();
+uniqueness = new InMemoryUniquenessTracker();
 const results = decoded.map((value, i) => validateRecord(compiled, value, { jobId: 'job', recordNumber: i + 1, uniqueness, now: 0 }));
 time('encodeResult', () => {
   results.forEach((result, i) => {
