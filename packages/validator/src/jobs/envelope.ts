@@ -221,7 +221,8 @@ function readHeader(headers: Map<string, (Buffer | null)[]>, name: string, requi
 function collectHeaders(headers: MessageHeaders | null | undefined): Map<string, (Buffer | null)[]> {
   const collected = new Map<string, (Buffer | null)[]>();
   for (const [key, value] of headerEntries(headers)) {
-    const name = key === null ? '' : toBuffer(key).toString('utf8');
+    // Latin-1 for names: exact for the ASCII names looked up, and a name that is not ASCII matches none either way.
+    const name = key === null ? '' : typeof key === 'string' ? key : latin1(key);
     const bytes = value === null || value === undefined ? null : toBuffer(value);
     const list = collected.get(name);
     if (list === undefined) collected.set(name, [bytes]);
@@ -506,11 +507,26 @@ export function decodeBytes(encoded: EncodedBytes): Buffer {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function utf8Text(bytes: Uint8Array): string | undefined {
+  // Headers and keys are short and nearly always ASCII, which reads faster byte by byte.
+  if (bytes.length <= 64) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if ((bytes[i] as number) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return latin1(bytes);
+  }
   try {
     return utf8.decode(bytes);
   } catch {
     return undefined;
   }
+}
+
+function latin1(bytes: Uint8Array): string {
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('latin1');
 }
 
 function toBuffer(bytes: Bytes): Buffer {

@@ -88,7 +88,7 @@ interface ResultRow {
 }
 
 /** job_key, record_number, valid, violation_count, warnings, truncated, record, record_omitted */
-type ResultRowParams = [number, number, number, number, number, number, string | null, number];
+type ResultRowParams = [number, number, number, number, number, number, string | Uint8Array | null, number];
 
 interface OldResultRow {
   valid: number;
@@ -603,8 +603,9 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
     return id;
   }
 
-  #capRecord(record: string | undefined): { record: string | null; omitted: boolean } {
+  #capRecord(record: string | Uint8Array | undefined): { record: string | Uint8Array | null; omitted: boolean } {
     if (record === undefined) return { record: null, omitted: false };
+    if (typeof record !== 'string') return record.length <= this.#maxRecordBytes ? { record, omitted: false } : { record: null, omitted: true };
     // a UTF-8 byte is at most 3 per UTF-16 unit; only measure when the length alone cannot decide
     const fits =
       record.length * 3 <= this.#maxRecordBytes || (record.length <= this.#maxRecordBytes && Buffer.byteLength(record, 'utf8') <= this.#maxRecordBytes);
@@ -816,11 +817,12 @@ function prepareStatements(db: Database.Database) {
       'SELECT valid, warnings, truncated, violation_count FROM results WHERE job_key = ? AND record_number = ?',
     ),
     insertNewResult: db.prepare<ResultRowParams>(
-      `INSERT INTO results (job_key, record_number, valid, violation_count, warnings, truncated, record, record_omitted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      // CAST: a record handed over as bytes is stored as the text they are (SQLite does not re-check them)
+      `INSERT INTO results (job_key, record_number, valid, violation_count, warnings, truncated, record, record_omitted) VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)
        ON CONFLICT (job_key, record_number) DO NOTHING`,
     ),
-    replaceResult: db.prepare<[number, number, number, number, string | null, number, number, number]>(
-      `UPDATE results SET valid = ?, violation_count = ?, warnings = ?, truncated = ?, record = ?, record_omitted = ?
+    replaceResult: db.prepare<[number, number, number, number, string | Uint8Array | null, number, number, number]>(
+      `UPDATE results SET valid = ?, violation_count = ?, warnings = ?, truncated = ?, record = CAST(? AS TEXT), record_omitted = ?
        WHERE job_key = ? AND record_number = ?`,
     ),
     deleteViolations: db.prepare<[number, number]>('DELETE FROM violations WHERE job_key = ? AND record_number = ?'),
@@ -952,7 +954,8 @@ function checkResultInput(result: ResultInput, index: number): void {
   const at = `${where} (job "${result.jobId}", record ${result.recordNumber})`;
   if (typeof result.valid !== 'boolean') throw invalid(`${at}: valid must be true or false`);
   if (!Array.isArray(result.violations)) throw invalid(`${at}: violations must be an array`);
-  if (result.record !== undefined && typeof result.record !== 'string') throw invalid(`${at}: record must be JSON text (a string)`);
+  if (result.record !== undefined && typeof result.record !== 'string' && !(result.record instanceof Uint8Array))
+    throw invalid(`${at}: record must be JSON text (a string, or its UTF-8 bytes)`);
   result.violations.forEach((violation, seq) => {
     if (
       typeof violation?.ruleId !== 'string' ||

@@ -137,8 +137,12 @@ export interface ResultInput {
   readonly violations: readonly StoredViolation[];
   /** Set when the rule engine kept fewer violations than it found. */
   readonly truncated?: boolean;
-  /** The record as JSON text, kept for display; dropped (see `recordOmitted`) when over the store's size cap. */
-  readonly record?: string;
+  /**
+   * The record as JSON text, kept for display; dropped (see `recordOmitted`) when over the store's
+   * size cap. Bytes are taken as its UTF-8 text as they are (the worker hands over the bytes it
+   * decoded, so no string is made for it).
+   */
+  readonly record?: string | Uint8Array;
 }
 
 export interface StoredResult {

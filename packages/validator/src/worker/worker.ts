@@ -107,6 +107,11 @@ interface ResolvedRuleSet {
   readonly compiled: CompiledRuleSet;
 }
 
+/** A record's bytes without the UTF-8 byte order mark decoding drops too. */
+function withoutByteOrderMark(bytes: Buffer): Buffer {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+}
+
 const headerNames = new Map<string, Buffer>();
 function headerName(name: string): Buffer {
   let bytes = headerNames.get(name);
@@ -344,7 +349,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         valid: result.valid,
         violations: result.violations,
         ...(result.truncated ? { truncated: true } : {}),
-        ...(keepRecordBytes > 0 && request.value.length <= keepRecordBytes ? { record: request.value.toString('utf8') } : {}),
+        // The bytes, which the validation thread decoded as UTF-8: the store keeps them as text.
+        ...(keepRecordBytes > 0 && request.value.length <= keepRecordBytes ? { record: withoutByteOrderMark(request.value) } : {}),
       });
       if (resultsTopic !== null) {
         outcome.outgoingResults.push(

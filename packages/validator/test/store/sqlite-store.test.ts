@@ -322,6 +322,24 @@ describe('upsertResults', () => {
       [undefined, false],
     ]);
   });
+
+  it('keeps a record handed over as UTF-8 bytes as the same text, with the same cap', async () => {
+    const store = await storeWithJobs(['job-1'], { maxRecordBytes: 32 });
+    const fits = JSON.stringify('€'.repeat(9));
+    const over = JSON.stringify('€'.repeat(11));
+    await store.upsertResults([
+      { jobId: 'job-1', recordNumber: 1, valid: true, violations: [], record: Buffer.from(fits) },
+      { jobId: 'job-1', recordNumber: 2, valid: true, violations: [], record: new TextEncoder().encode(over) },
+    ]);
+    // a redelivery of record 1 as bytes replaces it the same way
+    await store.upsertResults([{ jobId: 'job-1', recordNumber: 1, valid: true, violations: [], record: Buffer.from(fits) }]);
+    const page = await store.searchResults({ jobId: 'job-1', limit: 10 });
+    expect(page.items.map((item) => [item.record, item.recordOmitted])).toEqual([
+      [fits, false],
+      [undefined, true],
+    ]);
+    expect((await store.getResult('job-1', 1))?.record).toBe(fits);
+  });
 });
 
 describe('searchResults', () => {
