@@ -7,7 +7,21 @@
 // Anchored, no nested quantifiers: linear on any input.
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|[+-]\d{2}:\d{2})?)?$/;
 
+/** The last few texts parsed: a record's dates are read by several rules in turn. */
+const recentTexts = ['', '', '', ''];
+const recentTimes = [Number.NaN, Number.NaN, Number.NaN, Number.NaN];
+let next = 0;
+
 export function parseIsoDate(text: string): number {
+  for (let i = 0; i < recentTexts.length; i++) if (recentTexts[i] === text) return recentTimes[i] as number;
+  const time = parse(text);
+  recentTexts[next] = text;
+  recentTimes[next] = time;
+  next = (next + 1) % recentTexts.length;
+  return time;
+}
+
+function parse(text: string): number {
   if (text.length > 40) return Number.NaN;
   const m = ISO.exec(text);
   if (m === null) return Number.NaN;

@@ -10,6 +10,8 @@ export interface CompiledPointer {
   readonly keys: readonly string[];
   /** The array index each segment stands for, or -1 when it is not a canonical index. */
   readonly indexes: readonly number[];
+  /** Each segment as it is written in a path, escaped, with its leading "/" (paths are built per record). */
+  readonly segments: readonly string[];
   /** Whether any segment is the `*` wildcard. */
   readonly wildcard: boolean;
 }
@@ -21,7 +23,7 @@ export class InvalidPointerError extends Error {
 const INDEX = /^(?:0|[1-9][0-9]{0,15})$/;
 
 export function compilePointer(text: string, options: { allowWildcard: boolean } = { allowWildcard: true }): CompiledPointer {
-  if (text === '') return { text, keys: [], indexes: [], wildcard: false };
+  if (text === '') return { text, keys: [], indexes: [], segments: [], wildcard: false };
   if (text[0] !== '/') throw new InvalidPointerError(`invalid JSON pointer "${text}": must be empty or start with "/"`);
   const raw = text.slice(1).split('/');
   const keys: string[] = [];
@@ -38,17 +40,13 @@ export function compilePointer(text: string, options: { allowWildcard: boolean }
     keys.push(key);
     indexes.push(INDEX.test(key) ? Number(key) : -1);
   }
-  return { text, keys, indexes, wildcard };
+  return { text, keys, indexes, segments: keys.map((key) => `/${escapePointerSegment(key)}`), wildcard };
 }
 
 /** Builds a pointer from already-unescaped keys (used by expression paths like `items[0].sku`). */
 export function pointerFromKeys(keys: readonly string[]): CompiledPointer {
-  return {
-    text: keys.map((key) => `/${escapePointerSegment(key)}`).join(''),
-    keys,
-    indexes: keys.map((key) => (INDEX.test(key) ? Number(key) : -1)),
-    wildcard: false,
-  };
+  const segments = keys.map((key) => `/${escapePointerSegment(key)}`);
+  return { text: segments.join(''), keys, indexes: keys.map((key) => (INDEX.test(key) ? Number(key) : -1)), segments, wildcard: false };
 }
 
 export function escapePointerSegment(key: string): string {
@@ -104,7 +102,7 @@ function visitFrom(current: unknown, pointer: CompiledPointer, from: number, pat
       }
       return;
     }
-    at = `${at}/${escapePointerSegment(key)}`;
+    at += pointer.segments[i] as string;
     if (value === null || typeof value !== 'object') {
       value = undefined;
     } else if (Array.isArray(value)) {
