@@ -2,10 +2,10 @@ import { ConnectionPool, Consumer, type Message, metadataV12, offsetCommitV8 } f
 import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
 import { callTolerant, kafkaErrorName } from './protocol.js';
 
-/** One record as the batch consumer hands it out (key, value and headers are raw bytes). */
 /** How long the coordinator waits for members to rejoin in a rebalance. */
 const REBALANCE_TIMEOUT_MS = 30_000;
 
+/** One record as the batch consumer hands it out (key, value and headers are raw bytes). */
 export type ConsumedRecord = Message<Buffer, Buffer, Buffer, Buffer>;
 
 /** The few log calls the consumer makes; pino loggers fit. */

@@ -13,6 +13,7 @@ const recentTimes = [Number.NaN, Number.NaN, Number.NaN, Number.NaN];
 let next = 0;
 
 export function parseIsoDate(text: string): number {
+  if (text.length > 40) return Number.NaN;
   for (let i = 0; i < recentTexts.length; i++) if (recentTexts[i] === text) return recentTimes[i] as number;
   const time = parse(text);
   recentTexts[next] = text;
@@ -22,7 +23,6 @@ export function parseIsoDate(text: string): number {
 }
 
 function parse(text: string): number {
-  if (text.length > 40) return Number.NaN;
   const m = ISO.exec(text);
   if (m === null) return Number.NaN;
   const year = Number(m[1]);

@@ -13,17 +13,23 @@ export class BackgroundCheckpointer {
   readonly #worker: Worker;
   readonly #exited: Promise<void>;
 
-  constructor(file: string, intervalMs: number) {
+  #closing = false;
+
+  /** `onFailure` runs if the thread fails or ends unasked: the writer should checkpoint itself again. */
+  constructor(file: string, intervalMs: number, onFailure: (error: Error) => void) {
     this.#worker = new Worker(checkpointerEntry(), { workerData: { file, intervalMs }, name: 'lagscale-sqlite-checkpoint' });
     this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
-    // A failed checkpoint thread leaves the writer's own automatic checkpoints; nothing is lost.
-    this.#worker.on('error', () => {});
+    this.#worker.on('error', (error) => onFailure(error));
+    this.#worker.once('exit', (code) => {
+      if (!this.#closing) onFailure(new Error(`the checkpoint thread ended (code ${code})`));
+    });
     this.#worker.unref();
   }
 
   /** Stops after the checkpoint in progress, if any, and closes the thread's connection. */
   async close(): Promise<void> {
     // Held until it exits: unreferenced, a process with nothing else to do would end first.
+    this.#closing = true;
     this.#worker.ref();
     this.#worker.postMessage('close');
     await this.#exited;
@@ -34,5 +40,7 @@ function checkpointerEntry(): URL {
   const here = new URL('./sqlite-checkpoint-thread.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
   // From sources (tsx): the built copy.
-  return new URL(import.meta.url.replace('/src/store/', '/dist/store/').replace(/sqlite-checkpointer\.ts$/, 'sqlite-checkpoint-thread.js'));
+  const built = new URL(import.meta.url.replace('/src/store/', '/dist/store/').replace(/sqlite-checkpointer\.ts$/, 'sqlite-checkpoint-thread.js'));
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new Error(`checkpoint thread module not found at ${fileURLToPath(here)}: build the project (npm run build)`);
 }

@@ -197,7 +197,8 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
     this.textSearch = fts === undefined ? 'scan' : 'fts5';
     this.#sql = prepareStatements(db);
     this.#upsertBatch = db.transaction((batch: readonly ResultInput[], jobKeys: readonly number[]) => this.#writeBatch(batch, jobKeys));
-    this.#checkpointer = background ? new BackgroundCheckpointer(file, 100) : null;
+    // Should the thread fail, this connection checkpoints at SQLite's usual 1,000 pages again.
+    this.#checkpointer = background ? new BackgroundCheckpointer(file, 100, () => this.#db.open && db.pragma('wal_autocheckpoint = 1000')) : null;
   }
 
   // ---- rule sets ----

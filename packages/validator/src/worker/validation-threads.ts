@@ -18,14 +18,15 @@ export type ToThread =
 
 export type FromThread = { readonly id: number; readonly output: ValidationOutput } | { readonly id: number; readonly error: string };
 
-/** Rule sets compiled once per key; a few hundred versions at most are kept. */
+/**
+ * Rule sets compiled once per key, for the life of the worker: the main thread sends a thread
+ * each key once, so none may be forgotten (a compiled rule set is small).
+ */
 export class CompiledRuleSets {
   readonly #compiled = new Map<string, CompiledRuleSet>();
 
   add(key: string, document: RuleSetDocument): void {
-    if (this.#compiled.has(key)) return;
-    if (this.#compiled.size >= 500) this.#compiled.clear();
-    this.#compiled.set(key, compileRuleSet(document));
+    if (!this.#compiled.has(key)) this.#compiled.set(key, compileRuleSet(document));
   }
 
   get(key: string): CompiledRuleSet {
@@ -63,6 +64,8 @@ export class ValidationThreads implements BatchValidator {
   #nextId = 1;
   #turn = 0;
   #closing = false;
+  /** Set when a thread failed: every later batch is refused with it (the worker stops). */
+  #failure: Error | null = null;
 
   constructor(count: number) {
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`validation threads must be an integer ≥ 1, got ${count}`);
@@ -80,6 +83,7 @@ export class ValidationThreads implements BatchValidator {
       else pending.resolve(message.output);
     });
     const fail = (error: Error): void => {
+      this.#failure ??= error;
       for (const [id, pending] of this.#pending) {
         if (pending.thread !== thread) continue;
         this.#pending.delete(id);
@@ -96,6 +100,7 @@ export class ValidationThreads implements BatchValidator {
   }
 
   validate(input: ValidationInput, ruleSets: ReadonlyMap<string, RuleSetDocument>): Promise<ValidationOutput> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.#closing) return Promise.reject(new Error('the validation threads are closed'));
     const thread = this.#threads[this.#turn++ % this.#threads.length] as Thread;
     for (const [key, document] of ruleSets) {

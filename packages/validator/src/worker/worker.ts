@@ -163,6 +163,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     ...(resultsTopic === null ? [] : [{ name: resultsTopic, partitions: options.requestPartitions ?? 8, configs: { 'cleanup.policy': 'compact' } }]),
     ...(deadLetterTopic === null ? [] : [{ name: deadLetterTopic, partitions: 1 }]),
   ]);
+  const threads = options.validationThreads ?? 1;
+  const validator: BatchValidator = threads === 0 ? new InlineValidator() : new ValidationThreads(threads);
   const producer =
     resultsTopic === null && deadLetterTopic === null
       ? null
@@ -368,10 +370,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     return outcome;
   };
 
-  const threads = options.validationThreads ?? 1;
-  const validator: BatchValidator = threads === 0 ? new InlineValidator() : new ValidationThreads(threads);
-  /** The demo's extra cost per record, spent one batch at a time like real work on one core. */
-  let costQueue: Promise<unknown> = Promise.resolve();
+  /** Claims and store writes of the batches one after the other, in batch order, whichever thread finishes first. */
+  let inOrder: Promise<unknown> = Promise.resolve();
   let lastSend: Promise<unknown> = Promise.resolve();
   /** Results and dead letters to their topics; one send at a time, in batch order. */
   const publish = async (outcome: BatchOutcome): Promise<void> => {
@@ -411,20 +411,25 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       handle: async (batch) => {
         const started = performance.now();
         const prepared = await prepareBatch(batch);
-        // Validation runs beside the next batches; the store write, the topics and (by the
-        // consumer) the commit follow it in this order, and the commit waits for all of them.
-        const settled = validator.validate(prepared.input, prepared.documents).then(async (output) => {
-          const outcome = finishBatch(prepared, output);
-          await store.upsertResults(outcome.results);
-          if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
-          const cost = options.recordCostMs ?? 0;
-          if (cost > 0) {
-            costQueue = costQueue.then(() => new Promise((resolve) => setTimeout(resolve, cost * batch.length)));
-            await costQueue;
-          }
-          metrics.batch((performance.now() - started) / 1000);
-          await publish(outcome);
-        });
+        // Validation runs beside the next batches; the store write (in batch order), the topics
+        // and (by the consumer) the commit follow it, and the commit waits for all of them.
+        const validated = validator.validate(prepared.input, prepared.documents);
+        // Observed now: a failure is reported through `stored`, possibly after earlier batches.
+        validated.catch(() => {});
+        const stored = inOrder
+          .then(() => validated)
+          .then(async (output) => {
+            const outcome = finishBatch(prepared, output);
+            await store.upsertResults(outcome.results);
+            if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
+            // The demo's extra cost per record, spent a batch at a time like work on one core.
+            const cost = options.recordCostMs ?? 0;
+            if (cost > 0) await new Promise((resolve) => setTimeout(resolve, cost * batch.length));
+            metrics.batch((performance.now() - started) / 1000);
+            return outcome;
+          });
+        inOrder = stored.catch(() => {});
+        const settled = stored.then(publish);
         return { settled };
       },
     });

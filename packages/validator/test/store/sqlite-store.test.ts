@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -236,6 +236,30 @@ describe('jobs', () => {
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
     expect(seen).toEqual(['f', 'e', 'd', 'c', 'b', 'a']);
+  });
+});
+
+describe('background checkpoint', () => {
+  it('copies committed pages into the database file from its thread, below the 1,000-page threshold', async () => {
+    const file = join(dir, 'checkpointed.db');
+    const sizes: Record<string, number> = {};
+    for (const background of [false, true]) {
+      const path = `${file}.${background}`;
+      const store = open({ backgroundCheckpoint: background }, path);
+      await store.saveRuleSet('orders', 1, document('orders', 1), 1000);
+      await store.createJob({ id: 'job-1', ruleSet: 'orders', ruleSetVersion: 1, total: null, createdAt: 2000, source: 'test' });
+      // a few hundred pages of WAL: under the automatic checkpoint's 1,000
+      for (let batch = 0; batch < 20; batch++) {
+        await store.upsertResults(
+          Array.from({ length: 100 }, (_, i) => ({ jobId: 'job-1', recordNumber: batch * 100 + i + 1, valid: true, violations: [], record: 'x'.repeat(1000) })),
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      sizes[String(background)] = statSync(path).size;
+      await store.close();
+    }
+    expect(sizes.true).toBeGreaterThan(1_000_000);
+    expect(sizes.false).toBeLessThan(200_000);
   });
 });
 

@@ -85,6 +85,19 @@ describe('validateBatch', () => {
     }
   });
 
+  it('refuses every later batch once a thread failed, instead of sending it to the dead thread', async () => {
+    const threads = new ValidationThreads(2);
+    try {
+      // A document that does not compile makes the thread's message handler throw: the thread dies.
+      const broken = new Map([[KEY, { name: 'broken' } as unknown as RuleSetDocument]]);
+      await expect(threads.validate(batch(), broken)).rejects.toThrow(/validation thread 1 (failed|exited)/);
+      // The next batch would go to the healthy thread 2; the pool refuses it all the same.
+      await expect(threads.validate(batch(), new Map([[KEY, document]]))).rejects.toThrow(/validation thread 1 (failed|exited)/);
+    } finally {
+      await threads.close();
+    }
+  });
+
   it('fails a batch whose rule set the thread was not given, and refuses batches once closed', async () => {
     const threads = new ValidationThreads(1);
     await expect(threads.validate(batch(), new Map())).rejects.toThrow(/validation thread 1: .*rule set customer-orders@3 was not handed to the validator/s);
