@@ -17,7 +17,7 @@ export type DecodeResult = { readonly ok: true; readonly value: unknown } | { re
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function decodeRecord(bytes: Uint8Array, limits: DecodeLimits): DecodeResult {
-  if (bytes.length > limits.maxBytes) return failure('too_large', `record is ${bytes.length} bytes, over the limit of ${limits.maxBytes}`);
+  if (bytes.length > limits.maxBytes) return failure('too_large', tooLargeReason(bytes.length, limits.maxBytes));
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -39,6 +39,11 @@ export function decodeRecord(bytes: Uint8Array, limits: DecodeLimits): DecodeRes
     // V8's messages quote the input and vary by version; find the place ourselves.
     return describeJsonError(text, bom);
   }
+}
+
+/** The DLQ reason of a record over the size limit. */
+export function tooLargeReason(bytes: number, maxBytes: number): string {
+  return `record is ${bytes} bytes, over the limit of ${maxBytes}`;
 }
 
 function failure(code: DecodeFailureCode, reason: string): DecodeResult {

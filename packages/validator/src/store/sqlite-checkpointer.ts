@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { threadModule } from '../thread-module.js';
 
 /**
  * Moves a writer's WAL checkpoints to a thread of their own: copying the WAL into the database
@@ -17,7 +16,10 @@ export class BackgroundCheckpointer {
 
   /** `onFailure` runs if the thread fails or ends unasked: the writer should checkpoint itself again. */
   constructor(file: string, intervalMs: number, onFailure: (error: Error) => void) {
-    this.#worker = new Worker(checkpointerEntry(), { workerData: { file, intervalMs }, name: 'lagscale-sqlite-checkpoint' });
+    this.#worker = new Worker(threadModule(import.meta.url, 'sqlite-checkpoint-thread.js', 'checkpoint thread'), {
+      workerData: { file, intervalMs },
+      name: 'lagscale-sqlite-checkpoint',
+    });
     this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
     this.#worker.on('error', (error) => onFailure(error));
     this.#worker.once('exit', (code) => {
@@ -34,13 +36,4 @@ export class BackgroundCheckpointer {
     this.#worker.postMessage('close');
     await this.#exited;
   }
-}
-
-function checkpointerEntry(): URL {
-  const here = new URL('./sqlite-checkpoint-thread.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  // From sources (tsx): the built copy.
-  const built = new URL(import.meta.url.replace('/src/store/', '/dist/store/').replace(/sqlite-checkpointer\.ts$/, 'sqlite-checkpoint-thread.js'));
-  if (existsSync(fileURLToPath(built))) return built;
-  throw new Error(`checkpoint thread module not found at ${fileURLToPath(here)}: build the project (npm run build)`);
 }

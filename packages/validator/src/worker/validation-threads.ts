@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
+import { threadModule } from '../thread-module.js';
 import { transferables, type ValidationInput, type ValidationOutput, validateBatch } from './batch-validation.js';
 
 /** Runs `validateBatch` for the worker: in threads of its own, or inline on the calling thread. */
@@ -73,7 +72,7 @@ export class ValidationThreads implements BatchValidator {
   }
 
   #start(index: number): Thread {
-    const worker = new Worker(threadEntry(), { name: `lagscale-validation-${index + 1}` });
+    const worker = new Worker(threadModule(import.meta.url, 'validation-thread.js', 'validation thread'), { name: `lagscale-validation-${index + 1}` });
     const thread: Thread = { worker, known: new Set() };
     worker.on('message', (message: FromThread) => {
       const pending = this.#pending.get(message.id);
@@ -121,13 +120,4 @@ export class ValidationThreads implements BatchValidator {
     for (const pending of this.#pending.values()) pending.reject(new Error('the validation threads were closed'));
     this.#pending.clear();
   }
-}
-
-/** The thread's module: next to this one once built; from sources (tsx, tests) the built copy. */
-function threadEntry(): URL {
-  const here = new URL('./validation-thread.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  const built = new URL(import.meta.url.replace('/src/worker/', '/dist/worker/').replace(/validation-threads\.ts$/, 'validation-thread.js'));
-  if (existsSync(fileURLToPath(built))) return built;
-  throw new Error(`validation thread module not found at ${fileURLToPath(here)}: build the project (npm run build)`);
 }

@@ -10,7 +10,7 @@ import {
 import { Producer } from '@platformatic/kafka';
 import { type DecodedRequest, decodeRequest, encodeDeadLetter, encodeResult, VALIDATION_TOPICS } from '../jobs/envelope.js';
 import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
-import { decodeRecord } from '../rules/decode.js';
+import { decodeRecord, tooLargeReason } from '../rules/decode.js';
 import type { RecordResult, Violation } from '../rules/record-run.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
 import type { UniquenessTracker } from '../rules/uniqueness.js';
@@ -246,15 +246,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         return;
       }
       if (request.value.length > maxRecordBytes) {
-        toDlq(
-          outcome,
-          now,
-          m,
-          'too_large',
-          `record is ${request.value.length} bytes, over the limit of ${maxRecordBytes}`,
-          request.jobId,
-          request.recordNumber,
-        );
+        toDlq(outcome, now, m, 'too_large', tooLargeReason(request.value.length, maxRecordBytes), request.jobId, request.recordNumber);
         return;
       }
       if (!jobs.has(request.jobId)) jobs.set(request.jobId, jobTracker(request.jobId));
