@@ -28,7 +28,11 @@ export interface LagscaleConfig {
   /** Present when the file configures the autoscaler; checked in full by `lagscale autoscale`. */
   autoscaler?: AutoscalerSection;
   /** API tokens (`LAGSCALE_API_TOKENS` replaces them); checked in full by the API. */
-  api?: { tokens?: { name: string; scope: 'read' | 'write' | 'admin'; secret: string }[] };
+  api?: {
+    tokens?: { name: string; scope: 'read' | 'write' | 'admin'; secret: string }[];
+    /** Host names served besides loopback ones when there are no tokens (a name in /etc/hosts for 127.0.0.1, say). */
+    allowedHosts?: string[];
+  };
 }
 
 export interface AutoscalerSection {
@@ -107,6 +111,7 @@ const schema = {
             properties: { name: { type: 'string' }, scope: { enum: ['read', 'write', 'admin'] }, secret: { type: 'string' } },
           },
         },
+        allowedHosts: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9.-]+$' } },
       },
     },
     autoscaler: {

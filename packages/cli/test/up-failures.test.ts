@@ -70,6 +70,22 @@ describe('lagscale up refuses to start, saying what to do', () => {
     expect(r.stderr).toMatch(/needs Java 17 or newer, but .* is Java 11/);
   });
 
+  it('when the API would listen beyond loopback without tokens, before starting Kafka', async () => {
+    const started = Date.now();
+    const r = await up({ LAGSCALE_HOST: '0.0.0.0', LAGSCALE_API_TOKENS: '' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('refusing to serve the API on 0.0.0.0 without API tokens');
+    expect(r.stderr).not.toContain('starting a local Kafka broker');
+    // Kafka takes seconds to start; the refusal comes before it.
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('when a token in LAGSCALE_API_TOKENS is malformed, naming the entry', async () => {
+    const r = await up({ LAGSCALE_API_TOKENS: 'ci:write:short' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('LAGSCALE_API_TOKENS token 1 ("ci"): the secret must be at least 16 characters');
+  });
+
   it('when the configured Kafka is not reachable', async () => {
     // Port 1: nothing listens there, connections are refused at once.
     const r = await up({ KAFKA_BROKERS: '127.0.0.1:1' });

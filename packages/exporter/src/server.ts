@@ -1,6 +1,6 @@
 import type { GroupLag, LagSnapshot } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { CollectionMetrics, renderMetrics } from './lag-metrics.js';
 import { CONTENT_TYPE, PrometheusText } from './prometheus.js';
 
@@ -9,6 +9,14 @@ export interface ExporterServerOptions {
   readonly logger: FastifyBaseLogger;
   /** More metric families for /metrics (the autoscaler's, for one). */
   readonly metrics?: readonly ((out: PrometheusText) => void)[];
+  /** More parts whose state `/healthz` and `/readyz` report (the stack's workers, for one). */
+  readonly components?: readonly HealthComponent[];
+}
+
+/** A part of a server whose state the health routes report: failing (`ok: false`) makes both answer 503, not ready only `/readyz`. */
+export interface HealthComponent {
+  readonly name: string;
+  check(): { readonly ok: boolean; readonly ready?: boolean } & Record<string, unknown>;
 }
 
 function groupSummary(group: GroupLag): Omit<GroupLag, 'partitions'> & { partitionCount: number } {
@@ -60,19 +68,33 @@ export function registerLagRoutes(app: FastifyInstance, options: LagRoutesOption
     return out.toString();
   });
 
-  app.get('/healthz', async (_request, reply) => {
+  const lagHealth = () => {
     const latest = monitor.latest;
     const staleAfterMs = Math.max(3 * monitor.intervalMs, 30_000);
     const healthy = latest !== null && Date.now() - monitor.lastSuccess < staleAfterMs;
-    reply.code(healthy ? 200 : 503);
     return {
-      status: healthy ? 'ok' : latest === null ? 'starting' : 'stale',
-      lastCollection: latest ? new Date(latest.time).toISOString() : null,
-      cycles: monitor.counters.cycles,
-      failedCycles: monitor.counters.failedCycles,
-      lastError: monitor.lastError,
+      healthy,
+      body: {
+        status: healthy ? 'ok' : latest === null ? 'starting' : 'stale',
+        lastCollection: latest ? new Date(latest.time).toISOString() : null,
+        cycles: monitor.counters.cycles,
+        failedCycles: monitor.counters.failedCycles,
+        lastError: monitor.lastError,
+      },
     };
-  });
+  };
+  const health = (reply: FastifyReply, ready: boolean) => {
+    const lag = lagHealth();
+    const components = Object.fromEntries((options.components ?? []).map((component) => [component.name, component.check()]));
+    const failing = Object.values(components).some((component) => !component.ok || (ready && component.ready === false));
+    reply.code(lag.healthy && !failing ? 200 : 503);
+    const status = !lag.healthy ? lag.body.status : failing ? 'failing' : 'ok';
+    return { ...lag.body, status, ...(options.components === undefined ? {} : { components }) };
+  };
+  // Liveness: lag collection works and no part reports a failure (workers crash-looping, say).
+  app.get('/healthz', async (_request, reply) => health(reply, false));
+  // Readiness: the same, and every part is ready to serve (workers running, say).
+  app.get('/readyz', async (_request, reply) => health(reply, true));
 
   app.get('/api/v1/groups', async (_request, reply) => {
     const latest = monitor.latest;

@@ -25,6 +25,20 @@ export interface WorkerInfo {
   readonly state: 'running' | 'draining';
 }
 
+/** What `/healthz` and `/readyz` of a stack say about its workers. */
+export interface PoolHealth {
+  readonly desired: number;
+  readonly running: number;
+  /** Workers that exited unasked in the last five minutes. */
+  readonly recentCrashes: number;
+  readonly lastCrash: { readonly at: string; readonly workerId: number; readonly code: number | null; readonly signal: string | null } | null;
+  /** `crashing`: 3 or more unasked exits in five minutes; `absent`: workers are wanted and none runs. */
+  readonly status: 'ok' | 'crashing' | 'absent';
+}
+
+const CRASH_WINDOW_MS = 5 * 60_000;
+const CRASHING_AFTER = 3;
+
 interface Worker {
   readonly id: number;
   readonly child: ChildProcess;
@@ -50,6 +64,9 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
   #desired = 0;
   #nextId = 1;
   #crashStreak = 0;
+  /** Times (epoch ms) of unasked exits in the last CRASH_WINDOW_MS, oldest first. */
+  readonly #crashTimes: number[] = [];
+  #lastCrash: PoolHealth['lastCrash'] = null;
   #restartTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -72,6 +89,14 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
 
   workers(): WorkerInfo[] {
     return [...this.#workers.values()].map((w) => ({ id: w.id, pid: w.child.pid, startedAt: w.startedAt, state: w.state }));
+  }
+
+  health(now = Date.now()): PoolHealth {
+    while (this.#crashTimes.length > 0 && (this.#crashTimes[0] as number) < now - CRASH_WINDOW_MS) this.#crashTimes.shift();
+    const running = [...this.#workers.values()].filter((w) => w.state === 'running').length;
+    const recentCrashes = this.#crashTimes.length;
+    const status = recentCrashes >= CRASHING_AFTER ? 'crashing' : this.#desired > 0 && running === 0 ? 'absent' : 'ok';
+    return { desired: this.#desired, running, recentCrashes, lastCrash: this.#lastCrash, status };
   }
 
   async setReplicas(replicas: number): Promise<void> {
@@ -131,6 +156,8 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
         return;
       }
       this.#crashStreak++;
+      this.#crashTimes.push(Date.now());
+      this.#lastCrash = { at: new Date().toISOString(), workerId: id, code, signal };
       const delay = Math.min(30, (this.#options.restartDelaySeconds ?? 1) * 2 ** (this.#crashStreak - 1));
       this.#options.logger.warn({ event: 'worker_crashed', workerId: id, code, signal, restartInSeconds: delay }, `worker ${id} exited unasked; replacing it`);
       if (this.#restartTimer) clearTimeout(this.#restartTimer);

@@ -46,6 +46,16 @@ export function apiTokens(config: LagscaleConfig, env: NodeJS.ProcessEnv = proce
   }
 }
 
+/** Refuses a listen address beyond loopback without tokens, as a config error (start-up stops with what to fix). */
+export function assertListenAllowed(host: string, tokens: readonly ApiToken[]): void {
+  try {
+    assertApiListenAllowed(host, tokens);
+  } catch (error) {
+    if (error instanceof ApiConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
 export function registerApiCommand(program: Command): void {
   const command = program
     .command('api')
@@ -60,12 +70,7 @@ export function registerApiCommand(program: Command): void {
     const host = flags.host;
     const port = parseInteger(flags.port, '--port', 0, 65535);
     const tokens = apiTokens(config);
-    try {
-      assertApiListenAllowed(host, tokens);
-    } catch (error) {
-      if (error instanceof ApiConfigError) throw new ConfigError(error.message);
-      throw error;
-    }
+    assertListenAllowed(host, tokens);
     const logger = createLogger('lagscale-api');
     // Without brokers the API still serves the store (rule sets, results); uploads answer 503.
     let connection: KafkaConnectionOptions | undefined;
@@ -83,7 +88,7 @@ export function registerApiCommand(program: Command): void {
     try {
       registerApiErrorHandler(app);
       await registerOpenApi(app);
-      registerApiAuth(app, { tokens });
+      registerApiAuth(app, { tokens, ...(config.api?.allowedHosts === undefined ? {} : { allowedHosts: config.api.allowedHosts }) });
       app.get(
         '/healthz',
         { config: { scope: 'none' }, schema: { summary: 'Alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
 import { parseBehaviorConfig } from '@lagscale/core';
-import { createLogger, type Logger } from '@lagscale/exporter';
+import { createLogger, type HealthComponent, type Logger } from '@lagscale/exporter';
 import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type LagMonitor } from '@lagscale/kafka';
-import { parseApiTokens, type ResultStore, type RuleSetDocument, SqliteResultStore, type UniquenessBacking, VALIDATION_TOPICS } from '@lagscale/validator';
+import { type ResultStore, type RuleSetDocument, SqliteResultStore, type UniquenessBacking, VALIDATION_TOPICS } from '@lagscale/validator';
 import type { FastifyInstance } from 'fastify';
+import { apiTokens, assertListenAllowed } from '../commands/api.js';
 import { type LagscaleConfig, toConnectionOptions } from '../config.js';
 import { lagMonitorFrom, listenOn, logCollection } from '../runtime.js';
 import { createStackServer } from './server.js';
@@ -101,6 +102,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
+    // The API's settings are checked before anything starts: a mistake there stops start-up at once.
+    const tokens = apiTokens(config);
+    assertListenAllowed(config.exporter.host, tokens);
     if (config.exporter.port !== 0) await checkPortFree(config.exporter.port, 'the API and console', 'LAGSCALE_PORT');
     let kafka: KafkaCluster | null = null;
     if (config.kafka.brokers.length === 0) {
@@ -151,8 +155,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const autoscaler = new Autoscaler({ monitor, group: STACK_WORKER_GROUP, policy, behavior, target: pool, logger });
     cleanups.push(() => autoscaler.stop());
 
-    const tokens = process.env.LAGSCALE_API_TOKENS ? parseApiTokens(process.env.LAGSCALE_API_TOKENS) : [];
-    const server = await createStackServer({ monitor, autoscaler, store, connection, logger, host: config.exporter.host, tokens });
+    const workersHealth: HealthComponent = {
+      name: 'workers',
+      check: () => {
+        const health = pool.health();
+        return { ok: health.status !== 'crashing', ready: health.status === 'ok', ...health };
+      },
+    };
+    const server = await createStackServer({
+      monitor,
+      autoscaler,
+      store,
+      connection,
+      logger,
+      host: config.exporter.host,
+      tokens,
+      ...(config.api?.allowedHosts === undefined ? {} : { allowedHosts: config.api.allowedHosts }),
+      health: [workersHealth],
+    });
     cleanups.push(() => closeServer(server.app));
     const url = await listenOn(server.app, config);
 

@@ -1,5 +1,5 @@
 import { type Autoscaler, autoscalerMetrics, registerAutoscalerRoutes } from '@lagscale/autoscaler';
-import { registerLagRoutes, serverOptions } from '@lagscale/exporter';
+import { type HealthComponent, registerLagRoutes, serverOptions } from '@lagscale/exporter';
 import type { KafkaConnectionOptions, LagMonitor } from '@lagscale/kafka';
 import {
   type ApiToken,
@@ -27,6 +27,10 @@ export interface StackServerOptions {
   readonly host: string;
   /** API tokens; none means loopback clients only (see docs/http-api.md). */
   readonly tokens: readonly ApiToken[];
+  /** Host names the server answers besides loopback ones when it has no tokens (config api.allowedHosts). */
+  readonly allowedHosts?: readonly string[];
+  /** More parts for /healthz and /readyz (the workers). */
+  readonly health?: readonly HealthComponent[];
   /** Folder of the built console; default packages/console/dist. */
   readonly consoleDir?: string;
 }
@@ -47,10 +51,10 @@ export async function createStackServer(options: StackServerOptions): Promise<St
   const app = Fastify(serverOptions(options.logger));
   // The OpenAPI document and the token check see only the routes added after them.
   await registerOpenApi(app);
-  registerApiAuth(app, { tokens: options.tokens });
+  registerApiAuth(app, { tokens: options.tokens, ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }) });
   // Every route's errors in the API's shape; unknown paths are the console's (below).
   registerApiErrorHandler(app, { notFound: false });
-  registerLagRoutes(app, { monitor, metrics: autoscaler ? [autoscalerMetrics(autoscaler)] : [] });
+  registerLagRoutes(app, { monitor, metrics: autoscaler ? [autoscalerMetrics(autoscaler)] : [], components: options.health ?? [] });
   if (autoscaler) registerAutoscalerRoutes(app, autoscaler);
   else {
     app.all('/api/v1/autoscaler*', async (_request, reply) => {

@@ -110,22 +110,62 @@ export function assertApiListenAllowed(host: string, tokens: readonly ApiToken[]
 export interface ApiAuthOptions {
   /** Empty: no token needed, and only loopback clients are served. */
   readonly tokens: readonly ApiToken[];
+  /**
+   * Host names (without port) the server answers besides loopback ones, when it has no tokens;
+   * a request naming another Host is refused (a DNS-rebinding page names its own). With tokens
+   * any Host is served: every API route needs a token then.
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
- * An onRequest hook that checks the token of every route under `/api/` and of every route that
- * declares `config.scope`; `config: { scope: 'none' }` opts a route out. Register it on the root
- * instance before the routes.
+ * An onRequest hook that guards every route:
+ * - The scope is decided by the route the router matched, never by how the client spelled the
+ *   path (`/%61pi/v1/jobs` is the route `/api/v1/jobs`): a route whose pattern is under `/api`
+ *   needs `read` for GET and HEAD and `write` otherwise, unless it declares `config.scope`;
+ *   `config: { scope: 'none' }` makes a route public. Routes outside `/api` (metrics, health, the
+ *   console's files) are public unless they declare a scope.
+ * - A state-changing request from a browser page of another origin is refused (`Origin` or
+ *   `Sec-Fetch-Site` say so), tokens or not: with no tokens a page the user visits could
+ *   otherwise pause the autoscaler or submit a job.
+ * - Without tokens, a `Host` that is not a loopback name (or one of `allowedHosts`) is refused.
+ * Register it on the root instance before the routes.
  */
 export function registerApiAuth(app: FastifyInstance, options: ApiAuthOptions): void {
   const tokens = checkApiTokens(options.tokens, 'the API options');
   const byDigest = new Map(tokens.map((token) => [digest(token.secret), token]));
+  const allowedHosts = new Set((options.allowedHosts ?? []).map((host) => host.toLowerCase()));
   app.decorateRequest('apiToken', undefined);
   app.addHook('onRequest', async (request, reply) => {
+    if (tokens.length === 0) {
+      const host = hostName(request.headers.host);
+      if (host === null || !(isLoopbackHost(host) || allowedHosts.has(host)))
+        return refuse(
+          reply,
+          421,
+          'host_not_allowed',
+          `this server has no API tokens, so it answers only requests for its loopback names (localhost, 127.0.0.1, [::1]); Host ${JSON.stringify(request.headers.host ?? '')} is not one: use one of those, or configure tokens`,
+        );
+    }
+    if (!SAFE_METHODS.has(request.method)) {
+      const crossSite = crossOrigin(request.headers.origin, request.headers.host, request.headers['sec-fetch-site']);
+      if (crossSite !== null)
+        return refuse(
+          reply,
+          403,
+          'cross_origin',
+          `${request.method} requests from another site are refused (${crossSite}); send them from the console or a client that is not a browser page`,
+        );
+    }
     const declared = request.routeOptions.config?.scope;
     if (declared === 'none') return;
-    const path = request.url.split('?')[0] ?? '';
-    if (declared === undefined && !path.startsWith('/api/') && path !== '/api') return;
+    // The pattern of the matched route (undefined when none matched: the not-found handler answers).
+    const route = request.routeOptions.url;
+    // The matched route decides; the path as spelled may only add a need (`//api/...` reaching a catch-all route).
+    const underApi = (route !== undefined && isApiPath(route)) || isApiPath(request.url);
+    if (declared === undefined && !underApi) return;
     const needed: ApiScope = declared ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
     if (tokens.length === 0) {
       if (isLoopbackAddress(request.socket?.localAddress)) return;
@@ -138,12 +178,71 @@ export function registerApiAuth(app: FastifyInstance, options: ApiAuthOptions): 
     const token = byDigest.get(digest(match[1] as string));
     if (token === undefined) return refuse(reply, 401, 'unauthorized', 'unknown API token: check the token, or ask for one');
     if (RANK[token.scope] < RANK[needed])
-      return refuse(reply, 403, 'forbidden', `token "${token.name}" has scope ${token.scope}; ${request.method} ${path} needs scope ${needed}`);
+      return refuse(
+        reply,
+        403,
+        'forbidden',
+        `token "${token.name}" has scope ${token.scope}; ${request.method} ${route ?? request.url.split('?')[0]} needs scope ${needed}`,
+      );
     request.apiToken = { name: token.name, scope: token.scope };
   });
 }
 
-function refuse(reply: FastifyReply, status: 401 | 403, code: string, message: string): FastifyReply {
+/**
+ * Whether a path is under `/api`, spelled any way a router or proxy might read it: percent-decoded
+ * (repeatedly), slashes collapsed, dot segments resolved, any case. Used for requests that matched
+ * no route: their 404 needs a token too, so nothing is told about the API without one.
+ */
+function isApiPath(url: string): boolean {
+  let path = url.split('?')[0] ?? '';
+  for (let i = 0; i < 3 && path.includes('%'); i++) {
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      break;
+    }
+  }
+  path = path.replaceAll('\\', '/').replace(/\/{2,}/g, '/');
+  try {
+    path = new URL(path.startsWith('/') ? path : `/${path}`, 'http://host').pathname;
+  } catch {
+    return true;
+  }
+  path = path.toLowerCase();
+  return path === '/api' || path.startsWith('/api/');
+}
+
+/** The host name of a Host header, lower case, without port or IPv6 brackets' content changed; null when absent or malformed. */
+function hostName(header: string | undefined): string | null {
+  if (header === undefined || header === '') return null;
+  try {
+    const url = new URL(`http://${header}`);
+    if (url.username !== '' || url.password !== '' || url.pathname !== '/' || url.search !== '' || url.hash !== '') return null;
+    return url.hostname.toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why a state-changing request comes from a page of another origin, or null when it does not:
+ * browsers send `Origin` on every cross-origin POST (and `null` from sandboxed or local pages),
+ * and `Sec-Fetch-Site` on every request. A request with neither is not a browser page's.
+ */
+function crossOrigin(origin: string | undefined, host: string | undefined, fetchSite: string | string[] | undefined): string | null {
+  if (fetchSite === 'cross-site' || fetchSite === 'same-site') return `Sec-Fetch-Site: ${fetchSite}`;
+  if (origin === undefined) return null;
+  if (origin === 'null') return 'Origin: null';
+  try {
+    const from = new URL(origin);
+    if (host !== undefined && from.host.toLowerCase() === new URL(`http://${host}`).host.toLowerCase()) return null;
+  } catch {
+    return `Origin ${JSON.stringify(origin)} is not a URL`;
+  }
+  return `Origin ${origin} is not this server`;
+}
+
+function refuse(reply: FastifyReply, status: 401 | 403 | 421, code: string, message: string): FastifyReply {
   if (status === 401) reply.header('www-authenticate', 'Bearer');
   return reply
     .code(status)

@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import { decodeRecord } from '../rules/decode.js';
+import { escapePointerSegment } from '../rules/json-pointer.js';
 import { ApiError } from './errors.js';
 
 /**
@@ -39,13 +40,26 @@ export function parseJsonBody(body: Buffer, limits: { readonly maxBytes: number;
         throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${decoded.reason}`);
     }
   }
-  if (body.includes('"__proto__"')) {
-    JSON.parse(body.toString('utf8'), (key, value: unknown) => {
-      if (key === '__proto__') throw new ApiError(400, 'invalid_json', 'the body has a "__proto__" key, which is refused: rename it');
-      return value;
-    });
-  }
+  // Checked on the parsed keys: `"\u005f_proto__"` is the same key spelled with an escape.
+  const protoKey = body.includes('__proto__') || body.includes('\\u') ? findProtoKey(decoded.value) : null;
+  if (protoKey !== null) throw new ApiError(400, 'invalid_json', `the body has a "__proto__" key (at ${protoKey}), which is refused: rename it`);
   return decoded.value;
+}
+
+/** The JSON pointer of the first `__proto__` key in a parsed value, or null; iterative (depth is bounded, but cheaply so). */
+function findProtoKey(value: unknown): string | null {
+  const pending: { value: unknown; at: string }[] = [{ value, at: '' }];
+  while (pending.length > 0) {
+    const next = pending.pop() as { value: unknown; at: string };
+    if (next.value === null || typeof next.value !== 'object') continue;
+    if (Array.isArray(next.value)) {
+      for (const [i, item] of next.value.entries()) pending.push({ value: item, at: `${next.at}/${i}` });
+      continue;
+    }
+    if (Object.hasOwn(next.value, '__proto__')) return `${next.at}/__proto__`;
+    for (const [key, item] of Object.entries(next.value)) pending.push({ value: item, at: `${next.at}/${escapePointerSegment(key)}` });
+  }
+  return null;
 }
 
 /**

@@ -3,7 +3,7 @@ import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
 import { RuleSetError } from '../rules/rule-set-error.js';
 import { InMemoryUniquenessTracker } from '../rules/uniqueness.js';
-import { validateRecord } from '../rules/validate.js';
+import { validateRecord, validationFailure } from '../rules/validate.js';
 import { type StoredRuleSet, StoreError } from '../store/store.js';
 import { ApiError, errorResponses } from './errors.js';
 import { ruleSetDocument, ruleSetIssue, ruleSetListing, ruleSetName, storedRuleSet, violation } from './schemas.js';
@@ -172,6 +172,12 @@ export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext)
                     valid: { type: 'boolean' },
                     violations: { type: 'array', items: violation },
                     truncated: { type: 'boolean', description: 'present and true when more violations were found than the rule set keeps' },
+                    deadLetter: {
+                      type: 'object',
+                      required: ['code', 'reason'],
+                      properties: { code: { type: 'string' }, reason: { type: 'string' } },
+                      description: 'present when validating the record failed: a worker would send it to the DLQ with this code and reason',
+                    },
                   },
                 },
               },
@@ -196,8 +202,14 @@ export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext)
       const uniqueness = new InMemoryUniquenessTracker();
       const now = context.now();
       const results = records.map((record, index) => {
-        const result = validateRecord(ruleSet, record, { jobId: 'dry-run', recordNumber: index + 1, uniqueness, now });
-        return { index, valid: result.valid, violations: result.violations, ...(result.truncated === true ? { truncated: true } : {}) };
+        try {
+          const result = validateRecord(ruleSet, record, { jobId: 'dry-run', recordNumber: index + 1, uniqueness, now });
+          return { index, valid: result.valid, violations: result.violations, ...(result.truncated === true ? { truncated: true } : {}) };
+        } catch (error) {
+          // What the worker does with such a record: a dead letter with the reason.
+          const { code, reason } = validationFailure(error);
+          return { index, valid: false, violations: [], deadLetter: { code, reason } };
+        }
       });
       return { name: stored.name, version: stored.version, results };
     },
@@ -220,7 +232,14 @@ class CompiledCache {
     const key = `${stored.version}@${stored.name}`;
     let entry = this.#entries.get(key);
     if (entry !== undefined) this.#entries.delete(key);
-    else entry = compileRuleSet(stored.document);
+    else {
+      try {
+        entry = compileRuleSet(stored.document);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new ApiError(409, 'rule_set_invalid', `rule set "${stored.name}" version ${stored.version} cannot be used: ${message}; save a corrected version`);
+      }
+    }
     this.#entries.set(key, entry);
     if (this.#entries.size > this.size) this.#entries.delete(this.#entries.keys().next().value as string);
     return entry;

@@ -70,6 +70,11 @@ export const job = {
     invalid: integer(0),
     dlq: integer(0, 'records in the dead-letter queue (not replayed)'),
     progress: { type: ['number', 'null'], minimum: 0, maximum: 1, description: '(results + dlq) / total; null while the total is unknown' },
+    uploadSha256: {
+      type: ['string', 'null'],
+      description:
+        'SHA-256 of the upload once it was read to the end. Submitting the same bytes again under the id answers the job; other bytes answer 409. Null while the upload is read or after it was cut short (submit it again to complete the job).',
+    },
   },
 } as const;
 

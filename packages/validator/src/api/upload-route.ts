@@ -79,7 +79,7 @@ export function registerUploadRoute(scope: FastifyInstance, context: ApiContext)
           },
         },
         body: { type: 'string', format: 'binary', description: 'the file' },
-        response: { 201: jobSchema, ...errorResponses(404, 409, 413, 415, 503) },
+        response: { 200: jobSchema, 201: jobSchema, ...errorResponses(404, 409, 413, 415, 503) },
       },
     },
     async (request, reply) => {
@@ -126,7 +126,8 @@ export function registerUploadRoute(scope: FastifyInstance, context: ApiContext)
           },
           'job submitted',
         );
-        reply.code(201);
+        // 200: the same complete upload again under its job id; nothing new was produced.
+        reply.code(submitted.resubmitted === true ? 200 : 201);
         return submitted.job;
       } catch (error) {
         // The rest of the body is not wanted: close the connection after the answer instead of reading it.

@@ -417,6 +417,8 @@ export interface DeadLetterMessageInput {
   readonly original: PositionInput & IncomingMessage & { readonly timestamp?: Date | number | bigint | undefined };
   readonly time?: Date | number;
   readonly maxPayloadBytes?: number;
+  /** The original's size when `original.value` is only its first bytes (an oversized upload record). */
+  readonly originalBytes?: number;
 }
 
 /** A dead letter keeps the original key (so it lands with the job's other messages) and says why in a header too. */
@@ -447,8 +449,8 @@ export function encodeDeadLetter(input: DeadLetterMessageInput): DeadLetterOutgo
       ...(original.timestamp === undefined ? {} : { timestamp: isoTime(Number(original.timestamp)) }),
     },
     payload: kept === undefined ? null : kept.toString('base64'),
-    payloadBytes: value?.length ?? 0,
-    ...(kept !== value ? { payloadTruncated: true as const } : {}),
+    payloadBytes: Math.max(input.originalBytes ?? 0, value?.length ?? 0),
+    ...(kept !== value || (input.originalBytes ?? 0) > (value?.length ?? 0) ? { payloadTruncated: true as const } : {}),
     time: isoTime(input.time),
   };
   const outgoingHeaders: Record<string, Buffer> = { [JOB_HEADERS.deadLetterCode]: Buffer.from(input.code) };

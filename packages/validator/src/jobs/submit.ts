@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { ensureTopics, type KafkaConnectionOptions, toClientConnectionOptions } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
 import { type Job, type ResultStore, StoreError } from '../store/store.js';
 import { encodeDeadLetter, encodeRequest, JOB_ID_PATTERN, requestKey, VALIDATION_TOPICS } from './envelope.js';
 import { type CsvOptions, detectFormat, type FailedRecord, OVERSIZED_RAW_PREVIEW_BYTES, parseUpload, type UploadFormat, type UploadLimits } from './parsers.js';
+import { UploadFormatError } from './upload-error.js';
 import type { UploadSource } from './upload-source.js';
 
 /**
@@ -90,6 +92,8 @@ export interface SubmittedJob {
   readonly produced: number;
   readonly failed: number;
   readonly bytes: number;
+  /** The job's complete upload was submitted again (the same bytes): nothing was produced. */
+  readonly resubmitted?: true;
 }
 
 /** The upload is over `maxUploadBytes`. */
@@ -210,8 +214,8 @@ export async function submitJob(upload: UploadSource, options: SubmitJobOptions)
       `job "${jobId}" already exists for rule set "${existing.ruleSet}" version ${existing.ruleSetVersion} from ${existing.source}: use another job id`,
     );
   }
-
   const counted = new CountedUpload(upload, options.maxUploadBytes, options.signal);
+  if (existing !== undefined && existing.uploadSha256 !== null) return resubmitted(existing, counted, options);
   const limits: UploadLimits = { maxRecordBytes: DEFAULT_SUBMIT_MAX_RECORD_BYTES, ...options.limits };
   const maxRecordBytes = limits.maxRecordBytes ?? DEFAULT_SUBMIT_MAX_RECORD_BYTES;
   const requestsTopic = options.requestsTopic ?? VALIDATION_TOPICS.requests;
@@ -267,9 +271,10 @@ export async function submitJob(upload: UploadSource, options: SubmitJobOptions)
       handlingFailed = false;
     }
     handlingFailed = true;
+    if (recordsRead === 0 && job === undefined) throw new UploadFormatError('empty_upload', 'the upload holds no records: send at least one', counted.bytes, 1);
     await batcher.drain();
     await ensureJob();
-    await store.setJobTotal(jobId, recordsRead);
+    await store.setJobTotal(jobId, recordsRead, counted.sha256());
   } catch (error) {
     throw await closeAfterFailure(error, { store, jobId, job, batcher, recordsRead, handlingFailed });
   }
@@ -304,6 +309,7 @@ async function fileFailure(context: FailureContext): Promise<void> {
     reason,
     code: record.code,
     payload: record.raw,
+    ...(record.rawTruncated ? { payloadSize: record.bytes } : {}),
     createdAt,
   });
   if (context.deadLetterTopic === null) return;
@@ -313,10 +319,29 @@ async function fileFailure(context: FailureContext): Promise<void> {
     jobId,
     recordNumber: record.recordNumber,
     original: { topic, partition: 0, offset: record.recordNumber, key: requestKey(jobId, record.recordNumber), value: record.raw },
+    ...(record.rawTruncated ? { originalBytes: record.bytes } : {}),
     time: createdAt,
   });
   const key = letter.key === undefined ? {} : { key: letter.key };
   await context.batcher.add({ topic: context.deadLetterTopic, ...key, value: letter.value, headers: headerMap(letter.headers) }, 0);
+}
+
+/**
+ * A job whose upload was read to the end, submitted again: its records are all in, so nothing is
+ * produced. The same bytes (a client retrying after a lost answer) answer the job; other bytes
+ * would mix two uploads' results and are refused.
+ */
+async function resubmitted(existing: Job, counted: CountedUpload, options: SubmitJobOptions): Promise<SubmittedJob> {
+  const head = await counted.peekFirstByte(SNIFF_BYTES, MAX_SNIFF_BYTES);
+  const format = options.format ?? detectFormat(options.filename, options.contentType, head);
+  for await (const _chunk of counted);
+  if (counted.sha256() !== existing.uploadSha256)
+    throw new StoreError(
+      'JOB_EXISTS',
+      `job "${existing.id}" already holds a complete upload of ${existing.total} records with other content: use another job id for this one`,
+    );
+  options.onProgress?.({ bytesRead: counted.bytes, recordsRead: 0, recordsProduced: 0, recordsFailed: 0 });
+  return { job: existing, format, records: existing.total ?? 0, produced: 0, failed: 0, bytes: counted.bytes, resubmitted: true };
 }
 
 /**
@@ -460,6 +485,7 @@ class RequestBatcher {
  */
 class CountedUpload implements AsyncIterable<Buffer> {
   bytes = 0;
+  readonly #hash = createHash('sha256');
   readonly #iterator: AsyncIterator<Uint8Array | string>;
   readonly #limit: number | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -489,6 +515,11 @@ class CountedUpload implements AsyncIterable<Buffer> {
     return head;
   }
 
+  /** The digest of every byte read; call once, after the last chunk. */
+  sha256(): string {
+    return this.#hash.digest('hex');
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     const peeked = this.#peeked;
     this.#peeked = [];
@@ -507,6 +538,7 @@ class CountedUpload implements AsyncIterable<Buffer> {
     const chunk =
       typeof step.value === 'string' ? Buffer.from(step.value, 'utf8') : Buffer.from(step.value.buffer, step.value.byteOffset, step.value.byteLength);
     this.bytes += chunk.length;
+    this.#hash.update(chunk);
     // The rest is left unread (not destroyed): an HTTP server can still answer before closing.
     if (this.#limit !== undefined && this.bytes > this.#limit) throw new UploadTooLargeError(this.#limit);
     return chunk;

@@ -5,6 +5,7 @@ import { RE2JS } from 're2js';
 import { escapePointerSegment } from './json-pointer.js';
 import { compileLinearRegex, RegexCompileError } from './regex.js';
 import type { RuleSetIssue } from './rule-set-error.js';
+import { findInPlaceCycles } from './schema-cycles.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module object.
 const addFormats = addFormatsModule.default;
@@ -31,6 +32,7 @@ export interface RecordSchemaViolation {
 export function compileRecordSchema(schema: unknown, pointer: string, issues: RuleSetIssue[]): ValidateFunction | null {
   const before = issues.length;
   findSchemaPatterns(schema, pointer, issues);
+  findInPlaceCycles(schema, pointer, issues);
   const ajv = new Ajv2020({
     allErrors: true,
     strict: false,

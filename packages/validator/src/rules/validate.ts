@@ -27,3 +27,19 @@ export function validateRecord(compiled: CompiledRuleSet, record: unknown, conte
   const valid = run.errorCount === 0;
   return run.truncated ? { valid, violations, truncated: true } : { valid, violations };
 }
+
+/** A rule set that could not be compiled where the records are validated: its records go to the DLQ with the reason. */
+export class RuleSetUnusableError extends Error {
+  override readonly name = 'RuleSetUnusableError';
+  readonly code = 'rule_set_invalid';
+}
+
+/** The DLQ code and reason of a record whose validation threw. */
+export function validationFailure(error: unknown): { code: string; reason: string } {
+  if (error instanceof RuleSetUnusableError) return { code: error.code, reason: error.message };
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return {
+    code: 'validation_failed',
+    reason: `validating this record failed (${message.slice(0, 500)}); fix the rule set or the record, then replay it`,
+  };
+}

@@ -140,6 +140,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'jobs keep the SHA-256 of their upload once it was read to the end (a resubmission with other content is refused)',
+    up: (db) => {
+      db.exec('ALTER TABLE jobs ADD COLUMN upload_sha256 TEXT');
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((latest, migration) => Math.max(latest, migration.version), 0);

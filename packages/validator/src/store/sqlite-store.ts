@@ -78,6 +78,7 @@ interface JobRow {
   result_count: number;
   valid_count: number;
   dlq_count: number;
+  upload_sha256: string | null;
 }
 
 interface ResultRow {
@@ -134,7 +135,7 @@ interface CounterDelta {
   violations: number;
 }
 
-const JOB_COLUMNS = `j.job_key, j.id, j.rule_set, j.rule_set_version, j.total, j.created_at, j.source, j.result_count, j.valid_count,
+const JOB_COLUMNS = `j.job_key, j.id, j.rule_set, j.rule_set_version, j.total, j.created_at, j.source, j.result_count, j.valid_count, j.upload_sha256,
   (SELECT COUNT(*) FROM dlq d WHERE d.job_id = j.id AND d.replayed_at IS NULL) AS dlq_count`;
 const DLQ_COLUMNS = 'seq, id, job_id, record_number, kafka_topic, kafka_partition, kafka_offset, reason, code, payload, payload_size, created_at, replayed_at';
 
@@ -287,10 +288,11 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
       .immediate();
   }
 
-  async setJobTotal(id: string, total: number): Promise<void> {
+  async setJobTotal(id: string, total: number, uploadSha256?: string): Promise<void> {
     const sql = this.#open();
     requireInteger('total', total, 0);
-    if (sql.setJobTotal.run(total, id).changes === 0) throw jobNotFound([id]);
+    if (uploadSha256 !== undefined && !/^[0-9a-f]{64}$/.test(uploadSha256)) throw invalid('uploadSha256 must be 64 lower-case hex digits');
+    if (sql.setJobTotal.run(total, uploadSha256 ?? null, id).changes === 0) throw jobNotFound([id]);
   }
 
   async getJob(id: string): Promise<Job | undefined> {
@@ -441,7 +443,7 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
       entry.reason,
       entry.code,
       payload,
-      entry.payload.byteLength,
+      Math.max(entry.payloadSize ?? 0, entry.payload.byteLength),
       entry.createdAt,
     );
     return { id: entry.id, created: true };
@@ -777,6 +779,7 @@ function checkDlqInput(entry: DlqInput): void {
   requireInteger('DLQ offset', entry.offset, 0);
   if (typeof entry.reason !== 'string' || typeof entry.code !== 'string') throw invalid('DLQ reason and code must be strings');
   if (!(entry.payload instanceof Uint8Array)) throw invalid('DLQ payload must be bytes (a Uint8Array or Buffer)');
+  if (entry.payloadSize !== undefined) requireInteger('DLQ payloadSize', entry.payloadSize, 0);
   requireTime('createdAt', entry.createdAt);
 }
 
@@ -804,7 +807,10 @@ function prepareStatements(db: Database.Database) {
     insertJob: db.prepare<[string, string, number, number | null, number, string]>(
       'INSERT INTO jobs (id, rule_set, rule_set_version, total, created_at, source) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    setJobTotal: db.prepare<[number, string]>('UPDATE jobs SET total = ? WHERE id = ?'),
+    // Never below the results stored (a retried upload that read fewer records than an earlier attempt).
+    setJobTotal: db.prepare<[number, string | null, string]>(
+      'UPDATE jobs SET total = MAX(?, result_count), upload_sha256 = COALESCE(?, upload_sha256) WHERE id = ?',
+    ),
     listJobs: db.prepare<[number], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs j ORDER BY j.created_at DESC, j.job_key DESC LIMIT ?`),
     listJobsAfter: db.prepare<[number, number, number], JobRow>(
       `SELECT ${JOB_COLUMNS} FROM jobs j WHERE (j.created_at, j.job_key) < (?, ?) ORDER BY j.created_at DESC, j.job_key DESC LIMIT ?`,
@@ -906,6 +912,7 @@ function toJob(row: JobRow): Job {
     invalid: row.result_count - row.valid_count,
     dlq: row.dlq_count,
     progress: row.total === null ? null : row.total === 0 ? 1 : Math.min(1, done / row.total),
+    uploadSha256: row.upload_sha256,
   };
 }
 
@@ -939,7 +946,8 @@ function toDlqEntry(row: DlqRow): DlqEntry {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) => {
     if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) return inner;
-    const sorted: Record<string, unknown> = {};
+    // Without a prototype: a key "__proto__" is an own property, as JSON.parse made it, not the prototype.
+    const sorted: Record<string, unknown> = Object.create(null);
     for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
     return sorted;
   });

@@ -26,8 +26,12 @@ export interface ResultStore {
    * again with the same definition is a no-op; with another definition it throws `JOB_EXISTS`.
    */
   createJob(job: NewJob): Promise<Job>;
-  /** Sets the number of records once it is known (an upload that has been read to the end). */
-  setJobTotal(id: string, total: number): Promise<void>;
+  /**
+   * Sets the number of records once it is known, never below the results stored. `uploadSha256`:
+   * the upload was read to the end (not cut short by a failure) and this is its digest, so a
+   * resubmission with other content can be refused.
+   */
+  setJobTotal(id: string, total: number, uploadSha256?: string): Promise<void>;
   getJob(id: string): Promise<Job | undefined>;
   /** Newest first. */
   listJobs(query: PageQuery): Promise<Page<Job>>;
@@ -119,6 +123,8 @@ export interface Job extends NewJob {
    * as done, or a job with one undecodable record would never finish.
    */
   readonly progress: number | null;
+  /** SHA-256 (hex) of the job's upload once it was read to the end; null while it is read, and after an upload cut short (it may be submitted again). */
+  readonly uploadSha256: string | null;
 }
 
 export interface StoredViolation {
@@ -256,6 +262,11 @@ export interface DlqInput {
   readonly code: string;
   /** The message value as received; cut to the store's cap (see `payloadSize`). */
   readonly payload: Uint8Array;
+  /**
+   * The size of the record as received, when `payload` holds only its first bytes (an upload's
+   * oversized record is never held whole). Default: the payload's length.
+   */
+  readonly payloadSize?: number;
   readonly createdAt: number;
 }
 

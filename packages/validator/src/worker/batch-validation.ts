@@ -2,7 +2,7 @@ import type { CompiledRuleSet } from '../rules/compile.js';
 import { decodeRecord } from '../rules/decode.js';
 import type { Violation } from '../rules/record-run.js';
 import { ClaimRecorder } from '../rules/uniqueness.js';
-import { validateRecord } from '../rules/validate.js';
+import { RuleSetUnusableError, validateRecord, validationFailure } from '../rules/validate.js';
 
 /**
  * The part of a batch's work that needs no I/O: decoding each record and running its rule set.
@@ -107,7 +107,25 @@ export function validateBatch(input: ValidationInput, ruleSet: (key: string) => 
     }
     const before = recorder.claims.length;
     const recordNumber = input.recordNumbers[i] as number;
-    const result = validateRecord(ruleSet(input.ruleSets[i] as string), decoded.value, { jobId, recordNumber, uniqueness: recorder, now: input.now });
+    // A key the validator was not given is the caller's bug and fails the batch; a rule set that
+    // did not compile is its records' problem.
+    const compiled = usableRuleSet(ruleSet, input.ruleSets[i] as string);
+    if (compiled instanceof RuleSetUnusableError) {
+      deadLetter(i, compiled.code, compiled.message);
+      continue;
+    }
+    let result: ReturnType<typeof validateRecord>;
+    try {
+      result = validateRecord(compiled, decoded.value, { jobId, recordNumber, uniqueness: recorder, now: input.now });
+    } catch (error) {
+      // Nothing a record or a rule set holds may stop the worker: the record is a dead letter, and
+      // the claims it made before failing are not made for real.
+      recorder.claims.length = before;
+      recorder.answers.length = before;
+      const failure = validationFailure(error);
+      deadLetter(i, failure.code, failure.reason);
+      continue;
+    }
     outcomes[i] = result.valid ? OUTCOME.valid : OUTCOME.invalid;
     if (result.truncated) truncated[i] = 1;
     if (result.violations.length > 0) {
@@ -137,6 +155,15 @@ export function validateBatch(input: ValidationInput, ruleSet: (key: string) => 
     }
   }
   return { outcomes, truncated, ...output, claims, claimsFrom, claimsTo };
+}
+
+function usableRuleSet(ruleSet: (key: string) => CompiledRuleSet, key: string): CompiledRuleSet | RuleSetUnusableError {
+  try {
+    return ruleSet(key);
+  } catch (error) {
+    if (error instanceof RuleSetUnusableError) return error;
+    throw error;
+  }
 }
 
 /** The buffers of an output (or input) that can be moved to another thread instead of copied. */

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
+import { RuleSetUnusableError } from '../rules/validate.js';
 import { threadModule } from '../thread-module.js';
 import { transferables, type ValidationInput, type ValidationOutput, validateBatch } from './batch-validation.js';
 
@@ -19,19 +20,31 @@ export type FromThread = { readonly id: number; readonly output: ValidationOutpu
 
 /**
  * Rule sets compiled once per key, for the life of the worker: the main thread sends a thread
- * each key once, so none may be forgotten (a compiled rule set is small).
+ * each key once, so none may be forgotten (a compiled rule set is small). A document that does
+ * not compile is remembered as its error: its records go to the DLQ, the thread lives on.
  */
 export class CompiledRuleSets {
-  readonly #compiled = new Map<string, CompiledRuleSet>();
+  readonly #compiled = new Map<string, CompiledRuleSet | RuleSetUnusableError>();
 
   add(key: string, document: RuleSetDocument): void {
-    if (!this.#compiled.has(key)) this.#compiled.set(key, compileRuleSet(document));
+    if (!this.#compiled.has(key)) this.#compiled.set(key, compileOrError(key, document));
   }
 
   get(key: string): CompiledRuleSet {
     const compiled = this.#compiled.get(key);
     if (compiled === undefined) throw new Error(`rule set ${key} was not handed to the validator`);
+    if (compiled instanceof RuleSetUnusableError) throw compiled;
     return compiled;
+  }
+}
+
+/** The compiled rule set, or why it cannot be used (a store holding a document no longer accepted, say). */
+export function compileOrError(key: string, document: RuleSetDocument): CompiledRuleSet | RuleSetUnusableError {
+  try {
+    return compileRuleSet(document);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new RuleSetUnusableError(`rule set ${key} cannot be used: ${message.slice(0, 1000)}; save a corrected version, then replay this record`);
   }
 }
 

@@ -9,16 +9,16 @@ import {
 } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
 import { type DecodedRequest, decodeRequest, encodeDeadLetter, encodeResult, VALIDATION_TOPICS } from '../jobs/envelope.js';
-import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
+import type { CompiledRuleSet } from '../rules/compile.js';
 import { decodeRecord, tooLargeReason } from '../rules/decode.js';
 import type { RecordResult, Violation } from '../rules/record-run.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
 import type { UniquenessTracker } from '../rules/uniqueness.js';
-import { validateRecord } from '../rules/validate.js';
+import { RuleSetUnusableError, validateRecord, validationFailure } from '../rules/validate.js';
 import { type DlqInput, type ResultInput, type ResultStore, StoreError, type UniquenessBacking } from '../store/store.js';
 import { OUTCOME, ruleSetKey, type ValidationInput, type ValidationOutput } from './batch-validation.js';
 import type { WorkerMetrics } from './metrics.js';
-import { type BatchValidator, InlineValidator, ValidationThreads } from './validation-threads.js';
+import { type BatchValidator, compileOrError, InlineValidator, ValidationThreads } from './validation-threads.js';
 
 export interface WorkerOptions {
   readonly connection: KafkaConnectionOptions;
@@ -93,8 +93,9 @@ class RuleSetCache {
     const key = ruleSetKey(name, wanted);
     if (this.#compiled.has(key)) return this.#compiled.get(key) ?? null;
     const stored = await this.#store.getRuleSet(name, wanted);
-    // Saved rule sets were checked when saved; compiling again only fails on a corrupted store.
-    const entry = stored ? { key, version: stored.version, document: stored.document, compiled: compileRuleSet(stored.document) } : null;
+    // Saved rule sets were checked when saved; one that no longer compiles (saved by an older
+    // version, or a corrupted store) is kept as its error, and its records go to the DLQ.
+    const entry = stored ? { key, version: stored.version, document: stored.document, compiled: compileOrError(key, stored.document) } : null;
     if (entry !== null) this.#compiled.set(key, entry);
     return entry;
   }
@@ -104,7 +105,7 @@ interface ResolvedRuleSet {
   readonly key: string;
   readonly version: number;
   readonly document: RuleSetDocument;
-  readonly compiled: CompiledRuleSet;
+  readonly compiled: CompiledRuleSet | RuleSetUnusableError;
 }
 
 /** A record's bytes without the UTF-8 byte order mark decoding drops too. */
@@ -245,6 +246,10 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         toDlq(outcome, now, m, 'unknown_rule_set', `rule set ${which} does not exist; create it, then replay this record`, request.jobId, request.recordNumber);
         return;
       }
+      if (ruleSet.compiled instanceof RuleSetUnusableError) {
+        toDlq(outcome, now, m, ruleSet.compiled.code, ruleSet.compiled.message, request.jobId, request.recordNumber);
+        return;
+      }
       if (request.value.length > maxRecordBytes) {
         toDlq(outcome, now, m, 'too_large', tooLargeReason(request.value.length, maxRecordBytes), request.jobId, request.recordNumber);
         return;
@@ -316,6 +321,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     });
     records.forEach(({ m, request, ruleSet }, i) => {
       const kind = output.outcomes[i];
+      const compiled = ruleSet.compiled as CompiledRuleSet;
       if (kind === OUTCOME.deadLetter) {
         const d = deadLetterOf.get(i) as number;
         toDlq(outcome, now, m, output.deadLetterCodes[d] as string, output.deadLetterReasons[d] as string, request.jobId, request.recordNumber);
@@ -331,7 +337,13 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         const decoded = decodeRecord(request.value, { maxBytes: maxRecordBytes, maxDepth });
         if (decoded.ok) {
           const uniqueness = prepared.jobs.get(request.jobId) as UniquenessTracker;
-          result = validateRecord(ruleSet.compiled, decoded.value, { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness, now });
+          try {
+            result = validateRecord(compiled, decoded.value, { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness, now });
+          } catch (error) {
+            const failure = validationFailure(error);
+            toDlq(outcome, now, m, failure.code, failure.reason, request.jobId, request.recordNumber);
+            return;
+          }
         }
         break;
       }

@@ -10,7 +10,7 @@ import {
 } from '@lagscale/validator';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, smallRuleSet, tempStore } from './helpers.js';
+import { buildApi, rawRequest, smallRuleSet, tempStore } from './helpers.js';
 
 const secrets = { reader: 'r'.repeat(24), writer: 'w-0123456789abcdef', admin: 'a:with:colons-0123456789' };
 const tokens: ApiToken[] = parseApiTokens(`reader:read:${secrets.reader}, writer:write:${secrets.writer},ops:admin:${secrets.admin}`);
@@ -166,9 +166,14 @@ describe('API without tokens', () => {
     try {
       await app.listen({ host: '0.0.0.0', port: 0 });
       const port = (app.server.address() as { port: number }).port;
+      // The Host names the outside address: refused before the route (421); with a loopback Host
+      // sent to the outside address, the connection's own address is refused (401).
       const refused = await fetch(`http://${outside}:${port}/api/v1/rulesets`);
-      expect(refused.status).toBe(401);
-      expect(((await refused.json()) as { message: string }).message).toContain('answers loopback clients only');
+      expect(refused.status).toBe(421);
+      expect(((await refused.json()) as { message: string }).message).toContain('answers only requests for its loopback names');
+      const spoofed = await rawRequest({ host: outside as string, port, path: '/api/v1/rulesets', headers: { host: `localhost:${port}` } });
+      expect(spoofed.status).toBe(401);
+      expect(spoofed.body).toContain('answers loopback clients only');
       expect((await fetch(`http://127.0.0.1:${port}/api/v1/rulesets`)).status).toBe(200);
     } finally {
       await app.close();

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,15 @@ export function tempStore(): SqliteResultStore {
 }
 
 /** The app as `lagscale api` builds it: error bodies and 404s, the OpenAPI document, tokens, then the routes. */
-export async function buildApi(options: ValidatorApiOptions & { tokens?: readonly ApiToken[]; routes?: string[] }): Promise<FastifyInstance> {
+export async function buildApi(
+  options: ValidatorApiOptions & {
+    tokens?: readonly ApiToken[];
+    allowedHosts?: readonly string[];
+    routes?: string[];
+    /** More routes, added last (before the app is ready). */
+    more?: (app: FastifyInstance) => void;
+  },
+): Promise<FastifyInstance> {
   // A client may open a connection and never send a request on it (fetch does, around an aborted
   // upload): close such connections too instead of waiting for the server's timeouts.
   const app = Fastify({ logger: false, forceCloseConnections: true });
@@ -34,9 +43,10 @@ export async function buildApi(options: ValidatorApiOptions & { tokens?: readonl
     });
   registerApiErrorHandler(app);
   await registerOpenApi(app);
-  registerApiAuth(app, { tokens: options.tokens ?? [] });
+  registerApiAuth(app, { tokens: options.tokens ?? [], ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }) });
   app.get('/healthz', { config: { scope: 'none' } }, async () => ({ status: 'ok' }));
   await registerValidatorApi(app, options);
+  options.more?.(app);
   await app.ready();
   return app;
 }
@@ -56,3 +66,35 @@ export function smallRuleSet(name: string, version?: number): Record<string, unk
 }
 
 export const ERROR_BODY_KEYS = ['error', 'message'];
+
+/** An HTTP request with the path and headers exactly as given (fetch and inject normalise paths and set Host). */
+export function rawRequest(options: {
+  readonly host?: string;
+  readonly port: number;
+  readonly method?: string;
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const sent = request(
+      // A connection of its own: after a malformed request the server closes it.
+      {
+        host: options.host ?? '127.0.0.1',
+        port: options.port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers ?? {},
+        agent: false,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }));
+        response.on('error', reject);
+      },
+    );
+    sent.on('error', reject);
+    sent.end(options.body);
+  });
+}

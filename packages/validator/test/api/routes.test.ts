@@ -280,6 +280,7 @@ describe('jobs, results and the DLQ (read routes)', () => {
       invalid: 2,
       dlq: 1,
       progress: 1,
+      uploadSha256: null,
     });
     const unknown = await app.inject({ method: 'GET', url: '/api/v1/jobs/no-such-job' });
     expect(unknown.statusCode).toBe(404);

@@ -146,6 +146,20 @@ describe('submitJob', () => {
       deadLetterTopic: null,
     });
     expect(again.job).toMatchObject({ total: 1000, dlq: 10 });
+    // nothing was produced again: the job's complete upload is recognised by its digest
+    expect(again).toMatchObject({ resubmitted: true, produced: 0 });
+    expect(again.job.uploadSha256).toMatch(/^[0-9a-f]{64}$/);
+
+    // other content under the same id would mix two uploads' results: refused, the job unchanged
+    let refused: unknown;
+    try {
+      await submitJob(lines(10, line), { store, producer, jobId, ruleSet: 'people', ruleSetVersion: 1, source: 'upload:people.ndjson', requestsTopic });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toMatchObject({ code: 'JOB_EXISTS' });
+    expect((refused as Error).message).toContain('already holds a complete upload of 1000 records with other content');
+    expect(await store.getJob(jobId)).toMatchObject({ total: 1000, uploadSha256: again.job.uploadSha256 });
   });
 
   it('uses the latest version when none is asked, and refuses an unknown rule set or a job id taken by another definition', async () => {

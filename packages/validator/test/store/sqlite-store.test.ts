@@ -90,7 +90,7 @@ describe('migrations', () => {
     const applied = raw.prepare('SELECT version, description, applied_at FROM schema_migrations ORDER BY version').all();
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
-    expect(applied.map((row) => (row as { version: number }).version)).toEqual([1, 2]);
+    expect(applied.map((row) => (row as { version: number }).version)).toEqual([1, 2, 3]);
 
     const second = open({}, file);
     expect(second.migrationsApplied).toEqual([]);
@@ -117,7 +117,7 @@ describe('migrations', () => {
     raw.close();
 
     const store = open({}, file);
-    expect(store.migrationsApplied).toEqual([2]);
+    expect(store.migrationsApplied).toEqual([2, 3]);
     const page = await store.searchResults({ jobId: 'old-job', text: 'REFERENCE list', limit: 10 });
     expect(page.items.map((item) => item.violations)).toEqual([
       [{ ruleId: 'currency.known', severity: 'error', path: '/currency', message: 'is not in the reference list "currencies"' }],
@@ -192,7 +192,7 @@ describe('jobs', () => {
     expect(missing.message).toBe('job "job-1": rule set "orders" version 9 is not stored: save it first');
 
     const created = await store.createJob(job);
-    expect(created).toEqual({ ...job, results: 0, valid: 0, invalid: 0, dlq: 0, progress: null });
+    expect(created).toEqual({ ...job, results: 0, valid: 0, invalid: 0, dlq: 0, progress: null, uploadSha256: null });
     expect(await store.createJob({ ...job, createdAt: 6000 })).toEqual(created);
     const clash = await storeError(() => store.createJob({ ...job, source: 'topic:validation.requests' }));
     expect(clash.code).toBe('JOB_EXISTS');

@@ -85,17 +85,60 @@ describe('validateBatch', () => {
     }
   });
 
-  it('refuses every later batch once a thread failed, instead of sending it to the dead thread', async () => {
-    const threads = new ValidationThreads(2);
-    try {
-      // A document that does not compile makes the thread's message handler throw: the thread dies.
-      const broken = new Map([[KEY, { name: 'broken' } as unknown as RuleSetDocument]]);
-      await expect(threads.validate(batch(), broken)).rejects.toThrow(/validation thread 1 (failed|exited)/);
-      // The next batch would go to the healthy thread 2; the pool refuses it all the same.
-      await expect(threads.validate(batch(), new Map([[KEY, document]]))).rejects.toThrow(/validation thread 1 (failed|exited)/);
-    } finally {
-      await threads.close();
+  it('dead-letters the records of a rule set that does not compile, and the thread lives on', async () => {
+    for (const validator of [new ValidationThreads(1), new InlineValidator()]) {
+      try {
+        const broken = new Map([[KEY, { name: 'broken', version: 1, rules: [], schema: { $ref: '#' } } as unknown as RuleSetDocument]]);
+        const output = await validator.validate(batch(), broken);
+        // Record 3 is malformed JSON and record 4's job is gone: those reasons come first.
+        expect(output.deadLetterCodes).toEqual([
+          'rule_set_invalid',
+          'rule_set_invalid',
+          'truncated_json',
+          'unknown_job',
+          'rule_set_invalid',
+          'rule_set_invalid',
+        ]);
+        expect(output.deadLetterReasons[0]).toMatch(/^rule set customer-orders@3 cannot be used: .*\/schema\/\$ref: this reference leads back/s);
+        expect(output.claims.jobIds).toEqual([]);
+        // The same thread validates the next batch of a good rule set.
+        const good = await validator.validate(
+          { ...pack([{ value: order('ORD-2025-000009'), recordNumber: 1 }]), ruleSets: ['other@1'] },
+          new Map([['other@1', document]]),
+        );
+        expect(good.outcomes[0]).not.toBe(OUTCOME.deadLetter);
+      } finally {
+        await validator.close();
+      }
     }
+  });
+
+  it('dead-letters a record whose validation throws (the rule set is not checked), and validates the others', () => {
+    const compiled = compileRuleSet(document);
+    let calls = 0;
+    const throwing = Object.assign(
+      (record: unknown) => {
+        calls++;
+        if ((record as { order_id?: string }).order_id === 'ORD-2025-000002') throw new RangeError('Maximum call stack size exceeded');
+        return true;
+      },
+      { errors: null },
+    );
+    const poisoned = { ...compiled, schemaValidator: throwing as unknown as typeof compiled.schemaValidator };
+    const output = validateBatch(
+      pack([
+        { value: order('ORD-2025-000001'), recordNumber: 1 },
+        { value: order('ORD-2025-000002'), recordNumber: 2 },
+        { value: order('ORD-2025-000003'), recordNumber: 3 },
+      ]),
+      () => poisoned,
+    );
+    expect(calls).toBe(3);
+    expect([...output.outcomes]).toEqual([OUTCOME.valid, OUTCOME.deadLetter, OUTCOME.valid]);
+    expect(output.deadLetterCodes).toEqual(['validation_failed']);
+    expect(output.deadLetterReasons[0]).toContain('RangeError: Maximum call stack size exceeded');
+    // Only the two validated records claimed their order ids.
+    expect(output.claims.recordNumbers).toEqual([1, 3]);
   });
 
   it('fails a batch whose rule set the thread was not given, and refuses batches once closed', async () => {
