@@ -1,5 +1,8 @@
+import { EventEmitter } from 'node:events';
 import { LocalProcessPool } from '@lagscale/autoscaler';
-import { createLogger } from '@lagscale/exporter';
+import { createLogger, registerLagRoutes } from '@lagscale/exporter';
+import type { LagMonitor } from '@lagscale/kafka';
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test-support/kafka.js';
 
@@ -58,6 +61,50 @@ describe('LocalProcessPool', () => {
       expect(await pool.currentReplicas()).toBe(2);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('reports a crash loop and an absence of workers in its health, and /healthz and /readyz answer 503 for them', async () => {
+    // A worker that dies at once: the pool replaces it again and again.
+    const crashing = new LocalProcessPool({ command: [process.execPath, '-e', 'process.exit(3)'], logger, output: 'ignore', restartDelaySeconds: 0.05 });
+    // Only what the health routes read of a lag monitor: a collection that just succeeded.
+    const monitor = Object.assign(new EventEmitter(), {
+      latest: { time: Date.now(), groups: [], errors: [] },
+      intervalMs: 1000,
+      lastSuccess: Date.now(),
+      counters: { cycles: 1, failedCycles: 0 },
+      lastError: null,
+    });
+    const app = Fastify();
+    const check = () => {
+      const health = crashing.health();
+      return { ok: health.status !== 'crashing', ready: health.status === 'ok', ...health };
+    };
+    registerLagRoutes(app, { monitor: monitor as unknown as LagMonitor, components: [{ name: 'workers', check }] });
+    try {
+      expect(crashing.health()).toMatchObject({ status: 'ok', desired: 0, running: 0, recentCrashes: 0 });
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      await crashing.setReplicas(1);
+      await waitFor('three crashes', async () => crashing.health().recentCrashes >= 3, 10_000, 20);
+      expect(crashing.health()).toMatchObject({ status: 'crashing', desired: 1, lastCrash: { code: 3 } });
+      const health = await app.inject({ method: 'GET', url: '/healthz' });
+      expect(health.statusCode).toBe(503);
+      expect(health.json()).toMatchObject({ status: 'failing', components: { workers: { ok: false, status: 'crashing' } } });
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    } finally {
+      await crashing.close();
+      await app.close();
+    }
+    // Wanted and none running (all stopped by someone else): not ready, but alive.
+    const absent = new LocalProcessPool({ command: worker(0), logger, output: 'ignore', restartDelaySeconds: 30 });
+    try {
+      await absent.setReplicas(1);
+      await settle();
+      process.kill(absent.workers()[0]?.pid as number, 'SIGKILL');
+      await waitFor('the worker to be gone', async () => absent.workers().length === 0, 5000, 20);
+      expect(absent.health()).toMatchObject({ status: 'absent', desired: 1, running: 0, recentCrashes: 1 });
+    } finally {
+      await absent.close();
     }
   });
 

@@ -1,6 +1,6 @@
 import type { GroupLag, LagSnapshot } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { CollectionMetrics, renderMetrics } from './lag-metrics.js';
 import { CONTENT_TYPE, PrometheusText } from './prometheus.js';
 
@@ -29,9 +29,45 @@ export function groupsResponse(snapshot: LagSnapshot) {
   return { time: new Date(snapshot.time).toISOString(), groups: snapshot.groups.map(groupSummary), errors: snapshot.errors };
 }
 
-/** Fastify options shared by lagscale's servers: our structured logger, no per-request log lines. */
-export function serverOptions(logger: FastifyBaseLogger): { loggerInstance: FastifyBaseLogger; logController: LogController } {
-  return { loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) };
+/**
+ * Fastify options shared by lagscale's servers: our structured logger, no per-request log lines,
+ * and the error body shape (`{ error, message }`) even for requests fastify or Node's HTTP parser
+ * refuse before any route runs (a URL that is not UTF-8, a malformed header).
+ */
+export function serverOptions(logger: FastifyBaseLogger): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> & {
+  loggerInstance: FastifyBaseLogger;
+  logController: LogController;
+} {
+  return {
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    frameworkErrors: (error, _request, reply) => {
+      const badUrl = error.code === 'FST_ERR_BAD_URL';
+      (reply as FastifyReply)
+        .code(400)
+        .type('application/json; charset=utf-8')
+        .send({
+          error: badUrl ? 'bad_url' : 'bad_request',
+          message: badUrl ? `${error.message}: percent-encode the path as UTF-8` : error.message,
+        });
+    },
+    clientErrorHandler: (error, socket) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const tooLarge = code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify({
+        error: tooLarge ? 'headers_too_large' : 'malformed_request',
+        message: tooLarge ? 'the request headers are too large: send fewer or shorter headers' : `the HTTP request cannot be read (${code ?? error.message})`,
+      });
+      const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(
+        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    },
+  };
 }
 
 const errorBody = {

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createLogger } from '@lagscale/exporter';
+import { createLogger, serverOptions } from '@lagscale/exporter';
 import type { KafkaConnectionOptions } from '@lagscale/kafka';
 import {
   ApiConfigError,
@@ -84,7 +84,7 @@ export function registerApiCommand(program: Command): void {
     const file = storeFile(flags.store);
     mkdirSync(dirname(file), { recursive: true });
     const store = SqliteResultStore.open(file);
-    const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
+    const app = Fastify(serverOptions(logger as FastifyBaseLogger));
     try {
       registerApiErrorHandler(app);
       await registerOpenApi(app);

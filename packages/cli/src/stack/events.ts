@@ -10,6 +10,10 @@ export interface LiveRoutesOptions {
   readonly history: StackHistory;
   /** A comment line this often keeps proxies from closing an idle stream. Default 15 s. */
   readonly heartbeatMs?: number;
+  /** Streams open at once; one more is answered 503. Default 100. */
+  readonly maxSubscribers?: number;
+  /** Bytes a subscriber may leave unread before it is dropped (it reconnects and starts afresh). Default 1 MiB. */
+  readonly maxBufferedBytes?: number;
 }
 
 /**
@@ -20,11 +24,21 @@ export interface LiveRoutesOptions {
 export function registerLiveRoutes(app: FastifyInstance, options: LiveRoutesOptions): void {
   const { monitor, autoscaler, history } = options;
   const clients = new Set<FastifyReply>();
-  const send = (reply: FastifyReply, event: string, data: unknown): void => {
-    reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const maxSubscribers = options.maxSubscribers ?? 100;
+  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+  /** Writes, or drops a reader that leaves too much unread: a slow client must not grow the server's memory. */
+  const write = (reply: FastifyReply, text: string): void => {
+    if (reply.raw.writableLength > maxBufferedBytes) {
+      clients.delete(reply);
+      reply.raw.destroy();
+      return;
+    }
+    reply.raw.write(text);
   };
+  const send = (reply: FastifyReply, event: string, data: unknown): void => write(reply, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const broadcast = (event: string, data: unknown): void => {
-    for (const reply of clients) send(reply, event, data);
+    const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const reply of clients) write(reply, text);
   };
 
   monitor.on('snapshot', (snapshot) => {
@@ -40,7 +54,7 @@ export function registerLiveRoutes(app: FastifyInstance, options: LiveRoutesOpti
     if (clients.size > 0) broadcast('autoscaler', autoscalerState(autoscaler));
   });
   const heartbeat = setInterval(() => {
-    for (const reply of clients) reply.raw.write(': keep-alive\n\n');
+    for (const reply of clients) write(reply, ': keep-alive\n\n');
   }, options.heartbeatMs ?? 15_000);
   heartbeat.unref();
   app.addHook('onClose', async () => {
@@ -50,6 +64,10 @@ export function registerLiveRoutes(app: FastifyInstance, options: LiveRoutesOpti
   });
 
   app.get('/api/v1/events', (request, reply) => {
+    if (clients.size >= maxSubscribers) {
+      reply.code(503).header('retry-after', '5');
+      return reply.send({ error: 'too_many_subscribers', message: `${maxSubscribers} live feeds are open already; close one, or retry in a few seconds` });
+    }
     reply.hijack();
     reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

@@ -1,6 +1,7 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EnvelopeError } from '../jobs/envelope.js';
-import { SubmitJobError, UploadTooLargeError } from '../jobs/submit.js';
+import { SubmitJobError, UploadIdleError, UploadTooLargeError } from '../jobs/submit.js';
 import { UploadFormatError } from '../jobs/upload-error.js';
 import { escapePointerSegment } from '../rules/json-pointer.js';
 import { RuleSetError } from '../rules/rule-set-error.js';
@@ -90,6 +91,14 @@ interface AjvLikeError {
   readonly params?: Record<string, unknown>;
 }
 
+/** `Payload Too Large` → `payload_too_large`. */
+function snakeCase(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
+}
+
 /** The status and body for any error a route, a hook or fastify itself raised. */
 export function toApiError(error: unknown, limits: { readonly maxJsonBodyBytes?: number } = {}): ApiError {
   if (error instanceof ApiError) return error;
@@ -107,6 +116,7 @@ export function toApiError(error: unknown, limits: { readonly maxJsonBodyBytes?:
   }
   if (error instanceof UploadFormatError) return new ApiError(400, 'upload_invalid', error.message);
   if (error instanceof UploadTooLargeError) return new ApiError(413, 'upload_too_large', error.message);
+  if (error instanceof UploadIdleError) return new ApiError(408, 'upload_timeout', error.message);
   if (error instanceof EnvelopeError) return new ApiError(400, 'invalid_request', error.message);
   const fastifyError = error as Partial<FastifyError> & { validation?: AjvLikeError[]; validationContext?: string };
   if (Array.isArray(fastifyError.validation)) {
@@ -140,7 +150,11 @@ export function toApiError(error: unknown, limits: { readonly maxJsonBodyBytes?:
   if (typeof fastifyError.code === 'string' && fastifyError.code.startsWith('PLT_KFK_'))
     return new ApiError(503, 'kafka_unavailable', `Kafka did not accept the records: ${fastifyError.message ?? 'unknown error'}; retry later`);
   const status = fastifyError.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return new ApiError(status, 'bad_request', fastifyError.message ?? 'bad request');
+  // The console's file server refuses a path that leaves its folder (or names a dot file) with a bare 403.
+  if (status === 403 && fastifyError.message === 'Forbidden')
+    return new ApiError(403, 'forbidden_path', "the path is refused: it leaves the console's folder or names a hidden file");
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return new ApiError(status, STATUS_CODES[status] === undefined ? 'bad_request' : snakeCase(STATUS_CODES[status]), fastifyError.message ?? 'bad request');
   return new ApiError(500, 'internal_error', 'the server failed to answer; the error is in its log');
 }
 

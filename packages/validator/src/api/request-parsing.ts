@@ -17,8 +17,9 @@ import { ApiError } from './errors.js';
  */
 export function registerJsonBodyParser(scope: FastifyInstance, limits: { readonly maxBytes: number; readonly maxDepth: number }): void {
   scope.removeAllContentTypeParsers();
-  scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.maxBytes }, (_request, body, done) => {
+  scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.maxBytes }, (request, body, done) => {
     try {
+      assertUtf8Charset(request.headers['content-type']);
       done(null, parseJsonBody(body as Buffer, limits));
     } catch (error) {
       done(error as Error, undefined);
@@ -44,6 +45,13 @@ export function parseJsonBody(body: Buffer, limits: { readonly maxBytes: number;
   const protoKey = body.includes('__proto__') || body.includes('\\u') ? findProtoKey(decoded.value) : null;
   if (protoKey !== null) throw new ApiError(400, 'invalid_json', `the body has a "__proto__" key (at ${protoKey}), which is refused: rename it`);
   return decoded.value;
+}
+
+/** A body is read as UTF-8: a Content-Type naming another charset is refused (415) rather than misread. */
+export function assertUtf8Charset(contentType: string | undefined): void {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && !['utf-8', 'utf8', 'us-ascii'].includes(charset))
+    throw new ApiError(415, 'unsupported_media_type', `the body is read as UTF-8, but the Content-Type says charset=${charset}: send it as UTF-8`);
 }
 
 /** The JSON pointer of the first `__proto__` key in a parsed value, or null; iterative (depth is bounded, but cheaply so). */

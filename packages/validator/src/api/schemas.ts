@@ -1,4 +1,5 @@
 import { JOB_ID_PATTERN } from '../jobs/envelope.js';
+import { RULE_SET_NAME_PATTERN, RULE_SET_NAME_RULE } from '../rules/rule-set.js';
 
 /**
  * JSON schemas of the API's shapes (docs/http-api.md). Each route's schema is built from these:
@@ -9,7 +10,7 @@ const integer = (minimum: number, description?: string) => ({ type: 'integer', m
 const epochMs = { type: 'integer', description: 'epoch milliseconds' } as const;
 const nullableEpochMs = { type: ['integer', 'null'], description: 'epoch milliseconds, null when not yet' } as const;
 
-export const ruleSetName = { type: 'string', minLength: 1, maxLength: 200, description: 'rule set name' } as const;
+export const ruleSetName = { type: 'string', pattern: RULE_SET_NAME_PATTERN.source, description: `rule set name: ${RULE_SET_NAME_RULE}` } as const;
 export const jobId = { type: 'string', pattern: JOB_ID_PATTERN.source, description: "job id: 1 to 128 letters, digits, '.', '_' or '-'" } as const;
 export const limitParameter = { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'items per page (1 to 1000)' } as const;
 export const cursorParameter = { type: 'string', minLength: 1, maxLength: 2048, description: 'nextCursor of the previous page, unchanged' } as const;

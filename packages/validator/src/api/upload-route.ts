@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { UploadFormat } from '../jobs/parsers.js';
-import { SubmitJobError, submitJob } from '../jobs/submit.js';
+import { SubmitJobError, submitJob, withIdleTimeout } from '../jobs/submit.js';
 import { ApiError, errorResponses } from './errors.js';
-import { schemaCompiler } from './request-parsing.js';
+import { assertUtf8Charset, schemaCompiler } from './request-parsing.js';
 import { jobId, job as jobSchema, ruleSetName } from './schemas.js';
 import type { ApiContext } from './validator-api.js';
 
@@ -42,6 +42,11 @@ export function registerUploadRoute(scope: FastifyInstance, context: ApiContext)
         ),
         undefined,
       );
+    try {
+      assertUtf8Charset(request.headers['content-type']);
+    } catch (error) {
+      return done(error as ApiError, undefined);
+    }
     const length = Number(request.headers['content-length']);
     if (length > limits.maxUploadBytes)
       return done(new ApiError(413, 'upload_too_large', `the upload is ${length} bytes, over the limit of ${limits.maxUploadBytes}: split it`), undefined);
@@ -79,7 +84,7 @@ export function registerUploadRoute(scope: FastifyInstance, context: ApiContext)
           },
         },
         body: { type: 'string', format: 'binary', description: 'the file' },
-        response: { 200: jobSchema, 201: jobSchema, ...errorResponses(404, 409, 413, 415, 503) },
+        response: { 200: jobSchema, 201: jobSchema, ...errorResponses(404, 408, 409, 413, 415, 503) },
       },
     },
     async (request, reply) => {
@@ -88,7 +93,11 @@ export function registerUploadRoute(scope: FastifyInstance, context: ApiContext)
       const producer = await context.producer();
       const started = performance.now();
       try {
-        const submitted = await submitJob((request.body as Readable | undefined) ?? [], {
+        const body = request.body as Readable | undefined;
+        // A stalled upload is answered 408 and its connection closed after the answer (destroying
+        // the body now would close it before).
+        const upload = body === undefined ? [] : withIdleTimeout(body, limits.uploadIdleMs, () => body.pause());
+        const submitted = await submitJob(upload, {
           store: context.store,
           producer,
           jobId: id,

@@ -21,6 +21,8 @@ export interface ValidatorApiLimits {
   readonly maxDepth?: number;
   /** Bytes of a JSON body (rule sets, dry runs, replays). Default 4 MiB. */
   readonly maxJsonBodyBytes?: number;
+  /** Milliseconds an upload may send nothing before it is stopped (408; the records read are kept). Default 60,000. */
+  readonly uploadIdleMs?: number;
 }
 
 export interface ValidatorApiOptions {
@@ -46,6 +48,7 @@ export interface ResolvedApiLimits {
   readonly maxRecordBytes: number;
   readonly maxDepth: number;
   readonly maxJsonBodyBytes: number;
+  readonly uploadIdleMs: number;
 }
 
 /** What the route modules share. */
@@ -93,6 +96,7 @@ function resolveLimits(limits: ValidatorApiLimits): ResolvedApiLimits {
     maxRecordBytes: check('maxRecordBytes', DEFAULT_SUBMIT_MAX_RECORD_BYTES),
     maxDepth: check('maxDepth', DEFAULT_MAX_DEPTH),
     maxJsonBodyBytes: check('maxJsonBodyBytes', 4 * 1024 * 1024),
+    uploadIdleMs: check('uploadIdleMs', 60_000),
   };
 }
 

@@ -96,6 +96,41 @@ export interface SubmittedJob {
   readonly resubmitted?: true;
 }
 
+/** No byte of the upload arrived for `idleMs`: the client stalled (or is holding the connection open). */
+export class UploadIdleError extends Error {
+  override readonly name = 'UploadIdleError';
+  readonly code = 'upload_timeout';
+
+  constructor(readonly idleMs: number) {
+    super(`no byte of the upload arrived for ${idleMs / 1000} s; send it again (with the same job id to complete the job)`);
+  }
+}
+
+/**
+ * The chunks of `source`, failing with UploadIdleError when the next one takes longer than
+ * `idleMs` (`onIdle` is told first, to stop reading the source), so nothing waits forever.
+ */
+export async function* withIdleTimeout<T>(source: AsyncIterable<T>, idleMs: number, onIdle: (error: UploadIdleError) => void): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new UploadIdleError(idleMs);
+        onIdle(error);
+        reject(error);
+      }, idleMs);
+    });
+    try {
+      const step = await Promise.race([iterator.next(), idle]);
+      if (step.done === true) return;
+      yield step.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
 /** The upload is over `maxUploadBytes`. */
 export class UploadTooLargeError extends Error {
   override readonly name = 'UploadTooLargeError';
@@ -276,7 +311,7 @@ export async function submitJob(upload: UploadSource, options: SubmitJobOptions)
     await ensureJob();
     await store.setJobTotal(jobId, recordsRead, counted.sha256());
   } catch (error) {
-    throw await closeAfterFailure(error, { store, jobId, job, batcher, recordsRead, handlingFailed });
+    throw await closeAfterFailure(error, { store, jobId, job, ensureJob, batcher, recordsRead, handlingFailed });
   }
   options.onProgress?.(progress());
   const done = (await store.getJob(jobId)) as Job;
@@ -351,18 +386,28 @@ async function resubmitted(existing: Job, counted: CountedUpload, options: Submi
  */
 async function closeAfterFailure(
   error: unknown,
-  context: { store: ResultStore; jobId: string; job: Promise<Job> | undefined; batcher: RequestBatcher; recordsRead: number; handlingFailed: boolean },
+  context: {
+    store: ResultStore;
+    jobId: string;
+    job: Promise<Job> | undefined;
+    ensureJob: () => Promise<Job>;
+    batcher: RequestBatcher;
+    recordsRead: number;
+    handlingFailed: boolean;
+  },
 ): Promise<SubmitJobError> {
   const { jobId } = context;
   const reason = error instanceof Error ? error.message : String(error);
   const kafkaFailure = await context.batcher.settle();
-  if (context.job === undefined) return new SubmitJobError(reason, error, jobId, null);
+  // Records read before the upload failed are kept however few: none sent yet still makes the job.
+  if (context.job === undefined && (context.recordsRead === 0 || context.handlingFailed || kafkaFailure !== undefined))
+    return new SubmitJobError(reason, error, jobId, null);
   if (context.handlingFailed || kafkaFailure !== undefined) {
     const again = `job "${jobId}" holds part of the records: submit the upload again with the same job id to complete it`;
     return new SubmitJobError(`${reason} (${again})`, error, jobId, null);
   }
   try {
-    await context.job;
+    await (context.job ?? context.ensureJob());
     await context.batcher.drain();
     await context.store.setJobTotal(jobId, context.recordsRead);
   } catch (closing) {

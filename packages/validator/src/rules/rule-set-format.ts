@@ -1,6 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { escapePointerSegment } from './json-pointer.js';
-import { JSON_TYPES, RULE_TYPES, type RuleType } from './rule-set.js';
+import { JSON_TYPES, RULE_SET_NAME_PATTERN, RULE_SET_NAME_RULE, RULE_TYPES, type RuleType } from './rule-set.js';
 import type { RuleSetIssue } from './rule-set-error.js';
 
 /**
@@ -72,8 +72,9 @@ export const ruleSetFormatSchema = {
   additionalProperties: false,
   properties: {
     $schema: { type: 'string' },
-    name: { type: 'string', minLength: 1, maxLength: 200 },
-    version: { type: 'integer', minimum: 1 },
+    name: { type: 'string', pattern: RULE_SET_NAME_PATTERN.source },
+    // Beyond 2^53 - 1 a number is not exact: 1e23 and 1e23 + 1 would be the same version.
+    version: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
     description: { type: 'string' },
     schema: { type: ['object', 'boolean'] },
     references: { type: 'object', propertyNames: { minLength: 1 }, additionalProperties: { type: 'array', items: scalar } },
@@ -104,6 +105,7 @@ function toIssue(error: ErrorObject): RuleSetIssue {
     case 'enum':
       return { pointer: at, message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
     case 'pattern':
+      if (at === '/name') return { pointer: at, message: `must be ${RULE_SET_NAME_RULE}` };
       return { pointer: at, message: `must match ${String(params.pattern)}` };
     default:
       return { pointer: at, message: error.message ?? `fails ${error.keyword}` };

@@ -102,3 +102,10 @@ export interface RuleSetDocument {
   references?: Record<string, Scalar[]>;
   rules: Rule[];
 }
+
+/**
+ * A rule set name: it appears in URL paths and message headers, so letters and digits of any
+ * script, '.', '_' and '-' only, starting with a letter or digit (no '/', no lone surrogate).
+ */
+export const RULE_SET_NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._-]{0,199}$/u;
+export const RULE_SET_NAME_RULE = "1 to 200 letters, digits, '.', '_' or '-', starting with a letter or digit";

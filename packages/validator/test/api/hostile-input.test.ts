@@ -309,3 +309,59 @@ describe('rule sets that would loop the validator or change after the check', ()
     expect(canonicalJson(document)).toBe('{"references":{"__proto__":["x"],"countries":["DE"]}}');
   });
 });
+
+describe('the smaller findings', () => {
+  let store: SqliteResultStore;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    store = tempStore();
+    app = await buildApi({ store });
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await store.close();
+  });
+
+  it('refuses rule set names that could never be fetched again (a "/", a lone surrogate, a control character)', async () => {
+    for (const name of ['a/b', 'x\uD800y', '\uDC00', 'tab\there', '../up', '.hidden', ' lead']) {
+      const answer = await app.inject({ method: 'POST', url: '/api/v1/rulesets', payload: smallRuleSet(name) });
+      expect(answer.statusCode, JSON.stringify(name)).toBe(422);
+      expect(answer.json().details, JSON.stringify(name)).toContainEqual({ pointer: '/name', message: expect.stringContaining("letters, digits, '.', '_' or '-'") });
+    }
+    // Letters of any script are names.
+    const unicode = await app.inject({ method: 'POST', url: '/api/v1/rulesets', payload: smallRuleSet('Bestellungen-Prüfung_2') });
+    expect(unicode.statusCode).toBe(201);
+    const fetched = await app.inject({ method: 'GET', url: `/api/v1/rulesets/${encodeURIComponent('Bestellungen-Prüfung_2')}` });
+    expect(fetched.statusCode).toBe(200);
+  });
+
+  it('checks a version as save does: beyond 2^53 - 1 it is refused by both (1e23, a number that lost precision)', async () => {
+    const checked = await app.inject({ method: 'POST', url: '/api/v1/rulesets/check', payload: { document: { ...smallRuleSet('big'), version: 1e23 } } });
+    expect(checked.json()).toMatchObject({ valid: false, errors: [{ pointer: '/version' }] });
+    const saved = await app.inject({
+      method: 'POST',
+      url: '/api/v1/rulesets',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(smallRuleSet('big')).replace(/}$/, ',"version":9007199254740993}'),
+    });
+    expect(saved.statusCode).toBe(422);
+    expect(saved.json().details).toContainEqual(expect.objectContaining({ pointer: '/version' }));
+    expect(await store.getRuleSet('big')).toBeUndefined();
+  });
+
+  it('refuses a body in a charset other than UTF-8 (415) instead of misreading it', async () => {
+    for (const [url, type] of [
+      ['/api/v1/rulesets', 'application/json; charset=iso-8859-1'],
+      ['/api/v1/rulesets', 'application/json;charset="UTF-16"'],
+      ['/api/v1/jobs?ruleSet=x', 'text/csv; charset=windows-1252'],
+    ] as const) {
+      const answer = await app.inject({ method: 'POST', url, headers: { 'content-type': type }, payload: JSON.stringify(smallRuleSet('latin')) });
+      expect(answer.statusCode, type).toBe(415);
+      expect(answer.json(), type).toMatchObject({ error: 'unsupported_media_type', message: expect.stringContaining('UTF-8') });
+    }
+    const utf8 = await app.inject({ method: 'POST', url: '/api/v1/rulesets', headers: { 'content-type': 'application/json; charset=UTF-8' }, payload: smallRuleSet('utf8') });
+    expect(utf8.statusCode).toBe(201);
+  });
+});

@@ -311,3 +311,126 @@ describe('uploads through the HTTP API', () => {
     }
   });
 });
+
+describe('what a hostile-input probe sent, through a real worker', () => {
+  let workerSettled = false;
+  beforeAll(() => {
+    void worker.then(
+      () => {
+        workerSettled = true;
+      },
+      () => {
+        workerSettled = true;
+      },
+    );
+  });
+
+  it('keeps the real size of an oversized record in its DLQ entry, marks it truncated, and refuses to replay the fragment', async () => {
+    const limited = await buildApi({ store, connection: { brokers }, requestsTopic, deadLetterTopic, limits: { maxRecordBytes: 10_000 } });
+    try {
+      const jobId = `${run}-oversized`;
+      const field = 'x'.repeat(50_000);
+      const answer = await limited.inject({
+        method: 'POST',
+        url: `/api/v1/jobs?ruleSet=people&jobId=${jobId}`,
+        headers: { 'content-type': 'text/csv' },
+        payload: `id,email,amount\n1,a@b.c,1\n2,${field},2\n3,c@d.e,3\n`,
+      });
+      expect(answer.statusCode).toBe(201);
+      const done = await jobWhenDone(jobId);
+      expect(done).toMatchObject({ total: 3, results: 2, dlq: 1 });
+      const [entry] = (await (await fetch(`${url}/api/v1/dlq?jobId=${jobId}`)).json()).items as {
+        id: string;
+        code: string;
+        payloadSize: number;
+        payloadTruncated: boolean;
+      }[];
+      expect(entry).toMatchObject({ code: 'too_large', payloadTruncated: true });
+      expect(entry?.payloadSize).toBe(`2,${field},2`.length);
+      const replay = await fetch(`${url}/api/v1/dlq/${entry?.id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(replay.status).toBe(409);
+      expect(await replay.json()).toMatchObject({ error: 'dlq_not_replayable' });
+      expect((await store.getDlq(entry?.id as string))?.replayedAt).toBeNull();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('answers the same complete upload again with the job (200, nothing produced) and refuses other content under its id (409)', async () => {
+    const jobId = `${run}-resubmit`;
+    const body = `${Array.from({ length: 30 }, (_, k) => person(k + 1)).join('\n')}\n`;
+    const post = (payload: string) => fetch(`${url}/api/v1/jobs?ruleSet=people&jobId=${jobId}`, { method: 'POST', body: payload });
+    expect((await post(body)).status).toBe(201);
+    const done = await jobWhenDone(jobId);
+    expect(done).toMatchObject({ total: 30, results: 30 });
+    const again = await post(body);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ id: jobId, total: 30, results: 30 });
+    const other = await post(`${Array.from({ length: 10 }, (_, k) => person(k + 500)).join('\n')}\n`);
+    expect(other.status).toBe(409);
+    expect(await other.json()).toMatchObject({ error: 'job_exists', message: expect.stringContaining('with other content') });
+    const empty = await fetch(`${url}/api/v1/jobs?ruleSet=people&jobId=${run}-blank`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: '\n \n',
+    });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ error: 'upload_invalid', message: expect.stringContaining('holds no records') });
+    expect(await store.getJob(`${run}-blank`)).toBeUndefined();
+    // Nothing of the refused uploads reached the job.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await store.getJob(jobId)).toMatchObject({ total: 30, results: 30, dlq: 0 });
+  });
+
+  it('keeps the records read before a JSON array is cut short, however few', async () => {
+    const jobId = `${run}-cut-array`;
+    const answer = await fetch(`${url}/api/v1/jobs?ruleSet=people&format=json&jobId=${jobId}`, { method: 'POST', body: `[${person(1)},${person(2)}` });
+    expect(answer.status).toBe(400);
+    // The second record is not closed by "," or "]": only the first is known whole.
+    expect(await answer.json()).toMatchObject({ error: 'upload_invalid', message: expect.stringContaining('keeps the 1 record read before it') });
+    expect(await jobWhenDone(jobId)).toMatchObject({ total: 1, results: 1 });
+  });
+
+  it('stops an upload that sends nothing for the idle limit (408), keeping what it read', async () => {
+    const limited = await buildApi({ store, connection: { brokers }, requestsTopic, deadLetterTopic, limits: { uploadIdleMs: 400 }, upload: { batchRecords: 1 } });
+    try {
+      const address = await limited.listen({ host: '127.0.0.1', port: 0 });
+      const jobId = `${run}-stalled`;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(`${Array.from({ length: 5 }, (_, k) => person(k + 1)).join('\n')}\n`));
+          // then nothing, never closed
+        },
+      });
+      const started = Date.now();
+      const answer = await fetch(`${address}/api/v1/jobs?ruleSet=people&jobId=${jobId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      expect(answer.status).toBe(408);
+      expect(await answer.json()).toMatchObject({ error: 'upload_timeout', message: expect.stringContaining('keeps the 5 records') });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await jobWhenDone(jobId)).toMatchObject({ total: 5, results: 5 });
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('sends the records of a rule set that cannot be compiled to the DLQ, and the worker lives on to finish other jobs', async () => {
+    // A document saved before the recursion check existed (written to the store directly).
+    await store.saveRuleSet('poisoned', 1, { ...smallRuleSet('poisoned', 1), schema: { $ref: '#' } } as never, Date.now());
+    const poisoned = `${run}-poisoned`;
+    const body = `${Array.from({ length: 25 }, (_, k) => person(k + 1)).join('\n')}\n`;
+    expect((await fetch(`${url}/api/v1/jobs?ruleSet=poisoned&jobId=${poisoned}`, { method: 'POST', body })).status).toBe(201);
+    const healthy = `${run}-after-poison`;
+    expect((await fetch(`${url}/api/v1/jobs?ruleSet=people&jobId=${healthy}`, { method: 'POST', body })).status).toBe(201);
+    expect(await jobWhenDone(poisoned)).toMatchObject({ total: 25, results: 0, dlq: 25 });
+    expect(await jobWhenDone(healthy)).toMatchObject({ total: 25, results: 25, dlq: 0 });
+    const letters = await dlqOf(poisoned);
+    expect(new Set(letters.map((letter) => letter.code))).toEqual(new Set(['rule_set_invalid']));
+    expect(letters[0]?.reason).toContain('rule set poisoned@1 cannot be used');
+    expect(workerSettled).toBe(false);
+  });
+});
