@@ -16,8 +16,16 @@ import type { LagMonitor } from '@lagscale/kafka';
 import type { ResolvedPolicy } from './policies.js';
 import type { ScaleTarget } from './targets/target.js';
 
+/** Where snapshots come from: a LagMonitor, or a view of one (one lag collection shared by many autoscalers). */
+export interface SnapshotSource {
+  on(event: 'snapshot', listener: (snapshot: LagSnapshot) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'snapshot', listener: (snapshot: LagSnapshot) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
+}
+
 export interface AutoscalerOptions {
-  readonly monitor: LagMonitor;
+  readonly monitor: SnapshotSource;
   readonly group: string;
   readonly policy: ResolvedPolicy;
   readonly behavior: BehaviorConfig;
@@ -25,6 +33,8 @@ export interface AutoscalerOptions {
   readonly logger: Logger;
   /** Decisions kept for the API. Default 500. */
   readonly historyLength?: number;
+  /** The policy's state to start from (what a previous leader learned); default the policy's initial state. */
+  readonly initialPolicyState?: unknown;
 }
 
 export interface AutoscalerEvents {
@@ -50,7 +60,7 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
   readonly behavior: BehaviorConfig;
   readonly target: ScaleTarget;
   readonly #logger: Logger;
-  readonly #monitor: LagMonitor;
+  readonly #monitor: SnapshotSource;
   readonly #historyLength: number;
   readonly #decisions: ScalingDecision[] = [];
   #policyState: unknown;
@@ -71,7 +81,12 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     this.#logger = options.logger;
     this.#monitor = options.monitor;
     this.#historyLength = options.historyLength ?? 500;
-    this.#policyState = options.policy.policy.initialState(options.policy.config);
+    this.#policyState = options.initialPolicyState ?? options.policy.policy.initialState(options.policy.config);
+  }
+
+  /** The policy's state now (the rate policy's learned service rate, say). */
+  get policyState(): unknown {
+    return this.#policyState;
   }
 
   /** Follows the monitor: one decision per collection cycle. */

@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerApiCommand } from './commands/api.js';
 import { registerAutoscaleCommand } from './commands/autoscale.js';
+import { registerControllerCommand } from './commands/controller.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDemoConsumerCommand } from './commands/demo-consumer.js';
 import { registerExporterCommand } from './commands/exporter.js';
@@ -39,6 +40,7 @@ registerSimulateCommand(program);
 registerPolicyCommand(program);
 registerWorkerCommand(program);
 registerApiCommand(program);
+registerControllerCommand(program);
 registerValidateCommand(program);
 
 try {

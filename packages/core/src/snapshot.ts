@@ -75,3 +75,27 @@ export interface PartitionLag {
 
 export type IsolationLevel = 'read_uncommitted' | 'read_committed';
 export type OffsetResetPolicy = 'earliest' | 'latest';
+
+/**
+ * A group's lag counting only `topics` (a ScaledConsumer or trigger naming its topics): the
+ * partitions of other topics are dropped and the group's totals recomputed from the rest, as the
+ * evaluator computes them (lag and rates summed, time lag the worst partition's).
+ */
+export function groupLagForTopics(group: GroupLag, topics: ReadonlySet<string>): GroupLag {
+  const partitions = group.partitions.filter((p) => topics.has(p.topic));
+  const sum = (values: readonly (number | null)[]): number | null => {
+    const known = values.filter((v): v is number => v !== null);
+    return known.length === 0 ? null : known.reduce((a, b) => a + b, 0);
+  };
+  const timeLags = partitions.map((p) => p.timeLagSeconds).filter((v): v is number => v !== null);
+  return {
+    ...group,
+    lag: sum(partitions.map((p) => p.lag)) ?? 0,
+    lagComplete: partitions.every((p) => p.lag !== null),
+    timeLagSeconds: timeLags.length === 0 ? null : Math.max(...timeLags),
+    produceRate: sum(partitions.map((p) => p.produceRate)),
+    consumeRate: sum(partitions.map((p) => p.consumeRate)),
+    topics: group.topics.filter((topic) => topics.has(topic)),
+    partitions,
+  };
+}

@@ -1,5 +1,13 @@
+export * from './client/apply.js';
+export * from './client/retry.js';
 export * from './control-plane/binaries.js';
 export type { ControlPlaneCertificates, KeyPair } from './control-plane/certificates.js';
 export * from './control-plane/kubeconfig.js';
 export * from './control-plane/launcher.js';
 export type { SupervisedProcess } from './control-plane/processes.js';
+export * from './controller/controller.js';
+export * from './controller/lease.js';
+export * from './controller/shared-monitors.js';
+export * from './crd/scaled-consumer.js';
+export * from './target/scale-target.js';
+export * from './testing/kubelet-stand-in.js';

@@ -1,0 +1,116 @@
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions } from '@lagscale/exporter';
+import { LeaseElector, ScaledConsumerController } from '@lagscale/kubernetes';
+import type { Command } from 'commander';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { ConfigError, parseInteger } from '../config.js';
+import { untilStopSignal } from '../runtime.js';
+
+interface ControllerFlags {
+  kubeconfig?: string;
+  namespace?: string;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  identity?: string;
+  leaseDurationSeconds: string;
+  intervalSeconds: string;
+  host: string;
+  port: string;
+}
+
+/** The kubeconfig: the flag, else $KUBECONFIG or ~/.kube/config, else the pod's service account. */
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (file !== undefined) kubeConfig.loadFromFile(file);
+    else kubeConfig.loadFromDefault();
+  } catch (error) {
+    throw new ConfigError(`cannot read the kubeconfig ${file ?? '(default)'}: ${(error as Error).message}; pass --kubeconfig <file>`);
+  }
+  if (kubeConfig.getCurrentCluster() === null)
+    throw new ConfigError('no Kubernetes cluster in the kubeconfig: pass --kubeconfig <file>, set KUBECONFIG, or run in a pod with a service account');
+  return kubeConfig;
+}
+
+export function registerControllerCommand(program: Command): void {
+  program
+    .command('controller')
+    .description('the Kubernetes controller: scales the workloads of ScaledConsumer resources on their Kafka lag (Lease-elected); /metrics /healthz /readyz')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
+    .option('-n, --namespace <ns>', 'watch ScaledConsumers of this namespace only (default: all)')
+    .option('--no-leader-elect', 'run without a Lease (only when a single instance runs)')
+    .option('--lease-namespace <ns>', 'namespace of the Lease', process.env.POD_NAMESPACE ?? 'default')
+    .option('--lease-name <name>', 'name of the Lease', 'lagscale-controller')
+    .option('--identity <id>', 'this instance in the Lease (default: the pod name or host and pid)')
+    .option('--lease-duration-seconds <s>', 'a holder that stops renewing loses the lease after this long', '15')
+    .option('--interval-seconds <s>', 'seconds between lag collections (one per Kafka cluster)', '5')
+    .option('--host <address>', 'listen address of /metrics and the health routes', '127.0.0.1')
+    .option('-p, --port <port>', 'listen port of /metrics and the health routes (0: any free port)', '8081')
+    .action(async (flags: ControllerFlags) => {
+      const kubeConfig = loadKubeConfig(flags.kubeconfig);
+      const leaseDurationSeconds = parseInteger(flags.leaseDurationSeconds, '--lease-duration-seconds', 3, 3600);
+      const intervalSeconds = parseInteger(flags.intervalSeconds, '--interval-seconds', 1, 3600);
+      const port = parseInteger(flags.port, '--port', 0, 65535);
+      const identity = flags.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+      const logger = createLogger('lagscale-controller').child({ identity });
+      const elector = flags.leaderElect
+        ? new LeaseElector({
+            kubeConfig,
+            namespace: flags.leaseNamespace,
+            name: flags.leaseName,
+            identity,
+            logger,
+            leaseDurationSeconds,
+            // client-go's proportions: renew deadline 2/3 of the lease, retry every 2/15.
+            renewDeadlineSeconds: Math.max(2, Math.floor((leaseDurationSeconds * 2) / 3)),
+            retryPeriodSeconds: Math.max(1, Math.floor(leaseDurationSeconds / 7.5)),
+          })
+        : null;
+      const controller = new ScaledConsumerController({
+        kubeConfig,
+        logger,
+        elector,
+        intervalSeconds,
+        ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
+      });
+      const app = Fastify(serverOptions(logger as FastifyBaseLogger));
+      let watching = false;
+      app.get('/metrics', async (_request, reply) => {
+        const out = new PrometheusText();
+        const one = (name: string, type: 'gauge' | 'counter', help: string, value: number): void => {
+          out.family(name, type, help).sample(name, {}, value);
+        };
+        one('lagscale_controller_leader', 'gauge', 'Whether this instance holds the Lease and may write (1) or not (0).', controller.leading ? 1 : 0);
+        one('lagscale_controller_scaled_consumers', 'gauge', 'ScaledConsumers served by this instance.', controller.runtimes().size);
+        one('lagscale_controller_kafka_clusters', 'gauge', 'Lag collections running (one per Kafka cluster).', controller.monitors.size);
+        one('lagscale_controller_scale_writes_total', 'counter', 'Writes of spec.replicas through the scale subresource.', controller.counters.scaleWrites);
+        one('lagscale_controller_status_writes_total', 'counter', 'ScaledConsumer status writes.', controller.counters.statusWrites);
+        one('lagscale_controller_status_write_failures_total', 'counter', 'ScaledConsumer status writes that failed.', controller.counters.statusWriteFailures);
+        reply.header('content-type', CONTENT_TYPE);
+        return out.toString();
+      });
+      app.get('/healthz', async () => ({ status: 'ok', leading: controller.leading }));
+      app.get('/readyz', async (_request, reply) => {
+        reply.code(watching ? 200 : 503);
+        return { status: watching ? 'ok' : 'starting', leading: controller.leading, scaledConsumers: controller.runtimes().size };
+      });
+      const url = await app.listen({ host: flags.host, port });
+      try {
+        await controller.start();
+        watching = true;
+        elector?.start();
+        logger.info(
+          { event: 'controller_started', url, leaderElect: elector !== null, namespace: flags.namespace ?? '(all)' },
+          `controller running; metrics on ${url}/metrics`,
+        );
+        const signal = await untilStopSignal();
+        logger.info({ event: 'controller_stopping', signal }, 'stopping: releasing the lease');
+      } finally {
+        await elector?.stop();
+        await controller.stop();
+        await app.close();
+      }
+    });
+}

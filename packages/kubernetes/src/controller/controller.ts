@@ -1,0 +1,481 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  type Informer,
+  type KubeConfig,
+  makeInformer,
+  type ObjectCache,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { Autoscaler, type ScaleTarget } from '@lagscale/autoscaler';
+import { ScalingConfigError, type ScalingDecision } from '@lagscale/core';
+import type { Logger } from '@lagscale/exporter';
+import type { KafkaConnectionOptions } from '@lagscale/kafka';
+import {
+  type ParsedScaledConsumer,
+  parseScaledConsumer,
+  SCALED_CONSUMER,
+  SCALED_CONSUMER_API_VERSION,
+  type ScaledConsumer,
+  type ScaledConsumerCondition,
+  type ScaledConsumerStatus,
+  scaledConsumerKey,
+} from '../crd/scaled-consumer.js';
+import { KubernetesScaleTarget, ScaleTargetError } from '../target/scale-target.js';
+import type { LeaseElector } from './lease.js';
+import { GroupView, SharedMonitors } from './shared-monitors.js';
+
+export interface ScaledConsumerControllerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  /** Watch one namespace only; default every namespace. */
+  readonly namespace?: string;
+  /** Only the lease holder starts autoscalers and writes; null runs as the only instance. */
+  readonly elector: LeaseElector | null;
+  /** Seconds between lag collections (one per Kafka cluster). Default 5. */
+  readonly intervalSeconds?: number;
+  /** At most one status write per ScaledConsumer this often unless something changed. Default 30 s. */
+  readonly statusRefreshSeconds?: number;
+  /** Name of this component in Events. Default `lagscale-controller`. */
+  readonly component?: string;
+}
+
+/** One ScaledConsumer being served. */
+export interface ScaledConsumerRuntime {
+  readonly key: string;
+  readonly parsed: ParsedScaledConsumer;
+  readonly view: GroupView;
+  readonly target: KubernetesScaleTarget;
+  readonly autoscaler: Autoscaler;
+  /** Generation the runtime was built for: a spec change rebuilds it. */
+  readonly generation: number;
+  readonly secretDir: string | null;
+  lastStatus: { json: string; at: number } | null;
+  conditions: Map<ScaledConsumerCondition['type'], ScaledConsumerCondition>;
+}
+
+export interface ControllerCounters {
+  /** Writes of spec.replicas through /scale. */
+  scaleWrites: number;
+  statusWrites: number;
+  statusWriteFailures: number;
+  reconciles: number;
+}
+
+/**
+ * Watches `ScaledConsumer` resources (an informer: one list, then a watch) and runs one
+ * Autoscaler per resource with the `kubernetes` target, sharing one lag collection per Kafka
+ * cluster. Each decision goes into the resource's status (reason, arithmetic, learned service
+ * rate) and its conditions (Ready, Active, Fallback, Paused). Only the lease holder runs the
+ * autoscalers and writes; a new leader starts from the service rate the status holds.
+ */
+export class ScaledConsumerController {
+  readonly #options: ScaledConsumerControllerOptions;
+  readonly #custom: CustomObjectsApi;
+  readonly #core: CoreV1Api;
+  readonly #monitors: SharedMonitors;
+  readonly #runtimes = new Map<string, ScaledConsumerRuntime>();
+  /** Resources whose spec cannot run, with `generation:why` (their Ready condition says so). */
+  readonly #invalid = new Map<string, string>();
+  #informer: (Informer<ScaledConsumer & { metadata: { name: string } }> & ObjectCache<ScaledConsumer>) | null = null;
+  #queue: Promise<void> = Promise.resolve();
+  #stopped = false;
+  readonly counters: ControllerCounters = { scaleWrites: 0, statusWrites: 0, statusWriteFailures: 0, reconciles: 0 };
+
+  constructor(options: ScaledConsumerControllerOptions) {
+    this.#options = options;
+    this.#custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#monitors = new SharedMonitors({ intervalSeconds: options.intervalSeconds ?? 5, logger: options.logger });
+  }
+
+  get monitors(): SharedMonitors {
+    return this.#monitors;
+  }
+
+  /** The ScaledConsumers being served, by `namespace/name`. */
+  runtimes(): ReadonlyMap<string, ScaledConsumerRuntime> {
+    return this.#runtimes;
+  }
+
+  get leading(): boolean {
+    return this.#options.elector?.mayWrite() ?? true;
+  }
+
+  async start(): Promise<void> {
+    const { group, version, plural } = SCALED_CONSUMER;
+    const namespace = this.#options.namespace;
+    const path = namespace === undefined ? `/apis/${group}/${version}/${plural}` : `/apis/${group}/${version}/namespaces/${namespace}/${plural}`;
+    const list = async () =>
+      (namespace === undefined
+        ? await this.#custom.listClusterCustomObject({ group, version, plural })
+        : await this.#custom.listNamespacedCustomObject({ group, version, namespace, plural })) as never;
+    const informer = makeInformer<ScaledConsumer & { metadata: { name: string } }>(this.#options.kubeConfig, path, list);
+    this.#informer = informer as never;
+    const enqueue = (resource: ScaledConsumer, deleted = false): void => {
+      this.#queue = this.#queue
+        .then(() => (deleted ? this.#remove(scaledConsumerKey(resource)) : this.#reconcile(resource)))
+        .catch((error: unknown) => {
+          this.#options.logger.error(
+            { event: 'reconcile_failed', scaledConsumer: scaledConsumerKey(resource), err: (error as Error).message },
+            'reconcile failed',
+          );
+        });
+    };
+    informer.on('add', (resource) => enqueue(resource));
+    informer.on('update', (resource) => enqueue(resource));
+    informer.on('delete', (resource) => enqueue(resource, true));
+    informer.on('error', (error) => {
+      this.#options.logger.warn(
+        { event: 'watch_failed', err: (error as Error)?.message ?? String(error) },
+        'the ScaledConsumer watch failed; restarting it in 3 s',
+      );
+      setTimeout(() => {
+        if (!this.#stopped) informer.start().catch(() => {});
+      }, 3000).unref();
+    });
+    const elector = this.#options.elector;
+    if (elector !== null) {
+      elector.on('started', () => {
+        for (const runtime of this.#runtimes.values()) runtime.autoscaler.start();
+        // Invalid resources get their condition from the new leader.
+        for (const resource of informer.list()) if (this.#invalid.has(scaledConsumerKey(resource))) enqueue(resource);
+      });
+      elector.on('stopped', () => {
+        for (const runtime of this.#runtimes.values()) void runtime.autoscaler.stop();
+      });
+    }
+    await informer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#informer?.stop();
+    await this.#queue;
+    await Promise.all([...this.#runtimes.keys()].map((key) => this.#remove(key)));
+    await this.#monitors.close();
+  }
+
+  async #reconcile(resource: ScaledConsumer): Promise<void> {
+    this.counters.reconciles++;
+    const key = scaledConsumerKey(resource);
+    const generation = resource.metadata.generation ?? 0;
+    const existing = this.#runtimes.get(key);
+    if (existing !== undefined && existing.generation === generation) return;
+    if (existing !== undefined) await this.#remove(key);
+    let parsed: ParsedScaledConsumer;
+    try {
+      parsed = parseScaledConsumer(resource);
+    } catch (error) {
+      if (!(error instanceof ScalingConfigError)) throw error;
+      const message = error.problems.join('; ');
+      // The status write below comes back as an update of the same generation: say it once.
+      if (this.#invalid.get(key) === `${generation}:${message}` && resource.status?.observedGeneration === generation) return;
+      this.#invalid.set(key, `${generation}:${message}`);
+      this.#options.logger.warn(
+        { event: 'scaled_consumer_invalid', scaledConsumer: key, problems: error.problems },
+        `ScaledConsumer ${key} cannot run: ${message}`,
+      );
+      await this.#writeStatus(resource, null, {
+        conditions: [condition('Ready', 'False', 'InvalidSpec', message, generation)],
+        observedGeneration: generation,
+      });
+      return;
+    }
+    this.#invalid.delete(key);
+    let connection: { connection: KafkaConnectionOptions; secretDir: string | null };
+    try {
+      connection = await this.#connection(resource);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (this.#invalid.get(key) === `${generation}:${message}` && resource.status?.observedGeneration === generation) return;
+      this.#invalid.set(key, `${generation}:${message}`);
+      await this.#writeStatus(resource, null, {
+        conditions: [condition('Ready', 'False', 'KafkaCredentialsUnavailable', message, generation)],
+        observedGeneration: generation,
+      });
+      return;
+    }
+    const { namespace } = resource.metadata;
+    const monitor = this.#monitors.acquire(parsed.clusterKey, connection.connection);
+    const view = new GroupView(monitor, resource.spec.group, resource.spec.topics);
+    const target = new KubernetesScaleTarget({
+      kubeConfig: this.#options.kubeConfig,
+      namespace,
+      ref: resource.spec.scaleTargetRef,
+      logger: this.#options.logger,
+      events: {
+        involvedObject: {
+          apiVersion: SCALED_CONSUMER_API_VERSION,
+          kind: SCALED_CONSUMER.kind,
+          name: resource.metadata.name,
+          ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
+        },
+        component: this.#options.component ?? 'lagscale-controller',
+      },
+    });
+    const autoscaler = new Autoscaler({
+      monitor: view,
+      group: resource.spec.group,
+      policy: parsed.policy,
+      behavior: parsed.behavior,
+      target: this.#gated(target, (error) => {
+        const runtime = this.#runtimes.get(key);
+        if (runtime !== undefined) void this.#targetFailed(runtime, error);
+      }),
+      logger: this.#options.logger,
+      historyLength: 50,
+      ...seededPolicyState(parsed, resource.status?.serviceRatePerReplica),
+    });
+    const runtime: ScaledConsumerRuntime = {
+      key,
+      parsed,
+      view,
+      target,
+      autoscaler,
+      generation,
+      secretDir: connection.secretDir,
+      lastStatus: null,
+      conditions: new Map((resource.status?.conditions ?? []).map((c) => [c.type, c])),
+    };
+    this.#runtimes.set(key, runtime);
+    autoscaler.on('decision', (decision) => {
+      void this.#afterDecision(runtime, decision);
+    });
+    this.#options.logger.info(
+      { event: 'scaled_consumer_started', scaledConsumer: key, group: resource.spec.group, target: target.name, policy: parsed.policy.name },
+      `serving ScaledConsumer ${key}`,
+    );
+    if (this.leading) autoscaler.start();
+  }
+
+  async #remove(key: string): Promise<void> {
+    this.#invalid.delete(key);
+    const runtime = this.#runtimes.get(key);
+    if (runtime === undefined) return;
+    this.#runtimes.delete(key);
+    await runtime.autoscaler.stop();
+    runtime.view.detach();
+    await this.#monitors.release(runtime.parsed.clusterKey);
+    if (runtime.secretDir !== null) rmSync(runtime.secretDir, { recursive: true, force: true });
+    this.#options.logger.info({ event: 'scaled_consumer_stopped', scaledConsumer: key }, `stopped serving ScaledConsumer ${key}`);
+  }
+
+  /** The target as the autoscaler sees it: writes only while this instance may write; a failed read is reported. */
+  #gated(target: KubernetesScaleTarget, onReadError: (error: Error) => void): ScaleTarget {
+    return {
+      name: target.name,
+      currentReplicas: async () => {
+        try {
+          return await target.currentReplicas();
+        } catch (error) {
+          onReadError(error as Error);
+          throw error;
+        }
+      },
+      setReplicas: async (replicas) => {
+        if (!this.leading) throw new Error('this instance does not hold the lease: not scaling');
+        await target.setReplicas(replicas);
+        this.counters.scaleWrites++;
+      },
+      close: () => target.close(),
+    };
+  }
+
+  async #afterDecision(runtime: ScaledConsumerRuntime, decision: ScalingDecision): Promise<void> {
+    const resource = this.#informer?.get(runtime.parsed.resource.metadata.name, runtime.parsed.resource.metadata.namespace) ?? runtime.parsed.resource;
+    const generation = runtime.generation;
+    const reading = runtime.target.lastReading;
+    // A decision means the target was read this cycle.
+    const conditions = [
+      condition('Ready', 'True', 'Serving', `scaling ${runtime.target.name} on the lag of group ${resource.spec.group}`, generation),
+      decision.recommendation === null
+        ? condition('Active', 'Unknown', 'MetricsUnavailable', decision.reason, generation)
+        : condition(
+            'Active',
+            decision.recommendation.active ? 'True' : 'False',
+            decision.recommendation.active ? 'Lagging' : 'Idle',
+            decision.recommendation.reason,
+            generation,
+          ),
+      decision.action === 'fallback'
+        ? condition('Fallback', 'True', 'MetricsFailing', decision.reason, generation)
+        : condition('Fallback', 'False', 'MetricsRead', 'the metrics were read this cycle', generation),
+      runtime.autoscaler.paused
+        ? condition('Paused', 'True', 'Paused', 'spec.paused: decisions are computed, nothing is applied', generation)
+        : condition('Paused', 'False', 'Running', 'not paused', generation),
+    ];
+    const learned = learnedServiceRate(runtime.autoscaler.policyState);
+    const status: ScaledConsumerStatus = {
+      observedGeneration: generation,
+      currentReplicas: decision.currentReplicas,
+      desiredReplicas: decision.desiredReplicas,
+      ...(reading === null ? {} : { readyReplicas: reading.readyReplicas }),
+      ...(decision.action === 'scale_up' || decision.action === 'scale_down' ? { lastScaleTime: new Date(decision.time).toISOString() } : {}),
+      lastDecision: {
+        time: new Date(decision.time).toISOString(),
+        action: decision.action,
+        policy: decision.policy,
+        reason: decision.reason,
+        desiredReplicas: decision.desiredReplicas,
+        ...(decision.recommendation === null ? {} : { arithmetic: decision.recommendation.arithmetic }),
+        lag: decision.inputs.lag,
+        timeLagSeconds: decision.inputs.timeLagSeconds,
+      },
+      ...(learned === null ? {} : { serviceRatePerReplica: learned }),
+      conditions: this.#mergeConditions(runtime, conditions),
+    };
+    // Unchanged numbers and conditions are written at most every statusRefreshSeconds.
+    const significant = JSON.stringify([
+      status.currentReplicas,
+      status.desiredReplicas,
+      status.readyReplicas,
+      decision.action,
+      status.conditions?.map((c) => [c.type, c.status, c.reason]),
+    ]);
+    const now = Date.now();
+    const refreshMs = (this.#options.statusRefreshSeconds ?? 30) * 1000;
+    if (runtime.lastStatus !== null && runtime.lastStatus.json === significant && now - runtime.lastStatus.at < refreshMs) return;
+    if (await this.#writeStatus(resource, runtime, status)) runtime.lastStatus = { json: significant, at: now };
+  }
+
+  /** The target cannot be read (missing, renamed, forbidden, API down): Ready=False with what to fix; the loop retries next cycle. */
+  async #targetFailed(runtime: ScaledConsumerRuntime, error: Error): Promise<void> {
+    const resource = this.#informer?.get(runtime.parsed.resource.metadata.name, runtime.parsed.resource.metadata.namespace) ?? runtime.parsed.resource;
+    const reason = error instanceof ScaleTargetError ? targetReason(error.reason) : 'TargetUnavailable';
+    const conditions = this.#mergeConditions(runtime, [condition('Ready', 'False', reason, error.message, runtime.generation)]);
+    const significant = JSON.stringify(['target', reason, error.message]);
+    const now = Date.now();
+    if (
+      runtime.lastStatus !== null &&
+      runtime.lastStatus.json === significant &&
+      now - runtime.lastStatus.at < (this.#options.statusRefreshSeconds ?? 30) * 1000
+    )
+      return;
+    if (await this.#writeStatus(resource, runtime, { observedGeneration: runtime.generation, conditions })) runtime.lastStatus = { json: significant, at: now };
+  }
+
+  /** Conditions keep their lastTransitionTime while their status stays the same. */
+  #mergeConditions(runtime: ScaledConsumerRuntime, next: readonly ScaledConsumerCondition[]): ScaledConsumerCondition[] {
+    for (const c of next) {
+      const before = runtime.conditions.get(c.type);
+      runtime.conditions.set(c.type, before !== undefined && before.status === c.status ? { ...c, lastTransitionTime: before.lastTransitionTime } : c);
+    }
+    return [...runtime.conditions.values()];
+  }
+
+  async #writeStatus(resource: ScaledConsumer, runtime: ScaledConsumerRuntime | null, status: ScaledConsumerStatus): Promise<boolean> {
+    if (!this.leading) return false;
+    const { group, version, plural } = SCALED_CONSUMER;
+    try {
+      await this.#custom.patchNamespacedCustomObjectStatus(
+        { group, version, plural, namespace: resource.metadata.namespace, name: resource.metadata.name, body: { status } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      this.counters.statusWrites++;
+      return true;
+    } catch (error) {
+      this.counters.statusWriteFailures++;
+      const gone = error instanceof ApiException && error.code === 404;
+      if (gone && runtime !== null) return false;
+      this.#options.logger.warn(
+        { event: 'status_write_failed', scaledConsumer: scaledConsumerKey(resource), err: (error as Error).message },
+        `cannot write the status of ScaledConsumer ${scaledConsumerKey(resource)}`,
+      );
+      return false;
+    }
+  }
+
+  /** Kafka connection options, with TLS and SASL material read from the resource's Secrets. */
+  async #connection(resource: ScaledConsumer): Promise<{ connection: KafkaConnectionOptions; secretDir: string | null }> {
+    const { kafka } = resource.spec;
+    const base = { brokers: kafka.brokers, clientId: kafka.clientId ?? 'lagscale-controller' };
+    const namespace = resource.metadata.namespace;
+    const secret = async (name: string): Promise<Record<string, string>> => {
+      try {
+        const found = await this.#core.readNamespacedSecret({ name, namespace });
+        return Object.fromEntries(Object.entries(found.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      } catch (error) {
+        const status = error instanceof ApiException ? error.code : null;
+        throw new Error(
+          status === 404
+            ? `Secret ${namespace}/${name} (spec.kafka) does not exist`
+            : status === 403
+              ? `the controller may not read Secret ${namespace}/${name} (spec.kafka): grant it get on secrets in ${namespace}`
+              : `cannot read Secret ${namespace}/${name}: ${(error as Error).message}`,
+        );
+      }
+    };
+    let secretDir: string | null = null;
+    let tls: KafkaConnectionOptions['tls'];
+    if (kafka.tls?.enabled === true) {
+      tls = {};
+      if (kafka.tls.secretRef !== undefined) {
+        const data = await secret(kafka.tls.secretRef.name);
+        secretDir = mkdtempSync(join(tmpdir(), 'lagscale-kafka-tls-'));
+        chmodSync(secretDir, 0o700);
+        const file = (name: string): string | undefined => {
+          const text = data[name];
+          if (text === undefined) return undefined;
+          const path = join(secretDir as string, name);
+          writeFileSync(path, text, { mode: 0o600 });
+          return path;
+        };
+        const ca = file('ca.crt');
+        const cert = file('tls.crt');
+        const key = file('tls.key');
+        tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+      }
+    }
+    let sasl: KafkaConnectionOptions['sasl'];
+    if (kafka.sasl !== undefined) {
+      const data = await secret(kafka.sasl.secretRef.name);
+      if (data.username === undefined || data.password === undefined)
+        throw new Error(`Secret ${namespace}/${kafka.sasl.secretRef.name} (spec.kafka.sasl) needs the keys username and password`);
+      sasl = { mechanism: kafka.sasl.mechanism, username: data.username, password: data.password };
+    }
+    return { connection: { ...base, ...(tls === undefined ? {} : { tls }), ...(sasl === undefined ? {} : { sasl }) }, secretDir };
+  }
+}
+
+function targetReason(reason: ScaleTargetError['reason']): string {
+  switch (reason) {
+    case 'not_found':
+      return 'TargetNotFound';
+    case 'not_scalable':
+      return 'TargetNotScalable';
+    case 'forbidden':
+      return 'TargetForbidden';
+    default:
+      return 'TargetUnavailable';
+  }
+}
+
+function condition(
+  type: ScaledConsumerCondition['type'],
+  status: ScaledConsumerCondition['status'],
+  reason: string,
+  message: string,
+  observedGeneration: number,
+): ScaledConsumerCondition {
+  return { type, status, reason, message: message.slice(0, 2000), lastTransitionTime: new Date().toISOString(), observedGeneration };
+}
+
+/** The rate policy's learned μ from its state, when it has one. */
+function learnedServiceRate(state: unknown): number | null {
+  const learned = (state as { learnedServiceRate?: unknown } | null)?.learnedServiceRate;
+  return typeof learned === 'number' && Number.isFinite(learned) && learned > 0 ? learned : null;
+}
+
+/** A new leader's rate policy starts from the μ the status holds, counted as fully learned. */
+function seededPolicyState(parsed: ParsedScaledConsumer, serviceRate: number | undefined): { initialPolicyState?: unknown } {
+  if (parsed.policy.name !== 'rate' || serviceRate === undefined || !(serviceRate > 0)) return {};
+  const initial = parsed.policy.policy.initialState(parsed.policy.config) as Record<string, unknown>;
+  const minSamples = (parsed.policy.config as { minSamples?: number }).minSamples ?? 3;
+  return { initialPolicyState: { ...initial, learnedServiceRate: serviceRate, busySamples: minSamples } };
+}

@@ -1,0 +1,108 @@
+import { EventEmitter } from 'node:events';
+import type { SnapshotSource } from '@lagscale/autoscaler';
+import { groupLagForTopics, type LagSnapshot } from '@lagscale/core';
+import type { Logger } from '@lagscale/exporter';
+import { type KafkaConnectionOptions, LagMonitor, type LagMonitorEvents } from '@lagscale/kafka';
+
+interface SharedMonitor {
+  readonly monitor: LagMonitor;
+  refs: number;
+}
+
+/**
+ * One lag collection per Kafka cluster, shared by every ScaledConsumer on it (the collector
+ * batches its requests per broker, so 200 ScaledConsumers on one cluster cost one cycle, not 200).
+ * Started on first use, stopped when the last user is gone.
+ */
+export class SharedMonitors {
+  readonly #monitors = new Map<string, SharedMonitor>();
+  readonly #intervalSeconds: number;
+  readonly #logger: Logger;
+
+  constructor(options: { readonly intervalSeconds?: number; readonly logger: Logger }) {
+    this.#intervalSeconds = options.intervalSeconds ?? 5;
+    this.#logger = options.logger;
+  }
+
+  get size(): number {
+    return this.#monitors.size;
+  }
+
+  /** The monitors by cluster key, for the metrics API and the controller's own metrics. */
+  entries(): [string, LagMonitor][] {
+    return [...this.#monitors].map(([key, shared]) => [key, shared.monitor]);
+  }
+
+  acquire(clusterKey: string, connection: KafkaConnectionOptions): LagMonitor {
+    let shared = this.#monitors.get(clusterKey);
+    if (shared === undefined) {
+      const monitor = new LagMonitor({ connection, intervalSeconds: this.#intervalSeconds });
+      monitor.on('error', (error) =>
+        this.#logger.warn({ event: 'collection_failed', brokers: connection.brokers, err: error.message }, 'lag collection failed'),
+      );
+      monitor.start();
+      shared = { monitor, refs: 0 };
+      this.#monitors.set(clusterKey, shared);
+      this.#logger.info({ event: 'lag_collection_started', brokers: connection.brokers }, `collecting lag from ${connection.brokers.join(',')}`);
+    }
+    shared.refs++;
+    return shared.monitor;
+  }
+
+  async release(clusterKey: string): Promise<void> {
+    const shared = this.#monitors.get(clusterKey);
+    if (shared === undefined) return;
+    shared.refs--;
+    if (shared.refs > 0) return;
+    this.#monitors.delete(clusterKey);
+    await shared.monitor.stop();
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#monitors.values()];
+    this.#monitors.clear();
+    await Promise.all(all.map((shared) => shared.monitor.stop()));
+  }
+}
+
+/**
+ * A monitor's snapshots as one ScaledConsumer sees them: only its group, and of that group only
+ * its topics (when it names any), with the group's totals recomputed.
+ */
+export class GroupView extends EventEmitter<LagMonitorEvents> implements SnapshotSource {
+  readonly #monitor: LagMonitor;
+  readonly #group: string;
+  readonly #topics: ReadonlySet<string> | null;
+  readonly #onSnapshot = (snapshot: LagSnapshot): void => {
+    this.emit('snapshot', this.view(snapshot));
+  };
+  readonly #onError = (error: Error): void => {
+    this.emit('error', error);
+  };
+
+  constructor(monitor: LagMonitor, group: string, topics: readonly string[] | undefined) {
+    super();
+    this.#monitor = monitor;
+    this.#group = group;
+    this.#topics = topics === undefined || topics.length === 0 ? null : new Set(topics);
+    monitor.on('snapshot', this.#onSnapshot);
+    monitor.on('error', this.#onError);
+  }
+
+  view(snapshot: LagSnapshot): LagSnapshot {
+    const group = snapshot.groups.find((g) => g.group === this.#group);
+    const groups = group === undefined ? [] : [this.#topics === null ? group : groupLagForTopics(group, this.#topics)];
+    return { ...snapshot, groups };
+  }
+
+  /** The latest snapshot of the monitor, as this view sees it. */
+  get latest(): LagSnapshot | null {
+    const latest = this.#monitor.latest;
+    return latest === null ? null : this.view(latest);
+  }
+
+  detach(): void {
+    this.#monitor.off('snapshot', this.#onSnapshot);
+    this.#monitor.off('error', this.#onError);
+  }
+}

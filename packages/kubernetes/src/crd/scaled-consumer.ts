@@ -1,0 +1,323 @@
+import { type ResolvedPolicy, resolvePolicy } from '@lagscale/autoscaler';
+import { type BehaviorConfig, parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
+import type { ScaleTargetRef } from '../target/scale-target.js';
+
+/**
+ * The `ScaledConsumer` custom resource (lagscale.dev/v1alpha1): one per scaled workload, as KEDA's
+ * ScaledObject. The CRD's OpenAPI schema refuses what it can (types, ranges, enums, unknown fields,
+ * min ≤ max) with the field's path; `parseScaledConsumer` checks the rest with the same code the
+ * YAML config uses, and its problems become the Ready condition's message.
+ */
+export const SCALED_CONSUMER = { group: 'lagscale.dev', version: 'v1alpha1', kind: 'ScaledConsumer', plural: 'scaledconsumers' } as const;
+export const SCALED_CONSUMER_API_VERSION = `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`;
+
+export interface ScaledConsumerSpec {
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId?: string;
+    /** TLS to the brokers; the Secret holds `ca.crt`, and `tls.crt` + `tls.key` for client certificates. */
+    readonly tls?: { readonly enabled?: boolean; readonly secretRef?: { readonly name: string } };
+    /** SASL; the Secret holds `username` and `password`. */
+    readonly sasl?: { readonly mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; readonly secretRef: { readonly name: string } };
+  };
+  readonly group: string;
+  /** Only these topics count (default: every topic the group consumes). */
+  readonly topics?: readonly string[];
+  readonly scaleTargetRef: ScaleTargetRef;
+  /** `{ name: rate | threshold, ...its parameters }` (the YAML config's autoscaler.policy). */
+  readonly policy?: Record<string, unknown>;
+  /** The YAML config's autoscaler.behavior: min/max, scaleUp/scaleDown, cooldown, idle, fallback. */
+  readonly behavior?: Record<string, unknown>;
+  readonly paused?: boolean;
+}
+
+export interface ScaledConsumerCondition {
+  readonly type: 'Ready' | 'Active' | 'Fallback' | 'Paused';
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+  readonly observedGeneration?: number;
+}
+
+export interface ScaledConsumerStatus {
+  readonly observedGeneration?: number;
+  readonly currentReplicas?: number;
+  readonly desiredReplicas?: number;
+  readonly readyReplicas?: number;
+  readonly lastScaleTime?: string;
+  readonly lastDecision?: {
+    readonly time: string;
+    readonly action: string;
+    readonly policy: string;
+    readonly reason: string;
+    readonly desiredReplicas: number;
+    readonly arithmetic?: string;
+    readonly lag?: number | null;
+    readonly timeLagSeconds?: number | null;
+  };
+  /** The rate policy's learned records per second per replica: a new leader starts from it. */
+  readonly serviceRatePerReplica?: number;
+  readonly conditions?: readonly ScaledConsumerCondition[];
+}
+
+export interface ScaledConsumer {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly uid?: string;
+    readonly generation?: number;
+    readonly resourceVersion?: string;
+  };
+  readonly spec: ScaledConsumerSpec;
+  readonly status?: ScaledConsumerStatus;
+}
+
+/** A ScaledConsumer's spec made ready to run: policy and behavior parsed by the scaling core. */
+export interface ParsedScaledConsumer {
+  readonly key: string;
+  readonly resource: ScaledConsumer;
+  readonly policy: ResolvedPolicy;
+  readonly behavior: BehaviorConfig;
+  /** Identifies the Kafka cluster (and credentials): ScaledConsumers with the same key share one lag collection. */
+  readonly clusterKey: string;
+}
+
+/** `namespace/name`. */
+export function scaledConsumerKey(resource: Pick<ScaledConsumer, 'metadata'>): string {
+  return `${resource.metadata.namespace}/${resource.metadata.name}`;
+}
+
+/** Checks what the schema cannot; throws ScalingConfigError listing every problem with its `spec.` path. */
+export function parseScaledConsumer(resource: ScaledConsumer): ParsedScaledConsumer {
+  const { spec } = resource;
+  const problems: string[] = [];
+  let policy: ResolvedPolicy | null = null;
+  let behavior: BehaviorConfig | null = null;
+  try {
+    policy = resolvePolicy(spec.policy ?? {}, 'spec.policy');
+  } catch (error) {
+    if (!(error instanceof ScalingConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  try {
+    behavior = parseBehaviorConfig({ ...(spec.behavior ?? {}), ...(spec.paused === true ? { paused: true } : {}) }, 'spec.behavior');
+  } catch (error) {
+    if (!(error instanceof ScalingConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || policy === null || behavior === null) throw new ScalingConfigError(problems);
+  const kafka = spec.kafka;
+  const clusterKey = JSON.stringify({
+    namespace: kafka.tls?.secretRef !== undefined || kafka.sasl !== undefined ? resource.metadata.namespace : '',
+    brokers: [...kafka.brokers].sort(),
+    tls: kafka.tls?.enabled === true ? (kafka.tls.secretRef?.name ?? true) : false,
+    sasl: kafka.sasl === undefined ? null : `${kafka.sasl.mechanism}:${kafka.sasl.secretRef.name}`,
+  });
+  return { key: scaledConsumerKey(resource), resource, policy, behavior, clusterKey };
+}
+
+const nonNegativeInteger = { type: 'integer', minimum: 0 } as const;
+const scalingRules = {
+  type: 'object',
+  properties: {
+    stabilizationWindowSeconds: { type: 'integer', minimum: 0, maximum: 3600 },
+    selectPolicy: { type: 'string', enum: ['Max', 'Min', 'Disabled'] },
+    policies: {
+      type: 'array',
+      maxItems: 10,
+      items: {
+        type: 'object',
+        required: ['type', 'value', 'periodSeconds'],
+        properties: {
+          type: { type: 'string', enum: ['Pods', 'Percent'] },
+          value: { type: 'integer', minimum: 1 },
+          periodSeconds: { type: 'integer', minimum: 1, maximum: 1800 },
+        },
+      },
+    },
+  },
+} as const;
+
+const secretRef = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 253 } } } as const;
+
+/**
+ * The OpenAPI v3 schema of the resource (structural, as apiextensions.k8s.io/v1 requires: no
+ * `additionalProperties` beside `properties`). Unknown fields are pruned; clients that ask for
+ * strict field validation (kubectl does by default) are refused them with their path.
+ */
+export const scaledConsumerSchema = {
+  type: 'object',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: {
+      type: 'object',
+      required: ['kafka', 'group', 'scaleTargetRef'],
+      properties: {
+        kafka: {
+          type: 'object',
+          required: ['brokers'],
+          properties: {
+            brokers: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 3, maxLength: 300, pattern: '^[^\\s:]+:[0-9]{1,5}$' } },
+            clientId: { type: 'string', minLength: 1, maxLength: 200 },
+            tls: { type: 'object', properties: { enabled: { type: 'boolean' }, secretRef } },
+            sasl: {
+              type: 'object',
+              required: ['mechanism', 'secretRef'],
+              properties: { mechanism: { type: 'string', enum: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] }, secretRef },
+            },
+          },
+        },
+        group: { type: 'string', minLength: 1, maxLength: 249, description: 'the consumer group whose lag drives the scaling' },
+        topics: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$' } },
+        scaleTargetRef: {
+          type: 'object',
+          required: ['name'],
+          properties: {
+            apiVersion: { type: 'string', minLength: 1, default: 'apps/v1' },
+            kind: { type: 'string', minLength: 1, default: 'Deployment' },
+            name: { type: 'string', minLength: 1, maxLength: 253 },
+          },
+        },
+        policy: {
+          type: 'object',
+          properties: {
+            name: { type: 'string', enum: ['rate', 'threshold'], default: 'rate' },
+            // rate
+            targetDrainSeconds: { type: 'number', exclusiveMinimum: true, minimum: 0 },
+            timeLagSloSeconds: { type: 'number', exclusiveMinimum: true, minimum: 0 },
+            utilisation: { type: 'number', exclusiveMinimum: true, minimum: 0, maximum: 1 },
+            serviceRatePerReplica: { type: 'number', exclusiveMinimum: true, minimum: 0 },
+            minSamples: { type: 'integer', minimum: 1 },
+            serviceRateHalfLifeSeconds: { type: 'number', exclusiveMinimum: true, minimum: 0 },
+            forecastHorizonSeconds: { type: 'number', minimum: 0 },
+            arrivalHalfLifeSeconds: { type: 'number', minimum: 0 },
+            startupSeconds: { type: 'number', minimum: 0 },
+            rebalanceSeconds: { type: 'number', minimum: 0 },
+            // threshold (KEDA's Kafka scaler)
+            lagThreshold: { type: 'integer', minimum: 1 },
+            activationLagThreshold: nonNegativeInteger,
+            offsetResetPolicy: { type: 'string', enum: ['latest', 'earliest'] },
+            allowIdleConsumers: { type: 'boolean' },
+            excludePersistentLag: { type: 'boolean' },
+            scaleToZeroOnInvalidOffset: { type: 'boolean' },
+            limitToPartitionsWithLag: { type: 'boolean' },
+            ensureEvenDistributionOfPartitions: { type: 'boolean' },
+            topic: { type: 'string', minLength: 1 },
+            partitionLimitation: { type: 'array', items: nonNegativeInteger },
+            tolerance: {
+              type: 'object',
+              properties: { scaleUp: { type: 'number', minimum: 0, maximum: 1 }, scaleDown: { type: 'number', minimum: 0, maximum: 1 } },
+            },
+          },
+        },
+        behavior: {
+          type: 'object',
+          properties: {
+            minReplicas: nonNegativeInteger,
+            maxReplicas: { type: 'integer', minimum: 1 },
+            idleReplicas: nonNegativeInteger,
+            cooldownSeconds: nonNegativeInteger,
+            scaleUp: scalingRules,
+            scaleDown: scalingRules,
+            fallback: {
+              type: 'object',
+              required: ['failureThreshold', 'replicas'],
+              properties: { failureThreshold: { type: 'integer', minimum: 1 }, replicas: nonNegativeInteger },
+            },
+          },
+          'x-kubernetes-validations': [
+            {
+              rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
+              message: 'minReplicas must not exceed maxReplicas',
+              fieldPath: '.minReplicas',
+            },
+            {
+              rule: '!has(self.idleReplicas) || !has(self.minReplicas) || self.idleReplicas < self.minReplicas',
+              message: 'idleReplicas must be below minReplicas',
+              fieldPath: '.idleReplicas',
+            },
+          ],
+        },
+        paused: { type: 'boolean', description: 'hold the replicas as they are; decisions are still computed and shown' },
+      },
+    },
+    status: {
+      type: 'object',
+      properties: {
+        observedGeneration: { type: 'integer' },
+        currentReplicas: { type: 'integer' },
+        desiredReplicas: { type: 'integer' },
+        readyReplicas: { type: 'integer' },
+        lastScaleTime: { type: 'string', format: 'date-time' },
+        lastDecision: {
+          type: 'object',
+          properties: {
+            time: { type: 'string' },
+            action: { type: 'string' },
+            policy: { type: 'string' },
+            reason: { type: 'string' },
+            desiredReplicas: { type: 'integer' },
+            arithmetic: { type: 'string' },
+            lag: { type: 'number', nullable: true },
+            timeLagSeconds: { type: 'number', nullable: true },
+          },
+        },
+        serviceRatePerReplica: { type: 'number' },
+        conditions: {
+          type: 'array',
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['type'],
+          items: {
+            type: 'object',
+            required: ['type', 'status', 'lastTransitionTime'],
+            properties: {
+              type: { type: 'string' },
+              status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+              reason: { type: 'string' },
+              message: { type: 'string' },
+              lastTransitionTime: { type: 'string', format: 'date-time' },
+              observedGeneration: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+/** The CustomResourceDefinition manifest (also rendered into deploy/). */
+export function scaledConsumerCrd(): Record<string, unknown> {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${SCALED_CONSUMER.plural}.${SCALED_CONSUMER.group}` },
+    spec: {
+      group: SCALED_CONSUMER.group,
+      scope: 'Namespaced',
+      names: { kind: SCALED_CONSUMER.kind, plural: SCALED_CONSUMER.plural, singular: 'scaledconsumer', listKind: 'ScaledConsumerList', shortNames: ['scon'] },
+      versions: [
+        {
+          name: SCALED_CONSUMER.version,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: { openAPIV3Schema: scaledConsumerSchema },
+          additionalPrinterColumns: [
+            { name: 'Group', type: 'string', jsonPath: '.spec.group' },
+            { name: 'Target', type: 'string', jsonPath: '.spec.scaleTargetRef.name' },
+            { name: 'Current', type: 'integer', jsonPath: '.status.currentReplicas' },
+            { name: 'Desired', type: 'integer', jsonPath: '.status.desiredReplicas' },
+            { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+        },
+      ],
+    },
+  };
+}

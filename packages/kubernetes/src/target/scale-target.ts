@@ -1,0 +1,229 @@
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1APIResource,
+} from '@kubernetes/client-node';
+import type { Logger } from '@lagscale/exporter';
+import { retryKubernetes } from '../client/retry.js';
+
+/** What to scale: any resource with a `/scale` subresource (Deployment, StatefulSet, a custom one). */
+export interface ScaleTargetRef {
+  /** `apps/v1` by default. */
+  readonly apiVersion?: string;
+  /** `Deployment` by default. */
+  readonly kind?: string;
+  readonly name: string;
+}
+
+export interface KubernetesScaleTargetOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  readonly ref: ScaleTargetRef;
+  readonly logger: Logger;
+  /** The object the scale Events are about, and who sends them (the ScaledConsumer, say). */
+  readonly events?: {
+    readonly involvedObject: { readonly apiVersion: string; readonly kind: string; readonly name: string; readonly uid?: string };
+    readonly component: string;
+  };
+  /** Attempts per API call on 409, 429, 5xx and network errors. Default 4. */
+  readonly attempts?: number;
+}
+
+/** The scale subresource's view of a workload. */
+export interface ScaleReading {
+  /** spec.replicas: what the workload is asked to run (HPA's current replicas). */
+  readonly replicas: number;
+  /** status.replicas: pods that exist. */
+  readonly statusReplicas: number;
+  /** Pods matching the scale's selector that are Ready (HPA's ready pods). */
+  readonly readyReplicas: number;
+  readonly selector: string | null;
+}
+
+/** The target cannot be used (missing, not scalable, forbidden): the message says what to fix. */
+export class ScaleTargetError extends Error {
+  override readonly name = 'ScaleTargetError';
+
+  constructor(
+    message: string,
+    /** `not_found`, `not_scalable`, `forbidden`, `unavailable`. */
+    readonly reason: 'not_found' | 'not_scalable' | 'forbidden' | 'unavailable',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The Kubernetes object API with its discovery lookup (kind → plural resource) usable from here. */
+class ResourceDiscovery extends KubernetesObjectApi {
+  lookup(apiVersion: string, kind: string): Promise<V1APIResource | undefined> {
+    return this.resource(apiVersion, kind);
+  }
+}
+
+interface ResolvedResource {
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+}
+
+/**
+ * The `kubernetes` target: the scale subresource of a workload, as HPA and KEDA use it. Current
+ * replicas are `spec.replicas` (what HPA calls current), ready replicas are the Ready pods the
+ * scale's selector matches. Writes are merge patches of `spec.replicas`, retried with backoff on
+ * conflicts, throttling and server errors; each scale is also a Kubernetes Event. A replica count
+ * that changed since this target last wrote it (someone else edited it) is logged: the target owns
+ * the replicas of what it scales, as HPA does, and writes its own number on the next decision.
+ */
+export class KubernetesScaleTarget {
+  readonly name: string;
+  readonly #options: KubernetesScaleTargetOptions;
+  readonly #custom: CustomObjectsApi;
+  readonly #core: CoreV1Api;
+  readonly #discovery: ResourceDiscovery;
+  readonly #apiVersion: string;
+  readonly #kind: string;
+  #resource: ResolvedResource | null = null;
+  /** The replicas this target last wrote, to notice another writer. */
+  #written: number | null = null;
+  #lastReading: ScaleReading | null = null;
+
+  constructor(options: KubernetesScaleTargetOptions) {
+    this.#options = options;
+    this.#apiVersion = options.ref.apiVersion ?? 'apps/v1';
+    this.#kind = options.ref.kind ?? 'Deployment';
+    this.name = `kubernetes:${this.#kind.toLowerCase()}/${options.namespace}/${options.ref.name}`;
+    this.#custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#discovery = options.kubeConfig.makeApiClient(ResourceDiscovery);
+  }
+
+  get lastReading(): ScaleReading | null {
+    return this.#lastReading;
+  }
+
+  async currentReplicas(): Promise<number> {
+    return (await this.read()).replicas;
+  }
+
+  async readyReplicas(): Promise<number> {
+    return (await this.read()).readyReplicas;
+  }
+
+  /** Reads the scale subresource and counts the ready pods its selector matches. */
+  async read(): Promise<ScaleReading> {
+    const resource = await this.#resolve();
+    const { namespace } = this.#options;
+    const scale = (await this.#call('read the scale of', () =>
+      this.#custom.getNamespacedCustomObjectScale({ ...resource, namespace, name: this.#options.ref.name }),
+    )) as { spec?: { replicas?: number }; status?: { replicas?: number; selector?: string } };
+    const replicas = scale.spec?.replicas ?? 0;
+    const selector = scale.status?.selector ?? null;
+    let readyReplicas = 0;
+    if (selector !== null && selector !== '') {
+      const pods = await this.#call('list the pods of', () => this.#core.listNamespacedPod({ namespace, labelSelector: selector }));
+      readyReplicas = pods.items.filter(
+        (pod) => pod.metadata?.deletionTimestamp === undefined && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      ).length;
+    }
+    if (this.#written !== null && replicas !== this.#written) {
+      this.#options.logger.warn(
+        { event: 'replicas_changed_elsewhere', target: this.name, written: this.#written, found: replicas },
+        `${this.name}: spec.replicas is ${replicas}, not the ${this.#written} this controller wrote: someone else edits it; the next decision writes its own number`,
+      );
+      this.#written = null;
+    }
+    const reading = { replicas, statusReplicas: scale.status?.replicas ?? 0, readyReplicas, selector };
+    this.#lastReading = reading;
+    return reading;
+  }
+
+  async setReplicas(replicas: number): Promise<void> {
+    if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`replicas must be a whole number >= 0, got ${replicas}`);
+    const resource = await this.#resolve();
+    const { namespace } = this.#options;
+    const from = this.#lastReading?.replicas ?? null;
+    await this.#call('scale', () =>
+      this.#custom.patchNamespacedCustomObjectScale(
+        { ...resource, namespace, name: this.#options.ref.name, body: { spec: { replicas } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+    this.#written = replicas;
+    this.#options.logger.info({ event: 'target_scaled', target: this.name, from, to: replicas }, `${this.name}: replicas ${from ?? '?'} → ${replicas}`);
+    await this.#recordEvent(from, replicas);
+  }
+
+  async close(): Promise<void> {}
+
+  async #resolve(): Promise<ResolvedResource> {
+    if (this.#resource !== null) return this.#resource;
+    const [group, version] = this.#apiVersion.includes('/') ? (this.#apiVersion.split('/') as [string, string]) : ['', this.#apiVersion];
+    if (group === '')
+      throw new ScaleTargetError(
+        `${this.name}: scaleTargetRef.apiVersion "${this.#apiVersion}" is the core group; scale a Deployment or StatefulSet (apps/v1)`,
+        'not_scalable',
+      );
+    const found = await this.#call('look up the kind of', () => this.#discovery.lookup(this.#apiVersion, this.#kind));
+    if (found === undefined)
+      throw new ScaleTargetError(
+        `${this.name}: the API server has no kind ${this.#kind} in ${this.#apiVersion}: check scaleTargetRef.apiVersion and kind`,
+        'not_found',
+      );
+    this.#resource = { group, version, plural: found.name };
+    return this.#resource;
+  }
+
+  /** An API call with retries; its failure as a ScaleTargetError that says what to fix. */
+  async #call<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await retryKubernetes(call, { attempts: this.#options.attempts ?? 4 });
+    } catch (error) {
+      if (error instanceof ScaleTargetError) throw error;
+      const status = error instanceof ApiException ? error.code : null;
+      const where = `${this.name}: cannot ${what} ${this.#kind} "${this.#options.ref.name}" in namespace "${this.#options.namespace}"`;
+      if (status === 404) throw new ScaleTargetError(`${where}: it does not exist (check scaleTargetRef.name)`, 'not_found', { cause: error });
+      if (status === 403)
+        throw new ScaleTargetError(
+          `${where}: forbidden; grant the controller's service account get/patch on ${this.#kind} scale and list on pods`,
+          'forbidden',
+          {
+            cause: error,
+          },
+        );
+      throw new ScaleTargetError(`${where}: ${status === null ? (error as Error).message : `the API server answered ${status}`}`, 'unavailable', {
+        cause: error,
+      });
+    }
+  }
+
+  /** A Kubernetes Event for each scale, as HPA records SuccessfulRescale; a failure to record it is only logged. */
+  async #recordEvent(from: number | null, to: number): Promise<void> {
+    const events = this.#options.events;
+    if (events === undefined) return;
+    const now = new Date();
+    try {
+      await this.#core.createNamespacedEvent({
+        namespace: this.#options.namespace,
+        body: {
+          metadata: { generateName: `${events.involvedObject.name}.`, namespace: this.#options.namespace },
+          involvedObject: { ...events.involvedObject, namespace: this.#options.namespace },
+          reason: 'SuccessfulRescale',
+          message: `New size: ${to}; reason: lag-based decision (was ${from ?? 'unknown'}) for ${this.#kind} ${this.#options.ref.name}`,
+          type: 'Normal',
+          source: { component: events.component },
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    } catch (error) {
+      this.#options.logger.warn({ event: 'kubernetes_event_failed', target: this.name, err: (error as Error).message }, 'cannot record the scale Event');
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { ApiextensionsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { applyManifests, type Manifest, scaledConsumerCrd } from '@lagscale/kubernetes';
+import { waitFor } from '../../../test-support/kafka.js';
+
+/** Creates the ScaledConsumer CRD (or leaves it) and waits until the API server serves it. */
+export async function installCrd(kubeConfig: KubeConfig): Promise<void> {
+  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const crd = scaledConsumerCrd() as unknown as Manifest;
+  await applyManifests(kubeConfig, [crd]);
+  await waitFor(
+    'the ScaledConsumer CRD to be established',
+    async () => {
+      const found = await api.readCustomResourceDefinition({ name: crd.metadata.name });
+      return found.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+    },
+    30_000,
+    100,
+  );
+}
+
+export async function createNamespace(kubeConfig: KubeConfig, name: string): Promise<void> {
+  await kubeConfig
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name } } })
+    .catch((error: { code?: number }) => {
+      if (error.code !== 409) throw error;
+    });
+}
+
+/** A Deployment whose pods run `command` through the kubelet stand-in. */
+export function workerDeployment(name: string, command: readonly string[], replicas = 1): Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          terminationGracePeriodSeconds: 60,
+          containers: [
+            {
+              name: 'main',
+              image: 'lagscale:test',
+              command: [...command],
+              env: [{ name: 'LAGSCALE_WORKER_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+            },
+          ],
+        },
+      },
+    },
+  };
+}

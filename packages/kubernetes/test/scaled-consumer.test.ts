@@ -1,0 +1,224 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppsV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { createLogger } from '@lagscale/exporter';
+import { type ControlPlane, KubeletStandIn, SCALED_CONSUMER, type ScaledConsumer, ScaledConsumerController, startControlPlane } from '@lagscale/kubernetes';
+import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTopic, waitFor } from '../../../test-support/kafka.js';
+import { startGroupAtEnd } from '../../validator/test/worker/helpers.js';
+import { OrderRecords, produceOrders, requestProducer } from '../../validator/test/worker/order-records.js';
+import { createNamespace, installCrd, workerDeployment } from './helpers.js';
+
+const brokers = inject('kafkaBrokers');
+const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
+const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../validator/examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
+  name: string;
+  version: number;
+};
+const logger = createLogger('scaled-consumer-test', 'warn');
+const { group: crdGroup, version, plural } = SCALED_CONSUMER;
+
+/**
+ * The Kubernetes loop on a real control plane and a real broker: a ScaledConsumer's controller
+ * reads the lag of a consumer group and scales a Deployment through /scale; the Deployment's
+ * ReplicaSet makes pods; the kubelet stand-in runs each pod as a `lagscale worker` process; the
+ * workers drain the lag; the controller scales back in. Nothing is lost or doubled on the way.
+ */
+describe('ScaledConsumer on a real control plane', () => {
+  let controlPlane: ControlPlane;
+  let kubeConfig: KubeConfig;
+  let kubelet: KubeletStandIn;
+  let custom: CustomObjectsApi;
+  let apps: AppsV1Api;
+  const namespace = 'scaling';
+
+  beforeAll(async () => {
+    controlPlane = await startControlPlane({ onProgress: (line) => process.stderr.write(`[kubernetes] ${line}\n`) });
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+    custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    apps = kubeConfig.makeApiClient(AppsV1Api);
+    await installCrd(kubeConfig);
+    await createNamespace(kubeConfig, namespace);
+    kubelet = new KubeletStandIn({ kubeConfig, logger });
+    await kubelet.start();
+  }, 30 * 60_000);
+
+  afterAll(async () => {
+    await kubelet?.stop();
+    await controlPlane?.stop();
+  });
+
+  // Strict field validation, as kubectl asks by default: an unknown field is an error, not pruned.
+  const create = (body: Record<string, unknown>) =>
+    custom.createNamespacedCustomObject({
+      group: crdGroup,
+      version,
+      namespace,
+      plural,
+      fieldValidation: 'Strict',
+      body: { apiVersion: `${crdGroup}/${version}`, kind: 'ScaledConsumer', ...body },
+    });
+  const read = async (name: string) => (await custom.getNamespacedCustomObject({ group: crdGroup, version, namespace, plural, name })) as ScaledConsumer;
+
+  it('refuses bad specs in the API server, naming the field', async () => {
+    const base = { kafka: { brokers: ['127.0.0.1:9092'] }, group: 'g', scaleTargetRef: { name: 'w' } };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...base, behavior: { maxReplicas: 0 } }, 'spec.behavior.maxReplicas'],
+      [{ ...base, behavior: { minReplicas: 5, maxReplicas: 2 } }, 'spec.behavior.minReplicas'],
+      [{ ...base, policy: { name: 'bogus' } }, 'spec.policy.name'],
+      [{ ...base, policy: { name: 'threshold', lagTreshold: 10 } }, 'spec.policy.lagTreshold'],
+      [{ ...base, kafka: { brokers: ['no-port'] } }, 'spec.kafka.brokers[0]'],
+      [{ ...base, scaleTargetRef: {} }, 'spec.scaleTargetRef.name'],
+      [{ kafka: base.kafka, scaleTargetRef: base.scaleTargetRef }, 'spec.group'],
+    ];
+    for (const [spec, path] of cases) {
+      const error = (await create({ metadata: { name: 'bad' }, spec }).catch((e: unknown) => e)) as { code?: number; body?: string };
+      // 422 for a value the schema refuses, 400 for an unknown field (strict field validation).
+      expect([400, 422], JSON.stringify(spec)).toContain(error.code);
+      expect(String(error.body), JSON.stringify(spec)).toContain(path);
+    }
+  });
+
+  it('reports what the schema cannot check, and a missing target, in the Ready condition', async () => {
+    const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: 1 });
+    await controller.start();
+    try {
+      await create({
+        // The schema checks min <= max only when both are given; the default maxReplicas is 100.
+        metadata: { name: 'bad-min' },
+        spec: { kafka: { brokers }, group: 'nobody', scaleTargetRef: { name: 'nothing' }, behavior: { minReplicas: 150 } },
+      });
+      await create({ metadata: { name: 'no-target' }, spec: { kafka: { brokers }, group: 'nobody', scaleTargetRef: { name: 'does-not-exist' } } });
+      const ready = (resource: ScaledConsumer) => resource.status?.conditions?.find((c) => c.type === 'Ready');
+      const invalid = await waitFor('the InvalidSpec condition', async () => {
+        const condition = ready(await read('bad-min'));
+        return condition?.reason === 'InvalidSpec' ? condition : undefined;
+      });
+      expect(invalid).toMatchObject({ status: 'False', message: expect.stringContaining('spec.behavior.maxReplicas: must be >= minReplicas (150)') });
+      const missing = await waitFor('the TargetNotFound condition', async () => {
+        const condition = ready(await read('no-target'));
+        return condition?.reason === 'TargetNotFound' ? condition : undefined;
+      });
+      expect(missing.message).toContain('"does-not-exist"');
+      expect(missing.message).toContain('check scaleTargetRef.name');
+    } finally {
+      await controller.stop();
+    }
+  });
+
+  it('scales a Deployment out and in on real lag; its pods are real workers, and every record has exactly one result', { timeout: 600_000 }, async () => {
+    const TOTAL = 100_000;
+    const isMalformed = (n: number): boolean => n % 100 === 0;
+    const job = `k8s-${Date.now().toString(36)}`;
+    const group = `${job}-validators`;
+    const topic = VALIDATION_TOPICS.requests;
+    await createTopic(brokers, topic, 8).catch(() => {});
+    const file = join(mkdtempSync(join(tmpdir(), 'lagscale-k8s-')), 'results.db');
+    const setup = SqliteResultStore.open(file);
+    await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
+    await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total: TOTAL, createdAt: Date.now(), source: 'test' });
+    await setup.close();
+    await startGroupAtEnd(brokers, group, topic);
+
+    // Each record costs a worker 1 ms more: one worker takes ~100 s for the job, four ~25 s.
+    const command = [
+      process.execPath,
+      main,
+      'worker',
+      '-b',
+      brokers.join(','),
+      '--store',
+      file,
+      '--group',
+      group,
+      '--batch-size',
+      '500',
+      '--record-cost-ms',
+      '1',
+    ];
+    await apps.createNamespacedDeployment({ namespace, body: workerDeployment('validator', command) as never });
+    const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: 2, statusRefreshSeconds: 5 });
+    await controller.start();
+    const replicas: number[] = [];
+    const sampling = setInterval(() => {
+      void apps
+        .readNamespacedDeployment({ name: 'validator', namespace })
+        .then((d) => replicas.push(d.spec?.replicas ?? -1))
+        .catch(() => {});
+    }, 500);
+    const store = SqliteResultStore.open(file);
+    try {
+      await create({
+        metadata: { name: 'validator' },
+        spec: {
+          kafka: { brokers },
+          group,
+          topics: [topic],
+          scaleTargetRef: { name: 'validator' },
+          policy: { name: 'threshold', lagThreshold: 5000 },
+          behavior: {
+            minReplicas: 1,
+            maxReplicas: 4,
+            scaleUp: { stabilizationWindowSeconds: 0 },
+            scaleDown: { stabilizationWindowSeconds: 6, policies: [{ type: 'Percent', value: 100, periodSeconds: 5 }] },
+          },
+        },
+      });
+      const client = requestProducer(brokers);
+      const produced = await produceOrders(client, {
+        topic,
+        jobId: job,
+        ruleSet: ruleSet.name,
+        from: 1,
+        to: TOTAL,
+        isMalformed,
+        records: new OrderRecords({ seed: 7 }),
+      }).finally(() => client.close());
+      await waitFor('the Deployment to be scaled out', async () => Math.max(0, ...replicas) >= 3, 60_000, 200);
+      await waitFor('more than one worker pod running', async () => kubelet.running().size >= 3, 60_000, 200);
+      const final = await waitFor(
+        'every record to have a result or a dead letter',
+        async () => {
+          const j = (await store.getJob(job)) as Job;
+          return j.results + j.dlq >= TOTAL ? j : undefined;
+        },
+        300_000,
+        500,
+      );
+      await waitFor('the Deployment to be scaled back in to 1', async () => replicas.at(-1) === 1, 90_000, 500);
+      await waitFor('one worker pod left', async () => kubelet.running().size === 1, 90_000, 200);
+
+      const malformed = new Set(produced.malformed);
+      expect(final.results).toBe(TOTAL - malformed.size);
+      expect(final.dlq).toBe(malformed.size);
+      const numbers: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.searchResults({ jobId: job, limit: 1000, facets: false, ...(cursor === undefined ? {} : { cursor }) });
+        for (const item of page.items) numbers.push(item.recordNumber);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      expect(new Set(numbers).size).toBe(numbers.length);
+      expect(numbers.filter((n) => malformed.has(n))).toEqual([]);
+      expect(numbers).toHaveLength(TOTAL - malformed.size);
+
+      // The decision is in the status, with its arithmetic, and the resource is Ready.
+      const status = (await read('validator')).status;
+      expect(status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Serving' });
+      expect(status?.lastDecision?.arithmetic).toMatch(/\d/);
+      expect(status?.desiredReplicas).toBe(1);
+      expect(kubelet.started).toBeGreaterThanOrEqual(3);
+      process.stderr.write(
+        `[scaled-consumer] replicas over time: ${replicas.filter((r, i) => i === 0 || r !== replicas[i - 1]).join(' → ')}; scale writes ${controller.counters.scaleWrites}, status writes ${controller.counters.statusWrites}, pods started ${kubelet.started}\n`,
+      );
+    } finally {
+      clearInterval(sampling);
+      await controller.stop();
+      await store.close();
+    }
+  });
+});
