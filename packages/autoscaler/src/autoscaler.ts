@@ -12,7 +12,6 @@ import {
   scalingInputFromSnapshot,
 } from '@lagscale/core';
 import type { Logger } from '@lagscale/exporter';
-import type { LagMonitor } from '@lagscale/kafka';
 import type { ResolvedPolicy } from './policies.js';
 import type { ScaleTarget } from './targets/target.js';
 

@@ -328,7 +328,10 @@ describe('the smaller findings', () => {
     for (const name of ['a/b', 'x\uD800y', '\uDC00', 'tab\there', '../up', '.hidden', ' lead']) {
       const answer = await app.inject({ method: 'POST', url: '/api/v1/rulesets', payload: smallRuleSet(name) });
       expect(answer.statusCode, JSON.stringify(name)).toBe(422);
-      expect(answer.json().details, JSON.stringify(name)).toContainEqual({ pointer: '/name', message: expect.stringContaining("letters, digits, '.', '_' or '-'") });
+      expect(answer.json().details, JSON.stringify(name)).toContainEqual({
+        pointer: '/name',
+        message: expect.stringContaining("letters, digits, '.', '_' or '-'"),
+      });
     }
     // Letters of any script are names.
     const unicode = await app.inject({ method: 'POST', url: '/api/v1/rulesets', payload: smallRuleSet('Bestellungen-Prüfung_2') });
@@ -361,7 +364,12 @@ describe('the smaller findings', () => {
       expect(answer.statusCode, type).toBe(415);
       expect(answer.json(), type).toMatchObject({ error: 'unsupported_media_type', message: expect.stringContaining('UTF-8') });
     }
-    const utf8 = await app.inject({ method: 'POST', url: '/api/v1/rulesets', headers: { 'content-type': 'application/json; charset=UTF-8' }, payload: smallRuleSet('utf8') });
+    const utf8 = await app.inject({
+      method: 'POST',
+      url: '/api/v1/rulesets',
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+      payload: smallRuleSet('utf8'),
+    });
     expect(utf8.statusCode).toBe(201);
   });
 });

@@ -392,7 +392,14 @@ describe('what a hostile-input probe sent, through a real worker', () => {
   });
 
   it('stops an upload that sends nothing for the idle limit (408), keeping what it read', async () => {
-    const limited = await buildApi({ store, connection: { brokers }, requestsTopic, deadLetterTopic, limits: { uploadIdleMs: 400 }, upload: { batchRecords: 1 } });
+    const limited = await buildApi({
+      store,
+      connection: { brokers },
+      requestsTopic,
+      deadLetterTopic,
+      limits: { uploadIdleMs: 400 },
+      upload: { batchRecords: 1 },
+    });
     try {
       const address = await limited.listen({ host: '127.0.0.1', port: 0 });
       const jobId = `${run}-stalled`;
