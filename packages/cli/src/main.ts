@@ -7,6 +7,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerDemoConsumerCommand } from './commands/demo-consumer.js';
 import { registerExporterCommand } from './commands/exporter.js';
 import { registerKafkaCommand } from './commands/kafka.js';
+import { registerKubeCommand } from './commands/kube.js';
 import { registerLagCommand } from './commands/lag.js';
 import { registerPolicyCommand } from './commands/policy.js';
 import { registerSimulateCommand } from './commands/simulate.js';
@@ -41,6 +42,7 @@ registerPolicyCommand(program);
 registerWorkerCommand(program);
 registerApiCommand(program);
 registerControllerCommand(program);
+registerKubeCommand(program);
 registerValidateCommand(program);
 
 try {

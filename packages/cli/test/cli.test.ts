@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,5 +192,15 @@ describe('lagscale exporter', () => {
     } finally {
       first.child.kill('SIGTERM');
     }
+  });
+});
+
+describe('lagscale kube manifests', () => {
+  it('prints what deploy/manifests/lagscale-controller.yaml holds (regenerate it with the command when this fails)', () => {
+    const printed = execFileSync(process.execPath, [main, 'kube', 'manifests'], { encoding: 'utf8' });
+    const committed = readFileSync(fileURLToPath(new URL('../../../deploy/manifests/lagscale-controller.yaml', import.meta.url)), 'utf8');
+    expect(printed).toBe(committed);
+    expect(printed).toContain('kind: CustomResourceDefinition');
+    expect(printed).toContain('x-kubernetes-validations');
   });
 });

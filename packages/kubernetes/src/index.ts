@@ -1,7 +1,7 @@
 export * from './client/apply.js';
 export * from './client/retry.js';
 export * from './control-plane/binaries.js';
-export type { ControlPlaneCertificates, KeyPair } from './control-plane/certificates.js';
+export { type ControlPlaneCertificates, issueCertificate, type KeyPair } from './control-plane/certificates.js';
 export * from './control-plane/kubeconfig.js';
 export * from './control-plane/launcher.js';
 export type { SupervisedProcess } from './control-plane/processes.js';
@@ -9,5 +9,9 @@ export * from './controller/controller.js';
 export * from './controller/lease.js';
 export * from './controller/shared-monitors.js';
 export * from './crd/scaled-consumer.js';
+export * from './deploy/controller-manifests.js';
+export * from './metrics-api/external-metrics-server.js';
+export * from './metrics-api/label-selector.js';
+export * from './metrics-api/manifests.js';
 export * from './target/scale-target.js';
 export * from './testing/kubelet-stand-in.js';

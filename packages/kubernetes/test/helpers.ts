@@ -53,3 +53,27 @@ export function workerDeployment(name: string, command: readonly string[], repli
     },
   };
 }
+
+/** A GET through the API server with the kubeconfig's credentials; the parsed JSON and the status. */
+export async function getThroughApiServer(kubeConfig: KubeConfig, path: string): Promise<{ status: number; body: unknown }> {
+  const { request } = await import('node:https');
+  const server = kubeConfig.getCurrentCluster()?.server as string;
+  const options: import('node:https').RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
+  await kubeConfig.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const sent = request(new URL(path, server), options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {}
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+    });
+    sent.on('error', reject);
+    sent.end();
+  });
+}

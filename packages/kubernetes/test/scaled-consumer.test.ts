@@ -83,6 +83,27 @@ describe('ScaledConsumer on a real control plane', () => {
     }
   });
 
+  it("accepts the controller's install manifests (server-side apply, dry run): CRD, RBAC, Deployment and the metrics API registration", async () => {
+    const manifests = [
+      ...controllerManifests({ namespace: 'lagscale' }),
+      ...externalMetricsManifests({ namespace: 'lagscale', port: 6443, caBundle: controlPlane.caPem }),
+    ];
+    // The namespace first (a dry run stores nothing, and namespaced objects need theirs to exist).
+    await applyManifests(
+      kubeConfig,
+      manifests.filter((m) => m.kind === 'Namespace'),
+    );
+    const applied = await applyManifests(
+      kubeConfig,
+      manifests.filter((m) => m.kind !== 'Namespace'),
+      { dryRun: true },
+    );
+    expect(applied.map((m) => m.kind)).toEqual(manifests.filter((m) => m.kind !== 'Namespace').map((m) => m.kind));
+    // A mistake in one is refused with its field.
+    const broken = { ...(manifests.find((m) => m.kind === 'Deployment') as Manifest), spec: { replicas: 'two' } } as Manifest;
+    await expect(applyManifests(kubeConfig, [broken], { dryRun: true })).rejects.toThrow(/replicas/);
+  });
+
   it('reports what the schema cannot check, and a missing target, in the Ready condition', async () => {
     const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: 1 });
     await controller.start();

@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions } from '@lagscale/exporter';
-import { LeaseElector, ScaledConsumerController } from '@lagscale/kubernetes';
+import { createExternalMetricsServer, LeaseElector, ScaledConsumerController } from '@lagscale/kubernetes';
 import type { Command } from 'commander';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ConfigError, parseInteger } from '../config.js';
 import { untilStopSignal } from '../runtime.js';
 
@@ -18,6 +19,17 @@ interface ControllerFlags {
   intervalSeconds: string;
   host: string;
   port: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  metricsApiPort: string;
+}
+
+function readPem(file: string, flag: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read ${flag} ${file}: ${(error as Error).message}`);
+  }
 }
 
 /** The kubeconfig: the flag, else $KUBECONFIG or ~/.kube/config, else the pod's service account. */
@@ -48,6 +60,12 @@ export function registerControllerCommand(program: Command): void {
     .option('--interval-seconds <s>', 'seconds between lag collections (one per Kafka cluster)', '5')
     .option('--host <address>', 'listen address of /metrics and the health routes', '127.0.0.1')
     .option('-p, --port <port>', 'listen port of /metrics and the health routes (0: any free port)', '8081')
+    .option(
+      '--tls-cert-file <file>',
+      'serve the external metrics API (external.metrics.k8s.io) with this certificate (PEM); it must name <service>.<namespace>.svc',
+    )
+    .option('--tls-key-file <file>', 'the key of --tls-cert-file')
+    .option('--metrics-api-port <port>', 'listen port of the external metrics API', '6443')
     .action(async (flags: ControllerFlags) => {
       const kubeConfig = loadKubeConfig(flags.kubeconfig);
       const leaseDurationSeconds = parseInteger(flags.leaseDurationSeconds, '--lease-duration-seconds', 3, 3600);
@@ -96,8 +114,18 @@ export function registerControllerCommand(program: Command): void {
         reply.code(watching ? 200 : 503);
         return { status: watching ? 'ok' : 'starting', leading: controller.leading, scaledConsumers: controller.runtimes().size };
       });
+      if ((flags.tlsCertFile === undefined) !== (flags.tlsKeyFile === undefined))
+        throw new ConfigError('the external metrics API needs both --tls-cert-file and --tls-key-file');
+      const metricsApiPort = parseInteger(flags.metricsApiPort, '--metrics-api-port', 0, 65535);
       const url = await app.listen({ host: flags.host, port });
+      let metricsApi: FastifyInstance | null = null;
       try {
+        if (flags.tlsCertFile !== undefined && flags.tlsKeyFile !== undefined) {
+          const tls = { cert: readPem(flags.tlsCertFile, '--tls-cert-file'), key: readPem(flags.tlsKeyFile, '--tls-key-file') };
+          metricsApi = await createExternalMetricsServer({ source: controller.metricsSource(), logger, tls, kubeConfig });
+          const metricsUrl = await metricsApi.listen({ host: flags.host, port: metricsApiPort });
+          logger.info({ event: 'external_metrics_api_started', url: metricsUrl }, `external metrics API on ${metricsUrl}`);
+        }
         await controller.start();
         watching = true;
         elector?.start();
@@ -110,6 +138,7 @@ export function registerControllerCommand(program: Command): void {
       } finally {
         await elector?.stop();
         await controller.stop();
+        await metricsApi?.close();
         await app.close();
       }
     });

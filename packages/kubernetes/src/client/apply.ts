@@ -5,7 +5,12 @@ import { type KubeConfig, KubernetesObjectApi, type V1APIResource } from '@kuber
 export interface Manifest {
   readonly apiVersion: string;
   readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly [field: string]: unknown;
+  };
   readonly [field: string]: unknown;
 }
 

@@ -79,7 +79,15 @@ async function makeCa(dir: string, name: string, commonName: string): Promise<Ke
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
 
-async function issue(dir: string, ca: KeyPair, name: string, subject: string, usage: 'serverAuth' | 'clientAuth', names: string[] = []): Promise<KeyPair> {
+/** Issues a certificate signed by `ca` into `dir` (`<name>.crt`, `<name>.key`); `names` are subjectAltName entries (`DNS:x`, `IP:y`). */
+export async function issueCertificate(
+  dir: string,
+  ca: KeyPair,
+  name: string,
+  subject: string,
+  usage: 'serverAuth' | 'clientAuth',
+  names: string[] = [],
+): Promise<KeyPair> {
   await openssl(dir, ['req', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
   const extensions = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', `extendedKeyUsage=${usage}`];
   if (names.length > 0) extensions.push(`subjectAltName=${names.join(',')}`);
@@ -115,13 +123,13 @@ export async function makeControlPlaneCertificates(dir: string): Promise<Control
   const loopback = ['IP:127.0.0.1', 'DNS:localhost'];
   const [apiServerServing, etcdServing, controllerManagerServing, apiServerEtcdClient, adminClient, controllerManagerClient, frontProxyClient] =
     await Promise.all([
-      issue(dir, ca, 'kube-apiserver', '/CN=kube-apiserver', 'serverAuth', API_SERVER_NAMES),
-      issue(dir, ca, 'etcd', '/CN=etcd', 'serverAuth', loopback),
-      issue(dir, ca, 'kube-controller-manager-serving', '/CN=kube-controller-manager', 'serverAuth', loopback),
-      issue(dir, ca, 'kube-apiserver-etcd-client', '/CN=kube-apiserver-etcd-client', 'clientAuth'),
-      issue(dir, ca, 'admin', '/O=system:masters/CN=lagscale-admin', 'clientAuth'),
-      issue(dir, ca, 'kube-controller-manager', '/CN=system:kube-controller-manager', 'clientAuth'),
-      issue(dir, frontProxyCa, 'front-proxy-client', '/CN=front-proxy-client', 'clientAuth'),
+      issueCertificate(dir, ca, 'kube-apiserver', '/CN=kube-apiserver', 'serverAuth', API_SERVER_NAMES),
+      issueCertificate(dir, ca, 'etcd', '/CN=etcd', 'serverAuth', loopback),
+      issueCertificate(dir, ca, 'kube-controller-manager-serving', '/CN=kube-controller-manager', 'serverAuth', loopback),
+      issueCertificate(dir, ca, 'kube-apiserver-etcd-client', '/CN=kube-apiserver-etcd-client', 'clientAuth'),
+      issueCertificate(dir, ca, 'admin', '/O=system:masters/CN=lagscale-admin', 'clientAuth'),
+      issueCertificate(dir, ca, 'kube-controller-manager', '/CN=system:kube-controller-manager', 'clientAuth'),
+      issueCertificate(dir, frontProxyCa, 'front-proxy-client', '/CN=front-proxy-client', 'clientAuth'),
     ]);
   await openssl(dir, ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'service-account.key']);
   await openssl(dir, ['pkey', '-in', 'service-account.key', '-pubout', '-out', 'service-account.pub']);

@@ -26,6 +26,7 @@ import {
   type ScaledConsumerStatus,
   scaledConsumerKey,
 } from '../crd/scaled-consumer.js';
+import type { ExternalMetricsSource } from '../metrics-api/external-metrics-server.js';
 import { KubernetesScaleTarget, ScaleTargetError } from '../target/scale-target.js';
 import type { LeaseElector } from './lease.js';
 import { GroupView, SharedMonitors } from './shared-monitors.js';
@@ -101,6 +102,22 @@ export class ScaledConsumerController {
   /** The ScaledConsumers being served, by `namespace/name`. */
   runtimes(): ReadonlyMap<string, ScaledConsumerRuntime> {
     return this.#runtimes;
+  }
+
+  /** What the external metrics API serves: the ScaledConsumers of a namespace with their latest lag and decision. */
+  metricsSource(): ExternalMetricsSource {
+    return {
+      scaledConsumers: (namespace) =>
+        [...this.#runtimes.values()]
+          .filter((runtime) => runtime.parsed.resource.metadata.namespace === namespace)
+          .map((runtime) => ({
+            name: runtime.parsed.resource.metadata.name,
+            group: runtime.parsed.resource.spec.group,
+            snapshot: runtime.view.latest,
+            decision: runtime.autoscaler.lastDecision,
+            behavior: runtime.parsed.behavior,
+          })),
+    };
   }
 
   get leading(): boolean {

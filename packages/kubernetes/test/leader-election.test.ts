@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { AppsV1Api, CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { type ControlPlane, SCALED_CONSUMER, startControlPlane } from '@lagscale/kubernetes';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
+import { createNamespace, installCrd, workerDeployment } from './helpers.js';
+
+const brokers = inject('kafkaBrokers');
+const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
+const namespace = 'election';
+const LEASE_SECONDS = 6;
+
+interface ControllerProcess {
+  readonly identity: string;
+  readonly child: ChildProcess;
+  /** Each scale write this instance logged (`target_scaled`), with when. */
+  readonly scales: { at: number; to: number }[];
+}
+
+/**
+ * Two `lagscale controller` processes against one real control plane: only the Lease holder
+ * scales; SIGKILL it and the other takes over within the lease duration, and every change of
+ * replicas is written exactly once.
+ */
+describe('two controllers and a Lease', () => {
+  let controlPlane: ControlPlane;
+  let kubeConfig: KubeConfig;
+  const controllers: ControllerProcess[] = [];
+  const topic = `election-${Date.now().toString(36)}`;
+  const group = `${topic}-group`;
+
+  const startController = (identity: string): ControllerProcess => {
+    const child = spawn(
+      process.execPath,
+      [
+        main,
+        'controller',
+        '--kubeconfig',
+        controlPlane.kubeconfigPath,
+        '--lease-namespace',
+        namespace,
+        '--identity',
+        identity,
+        '--lease-duration-seconds',
+        String(LEASE_SECONDS),
+        '--interval-seconds',
+        '1',
+        '--port',
+        '0',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const started: ControllerProcess = { identity, child, scales: [] };
+    let pending = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          const entry = JSON.parse(line) as { event?: string; to?: number };
+          if (entry.event === 'target_scaled') started.scales.push({ at: Date.now(), to: entry.to as number });
+        } catch {}
+      }
+    });
+    child.stderr?.resume();
+    controllers.push(started);
+    return started;
+  };
+
+  beforeAll(async () => {
+    controlPlane = await startControlPlane({ onProgress: (line) => process.stderr.write(`[kubernetes] ${line}\n`) });
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+    await installCrd(kubeConfig);
+    await createNamespace(kubeConfig, namespace);
+    await createTopic(brokers, topic, 2);
+    await produce(brokers, { topic, perPartition: { 0: 5000, 1: 5000 } });
+    await commitOffsets(brokers, group, topic, { 0: 0, 1: 0 });
+  }, 30 * 60_000);
+
+  afterAll(async () => {
+    for (const c of controllers) c.child.kill('SIGKILL');
+    await controlPlane?.stop();
+  });
+
+  it('lets only the holder scale, and hands over within the lease duration after a SIGKILL, writing each change once', { timeout: 180_000 }, async () => {
+    const apps = kubeConfig.makeApiClient(AppsV1Api);
+    const idle = [process.execPath, '-e', 'setInterval(() => {}, 1000)'];
+    await apps.createNamespacedDeployment({ namespace, body: workerDeployment('election-target', idle) as never });
+    const a = startController('controller-a');
+    const b = startController('controller-b');
+    const leases = kubeConfig.makeApiClient(CoordinationV1Api);
+    const holder = async (): Promise<string | undefined> =>
+      (await leases.readNamespacedLease({ name: 'lagscale-controller', namespace }).catch(() => undefined))?.spec?.holderIdentity || undefined;
+    const first = await waitFor('a Lease holder', holder, 30_000, 200);
+    await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: SCALED_CONSUMER.group,
+      version: SCALED_CONSUMER.version,
+      namespace,
+      plural: SCALED_CONSUMER.plural,
+      body: {
+        apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`,
+        kind: 'ScaledConsumer',
+        metadata: { name: 'election' },
+        spec: {
+          kafka: { brokers },
+          group,
+          scaleTargetRef: { name: 'election-target' },
+          policy: { name: 'threshold', lagThreshold: 2500 },
+          behavior: { maxReplicas: 8 },
+        },
+      },
+    });
+    const replicas = async (): Promise<number> => (await apps.readNamespacedDeployment({ name: 'election-target', namespace })).spec?.replicas ?? -1;
+    // Lag 10,000 at 2,500 per replica: 4.
+    await waitFor('4 replicas', async () => (await replicas()) === 4, 60_000, 200);
+    const leader = first === a.identity ? a : b;
+    const follower = leader === a ? b : a;
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(leader.scales.map((s) => s.to)).toEqual([4]);
+    expect(follower.scales).toEqual([]);
+
+    leader.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await waitFor('the other controller to hold the Lease', async () => (await holder()) === follower.identity, (LEASE_SECONDS + 10) * 1000, 100);
+    const handover = (Date.now() - killedAt) / 1000;
+    // Within the lease duration plus one retry period of the new holder.
+    expect(handover).toBeLessThan(LEASE_SECONDS + 3);
+
+    // More lag: 20,000 → 8 replicas, written by the new leader alone, once.
+    await produce(brokers, { topic, perPartition: { 0: 5000, 1: 5000 } });
+    await waitFor('8 replicas', async () => (await replicas()) === 8, 60_000, 200);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(follower.scales.map((s) => s.to)).toEqual([8]);
+    expect(leader.scales.map((s) => s.to)).toEqual([4]);
+    process.stderr.write(`[leader-election] hand-over ${handover.toFixed(1)} s after SIGKILL (lease ${LEASE_SECONDS} s)\n`);
+  });
+});
