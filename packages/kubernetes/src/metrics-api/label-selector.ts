@@ -68,7 +68,7 @@ export function matchesLabels(requirements: readonly LabelRequirement[], labels:
         return value === undefined || !r.values.includes(value);
       case 'exists':
         return value !== undefined;
-      case 'doesnotexist':
+      default:
         return value === undefined;
     }
   });
