@@ -73,7 +73,8 @@ describe('lagscale up refuses to start, saying what to do', () => {
   it('when the API would listen beyond loopback without tokens, before starting Kafka', async () => {
     const started = Date.now();
     const r = await up({ LAGSCALE_HOST: '0.0.0.0', LAGSCALE_API_TOKENS: '' });
-    expect(r.code).toBe(1);
+    // 2: a configuration mistake (README, "Exit codes").
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('refusing to serve the API on 0.0.0.0 without API tokens');
     expect(r.stderr).not.toContain('starting a local Kafka broker');
     // Kafka takes seconds to start; the refusal comes before it.
@@ -82,7 +83,7 @@ describe('lagscale up refuses to start, saying what to do', () => {
 
   it('when a token in LAGSCALE_API_TOKENS is malformed, naming the entry', async () => {
     const r = await up({ LAGSCALE_API_TOKENS: 'ci:write:short' });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('LAGSCALE_API_TOKENS token 1 ("ci"): the secret must be at least 16 characters');
   });
 
