@@ -10,6 +10,8 @@ const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 const namespace = 'election';
 const LEASE_SECONDS = 6;
+/** 10,000 records over eight partitions. */
+const EIGHTHS = Object.fromEntries(Array.from({ length: 8 }, (_, p) => [p, 1250]));
 
 interface ControllerProcess {
   readonly identity: string;
@@ -53,7 +55,8 @@ describe('two controllers and a Lease', () => {
     );
     const started: ControllerProcess = { identity, child, scales: [] };
     let pending = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
+    // Logs are JSON lines on stderr.
+    child.stderr?.on('data', (chunk: Buffer) => {
       pending += chunk.toString('utf8');
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
@@ -64,7 +67,7 @@ describe('two controllers and a Lease', () => {
         } catch {}
       }
     });
-    child.stderr?.resume();
+    child.stdout?.resume();
     controllers.push(started);
     return started;
   };
@@ -75,9 +78,10 @@ describe('two controllers and a Lease', () => {
     kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
     await installCrd(kubeConfig);
     await createNamespace(kubeConfig, namespace);
-    await createTopic(brokers, topic, 2);
-    await produce(brokers, { topic, perPartition: { 0: 5000, 1: 5000 } });
-    await commitOffsets(brokers, group, topic, { 0: 0, 1: 0 });
+    // Eight partitions: the threshold policy never asks for more consumers than partitions.
+    await createTopic(brokers, topic, 8);
+    await produce(brokers, { topic, perPartition: EIGHTHS });
+    await commitOffsets(brokers, group, topic, Object.fromEntries(Array.from({ length: 8 }, (_, p) => [p, 0])));
   }, 30 * 60_000);
 
   afterAll(async () => {
@@ -130,11 +134,18 @@ describe('two controllers and a Lease', () => {
     expect(handover).toBeLessThan(LEASE_SECONDS + 3);
 
     // More lag: 20,000 → 8 replicas, written by the new leader alone, once.
-    await produce(brokers, { topic, perPartition: { 0: 5000, 1: 5000 } });
+    await produce(brokers, { topic, perPartition: EIGHTHS });
     await waitFor('8 replicas', async () => (await replicas()) === 8, 60_000, 200);
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect(follower.scales.map((s) => s.to)).toEqual([8]);
+    // The new leader's writes: each a new number on the way up (the lag grows while it is
+    // produced, so a step on the way is fine), none repeated, all after it took over.
+    const writes = follower.scales.map((s) => s.to);
+    expect(writes.at(-1)).toBe(8);
+    expect(writes.every((to, i) => to > (i === 0 ? 4 : (writes[i - 1] as number)))).toBe(true);
+    expect(follower.scales.every((s) => s.at > killedAt)).toBe(true);
     expect(leader.scales.map((s) => s.to)).toEqual([4]);
-    process.stderr.write(`[leader-election] hand-over ${handover.toFixed(1)} s after SIGKILL (lease ${LEASE_SECONDS} s)\n`);
+    process.stderr.write(
+      `[leader-election] hand-over ${handover.toFixed(1)} s after SIGKILL (lease ${LEASE_SECONDS} s); writes: ${leader.identity} ${leader.scales.map((s) => s.to).join(',')}, ${follower.identity} ${writes.join(',')}\n`,
+    );
   });
 });

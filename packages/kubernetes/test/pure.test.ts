@@ -86,7 +86,12 @@ describe('external metric values', () => {
 
   it('gives one value per ScaledConsumer, per topic when the selector names topics, and clamps desired replicas to min and max', () => {
     expect(metricItems(source, 'shop', 'kafka_consumergroup_lag', parseLabelSelector('consumergroup=orders'))).toEqual([
-      { metricName: 'kafka_consumergroup_lag', metricLabels: { consumergroup: 'orders', scaledconsumer: 'orders' }, timestamp: '2026-12-03T12:00:00.000Z', value: '1600' },
+      {
+        metricName: 'kafka_consumergroup_lag',
+        metricLabels: { consumergroup: 'orders', scaledconsumer: 'orders' },
+        timestamp: '2026-12-03T12:00:00.000Z',
+        value: '1600',
+      },
     ]);
     expect(metricItems(source, 'shop', 'kafka_consumergroup_lag', parseLabelSelector('topic in (a,b)')).map((i) => [i.metricLabels.topic, i.value])).toEqual([
       ['a', '1500'],
@@ -117,7 +122,11 @@ describe('parseScaledConsumer', () => {
 
   it('shares one lag collection between resources on the same brokers (in any order) and credentials', () => {
     const a = parseScaledConsumer(resource({}));
-    const b = parseScaledConsumer({ ...resource({}), metadata: { name: 'y', namespace: 'other' }, spec: { ...resource({}).spec, kafka: { brokers: ['a:9092', 'b:9092'] } } });
+    const b = parseScaledConsumer({
+      ...resource({}),
+      metadata: { name: 'y', namespace: 'other' },
+      spec: { ...resource({}).spec, kafka: { brokers: ['a:9092', 'b:9092'] } },
+    });
     expect(a.clusterKey).toBe(b.clusterKey);
     const sasl = parseScaledConsumer(resource({ kafka: { brokers: ['a:9092', 'b:9092'], sasl: { mechanism: 'PLAIN', secretRef: { name: 's' } } } }));
     expect(sasl.clusterKey).not.toBe(a.clusterKey);

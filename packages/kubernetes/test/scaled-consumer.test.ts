@@ -4,7 +4,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '@lagscale/exporter';
-import { type ControlPlane, KubeletStandIn, SCALED_CONSUMER, type ScaledConsumer, ScaledConsumerController, startControlPlane } from '@lagscale/kubernetes';
+import {
+  applyManifests,
+  type ControlPlane,
+  controllerManifests,
+  externalMetricsManifests,
+  KubeletStandIn,
+  type Manifest,
+  SCALED_CONSUMER,
+  type ScaledConsumer,
+  ScaledConsumerController,
+  startControlPlane,
+} from '@lagscale/kubernetes';
 import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../test-support/kafka.js';

@@ -82,7 +82,8 @@ export async function createExternalMetricsServer(options: ExternalMetricsServer
     if (user === undefined) return refuse(reply, 401, 'Unauthorized', 'the request names no user (X-Remote-User)');
     const metric = /^\/apis\/external\.metrics\.k8s\.io\/v1beta1\/namespaces\/([^/]+)\/([^/?]+)/.exec(request.url);
     if (metric === null || authorization === null) return;
-    const groups = ([] as string[]).concat(request.headers['x-remote-group'] ?? []);
+    // One header per group; Node would join repeated headers with ", " (headersDistinct keeps them apart).
+    const groups = request.raw.headersDistinct['x-remote-group'] ?? [];
     const [, namespace, resource] = metric as unknown as [string, string, string];
     const key = JSON.stringify([user, groups, namespace, resource]);
     const cached = decisions.get(key);
