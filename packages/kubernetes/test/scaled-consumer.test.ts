@@ -9,12 +9,14 @@ import {
   type ControlPlane,
   controllerManifests,
   externalMetricsManifests,
+  issueCertificate,
   KubeletStandIn,
   type Manifest,
   SCALED_CONSUMER,
   type ScaledConsumer,
   ScaledConsumerController,
   startControlPlane,
+  writeKubeconfig,
 } from '@lagscale/kubernetes';
 import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -142,6 +144,88 @@ describe('ScaledConsumer on a real control plane', () => {
     }
   });
 
+  it('holds the fallback replicas while Kafka cannot be read, with the Fallback condition, and says Forbidden when RBAC lacks /scale', {
+    timeout: 120_000,
+  }, async () => {
+    const idle = [process.execPath, '-e', 'setInterval(() => {}, 1000); process.on("SIGTERM", () => process.exit(0))'];
+    await apps.createNamespacedDeployment({ namespace, body: workerDeployment('unreachable', idle) as never });
+    const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: 1 });
+    await controller.start();
+    try {
+      // Nothing listens on port 1: every collection fails; after 2 failed reads the fallback holds 3.
+      await create({
+        metadata: { name: 'kafka-down' },
+        spec: {
+          kafka: { brokers: ['127.0.0.1:1'] },
+          group: 'g',
+          scaleTargetRef: { name: 'unreachable' },
+          behavior: { fallback: { failureThreshold: 2, replicas: 3 } },
+        },
+      });
+      await waitFor(
+        'the fallback replicas',
+        async () => (await apps.readNamespacedDeployment({ name: 'unreachable', namespace })).spec?.replicas === 3,
+        60_000,
+        250,
+      );
+      const status = await waitFor('the Fallback condition', async () => {
+        const s = (await read('kafka-down')).status;
+        return s?.conditions?.find((c) => c.type === 'Fallback')?.status === 'True' ? s : undefined;
+      });
+      expect(status.conditions?.find((c) => c.type === 'Active')).toMatchObject({ status: 'Unknown', reason: 'MetricsUnavailable' });
+      expect(status.lastDecision).toMatchObject({ action: 'fallback', desiredReplicas: 3 });
+      // It stays there: no decision on stale numbers.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect((await apps.readNamespacedDeployment({ name: 'unreachable', namespace })).spec?.replicas).toBe(3);
+    } finally {
+      await controller.stop();
+    }
+
+    // A controller whose user may watch ScaledConsumers and write their status, but not scale.
+    const dir = mkdtempSync(join(tmpdir(), 'lagscale-limited-'));
+    const cert = await issueCertificate(dir, controlPlane.certificates.ca, 'limited', '/CN=lagscale-limited', 'clientAuth');
+    const kubeconfigPath = await writeKubeconfig(join(dir, 'kubeconfig'), {
+      server: controlPlane.server,
+      caCertPath: controlPlane.certificates.ca.cert,
+      clientCertPath: cert.cert,
+      clientKeyPath: cert.key,
+    });
+    await applyManifests(kubeConfig, [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'lagscale-limited' },
+        rules: [
+          { apiGroups: ['lagscale.dev'], resources: ['scaledconsumers'], verbs: ['get', 'list', 'watch'] },
+          { apiGroups: ['lagscale.dev'], resources: ['scaledconsumers/status'], verbs: ['get', 'patch'] },
+        ],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'lagscale-limited' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'lagscale-limited' },
+        subjects: [{ kind: 'User', name: 'lagscale-limited', apiGroup: 'rbac.authorization.k8s.io' }],
+      },
+    ]);
+    const limitedConfig = new KubeConfig();
+    limitedConfig.loadFromFile(kubeconfigPath);
+    const limited = new ScaledConsumerController({ kubeConfig: limitedConfig, logger, elector: null, intervalSeconds: 1, namespace });
+    await limited.start();
+    try {
+      await custom.deleteNamespacedCustomObject({ group: crdGroup, version, namespace, plural, name: 'kafka-down' });
+      await create({ metadata: { name: 'forbidden' }, spec: { kafka: { brokers }, group: 'g', scaleTargetRef: { name: 'unreachable' } } });
+      const ready = await waitFor('the TargetForbidden condition', async () => {
+        const condition = (await read('forbidden')).status?.conditions?.find((c) => c.type === 'Ready');
+        return condition?.reason === 'TargetForbidden' ? condition : undefined;
+      });
+      expect(ready.message).toContain('grant the controller');
+    } finally {
+      await limited.stop();
+      await apps.deleteNamespacedDeployment({ name: 'unreachable', namespace });
+    }
+  });
+
   it('scales a Deployment out and in on real lag; its pods are real workers, and every record has exactly one result', { timeout: 600_000 }, async () => {
     const TOTAL = 100_000;
     const isMalformed = (n: number): boolean => n % 100 === 0;
@@ -211,7 +295,8 @@ describe('ScaledConsumer on a real control plane', () => {
         records: new OrderRecords({ seed: 7 }),
       }).finally(() => client.close());
       await waitFor('the Deployment to be scaled out', async () => Math.max(0, ...replicas) >= 3, 60_000, 200);
-      await waitFor('more than one worker pod running', async () => kubelet.running().size >= 3, 60_000, 200);
+      const workerPods = () => [...kubelet.running().keys()].filter((key) => key.startsWith(`${namespace}/validator-`)).length;
+      await waitFor('more than one worker pod running', async () => workerPods() >= 3, 60_000, 200);
       const final = await waitFor(
         'every record to have a result or a dead letter',
         async () => {
@@ -222,7 +307,7 @@ describe('ScaledConsumer on a real control plane', () => {
         500,
       );
       await waitFor('the Deployment to be scaled back in to 1', async () => replicas.at(-1) === 1, 90_000, 500);
-      await waitFor('one worker pod left', async () => kubelet.running().size === 1, 90_000, 200);
+      await waitFor('one worker pod left', async () => workerPods() === 1, 90_000, 200);
 
       const malformed = new Set(produced.malformed);
       expect(final.results).toBe(TOTAL - malformed.size);

@@ -328,11 +328,25 @@ export class ScaledConsumerController {
         : condition('Paused', 'False', 'Running', 'not paused', generation),
     ];
     const learned = learnedServiceRate(runtime.autoscaler.policyState);
+    const merged = this.#mergeConditions(runtime, conditions);
+    // Unchanged numbers and conditions are written at most every statusRefreshSeconds; the ready
+    // count (a pod list) is read only for a write.
+    const significant = JSON.stringify([
+      decision.currentReplicas,
+      decision.desiredReplicas,
+      reading?.statusReplicas,
+      decision.action,
+      merged.map((c) => [c.type, c.status, c.reason]),
+    ]);
+    const now = Date.now();
+    const refreshMs = (this.#options.statusRefreshSeconds ?? 30) * 1000;
+    if (runtime.lastStatus !== null && runtime.lastStatus.json === significant && now - runtime.lastStatus.at < refreshMs) return;
+    const readyReplicas = await runtime.target.readyReplicas().catch(() => null);
     const status: ScaledConsumerStatus = {
       observedGeneration: generation,
       currentReplicas: decision.currentReplicas,
       desiredReplicas: decision.desiredReplicas,
-      ...(reading === null ? {} : { readyReplicas: reading.readyReplicas }),
+      ...(readyReplicas === null ? {} : { readyReplicas }),
       ...(decision.action === 'scale_up' || decision.action === 'scale_down' ? { lastScaleTime: new Date(decision.time).toISOString() } : {}),
       lastDecision: {
         time: new Date(decision.time).toISOString(),
@@ -345,19 +359,8 @@ export class ScaledConsumerController {
         timeLagSeconds: decision.inputs.timeLagSeconds,
       },
       ...(learned === null ? {} : { serviceRatePerReplica: learned }),
-      conditions: this.#mergeConditions(runtime, conditions),
+      conditions: merged,
     };
-    // Unchanged numbers and conditions are written at most every statusRefreshSeconds.
-    const significant = JSON.stringify([
-      status.currentReplicas,
-      status.desiredReplicas,
-      status.readyReplicas,
-      decision.action,
-      status.conditions?.map((c) => [c.type, c.status, c.reason]),
-    ]);
-    const now = Date.now();
-    const refreshMs = (this.#options.statusRefreshSeconds ?? 30) * 1000;
-    if (runtime.lastStatus !== null && runtime.lastStatus.json === significant && now - runtime.lastStatus.at < refreshMs) return;
     if (await this.#writeStatus(resource, runtime, status)) runtime.lastStatus = { json: significant, at: now };
   }
 

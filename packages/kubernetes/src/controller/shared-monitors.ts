@@ -37,6 +37,8 @@ export class SharedMonitors {
     let shared = this.#monitors.get(clusterKey);
     if (shared === undefined) {
       const monitor = new LagMonitor({ connection, intervalSeconds: this.#intervalSeconds });
+      // One snapshot and one error listener per ScaledConsumer on the cluster: hundreds is normal.
+      monitor.setMaxListeners(0);
       monitor.on('error', (error) =>
         this.#logger.warn({ event: 'collection_failed', brokers: connection.brokers, err: error.message }, 'lag collection failed'),
       );

@@ -40,8 +40,6 @@ export interface ScaleReading {
   readonly replicas: number;
   /** status.replicas: pods that exist. */
   readonly statusReplicas: number;
-  /** Pods matching the scale's selector that are Ready (HPA's ready pods). */
-  readonly readyReplicas: number;
   readonly selector: string | null;
 }
 
@@ -111,11 +109,20 @@ export class KubernetesScaleTarget {
     return (await this.read()).replicas;
   }
 
+  /**
+   * The Ready pods the scale's selector matches (one pod list). Not part of every cycle's read:
+   * the decision needs spec.replicas only, and listing pods is most of a cycle's API cost.
+   */
   async readyReplicas(): Promise<number> {
-    return (await this.read()).readyReplicas;
+    const selector = (this.#lastReading ?? (await this.read())).selector;
+    if (selector === null || selector === '') return 0;
+    const pods = await this.#call('list the pods of', () => this.#core.listNamespacedPod({ namespace: this.#options.namespace, labelSelector: selector }));
+    return pods.items.filter(
+      (pod) => pod.metadata?.deletionTimestamp === undefined && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
   }
 
-  /** Reads the scale subresource and counts the ready pods its selector matches. */
+  /** Reads the scale subresource: spec.replicas, status.replicas and the pod selector. */
   async read(): Promise<ScaleReading> {
     const resource = await this.#resolve();
     const { namespace } = this.#options;
@@ -123,14 +130,6 @@ export class KubernetesScaleTarget {
       this.#custom.getNamespacedCustomObjectScale({ ...resource, namespace, name: this.#options.ref.name }),
     )) as { spec?: { replicas?: number }; status?: { replicas?: number; selector?: string } };
     const replicas = scale.spec?.replicas ?? 0;
-    const selector = scale.status?.selector ?? null;
-    let readyReplicas = 0;
-    if (selector !== null && selector !== '') {
-      const pods = await this.#call('list the pods of', () => this.#core.listNamespacedPod({ namespace, labelSelector: selector }));
-      readyReplicas = pods.items.filter(
-        (pod) => pod.metadata?.deletionTimestamp === undefined && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-      ).length;
-    }
     if (this.#written !== null && replicas !== this.#written) {
       this.#options.logger.warn(
         { event: 'replicas_changed_elsewhere', target: this.name, written: this.#written, found: replicas },
@@ -138,7 +137,7 @@ export class KubernetesScaleTarget {
       );
       this.#written = null;
     }
-    const reading = { replicas, statusReplicas: scale.status?.replicas ?? 0, readyReplicas, selector };
+    const reading = { replicas, statusReplicas: scale.status?.replicas ?? 0, selector: scale.status?.selector ?? null };
     this.#lastReading = reading;
     return reading;
   }

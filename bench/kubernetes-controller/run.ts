@@ -1,0 +1,264 @@
+/**
+ * bench/kubernetes-controller: what the ScaledConsumer controller costs per lag cycle with 1, 50
+ * and 200 ScaledConsumers on one Kafka cluster (CPU ms and API requests per cycle, memory), and
+ * how long a lag step takes to reach the Deployment's spec.replicas, beside the same autoscaler
+ * with the local target. Real broker, real control plane (no kubelet: pods stay Pending, which
+ * changes nothing the controller reads but ready counts).
+ *
+ *   npx tsx bench/kubernetes-controller/run.ts        (env: COUNTS=1,50,200 CYCLES=5 INTERVAL_SECONDS=2 TRIALS=3)
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
+import { parseBehaviorConfig } from '@lagscale/core';
+import { createLogger } from '@lagscale/exporter';
+import { KafkaCluster, LagMonitor } from '@lagscale/kafka';
+import { applyManifests, type Manifest, SCALED_CONSUMER, ScaledConsumerController, scaledConsumerCrd, startControlPlane } from '@lagscale/kubernetes';
+import { commitOffsets, createTopic, produce } from '../../test-support/kafka.js';
+
+const COUNTS = (process.env.COUNTS ?? '1,50,200').split(',').map(Number);
+const CYCLES = Number(process.env.CYCLES ?? 5);
+const INTERVAL = Number(process.env.INTERVAL_SECONDS ?? 2);
+const TRIALS = Number(process.env.TRIALS ?? 3);
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+const logger = createLogger('bench-kubernetes', 'error');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sum of the API server's request counter (every verb and resource). */
+async function apiRequests(kubeConfig: KubeConfig): Promise<number> {
+  const server = kubeConfig.getCurrentCluster()?.server as string;
+  const options: import('node:https').RequestOptions = { method: 'GET' };
+  await kubeConfig.applyToHTTPSOptions(options);
+  const text = await new Promise<string>((resolve, reject) => {
+    const sent = request(new URL('/metrics', server), options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    sent.on('error', reject);
+    sent.end();
+  });
+  let total = 0;
+  for (const line of text.split('\n')) if (line.startsWith('apiserver_request_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return total;
+}
+
+const cluster = await KafkaCluster.start({ nodes: 1, onProgress: log });
+const controlPlane = await startControlPlane({ onProgress: log });
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+const brokers = cluster.brokers;
+const apps = kubeConfig.makeApiClient(AppsV1Api);
+const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+const core = kubeConfig.makeApiClient(CoreV1Api);
+const costs: {
+  scaledConsumers: number;
+  cpuMsPerCycle: number;
+  cpuMsPerCyclePerScaledConsumer: number;
+  apiRequestsPerCycle: number;
+  controlPlaneOwnRequestsPerCycle: number;
+  rssMb: number;
+  heapMb: number;
+}[] = [];
+const reaction: { target: 'kubernetes' | 'local'; trial: number; seconds: number }[] = [];
+try {
+  await applyManifests(kubeConfig, [scaledConsumerCrd() as unknown as Manifest]);
+  await sleep(2000);
+  const topic = 'bench-controller';
+  await createTopic(brokers, topic, 8);
+  await produce(brokers, { topic, perPartition: Object.fromEntries(Array.from({ length: 8 }, (_, p) => [p, 1000])) });
+
+  // ---- cost per cycle ----
+  let made = 0;
+  for (const count of COUNTS) {
+    const namespace = `bench-${count}`;
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    log(`${count} ScaledConsumers: creating their groups, Deployments and resources`);
+    for (let i = 0; i < count; i++) {
+      const group = `bench-group-${made++}`;
+      await commitOffsets(brokers, group, topic, Object.fromEntries(Array.from({ length: 8 }, (_, p) => [p, 500])));
+      const name = `consumer-${i}`;
+      await apps.createNamespacedDeployment({
+        namespace,
+        body: {
+          metadata: { name },
+          spec: {
+            replicas: 4,
+            selector: { matchLabels: { app: name } },
+            template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'main', image: 'lagscale:bench' }] } },
+          },
+        },
+      });
+      await custom.createNamespacedCustomObject({
+        group: SCALED_CONSUMER.group,
+        version: SCALED_CONSUMER.version,
+        namespace,
+        plural: SCALED_CONSUMER.plural,
+        body: {
+          apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`,
+          kind: 'ScaledConsumer',
+          metadata: { name },
+          // 4,000 behind at 1,000 per replica: 4, what the Deployment has; no scale writes, the steady state.
+          spec: { kafka: { brokers }, group, scaleTargetRef: { name }, policy: { name: 'threshold', lagThreshold: 1000 }, behavior: { maxReplicas: 8 } },
+        },
+      });
+    }
+    // The API server's own traffic (the controller manager's loops) in a window with no controller, subtracted below.
+    await sleep(5000);
+    const idleBefore = await apiRequests(kubeConfig);
+    await sleep(CYCLES * INTERVAL * 1000);
+    const idleRequestsPerCycle = (await apiRequests(kubeConfig)) - idleBefore - 1;
+    const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: INTERVAL, namespace });
+    await controller.start();
+    // Warm-up: every resource served, a few cycles decided.
+    while (controller.runtimes().size < count) await sleep(100);
+    await sleep(3 * INTERVAL * 1000);
+    global.gc?.();
+    const requestsBefore = await apiRequests(kubeConfig);
+    const cpuBefore = process.cpuUsage();
+    await sleep(CYCLES * INTERVAL * 1000);
+    const cpu = process.cpuUsage(cpuBefore);
+    const requestsAfter = await apiRequests(kubeConfig);
+    const memory = process.memoryUsage();
+    await controller.stop();
+    const cpuMsPerCycle = (cpu.user + cpu.system) / 1000 / CYCLES;
+    // This script's own /metrics read and the control plane's own traffic are left out.
+    const apiRequestsPerCycle = (requestsAfter - requestsBefore - 1 - idleRequestsPerCycle) / CYCLES;
+    costs.push({
+      scaledConsumers: count,
+      cpuMsPerCycle,
+      cpuMsPerCyclePerScaledConsumer: cpuMsPerCycle / count,
+      apiRequestsPerCycle,
+      controlPlaneOwnRequestsPerCycle: idleRequestsPerCycle / CYCLES,
+      rssMb: memory.rss / 2 ** 20,
+      heapMb: memory.heapUsed / 2 ** 20,
+    });
+    log(
+      `  ${count}: ${cpuMsPerCycle.toFixed(1)} CPU ms per cycle, ${apiRequestsPerCycle.toFixed(1)} API requests per cycle, RSS ${(memory.rss / 2 ** 20).toFixed(0)} MB`,
+    );
+  }
+
+  // ---- reaction to a lag step: kubernetes target vs local target ----
+  const namespace = 'bench-reaction';
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  for (let trial = 1; trial <= TRIALS; trial++) {
+    for (const kind of ['kubernetes', 'local'] as const) {
+      const stepTopic = `bench-step-${kind}-${trial}`;
+      const group = `${stepTopic}-group`;
+      await createTopic(brokers, stepTopic, 8);
+      await commitOffsets(brokers, group, stepTopic, Object.fromEntries(Array.from({ length: 8 }, (_, p) => [p, 0])));
+      let reached: () => Promise<boolean>;
+      let stop: () => Promise<void>;
+      if (kind === 'kubernetes') {
+        const name = `step-${trial}`;
+        await apps.createNamespacedDeployment({
+          namespace,
+          body: {
+            metadata: { name },
+            spec: {
+              replicas: 1,
+              selector: { matchLabels: { app: name } },
+              template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'main', image: 'x' }] } },
+            },
+          },
+        });
+        await custom.createNamespacedCustomObject({
+          group: SCALED_CONSUMER.group,
+          version: SCALED_CONSUMER.version,
+          namespace,
+          plural: SCALED_CONSUMER.plural,
+          body: {
+            apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`,
+            kind: 'ScaledConsumer',
+            metadata: { name },
+            spec: {
+              kafka: { brokers },
+              group,
+              topics: [stepTopic],
+              scaleTargetRef: { name },
+              policy: { name: 'threshold', lagThreshold: 1000 },
+              behavior: { maxReplicas: 8 },
+            },
+          },
+        });
+        const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: INTERVAL, namespace });
+        await controller.start();
+        reached = async () => ((await apps.readNamespacedDeployment({ name, namespace })).spec?.replicas ?? 0) >= 4;
+        stop = () => controller.stop();
+      } else {
+        const monitor = new LagMonitor({ connection: { brokers }, groups: [group], intervalSeconds: INTERVAL });
+        const pool = new LocalProcessPool({
+          command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+          logger,
+          output: 'ignore',
+          drainTimeoutSeconds: 1,
+        });
+        const autoscaler = new Autoscaler({
+          monitor,
+          group,
+          policy: resolvePolicy({ name: 'threshold', lagThreshold: 1000 }),
+          behavior: parseBehaviorConfig({ maxReplicas: 8 }),
+          target: pool,
+          logger,
+        });
+        await pool.setReplicas(1);
+        autoscaler.start();
+        monitor.start();
+        reached = async () => pool.desiredReplicas >= 4;
+        stop = async () => {
+          await autoscaler.stop();
+          await monitor.stop();
+          await pool.close();
+        };
+      }
+      // Steady first, then at a phase of the poll that differs per trial, 4,000 records at once.
+      await sleep(3 * INTERVAL * 1000 + ((trial - 1) * INTERVAL * 1000) / TRIALS);
+      await produce(brokers, { topic: stepTopic, perPartition: Object.fromEntries(Array.from({ length: 8 }, (_, p) => [p, 500])) });
+      const stepAt = Date.now();
+      while (!(await reached())) await sleep(50);
+      const seconds = (Date.now() - stepAt) / 1000;
+      reaction.push({ target: kind, trial, seconds });
+      log(`  reaction trial ${trial} ${kind}: ${seconds.toFixed(2)} s from the step to 4 replicas`);
+      await stop();
+    }
+  }
+} finally {
+  await controlPlane.stop();
+  await cluster.stop();
+}
+
+const one = costs.find((c) => c.scaledConsumers === Math.min(...COUNTS));
+const mean = (target: 'kubernetes' | 'local') => {
+  const values = reaction.filter((r) => r.target === target).map((r) => r.seconds);
+  return values.reduce((a, b) => a + b, 0) / values.length;
+};
+const kubernetesReaction = mean('kubernetes');
+const localReaction = mean('local');
+const lines = [
+  `controller cost per lag cycle (${INTERVAL} s interval, ${CYCLES} cycles measured), one Kafka cluster:`,
+  ...costs.map(
+    (c) =>
+      `  ${String(c.scaledConsumers).padStart(4)} ScaledConsumers: ${c.cpuMsPerCycle.toFixed(1)} CPU ms/cycle (${c.cpuMsPerCyclePerScaledConsumer.toFixed(2)} per ScaledConsumer, ${(c.cpuMsPerCyclePerScaledConsumer / (one?.cpuMsPerCyclePerScaledConsumer ?? 1)).toFixed(2)}x the per-resource cost at ${one?.scaledConsumers}), ${c.apiRequestsPerCycle.toFixed(1)} API requests/cycle (${(c.apiRequestsPerCycle / c.scaledConsumers).toFixed(2)} each), RSS ${c.rssMb.toFixed(0)} MB, heap ${c.heapMb.toFixed(0)} MB`,
+  ),
+  `lag step to spec.replicas (mean of ${TRIALS}): kubernetes target ${kubernetesReaction.toFixed(2)} s, local target ${localReaction.toFixed(2)} s: ${(kubernetesReaction / localReaction).toFixed(2)}x`,
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+await mkdir(new URL('../results/', import.meta.url), { recursive: true });
+await writeFile(
+  new URL('../results/kubernetes-controller.json', import.meta.url),
+  `${JSON.stringify(
+    {
+      benchmark: 'kubernetes-controller',
+      date: new Date().toISOString(),
+      intervalSeconds: INTERVAL,
+      cyclesMeasured: CYCLES,
+      costs,
+      reaction: { trials: reaction, kubernetesMeanSeconds: kubernetesReaction, localMeanSeconds: localReaction, ratio: kubernetesReaction / localReaction },
+    },
+    null,
+    2,
+  )}\n`,
+);
