@@ -8,13 +8,14 @@
  *   npx tsx bench/kubernetes-controller/run.ts        (env: COUNTS=1,50,200 CYCLES=5 INTERVAL_SECONDS=2 TRIALS=3)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import https from 'node:https';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
 import { parseBehaviorConfig } from '@lagscale/core';
 import { createLogger } from '@lagscale/exporter';
 import { KafkaCluster, LagMonitor } from '@lagscale/kafka';
-import { applyManifests, type Manifest, SCALED_CONSUMER, ScaledConsumerController, scaledConsumerCrd, startControlPlane } from '@lagscale/kubernetes';
+import { applyManifests, type Manifest, ScaledConsumerController, scaledConsumerCrd, startControlPlane } from '@lagscale/kubernetes';
+import { createScaledConsumer, workerDeployment } from '../../packages/kubernetes/test/helpers.js';
 import { commitOffsets, createTopic, produce } from '../../test-support/kafka.js';
 
 const COUNTS = (process.env.COUNTS ?? '1,50,200').split(',').map(Number);
@@ -27,24 +28,16 @@ const log = (line: string): void => {
 const logger = createLogger('bench-kubernetes', 'error');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sum of the API server's request counter (every verb and resource). */
-async function apiRequests(kubeConfig: KubeConfig): Promise<number> {
-  const server = kubeConfig.getCurrentCluster()?.server as string;
-  const options: import('node:https').RequestOptions = { method: 'GET' };
-  await kubeConfig.applyToHTTPSOptions(options);
-  const text = await new Promise<string>((resolve, reject) => {
-    const sent = request(new URL('/metrics', server), options, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    });
-    sent.on('error', reject);
-    sent.end();
-  });
-  let total = 0;
-  for (const line of text.split('\n')) if (line.startsWith('apiserver_request_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return total;
-}
+/**
+ * Requests this process sends to the API server: the Kubernetes client sends each through
+ * `https.request`, counted here (watches count once, when opened).
+ */
+let apiRequestCount = 0;
+const originalRequest = https.request;
+https.request = ((...args: Parameters<typeof https.request>) => {
+  apiRequestCount++;
+  return originalRequest(...args);
+}) as typeof https.request;
 
 const cluster = await KafkaCluster.start({ nodes: 1, onProgress: log });
 const controlPlane = await startControlPlane({ onProgress: log });
@@ -52,14 +45,12 @@ const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
 const brokers = cluster.brokers;
 const apps = kubeConfig.makeApiClient(AppsV1Api);
-const custom = kubeConfig.makeApiClient(CustomObjectsApi);
 const core = kubeConfig.makeApiClient(CoreV1Api);
 const costs: {
   scaledConsumers: number;
   cpuMsPerCycle: number;
   cpuMsPerCyclePerScaledConsumer: number;
   apiRequestsPerCycle: number;
-  controlPlaneOwnRequestsPerCycle: number;
   rssMb: number;
   heapMb: number;
 }[] = [];
@@ -81,58 +72,36 @@ try {
       const group = `bench-group-${made++}`;
       await commitOffsets(brokers, group, topic, Object.fromEntries(Array.from({ length: 8 }, (_, p) => [p, 500])));
       const name = `consumer-${i}`;
-      await apps.createNamespacedDeployment({
-        namespace,
-        body: {
-          metadata: { name },
-          spec: {
-            replicas: 4,
-            selector: { matchLabels: { app: name } },
-            template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'main', image: 'lagscale:bench' }] } },
-          },
-        },
-      });
-      await custom.createNamespacedCustomObject({
-        group: SCALED_CONSUMER.group,
-        version: SCALED_CONSUMER.version,
-        namespace,
-        plural: SCALED_CONSUMER.plural,
-        body: {
-          apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`,
-          kind: 'ScaledConsumer',
-          metadata: { name },
-          // 4,000 behind at 1,000 per replica: 4, what the Deployment has; no scale writes, the steady state.
-          spec: { kafka: { brokers }, group, scaleTargetRef: { name }, policy: { name: 'threshold', lagThreshold: 1000 }, behavior: { maxReplicas: 8 } },
-        },
+      await apps.createNamespacedDeployment({ namespace, body: workerDeployment(name, [], 4) as never });
+      // 4,000 behind at 1,000 per replica: 4, what the Deployment has; no scale writes, the steady state.
+      await createScaledConsumer(kubeConfig, namespace, name, {
+        kafka: { brokers },
+        group,
+        scaleTargetRef: { name },
+        policy: { name: 'threshold', lagThreshold: 1000 },
+        behavior: { maxReplicas: 8 },
       });
     }
-    // The API server's own traffic (the controller manager's loops) in a window with no controller, subtracted below.
-    await sleep(5000);
-    const idleBefore = await apiRequests(kubeConfig);
-    await sleep(CYCLES * INTERVAL * 1000);
-    const idleRequestsPerCycle = (await apiRequests(kubeConfig)) - idleBefore - 1;
     const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: INTERVAL, namespace });
     await controller.start();
     // Warm-up: every resource served, a few cycles decided.
     while (controller.runtimes().size < count) await sleep(100);
     await sleep(3 * INTERVAL * 1000);
     global.gc?.();
-    const requestsBefore = await apiRequests(kubeConfig);
+    const requestsBefore = apiRequestCount;
     const cpuBefore = process.cpuUsage();
     await sleep(CYCLES * INTERVAL * 1000);
     const cpu = process.cpuUsage(cpuBefore);
-    const requestsAfter = await apiRequests(kubeConfig);
+    const requestsAfter = apiRequestCount;
     const memory = process.memoryUsage();
     await controller.stop();
     const cpuMsPerCycle = (cpu.user + cpu.system) / 1000 / CYCLES;
-    // This script's own /metrics read and the control plane's own traffic are left out.
-    const apiRequestsPerCycle = (requestsAfter - requestsBefore - 1 - idleRequestsPerCycle) / CYCLES;
+    const apiRequestsPerCycle = (requestsAfter - requestsBefore) / CYCLES;
     costs.push({
       scaledConsumers: count,
       cpuMsPerCycle,
       cpuMsPerCyclePerScaledConsumer: cpuMsPerCycle / count,
       apiRequestsPerCycle,
-      controlPlaneOwnRequestsPerCycle: idleRequestsPerCycle / CYCLES,
       rssMb: memory.rss / 2 ** 20,
       heapMb: memory.heapUsed / 2 ** 20,
     });
@@ -154,35 +123,14 @@ try {
       let stop: () => Promise<void>;
       if (kind === 'kubernetes') {
         const name = `step-${trial}`;
-        await apps.createNamespacedDeployment({
-          namespace,
-          body: {
-            metadata: { name },
-            spec: {
-              replicas: 1,
-              selector: { matchLabels: { app: name } },
-              template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'main', image: 'x' }] } },
-            },
-          },
-        });
-        await custom.createNamespacedCustomObject({
-          group: SCALED_CONSUMER.group,
-          version: SCALED_CONSUMER.version,
-          namespace,
-          plural: SCALED_CONSUMER.plural,
-          body: {
-            apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`,
-            kind: 'ScaledConsumer',
-            metadata: { name },
-            spec: {
-              kafka: { brokers },
-              group,
-              topics: [stepTopic],
-              scaleTargetRef: { name },
-              policy: { name: 'threshold', lagThreshold: 1000 },
-              behavior: { maxReplicas: 8 },
-            },
-          },
+        await apps.createNamespacedDeployment({ namespace, body: workerDeployment(name, [], 1) as never });
+        await createScaledConsumer(kubeConfig, namespace, name, {
+          kafka: { brokers },
+          group,
+          topics: [stepTopic],
+          scaleTargetRef: { name },
+          policy: { name: 'threshold', lagThreshold: 1000 },
+          behavior: { maxReplicas: 8 },
         });
         const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: INTERVAL, namespace });
         await controller.start();

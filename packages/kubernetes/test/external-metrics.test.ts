@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiregistrationV1Api, AppsV1Api, AutoscalingV2Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { ApiregistrationV1Api, AppsV1Api, AutoscalingV2Api, KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '@lagscale/exporter';
 import {
   applyManifests,
@@ -11,14 +11,13 @@ import {
   externalMetricsManifests,
   issueCertificate,
   KubeletStandIn,
-  SCALED_CONSUMER,
   ScaledConsumerController,
   startControlPlane,
 } from '@lagscale/kubernetes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
-import { createNamespace, getThroughApiServer, installCrd, workerDeployment } from './helpers.js';
+import { createNamespace, createScaledConsumer, getThroughApiServer, installCrd, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const logger = createLogger('external-metrics-test', 'warn');
@@ -84,25 +83,14 @@ describe('external metrics API behind the aggregator', () => {
     const idle = [process.execPath, '-e', 'setInterval(() => {}, 1000); process.on("SIGTERM", () => process.exit(0))'];
     await kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace, body: workerDeployment('hpa-target', idle) as never });
     // Paused: the ScaledConsumer names the cluster and group and computes decisions; the HPA scales.
-    await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: SCALED_CONSUMER.group,
-      version: SCALED_CONSUMER.version,
-      namespace,
-      plural: SCALED_CONSUMER.plural,
-      body: {
-        apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`,
-        kind: 'ScaledConsumer',
-        metadata: { name: 'orders' },
-        spec: {
-          kafka: { brokers },
-          group,
-          topics: [topic],
-          scaleTargetRef: { name: 'hpa-target' },
-          paused: true,
-          policy: { name: 'threshold', lagThreshold: 2500 },
-          behavior: { maxReplicas: 8 },
-        },
-      },
+    await createScaledConsumer(kubeConfig, namespace, 'orders', {
+      kafka: { brokers },
+      group,
+      topics: [topic],
+      scaleTargetRef: { name: 'hpa-target' },
+      paused: true,
+      policy: { name: 'threshold', lagThreshold: 2500 },
+      behavior: { maxReplicas: 8 },
     });
     const registration = kubeConfig.makeApiClient(ApiregistrationV1Api);
     await waitFor(

@@ -1,5 +1,5 @@
-import { ApiextensionsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { applyManifests, type Manifest, scaledConsumerCrd } from '@lagscale/kubernetes';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { applyManifests, type Manifest, SCALED_CONSUMER, scaledConsumerCrd } from '@lagscale/kubernetes';
 import { waitFor } from '../../../test-support/kafka.js';
 
 /** Creates the ScaledConsumer CRD (or leaves it) and waits until the API server serves it. */
@@ -75,5 +75,17 @@ export async function getThroughApiServer(kubeConfig: KubeConfig, path: string):
     });
     sent.on('error', reject);
     sent.end();
+  });
+}
+
+/** Creates a ScaledConsumer (strict field validation, as kubectl does by default). */
+export async function createScaledConsumer(kubeConfig: KubeConfig, namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: SCALED_CONSUMER.group,
+    version: SCALED_CONSUMER.version,
+    namespace,
+    plural: SCALED_CONSUMER.plural,
+    fieldValidation: 'Strict',
+    body: { apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`, kind: 'ScaledConsumer', metadata: { name }, spec },
   });
 }

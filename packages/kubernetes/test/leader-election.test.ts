@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AppsV1Api, CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { type ControlPlane, SCALED_CONSUMER, startControlPlane } from '@lagscale/kubernetes';
+import { AppsV1Api, CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { type ControlPlane, startControlPlane } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
-import { createNamespace, installCrd, workerDeployment } from './helpers.js';
+import { createNamespace, createScaledConsumer, installCrd, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
@@ -99,23 +99,12 @@ describe('two controllers and a Lease', () => {
     const holder = async (): Promise<string | undefined> =>
       (await leases.readNamespacedLease({ name: 'lagscale-controller', namespace }).catch(() => undefined))?.spec?.holderIdentity || undefined;
     const first = await waitFor('a Lease holder', holder, 30_000, 200);
-    await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: SCALED_CONSUMER.group,
-      version: SCALED_CONSUMER.version,
-      namespace,
-      plural: SCALED_CONSUMER.plural,
-      body: {
-        apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`,
-        kind: 'ScaledConsumer',
-        metadata: { name: 'election' },
-        spec: {
-          kafka: { brokers },
-          group,
-          scaleTargetRef: { name: 'election-target' },
-          policy: { name: 'threshold', lagThreshold: 2500 },
-          behavior: { maxReplicas: 8 },
-        },
-      },
+    await createScaledConsumer(kubeConfig, namespace, 'election', {
+      kafka: { brokers },
+      group,
+      scaleTargetRef: { name: 'election-target' },
+      policy: { name: 'threshold', lagThreshold: 2500 },
+      behavior: { maxReplicas: 8 },
     });
     const replicas = async (): Promise<number> => (await apps.readNamespacedDeployment({ name: 'election-target', namespace })).spec?.replicas ?? -1;
     // Lag 10,000 at 2,500 per replica: 4.
