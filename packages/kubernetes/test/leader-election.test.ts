@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AppsV1Api, CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type ControlPlane, startControlPlane } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
@@ -18,6 +18,8 @@ interface ControllerProcess {
   readonly child: ChildProcess;
   /** Each scale write this instance logged (`target_scaled`), with when. */
   readonly scales: { at: number; to: number }[];
+  /** Times it logged that someone else changed the replicas. */
+  noticed: number;
 }
 
 /**
@@ -53,7 +55,7 @@ describe('two controllers and a Lease', () => {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const started: ControllerProcess = { identity, child, scales: [] };
+    const started: ControllerProcess = { identity, child, scales: [], noticed: 0 };
     let pending = '';
     // Logs are JSON lines on stderr.
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -64,6 +66,7 @@ describe('two controllers and a Lease', () => {
         try {
           const entry = JSON.parse(line) as { event?: string; to?: number };
           if (entry.event === 'target_scaled') started.scales.push({ at: Date.now(), to: entry.to as number });
+          if (entry.event === 'replicas_changed_elsewhere') started.noticed++;
         } catch {}
       }
     });
@@ -133,6 +136,14 @@ describe('two controllers and a Lease', () => {
     expect(writes.every((to, i) => to > (i === 0 ? 4 : (writes[i - 1] as number)))).toBe(true);
     expect(follower.scales.every((s) => s.at > killedAt)).toBe(true);
     expect(leader.scales.map((s) => s.to)).toEqual([4]);
+
+    // Someone else edits the replicas: noticed, logged, and the controller writes its own number back (it owns them, as HPA does).
+    await apps.patchNamespacedDeploymentScale(
+      { name: 'election-target', namespace, body: { spec: { replicas: 2 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await waitFor('the controller to restore 8 replicas', async () => (await replicas()) === 8 && follower.scales.length > writes.length, 60_000, 200);
+    expect(follower.noticed).toBeGreaterThanOrEqual(1);
     process.stderr.write(
       `[leader-election] hand-over ${handover.toFixed(1)} s after SIGKILL (lease ${LEASE_SECONDS} s); writes: ${leader.identity} ${leader.scales.map((s) => s.to).join(',')}, ${follower.identity} ${writes.join(',')}\n`,
     );
