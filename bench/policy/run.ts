@@ -30,7 +30,7 @@ import {
 } from '@lagscale/core';
 
 const env = (name: string, fallback: number): number => (process.env[name] === undefined ? fallback : Number(process.env[name]));
-const TRACE = new URL('../../../shared/traces/worldcup98-per-minute.csv', import.meta.url).pathname;
+const TRACE = new URL('../../data/traces/worldcup98-per-minute.csv.gz', import.meta.url).pathname;
 
 /** The tournament's run-up and first days: quiet nights, daily peaks, match-day spikes. */
 const START = process.env.START ?? '1998-06-01 00:00:00';

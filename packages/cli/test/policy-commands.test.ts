@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const docs = fileURLToPath(new URL('../../../docs/examples/', import.meta.url));
-const trace = fileURLToPath(new URL('../../../../shared/traces/worldcup98-per-minute.csv', import.meta.url));
+const trace = fileURLToPath(new URL('../../../data/traces/worldcup98-per-minute.csv.gz', import.meta.url));
 
 function lagscale(args: string[], input?: string) {
   const r = spawnSync(process.execPath, [main, ...args], { input, encoding: 'utf8' });

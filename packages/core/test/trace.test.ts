@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import { loadTrace, parseTrace, parseTraceCsv, parseTraceTimestamp, TraceFormatError, traceArrivals } from '@lagscale/core';
 import { describe, expect, it } from 'vitest';
 
-const WORLD_CUP = new URL('../../../../shared/traces/worldcup98-per-minute.csv', import.meta.url).pathname;
+const WORLD_CUP = new URL('../../../data/traces/worldcup98-per-minute.csv.gz', import.meta.url).pathname;
 
 const MINUTES = ['minute,requests', '1998-04-30 21:30:00,60', '1998-04-30 21:31:00,120', '1998-04-30 21:32:00,0'].join('\n');
 
@@ -107,14 +108,14 @@ describe('the World Cup 98 trace', () => {
   it('replays an hour of 10 June 1998 at one minute per second with the same total', async () => {
     const arrivals = await loadTrace(WORLD_CUP, { start: '1998-06-10 00:00:00', durationSeconds: 3600, compression: 60 });
     expect(arrivals.perTick).toHaveLength(60);
-    const rows = (await readFile(WORLD_CUP, 'utf8')).split('\n').filter((line) => line.startsWith('1998-06-10 00:'));
+    const rows = (gunzipSync(await readFile(WORLD_CUP)).toString('utf8')).split('\n').filter((line) => line.startsWith('1998-06-10 00:'));
     expect(rows).toHaveLength(60);
     expect(arrivals.perTick).toEqual(rows.map((line) => Number(line.split(',')[1])));
     expect(arrivals.totalRecords).toBe(rows.reduce((sum, line) => sum + Number(line.split(',')[1]), 0));
   });
 
   it('covers 64,940 minutes with a few skipped ones, peaking at 128,565 requests a minute', async () => {
-    const series = parseTraceCsv(await readFile(WORLD_CUP, 'utf8'));
+    const series = parseTraceCsv(gunzipSync(await readFile(WORLD_CUP)).toString('utf8'));
     expect(series.stepSeconds).toBe(60);
     expect(series.counts.length - series.missingSteps).toBe(64_940);
     expect(Math.max(...series.counts)).toBe(128_565);

@@ -5,7 +5,7 @@ import { type KafkaConnectionOptions, toClientConnectionOptions } from '@lagscal
 import { encodeRequest, type ResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { type MessageToProduce, Producer } from '@platformatic/kafka';
 
-export const DEMO_TRACE = fileURLToPath(new URL('../../../../../shared/traces/worldcup98-per-minute.csv', import.meta.url));
+export const DEMO_TRACE = fileURLToPath(new URL('../../../../data/traces/worldcup98-per-minute.csv.gz', import.meta.url));
 
 /** A World Cup '98 match day, 08:00 to midnight: quiet morning, the evening match, the night. */
 const DEMO_SLICE = { start: '1998-06-10 08:00:00', traceSeconds: 16 * 3600, peakPerMinute: 108_000 };

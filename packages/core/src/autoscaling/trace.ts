@@ -4,6 +4,7 @@
  * scaling and slicing. Parsing is a pure function over a string; `loadTrace` only adds the read.
  */
 import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 
 /** A malformed trace: `line` is the 1-based line of the file the problem is on (0: the file as a whole). */
 export class TraceFormatError extends Error {
@@ -266,8 +267,9 @@ export function parseTrace(text: string, options: TraceReplayOptions & TracePars
   return traceArrivals(parseTraceCsv(text, options), options);
 }
 
-/** Reads a trace file (the only I/O here) and replays it; errors name the file and line. */
+/** Reads a trace file (the only I/O here; `.gz` is decompressed) and replays it; errors name the file and line. */
 export async function loadTrace(path: string, options: TraceReplayOptions & Omit<TraceParseOptions, 'source'> = {}): Promise<TraceArrivals> {
-  const text = await readFile(path, 'utf8');
+  const bytes = await readFile(path);
+  const text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
   return parseTrace(text, { ...options, source: path });
 }
