@@ -90,11 +90,22 @@ describe('threshold config (KEDA kafkaMetadata rules)', () => {
   });
 
   it('refuses allowIdleConsumers together with limitToPartitionsWithLag, and limitToPartitionsWithLag with even distribution', () => {
-    expect(problemsOf(() => parseThresholdConfig({ allowIdleConsumers: true, limitToPartitionsWithLag: true }))).toEqual([
+    expect(problemsOf(() => parseThresholdConfig({ allowIdleConsumers: true, limitToPartitionsWithLag: true, topic: 'orders' }))).toEqual([
       'limitToPartitionsWithLag: cannot be combined with allowIdleConsumers (KEDA refuses both set)',
     ]);
     expect(() => parseThresholdConfig({ allowIdleConsumers: true, limitToPartitionsWithLag: false })).not.toThrow();
-    expect(problemsOf(() => parseThresholdConfig({ limitToPartitionsWithLag: true, ensureEvenDistributionOfPartitions: true }))).toHaveLength(1);
+    expect(problemsOf(() => parseThresholdConfig({ limitToPartitionsWithLag: true, ensureEvenDistributionOfPartitions: true, topic: 'orders' }))).toHaveLength(1);
+  });
+
+  it('refuses limitToPartitionsWithLag and ensureEvenDistributionOfPartitions without a topic, as KEDA does', () => {
+    expect(problemsOf(() => parseThresholdConfig({ limitToPartitionsWithLag: true }, 'policy'))).toEqual([
+      'policy.limitToPartitionsWithLag: needs topic (KEDA refuses it without one)',
+    ]);
+    expect(problemsOf(() => parseThresholdConfig({ ensureEvenDistributionOfPartitions: true }))).toEqual([
+      'ensureEvenDistributionOfPartitions: needs topic (KEDA refuses it without one)',
+    ]);
+    expect(() => parseThresholdConfig({ limitToPartitionsWithLag: true, topic: 'orders' })).not.toThrow();
+    expect(() => parseThresholdConfig({ ensureEvenDistributionOfPartitions: true, topic: 'orders' })).not.toThrow();
   });
 
   it('names the path of malformed values and unknown keys, with a prefix when given', () => {
@@ -199,7 +210,7 @@ describe('KEDA lag per partition', () => {
 
   it('limitToPartitionsWithLag caps at the partitions whose lag is above 0', () => {
     const parts = lagged([500, 300, 0, 0, 0, 0]);
-    const lag = computeKedaLag(input(parts), config({ lagThreshold: 10, limitToPartitionsWithLag: true }), {});
+    const lag = computeKedaLag(input(parts), config({ lagThreshold: 10, limitToPartitionsWithLag: true, topic: 'orders' }), {});
     expect(lag.partitionsWithLag).toBe(2);
     expect(lag.upperBound).toBe(2);
     expect(lag.metric).toBe(20);
@@ -209,12 +220,12 @@ describe('KEDA lag per partition', () => {
     expect(divisors(100)).toEqual([1, 2, 4, 5, 10, 20, 25, 50, 100]);
     expect(divisors(13)).toEqual([1, 13]);
     const parts = lagged(Array.from({ length: 100 }, (_, i) => (i < 99 ? 1 : 0)));
-    const lag = computeKedaLag(input(parts), config({ lagThreshold: 10, ensureEvenDistributionOfPartitions: true }), {});
+    const lag = computeKedaLag(input(parts), config({ lagThreshold: 10, ensureEvenDistributionOfPartitions: true, topic: 'orders' }), {});
     expect(lag.evenDistributionFactor).toBe(10);
     expect(lag.metric).toBe(100);
     const twelve = computeKedaLag(
       input(lagged([30, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
-      config({ lagThreshold: 10, ensureEvenDistributionOfPartitions: true }),
+      config({ lagThreshold: 10, ensureEvenDistributionOfPartitions: true, topic: 'orders' }),
       {},
     );
     expect(twelve.evenDistributionFactor).toBe(6); // 50 needs 5 consumers; 5 does not divide 12, 6 does

@@ -111,6 +111,10 @@ export function parseThresholdConfig(raw: unknown, path = ''): ThresholdPolicyCo
   if (limitToPartitionsWithLag && ensureEvenDistributionOfPartitions) {
     problems.push(`${joinPath(path, 'ensureEvenDistributionOfPartitions')}: cannot be combined with limitToPartitionsWithLag (KEDA refuses both set)`);
   }
+  // KEDA's metadata validation refuses both without a topic: they count partitions of one topic.
+  if (limitToPartitionsWithLag && topic === null) problems.push(`${joinPath(path, 'limitToPartitionsWithLag')}: needs topic (KEDA refuses it without one)`);
+  if (ensureEvenDistributionOfPartitions && topic === null)
+    problems.push(`${joinPath(path, 'ensureEvenDistributionOfPartitions')}: needs topic (KEDA refuses it without one)`);
   if (partitionLimitation !== null && topic === null) {
     // KEDA silently drops partitionLimitation without a topic; saying so is kinder than ignoring it.
     problems.push(`${joinPath(path, 'partitionLimitation')}: only applies together with topic (KEDA ignores it without one)`);
