@@ -19,6 +19,8 @@ export interface LagscaleConfig {
     groupPattern?: string;
     intervalSeconds: number;
     windowSize: number;
+    /** Lag at or below this counts as caught up in the status rules (Burrow's allowed-lag). */
+    allowedLag?: number;
     offsetResetPolicy: OffsetResetPolicy;
     readCommittedGroups: string[];
     exactTimeLag: boolean;
@@ -87,6 +89,7 @@ const schema = {
         groupPattern: { type: 'string' },
         intervalSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
         windowSize: { type: 'integer', minimum: 2, maximum: 1000 },
+        allowedLag: { type: 'integer', minimum: 0 },
         offsetResetPolicy: { enum: ['earliest', 'latest'] },
         readCommittedGroups: { type: 'array', items: { type: 'string', minLength: 1 } },
         exactTimeLag: { type: 'boolean' },

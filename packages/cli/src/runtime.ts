@@ -22,6 +22,7 @@ export function lagMonitorFrom(config: LagscaleConfig, groups: readonly string[]
     exactTimeLag: config.lag.exactTimeLag,
     allTopics: config.lag.allTopics,
     windowSize: config.lag.windowSize,
+    ...(config.lag.allowedLag === undefined ? {} : { allowedLag: config.lag.allowedLag }),
     intervalSeconds: config.lag.intervalSeconds,
   });
 }

@@ -7,6 +7,8 @@ import { evaluatePartitionStatus, type Status, StatusWindow, worstStatus } from 
 export interface LagEvaluatorOptions {
   /** Observations per status window (Burrow's "intervals"). Default 10. */
   readonly windowSize?: number;
+  /** Lag at or below this counts as caught up in the status rules (Burrow's `allowed-lag`). Default 0. */
+  readonly allowedLag?: number;
   /** Half-life of the produce/consume rate smoothing. Default 10 s. */
   readonly rateHalfLifeSeconds?: number;
   /** Points kept per partition for time-lag interpolation. Default 64. */
@@ -55,6 +57,7 @@ function nested<T>(map: ByTopic<T>, topic: string): Map<number, T> {
  */
 export class LagEvaluator {
   readonly #windowSize: number;
+  readonly #allowedLag: number;
   readonly #halfLife: number;
   readonly #tableCapacity: number;
   readonly #resetPolicy: OffsetResetPolicy;
@@ -65,6 +68,8 @@ export class LagEvaluator {
 
   constructor(options: LagEvaluatorOptions = {}) {
     this.#windowSize = options.windowSize ?? 10;
+    this.#allowedLag = options.allowedLag ?? 0;
+    if (!Number.isSafeInteger(this.#allowedLag) || this.#allowedLag < 0) throw new RangeError(`allowedLag must be an integer >= 0, got ${options.allowedLag}`);
     if (!Number.isInteger(this.#windowSize) || this.#windowSize < 2) {
       throw new RangeError(`windowSize must be an integer >= 2, got ${options.windowSize}`);
     }
@@ -276,7 +281,7 @@ export class LagEvaluator {
     state.window.push(now, committedOffset, lag);
     const consumeRate = committedOffset === null ? state.consumeRate.value : state.consumeRate.update(committedOffset, now);
 
-    const { status, reason } = evaluatePartitionStatus({ window: state.window, windowSize: this.#windowSize, hasOwner: owner !== null, error });
+    const { status, reason } = evaluatePartitionStatus({ window: state.window, windowSize: this.#windowSize, hasOwner: owner !== null, error, allowedLag: this.#allowedLag });
     return {
       topic,
       partition,

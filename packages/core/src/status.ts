@@ -100,6 +100,11 @@ export interface StatusInput {
   readonly hasOwner: boolean;
   /** Why the offsets are unknown, when they are. */
   readonly error?: string | undefined;
+  /**
+   * Lag at or below this counts as caught up (Burrow's `allowed-lag`): a consumer that always
+   * trails by a batch is OK, not STALL or WARN. Default 0.
+   */
+  readonly allowedLag?: number;
 }
 
 export interface StatusResult {
@@ -120,7 +125,9 @@ export function evaluatePartitionStatus(input: StatusInput): StatusResult {
   if (currentLag === null) return { status: 'ERR', reason: input.error ?? 'offsets unavailable' };
   const currentCommitted = window.committed(last);
   if (currentCommitted === null) return NOT_COMMITTED;
+  const allowed = input.allowedLag ?? 0;
   if (currentLag === 0) return CAUGHT_UP;
+  if (currentLag <= allowed) return { status: 'OK', reason: `lag ${currentLag} is within the allowed lag ${allowed}` };
   for (let i = 1; i < n; i++) {
     const before = window.committed(i - 1);
     const after = window.committed(i);
@@ -128,7 +135,10 @@ export function evaluatePartitionStatus(input: StatusInput): StatusResult {
       return { status: 'REWIND', reason: `committed offset moved back from ${before} to ${after}` };
     }
   }
-  for (let i = 0; i < n; i++) if (window.lag(i) === 0) return ZERO_IN_WINDOW;
+  for (let i = 0; i < n; i++) {
+    const lag = window.lag(i);
+    if (lag !== null && lag <= allowed) return allowed === 0 ? ZERO_IN_WINDOW : { status: 'OK', reason: `lag was within the allowed lag ${allowed} in the window` };
+  }
   if (n < windowSize) return { status: 'OK', reason: `warming up (${n}/${windowSize} observations)` };
   if (window.committed(0) === currentCommitted) {
     const seconds = Math.round((window.time(last) - window.time(0)) / 1000);

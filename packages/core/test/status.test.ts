@@ -44,6 +44,20 @@ describe('evaluatePartitionStatus (Burrow rules)', () => {
     expect(evaluatePartitionStatus({ window: points([100, 10], [110, 20], [120, 15], [130, 35]), windowSize: 4, hasOwner: true }).status).toBe('OK');
   });
 
+  it("treats lag at or below allowedLag as caught up (Burrow's allowed-lag)", () => {
+    // A consumer that always trails by one batch of about 50: STALL with allowedLag 0, OK with 50.
+    const trailing = points([100, 40], [100, 50], [100, 45]);
+    expect(evaluatePartitionStatus({ window: trailing, windowSize: 3, hasOwner: true }).status).toBe('STALL');
+    expect(evaluatePartitionStatus({ window: trailing, windowSize: 3, hasOwner: true, allowedLag: 50 })).toEqual({
+      status: 'OK',
+      reason: 'lag 45 is within the allowed lag 50',
+    });
+    // Rising lag that once was within the allowance is OK over that window; above it throughout, WARN as before.
+    const rising = points([100, 30], [110, 60], [120, 80], [130, 95]);
+    expect(evaluatePartitionStatus({ window: rising, windowSize: 4, hasOwner: true, allowedLag: 30 }).reason).toBe('lag was within the allowed lag 30 in the window');
+    expect(evaluatePartitionStatus({ window: rising, windowSize: 4, hasOwner: true, allowedLag: 29 }).status).toBe('WARN');
+  });
+
   it('does not judge STOP/STALL/WARN before the window is full', () => {
     const r = evaluatePartitionStatus({ window: points([100, 10], [100, 20]), windowSize: 3, hasOwner: true });
     expect(r.status).toBe('OK');
