@@ -3,6 +3,7 @@
  * and a consumer that really joins its group. Nothing here fakes Kafka.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PRODUCER_RETRIES } from '@lagscale/kafka';
 import { Admin, Consumer, type MessagesStream, Producer, stringSerializers } from '@platformatic/kafka';
 
 export function admin(brokers: readonly string[]): Admin {
@@ -90,7 +91,8 @@ export function producer(
     // request is retried, and tests that count records would see duplicates.
     idempotent: options.idempotent ?? true,
     ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
-    retries: 5,
+    // The product's retries: they ride out leader elections (and @lagscale/kafka reads their answers right).
+    ...PRODUCER_RETRIES,
   });
 }
 

@@ -281,7 +281,13 @@ export class LagEvaluator {
     state.window.push(now, committedOffset, lag);
     const consumeRate = committedOffset === null ? state.consumeRate.value : state.consumeRate.update(committedOffset, now);
 
-    const { status, reason } = evaluatePartitionStatus({ window: state.window, windowSize: this.#windowSize, hasOwner: owner !== null, error, allowedLag: this.#allowedLag });
+    const { status, reason } = evaluatePartitionStatus({
+      window: state.window,
+      windowSize: this.#windowSize,
+      hasOwner: owner !== null,
+      error,
+      allowedLag: this.#allowedLag,
+    });
     return {
       topic,
       partition,

@@ -137,7 +137,8 @@ export function evaluatePartitionStatus(input: StatusInput): StatusResult {
   }
   for (let i = 0; i < n; i++) {
     const lag = window.lag(i);
-    if (lag !== null && lag <= allowed) return allowed === 0 ? ZERO_IN_WINDOW : { status: 'OK', reason: `lag was within the allowed lag ${allowed} in the window` };
+    if (lag !== null && lag <= allowed)
+      return allowed === 0 ? ZERO_IN_WINDOW : { status: 'OK', reason: `lag was within the allowed lag ${allowed} in the window` };
   }
   if (n < windowSize) return { status: 'OK', reason: `warming up (${n}/${windowSize} observations)` };
   if (window.committed(0) === currentCommitted) {

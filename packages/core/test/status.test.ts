@@ -54,7 +54,9 @@ describe('evaluatePartitionStatus (Burrow rules)', () => {
     });
     // Rising lag that once was within the allowance is OK over that window; above it throughout, WARN as before.
     const rising = points([100, 30], [110, 60], [120, 80], [130, 95]);
-    expect(evaluatePartitionStatus({ window: rising, windowSize: 4, hasOwner: true, allowedLag: 30 }).reason).toBe('lag was within the allowed lag 30 in the window');
+    expect(evaluatePartitionStatus({ window: rising, windowSize: 4, hasOwner: true, allowedLag: 30 }).reason).toBe(
+      'lag was within the allowed lag 30 in the window',
+    );
     expect(evaluatePartitionStatus({ window: rising, windowSize: 4, hasOwner: true, allowedLag: 29 }).status).toBe('WARN');
   });
 

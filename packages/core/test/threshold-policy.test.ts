@@ -94,7 +94,9 @@ describe('threshold config (KEDA kafkaMetadata rules)', () => {
       'limitToPartitionsWithLag: cannot be combined with allowIdleConsumers (KEDA refuses both set)',
     ]);
     expect(() => parseThresholdConfig({ allowIdleConsumers: true, limitToPartitionsWithLag: false })).not.toThrow();
-    expect(problemsOf(() => parseThresholdConfig({ limitToPartitionsWithLag: true, ensureEvenDistributionOfPartitions: true, topic: 'orders' }))).toHaveLength(1);
+    expect(problemsOf(() => parseThresholdConfig({ limitToPartitionsWithLag: true, ensureEvenDistributionOfPartitions: true, topic: 'orders' }))).toHaveLength(
+      1,
+    );
   });
 
   it('refuses limitToPartitionsWithLag and ensureEvenDistributionOfPartitions without a topic, as KEDA does', () => {

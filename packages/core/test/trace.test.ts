@@ -108,7 +108,10 @@ describe('the World Cup 98 trace', () => {
   it('replays an hour of 10 June 1998 at one minute per second with the same total', async () => {
     const arrivals = await loadTrace(WORLD_CUP, { start: '1998-06-10 00:00:00', durationSeconds: 3600, compression: 60 });
     expect(arrivals.perTick).toHaveLength(60);
-    const rows = (gunzipSync(await readFile(WORLD_CUP)).toString('utf8')).split('\n').filter((line) => line.startsWith('1998-06-10 00:'));
+    const rows = gunzipSync(await readFile(WORLD_CUP))
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('1998-06-10 00:'));
     expect(rows).toHaveLength(60);
     expect(arrivals.perTick).toEqual(rows.map((line) => Number(line.split(',')[1])));
     expect(arrivals.totalRecords).toBe(rows.reduce((sum, line) => sum + Number(line.split(',')[1]), 0));

@@ -6,4 +6,5 @@ export * from './launcher/artifacts.js';
 export type { TestCertificates } from './launcher/certificates.js';
 export * from './launcher/cluster.js';
 export * from './protocol.js';
+export * from './protocol-fix.js';
 export * from './topics.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ensureTopics, type KafkaConnectionOptions, toClientConnectionOptions } from '@lagscale/kafka';
+import { ensureTopics, type KafkaConnectionOptions, PRODUCER_RETRIES, toClientConnectionOptions } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
 import { type Job, type ResultStore, StoreError } from '../store/store.js';
 import { encodeDeadLetter, encodeRequest, JOB_ID_PATTERN, requestKey, VALIDATION_TOPICS } from './envelope.js';
@@ -172,7 +172,7 @@ export function createRequestProducer(
     ...toClientConnectionOptions(connection),
     idempotent: true,
     acks: -1,
-    retries: 5,
+    ...PRODUCER_RETRIES,
   });
   return { ...serialSends(producer), close: () => producer.close() };
 }

@@ -4,6 +4,7 @@ import {
   type ConsumerLogger,
   ensureTopics,
   type KafkaConnectionOptions,
+  PRODUCER_RETRIES,
   runBatchConsumer,
   toClientConnectionOptions,
 } from '@lagscale/kafka';
@@ -175,7 +176,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           ...toClientConnectionOptions(options.connection),
           idempotent: true,
           acks: -1,
-          retries: 5,
+          ...PRODUCER_RETRIES,
           // Results are repetitive JSON: lz4 (WebAssembly in the client, no native code) shrinks a
           // batch several times for little CPU, and the broker, sharing the cores, writes less.
           compression: 'lz4',
