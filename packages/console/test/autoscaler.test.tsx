@@ -89,3 +89,35 @@ test('without an autoscaler the page says how to start one', async () => {
   render(<App connect={fakeEventStream().connect} />);
   expect(await screen.findByText('No autoscaler runs in this server')).toBeTruthy();
 });
+
+test('an idle hour of unchanged decisions is one row with its count and span; the log is paged', async () => {
+  const quiet = Array.from({ length: 720 }, (_, i) =>
+    decision({ time: T0 + i * 5000, action: 'none', currentReplicas: 3, desiredReplicas: 3, reason: 'within tolerance', adjustments: [] }),
+  );
+  // Thirty scale decisions after the idle hour (newer): each stays a row of its own.
+  const scales = Array.from({ length: 30 }, (_, i) =>
+    decision({
+      time: T0 + 3_600_000 + (i + 1) * 60_000,
+      action: i % 2 === 0 ? 'scale_up' : 'scale_down',
+      currentReplicas: 3,
+      desiredReplicas: i % 2 === 0 ? 4 : 3,
+    }),
+  );
+  mockApi({
+    'GET /api/v1/groups': { body: groupsResponse([]) },
+    'GET /api/v1/autoscaler': { body: autoscalerState() },
+    'GET /api/v1/autoscaler/decisions': { body: { decisions: [...quiet, ...scales] } },
+  });
+  const stream = fakeEventStream();
+  window.location.hash = '#/autoscaler';
+  render(<App connect={stream.connect} />);
+  const table = await screen.findByTestId('decisions-table');
+  // The newest 200 decisions: 30 scales and 170 quiet ones, 31 rows; 25 a page.
+  await waitFor(() => expect(within(table).getAllByTestId('decision-row').length).toBe(25));
+  expect(screen.getByTestId('decision-page').textContent).toBe('page 1 of 2');
+  expect(within(table).queryByTestId('decision-run-row')).toBeNull();
+  fireEvent.click(screen.getByRole('button', { name: 'Older' }));
+  await waitFor(() => expect(within(table).getByTestId('decision-run-row').textContent).toContain('170 unchanged'));
+  expect(within(table).getAllByTestId('decision-row').length).toBe(5);
+  expect(screen.getByTestId('decision-page').textContent).toBe('page 2 of 2');
+});

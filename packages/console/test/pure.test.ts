@@ -7,9 +7,9 @@ import { clockTicks, summarizeSeries, valueTicks } from '../src/lib/chart';
 import { formatClock, formatLag, formatRate, formatSeconds, formatSecondsShort, progressPercent } from '../src/lib/format';
 import { annotateErrors, locateJson } from '../src/lib/json-locations';
 import { documentFromEditor, offsetOfLine } from '../src/lib/rule-set-editor';
-import { mergeDecisions, mergePoints } from '../src/lib/series';
+import { collapseDecisions, mergeDecisions, mergePoints } from '../src/lib/series';
 import { matchPath, parseHash, pathOf } from '../src/router';
-import { decision } from './fixtures';
+import { decision, decision } from './fixtures';
 
 describe('event stream parser', () => {
   test('frames events split across chunks, with CRLF, comments and multi-line data', () => {
@@ -202,5 +202,24 @@ describe('router', () => {
     expect(parseHash('#/jobs?ruleSet=x')).toEqual({ path: '/jobs', search: 'ruleSet=x' });
     expect(parseHash('')).toEqual({ path: '/', search: '' });
     expect(pathOf('jobs', 'j 1', 'results', 4)).toBe('/jobs/j%201/results/4');
+  });
+});
+
+describe('collapseDecisions', () => {
+  test('folds runs of unchanged no-op decisions into one row and keeps every scale decision', () => {
+    const T = Date.parse('2026-11-25T10:00:00.000Z');
+    const quiet = (i: number, replicas = 3) => decision({ time: T + i * 5000, action: 'none', currentReplicas: replicas, desiredReplicas: replicas });
+    const newestFirst = [
+      quiet(10),
+      quiet(9),
+      decision({ time: T + 8 * 5000, action: 'scale_up', currentReplicas: 2, desiredReplicas: 3 }),
+      ...Array.from({ length: 700 }, (_, k) => quiet(7 - k * 0.001, 2)),
+      quiet(-1000, 5),
+    ];
+    const rows = collapseDecisions(newestFirst);
+    expect(rows.map((row) => (row.kind === 'run' ? `run ${row.count}` : row.decision.action))).toEqual(['run 2', 'scale_up', 'run 700', 'none']);
+    const idle = rows[2];
+    expect(idle?.kind === 'run' && idle.to - idle.from).toBe(Math.round(699 * 0.001 * 5000));
+    expect(collapseDecisions([])).toEqual([]);
   });
 });

@@ -34,3 +34,49 @@ export interface ReplicaPoint {
 export function replicaSeries(decisions: readonly ScalingDecision[]): ReplicaPoint[] {
   return decisions.map((decision) => ({ t: decision.time, current: decision.currentReplicas, desired: decision.desiredReplicas }));
 }
+
+/** A row of the decision log: one decision, or a run of unchanged no-op decisions shown as one. */
+export type DecisionRow =
+  | { readonly kind: 'decision'; readonly decision: ScalingDecision }
+  | {
+      readonly kind: 'run';
+      /** The newest decision of the run (its reason and numbers stand for all of them). */
+      readonly decision: ScalingDecision;
+      readonly count: number;
+      readonly from: number;
+      readonly to: number;
+    };
+
+/** Decisions that changed nothing: no scaling, the same current and desired replicas as their neighbours. */
+function quiet(decision: ScalingDecision): boolean {
+  return (decision.action === 'none' || decision.action === 'paused') && decision.currentReplicas === decision.desiredReplicas;
+}
+
+/**
+ * Newest first, with each run of two or more consecutive quiet decisions (same action, same
+ * replicas) folded into one row with its count and time span. Every scale, fallback or other
+ * change stays a row of its own, so an idle hour is one row, not seven hundred.
+ */
+export function collapseDecisions(newestFirst: readonly ScalingDecision[]): DecisionRow[] {
+  const rows: DecisionRow[] = [];
+  let i = 0;
+  while (i < newestFirst.length) {
+    const first = newestFirst[i] as ScalingDecision;
+    let j = i + 1;
+    if (quiet(first)) {
+      while (j < newestFirst.length) {
+        const next = newestFirst[j] as ScalingDecision;
+        if (!quiet(next) || next.action !== first.action || next.currentReplicas !== first.currentReplicas) break;
+        j++;
+      }
+    }
+    const count = j - i;
+    rows.push(
+      count === 1
+        ? { kind: 'decision', decision: first }
+        : { kind: 'run', decision: first, count, from: (newestFirst[j - 1] as ScalingDecision).time, to: first.time },
+    );
+    i = j;
+  }
+  return rows;
+}

@@ -7,10 +7,12 @@ import { EmptyState, ErrorMessage, Loading } from '../components/Feedback';
 import { LineChart } from '../components/LineChart';
 import { useResource } from '../hooks/use-resource';
 import { formatClock, formatCount, formatLag, formatRate, formatSeconds, humanize } from '../lib/format';
-import { mergeDecisions, replicaSeries } from '../lib/series';
+import { collapseDecisions, type DecisionRow, mergeDecisions, replicaSeries } from '../lib/series';
 import { Link, pathOf } from '../router';
 
 const DECISION_LIMIT = 200;
+/** Rows of the decision log per page. */
+const ROWS_PER_PAGE = 25;
 
 const DECISION_COLUMNS: readonly Column<ScalingDecision>[] = [
   { header: 'Time', cell: (decision) => <time dateTime={new Date(decision.time).toISOString()}>{formatClock(decision.time)}</time> },
@@ -51,6 +53,20 @@ const DECISION_COLUMNS: readonly Column<ScalingDecision>[] = [
     ),
   },
 ];
+
+/** The decision columns for log rows: a run shows its count and time span where a decision shows its time. */
+const ROW_COLUMNS: readonly Column<DecisionRow>[] = DECISION_COLUMNS.map((column, index) => ({
+  ...column,
+  cell: (row: DecisionRow) =>
+    index === 0 && row.kind === 'run' ? (
+      <span className="decision-run">
+        {row.count} unchanged, <time dateTime={new Date(row.from).toISOString()}>{formatClock(row.from)}</time> to{' '}
+        <time dateTime={new Date(row.to).toISOString()}>{formatClock(row.to)}</time>
+      </span>
+    ) : (
+      column.cell(row.decision)
+    ),
+}));
 
 function RulesDescription({ direction, rules }: { readonly direction: string; readonly rules: ScalingRules }) {
   return (
@@ -122,6 +138,7 @@ export function AutoscalerPage() {
   const state = autoscaler && autoscaler !== 'absent' ? autoscaler : null;
   const decisions = useResource((signal) => api.decisions(DECISION_LIMIT, signal), 'decisions', state?.lastDecision?.time ?? 0);
   const [toggling, setToggling] = useState(false);
+  const [page, setPage] = useState(0);
   const [toggleError, setToggleError] = useState<Error | null>(null);
 
   if (autoscaler === null) return <Loading what="the autoscaler" />;
@@ -139,6 +156,10 @@ export function AutoscalerPage() {
   const ordered = mergeDecisions(decisions.data?.decisions ?? [], state.lastDecision ? [state.lastDecision] : [], DECISION_LIMIT);
   const series = replicaSeries(ordered);
   const newestFirst = [...ordered].reverse();
+  const rows = collapseDecisions(newestFirst);
+  const pageCount = Math.max(1, Math.ceil(rows.length / ROWS_PER_PAGE));
+  const shownPage = Math.min(page, pageCount - 1);
+  const pageRows = rows.slice(shownPage * ROWS_PER_PAGE, (shownPage + 1) * ROWS_PER_PAGE);
 
   const toggle = async () => {
     setToggling(true);
@@ -199,14 +220,27 @@ export function AutoscalerPage() {
       <h2>Decisions</h2>
       {decisions.error ? <ErrorMessage error={decisions.error} title="Could not load the decisions" /> : null}
       <DataTable
-        caption="Scaling decisions, newest first"
+        caption="Scaling decisions, newest first; runs of unchanged decisions are one row"
         testId="decisions-table"
-        columns={DECISION_COLUMNS}
-        rows={newestFirst}
-        rowKey={(decision) => String(decision.time)}
-        rowTestId={() => 'decision-row'}
+        columns={ROW_COLUMNS}
+        rows={pageRows}
+        rowKey={(row) => `${row.kind}:${row.decision.time}`}
+        rowTestId={(row) => (row.kind === 'run' ? 'decision-run-row' : 'decision-row')}
         empty={<EmptyState title="No decisions yet">The first one comes after the first lag collection.</EmptyState>}
       />
+      {pageCount > 1 ? (
+        <nav className="pager" aria-label="Decision pages">
+          <button type="button" onClick={() => setPage((p) => Math.max(0, p - 1))} disabled={shownPage === 0}>
+            Newer
+          </button>
+          <span data-testid="decision-page">
+            page {shownPage + 1} of {pageCount}
+          </span>
+          <button type="button" onClick={() => setPage((p) => Math.min(pageCount - 1, p + 1))} disabled={shownPage >= pageCount - 1}>
+            Older
+          </button>
+        </nav>
+      ) : null}
     </section>
   );
 }
