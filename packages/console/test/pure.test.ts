@@ -9,7 +9,7 @@ import { annotateErrors, locateJson } from '../src/lib/json-locations';
 import { documentFromEditor, offsetOfLine } from '../src/lib/rule-set-editor';
 import { collapseDecisions, mergeDecisions, mergePoints } from '../src/lib/series';
 import { matchPath, parseHash, pathOf } from '../src/router';
-import { decision, decision } from './fixtures';
+import { decision } from './fixtures';
 
 describe('event stream parser', () => {
   test('frames events split across chunks, with CRLF, comments and multi-line data', () => {
