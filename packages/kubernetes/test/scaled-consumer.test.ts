@@ -141,6 +141,9 @@ describe('ScaledConsumer on a real control plane', () => {
       expect(missing.message).toContain('check scaleTargetRef.name');
     } finally {
       await controller.stop();
+      // Not served by the next tests' controllers (they would log the missing target every cycle).
+      for (const name of ['bad-min', 'no-target'])
+        await custom.deleteNamespacedCustomObject({ group: crdGroup, version, namespace, plural, name }).catch(() => {});
     }
   });
 
@@ -223,6 +226,7 @@ describe('ScaledConsumer on a real control plane', () => {
     } finally {
       await limited.stop();
       await apps.deleteNamespacedDeployment({ name: 'unreachable', namespace });
+      await custom.deleteNamespacedCustomObject({ group: crdGroup, version, namespace, plural, name: 'forbidden' }).catch(() => {});
     }
   });
 
