@@ -1,4 +1,5 @@
 export * from './client/apply.js';
+export * from './client/micro-time.js';
 export * from './client/retry.js';
 export * from './control-plane/binaries.js';
 export { type ControlPlaneCertificates, issueCertificate, type KeyPair } from './control-plane/certificates.js';

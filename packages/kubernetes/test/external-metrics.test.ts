@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiregistrationV1Api, AppsV1Api, AutoscalingV2Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiregistrationV1Api, AppsV1Api, AutoscalingV2Api, type KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '@lagscale/exporter';
 import {
   applyManifests,
@@ -12,12 +12,11 @@ import {
   issueCertificate,
   KubeletStandIn,
   ScaledConsumerController,
-  startControlPlane,
 } from '@lagscale/kubernetes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
-import { createNamespace, createScaledConsumer, getThroughApiServer, installCrd, workerDeployment } from './helpers.js';
+import { createScaledConsumer, getThroughApiServer, startTestCluster, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const logger = createLogger('external-metrics-test', 'warn');
@@ -40,11 +39,7 @@ describe('external metrics API behind the aggregator', () => {
   const group = `${topic}-group`;
 
   beforeAll(async () => {
-    controlPlane = await startControlPlane({ onProgress: (line) => process.stderr.write(`[kubernetes] ${line}\n`) });
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
-    await installCrd(kubeConfig);
-    await createNamespace(kubeConfig, namespace);
+    ({ controlPlane, kubeConfig } = await startTestCluster(namespace));
     kubelet = new KubeletStandIn({ kubeConfig, logger });
     await kubelet.start();
     // A group 10,000 records behind, with no consumer: its lag stays put.

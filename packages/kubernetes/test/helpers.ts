@@ -1,5 +1,5 @@
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { applyManifests, type Manifest, SCALED_CONSUMER, scaledConsumerCrd } from '@lagscale/kubernetes';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { applyManifests, type ControlPlane, type Manifest, SCALED_CONSUMER, scaledConsumerCrd, startControlPlane } from '@lagscale/kubernetes';
 import { waitFor } from '../../../test-support/kafka.js';
 
 /** Creates the ScaledConsumer CRD (or leaves it) and waits until the API server serves it. */
@@ -88,4 +88,14 @@ export async function createScaledConsumer(kubeConfig: KubeConfig, namespace: st
     fieldValidation: 'Strict',
     body: { apiVersion: `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`, kind: 'ScaledConsumer', metadata: { name }, spec },
   });
+}
+
+/** A started control plane with the CRD installed and `namespace` created, and an admin KubeConfig for it. */
+export async function startTestCluster(namespace: string): Promise<{ controlPlane: ControlPlane; kubeConfig: KubeConfig }> {
+  const controlPlane = await startControlPlane({ onProgress: (line) => process.stderr.write(`[kubernetes] ${line}\n`) });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+  await installCrd(kubeConfig);
+  await createNamespace(kubeConfig, namespace);
+  return { controlPlane, kubeConfig };
 }

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AppsV1Api, CoordinationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { type ControlPlane, startControlPlane } from '@lagscale/kubernetes';
+import { AppsV1Api, CoordinationV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { ControlPlane } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
-import { createNamespace, createScaledConsumer, installCrd, workerDeployment } from './helpers.js';
+import { createScaledConsumer, startTestCluster, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
@@ -76,11 +76,7 @@ describe('two controllers and a Lease', () => {
   };
 
   beforeAll(async () => {
-    controlPlane = await startControlPlane({ onProgress: (line) => process.stderr.write(`[kubernetes] ${line}\n`) });
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
-    await installCrd(kubeConfig);
-    await createNamespace(kubeConfig, namespace);
+    ({ controlPlane, kubeConfig } = await startTestCluster(namespace));
     // Eight partitions: the threshold policy never asks for more consumers than partitions.
     await createTopic(brokers, topic, 8);
     await produce(brokers, { topic, perPartition: EIGHTHS });

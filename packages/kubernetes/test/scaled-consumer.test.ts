@@ -15,7 +15,6 @@ import {
   SCALED_CONSUMER,
   type ScaledConsumer,
   ScaledConsumerController,
-  startControlPlane,
   writeKubeconfig,
 } from '@lagscale/kubernetes';
 import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
@@ -23,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../test-support/kafka.js';
 import { startGroupAtEnd } from '../../validator/test/worker/helpers.js';
 import { OrderRecords, produceOrders, requestProducer } from '../../validator/test/worker/order-records.js';
-import { createNamespace, installCrd, workerDeployment } from './helpers.js';
+import { startTestCluster, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
@@ -49,13 +48,9 @@ describe('ScaledConsumer on a real control plane', () => {
   const namespace = 'scaling';
 
   beforeAll(async () => {
-    controlPlane = await startControlPlane({ onProgress: (line) => process.stderr.write(`[kubernetes] ${line}\n`) });
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+    ({ controlPlane, kubeConfig } = await startTestCluster(namespace));
     custom = kubeConfig.makeApiClient(CustomObjectsApi);
     apps = kubeConfig.makeApiClient(AppsV1Api);
-    await installCrd(kubeConfig);
-    await createNamespace(kubeConfig, namespace);
     kubelet = new KubeletStandIn({ kubeConfig, logger });
     await kubelet.start();
   }, 30 * 60_000);

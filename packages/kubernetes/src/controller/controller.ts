@@ -305,7 +305,7 @@ export class ScaledConsumerController {
   }
 
   async #afterDecision(runtime: ScaledConsumerRuntime, decision: ScalingDecision): Promise<void> {
-    const resource = this.#informer?.get(runtime.parsed.resource.metadata.name, runtime.parsed.resource.metadata.namespace) ?? runtime.parsed.resource;
+    const resource = this.#current(runtime);
     const generation = runtime.generation;
     const reading = runtime.target.lastReading;
     // A decision means the target was read this cycle.
@@ -338,9 +338,7 @@ export class ScaledConsumerController {
       decision.action,
       merged.map((c) => [c.type, c.status, c.reason]),
     ]);
-    const now = Date.now();
-    const refreshMs = (this.#options.statusRefreshSeconds ?? 30) * 1000;
-    if (runtime.lastStatus !== null && runtime.lastStatus.json === significant && now - runtime.lastStatus.at < refreshMs) return;
+    if (this.#unchanged(runtime, significant)) return;
     const readyReplicas = await runtime.target.readyReplicas().catch(() => null);
     const status: ScaledConsumerStatus = {
       observedGeneration: generation,
@@ -361,23 +359,34 @@ export class ScaledConsumerController {
       ...(learned === null ? {} : { serviceRatePerReplica: learned }),
       conditions: merged,
     };
-    if (await this.#writeStatus(resource, runtime, status)) runtime.lastStatus = { json: significant, at: now };
+    await this.#writeThrottled(resource, runtime, status, significant);
   }
 
   /** The target cannot be read (missing, renamed, forbidden, API down): Ready=False with what to fix; the loop retries next cycle. */
   async #targetFailed(runtime: ScaledConsumerRuntime, error: Error): Promise<void> {
-    const resource = this.#informer?.get(runtime.parsed.resource.metadata.name, runtime.parsed.resource.metadata.namespace) ?? runtime.parsed.resource;
+    const resource = this.#current(runtime);
     const reason = error instanceof ScaleTargetError ? targetReason(error.reason) : 'TargetUnavailable';
     const conditions = this.#mergeConditions(runtime, [condition('Ready', 'False', reason, error.message, runtime.generation)]);
     const significant = JSON.stringify(['target', reason, error.message]);
-    const now = Date.now();
-    if (
-      runtime.lastStatus !== null &&
-      runtime.lastStatus.json === significant &&
-      now - runtime.lastStatus.at < (this.#options.statusRefreshSeconds ?? 30) * 1000
-    )
-      return;
-    if (await this.#writeStatus(resource, runtime, { observedGeneration: runtime.generation, conditions })) runtime.lastStatus = { json: significant, at: now };
+    if (this.#unchanged(runtime, significant)) return;
+    await this.#writeThrottled(resource, runtime, { observedGeneration: runtime.generation, conditions }, significant);
+  }
+
+  /** The same significant status was written less than statusRefreshSeconds ago. */
+  #unchanged(runtime: ScaledConsumerRuntime, significant: string): boolean {
+    const last = runtime.lastStatus;
+    return last !== null && last.json === significant && Date.now() - last.at < (this.#options.statusRefreshSeconds ?? 30) * 1000;
+  }
+
+  async #writeThrottled(resource: ScaledConsumer, runtime: ScaledConsumerRuntime, status: ScaledConsumerStatus, significant: string): Promise<void> {
+    const at = Date.now();
+    if (await this.#writeStatus(resource, runtime, status)) runtime.lastStatus = { json: significant, at };
+  }
+
+  /** The resource as the informer has it now (the runtime's copy is the one it was built from). */
+  #current(runtime: ScaledConsumerRuntime): ScaledConsumer {
+    const { name, namespace } = runtime.parsed.resource.metadata;
+    return this.#informer?.get(name, namespace) ?? runtime.parsed.resource;
   }
 
   /** Conditions keep their lastTransitionTime while their status stays the same. */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
-import { microTime } from '../client/retry.js';
+import { microTime } from '../client/micro-time.js';
 
 export interface LeaseElectorOptions {
   readonly kubeConfig: KubeConfig;

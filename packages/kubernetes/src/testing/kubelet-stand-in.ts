@@ -10,7 +10,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
-import { microTime } from '../client/retry.js';
+import { microTime } from '../client/micro-time.js';
 
 export interface KubeletStandInOptions {
   readonly kubeConfig: KubeConfig;
