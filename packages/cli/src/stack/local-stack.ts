@@ -6,7 +6,7 @@ import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscale
 import { parseBehaviorConfig } from '@lagscale/core';
 import { createLogger, type HealthComponent, type Logger } from '@lagscale/exporter';
 import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type LagMonitor } from '@lagscale/kafka';
-import { type ResultStore, type RuleSetDocument, SqliteResultStore, type UniquenessBacking, VALIDATION_TOPICS } from '@lagscale/validator';
+import { type ResultStore, type RuleSetDocument, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import type { FastifyInstance } from 'fastify';
 import { apiTokens, assertListenAllowed } from '../commands/api.js';
 import { type LagscaleConfig, toConnectionOptions } from '../config.js';
@@ -46,7 +46,7 @@ export interface LocalStack {
   readonly pool: LocalProcessPool;
   readonly app: FastifyInstance;
   readonly monitor: LagMonitor;
-  readonly store: ResultStore & UniquenessBacking;
+  readonly store: ResultStore;
   readonly connection: KafkaConnectionOptions;
   readonly consoleBuilt: boolean;
   readonly storeFile: string;

@@ -9,7 +9,6 @@ import {
   registerApiErrorHandler,
   registerOpenApi,
   registerValidatorApi,
-  type UniquenessBacking,
 } from '@lagscale/validator';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerConsoleAssets } from './console-assets.js';
@@ -20,7 +19,7 @@ export interface StackServerOptions {
   readonly monitor: LagMonitor;
   /** Null when the stack runs no autoscaler: its routes then answer 404 `autoscaler_not_running`. */
   readonly autoscaler: Autoscaler | null;
-  readonly store: ResultStore & UniquenessBacking;
+  readonly store: ResultStore;
   readonly connection: KafkaConnectionOptions;
   readonly logger: FastifyBaseLogger;
   /** The listen address: beyond loopback the API requires tokens. */

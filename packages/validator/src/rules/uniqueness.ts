@@ -66,3 +66,29 @@ export class ClaimRecorder implements UniquenessTracker {
     return answer;
   }
 }
+
+/**
+ * The store's answers to a batch's claims, as a tracker: validating a record again (when the
+ * store answered otherwise than the batch alone did) makes the same claims, and each is answered
+ * as the store answered it. A claim the store was not asked about is a bug, not a guess.
+ */
+export class AnsweredClaims implements UniquenessTracker {
+  readonly #answers = new Map<string, boolean>();
+
+  constructor(claims: readonly UniqueClaim[], answers: readonly boolean[]) {
+    claims.forEach((claim, i) => {
+      this.#answers.set(answeredKey(claim.ruleId, claim.key, claim.recordNumber), answers[i] === true);
+    });
+  }
+
+  seen(ruleId: string, key: string, recordNumber: number): boolean {
+    const answer = this.#answers.get(answeredKey(ruleId, key, recordNumber));
+    if (answer === undefined)
+      throw new Error(`unique rule "${ruleId}": record ${recordNumber} made a claim on its second validation that it did not make on its first`);
+    return answer;
+  }
+}
+
+function answeredKey(ruleId: string, key: string, recordNumber: number): string {
+  return `${ruleId}\u0000${recordNumber}\u0000${key}`;
+}

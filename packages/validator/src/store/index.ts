@@ -1,3 +1,4 @@
+export { canonicalJson } from './input-checks.js';
 export { MIGRATIONS, type Migration, SCHEMA_VERSION } from './sqlite-migrations.js';
-export { canonicalJson, SqliteResultStore, type SqliteResultStoreOptions } from './sqlite-store.js';
+export { SqliteResultStore, type SqliteResultStoreOptions } from './sqlite-store.js';
 export * from './store.js';

@@ -1,10 +1,10 @@
 import type { RuleSetDocument, Severity } from '../rules/rule-set.js';
-import type { UniquenessTracker } from '../rules/uniqueness.js';
+import type { UniqueClaim, UniquenessTracker } from '../rules/uniqueness.js';
 
 /**
  * Where the validation service keeps rule sets, jobs, per-record results, the dead-letter queue
- * and uniqueness claims. `SqliteResultStore` is the embedded implementation; an OpenSearch one can
- * implement `ResultStore` alone (uniqueness needs a synchronous answer, see `UniquenessBacking`).
+ * and uniqueness claims. `SqliteResultStore` is the embedded implementation (one host);
+ * `OpenSearchResultStore` is shared by workers and APIs on any number of hosts.
  *
  * Times are epoch milliseconds. Lists are paginated with opaque cursors: pass `nextCursor` back
  * unchanged; `null` means there is no further page.
@@ -66,12 +66,20 @@ export interface ResultStore {
   /** Notes that the message was sent back for another try (throws `DLQ_NOT_FOUND` for an unknown id). */
   markDlqReplayed(id: string, at: number): Promise<void>;
 
+  /**
+   * Claims values of `unique` rules for records of one job, in order, first writer wins across
+   * every worker; answers for each claim whether another record of the job holds the value (a
+   * redelivered record's own claim is not a duplicate). `JOB_NOT_FOUND` when the job is not stored.
+   */
+  claimUnique(jobId: string, claims: readonly UniqueClaim[]): Promise<boolean[]>;
+
   close(): Promise<void>;
 }
 
 /**
- * Uniqueness claims for `unique` rules, shared by every worker of a job. The rule engine asks
- * synchronously, so only a store with a local synchronous backing (SQLite) can provide it.
+ * Uniqueness claims answered synchronously, for callers that validate one record at a time
+ * against the store itself (tests, tools); only a local store (SQLite) can offer it. The worker
+ * uses `ResultStore.claimUnique`, a batch at a time.
  */
 export interface UniquenessBacking {
   /** A tracker for one job: (ruleId, key) → the first record number that claimed it. */

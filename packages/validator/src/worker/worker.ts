@@ -14,9 +14,9 @@ import type { CompiledRuleSet } from '../rules/compile.js';
 import { decodeRecord, tooLargeReason } from '../rules/decode.js';
 import type { RecordResult, Violation } from '../rules/record-run.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
-import type { UniquenessTracker } from '../rules/uniqueness.js';
+import { AnsweredClaims, type UniqueClaim, type UniquenessTracker } from '../rules/uniqueness.js';
 import { RuleSetUnusableError, validateRecord, validationFailure } from '../rules/validate.js';
-import { type DlqInput, type ResultInput, type ResultStore, StoreError, type UniquenessBacking } from '../store/store.js';
+import type { DlqInput, ResultInput, ResultStore } from '../store/store.js';
 import { OUTCOME, ruleSetKey, type ValidationInput, type ValidationOutput } from './batch-validation.js';
 import type { WorkerMetrics } from './metrics.js';
 import { type BatchValidator, compileOrError, InlineValidator, ValidationThreads } from './validation-threads.js';
@@ -35,7 +35,7 @@ export interface WorkerOptions {
    */
   readonly resultsTopic?: string | null;
   readonly deadLetterTopic?: string | null;
-  readonly store: ResultStore & UniquenessBacking;
+  readonly store: ResultStore;
   /** Default DEFAULT_BATCH_SIZE. */
   readonly batchSize?: number;
   /** Records larger than this go to the DLQ (`too_large`). Default 1 MiB. */
@@ -134,8 +134,8 @@ interface PreparedBatch {
   readonly records: readonly { readonly m: ConsumedRecord; readonly request: Request; readonly ruleSet: ResolvedRuleSet }[];
   readonly input: ValidationInput;
   readonly documents: ReadonlyMap<string, RuleSetDocument>;
-  /** The store's uniqueness tracker of each job in the batch; null for a job the store does not have. */
-  readonly jobs: ReadonlyMap<string, UniquenessTracker | null>;
+  /** Whether the store has each job of the batch (a record of an unknown job goes to the DLQ). */
+  readonly jobs: ReadonlyMap<string, boolean>;
 }
 
 interface BatchOutcome {
@@ -182,14 +182,13 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           compression: 'lz4',
         });
 
-  /** The store's uniqueness tracker of a job; null when the store has no such job (the record goes to the DLQ). */
-  const jobTracker = (jobId: string): UniquenessTracker | null => {
-    try {
-      return store.uniquenessTracker(jobId);
-    } catch (error) {
-      if (error instanceof StoreError && error.code === 'JOB_NOT_FOUND') return null;
-      throw error;
-    }
+  /** Jobs known to exist (a job is never removed); an unknown one is asked about again each batch. */
+  const knownJobs = new Set<string>();
+  const jobExists = async (jobId: string): Promise<boolean> => {
+    if (knownJobs.has(jobId)) return true;
+    if ((await store.getJob(jobId)) === undefined) return false;
+    if (knownJobs.size < 100_000) knownJobs.add(jobId);
+    return true;
   };
 
   const toDlq = (outcome: BatchOutcome, now: number, m: ConsumedRecord, code: string, reason: string, jobId?: string, recordNumber?: number): void => {
@@ -231,7 +230,10 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       const key = `${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`;
       if (!batchRuleSets.has(key)) batchRuleSets.set(key, await ruleSets.get(request.ruleSet, request.ruleSetVersion));
     }
-    const jobs = new Map<string, UniquenessTracker | null>();
+    const jobs = new Map<string, boolean>();
+    for (const request of requests) {
+      if (request.ok && !jobs.has(request.jobId)) jobs.set(request.jobId, await jobExists(request.jobId));
+    }
     const documents = new Map<string, RuleSetDocument>();
     const records: { m: ConsumedRecord; request: Request; ruleSet: ResolvedRuleSet }[] = [];
     let bytes = 0;
@@ -255,7 +257,6 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         toDlq(outcome, now, m, 'too_large', tooLargeReason(request.value.length, maxRecordBytes), request.jobId, request.recordNumber);
         return;
       }
-      if (!jobs.has(request.jobId)) jobs.set(request.jobId, jobTracker(request.jobId));
       documents.set(ruleSet.key, ruleSet.document);
       records.push({ m, request, ruleSet });
       bytes += request.value.length;
@@ -270,7 +271,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       at += request.value.length;
       ends[i] = at;
       recordNumbers[i] = request.recordNumber;
-      jobKnown[i] = jobs.get(request.jobId) === null ? 0 : 1;
+      jobKnown[i] = jobs.get(request.jobId) === true ? 1 : 0;
     });
     const input: ValidationInput = {
       now,
@@ -288,10 +289,11 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
 
   /**
    * The main thread's part after validation. The batch's uniqueness claims are made for real, one
-   * write per job; a record answered otherwise than the store answers is validated again against
-   * the store (see ClaimRecorder). Then the results, dead letters and outgoing messages.
+   * store call per job; a record answered otherwise than the store answers is validated again
+   * against the store's answers (see ClaimRecorder). Then the results, dead letters and outgoing
+   * messages.
    */
-  const finishBatch = (prepared: PreparedBatch, output: ValidationOutput): BatchOutcome => {
+  const finishBatch = async (prepared: PreparedBatch, output: ValidationOutput): Promise<BatchOutcome> => {
     const { outcome, now, records } = prepared;
     const real = new Uint8Array(output.claims.jobIds.length);
     const byJob = new Map<string, number[]>();
@@ -300,14 +302,15 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       if (list === undefined) byJob.set(jobId, [flat]);
       else list.push(flat);
     });
+    const answered = new Map<string, UniquenessTracker>();
     for (const [jobId, flats] of byJob) {
-      const tracker = prepared.jobs.get(jobId) as UniquenessTracker;
-      const claims = flats.map((flat) => ({
+      const claims: UniqueClaim[] = flats.map((flat) => ({
         ruleId: output.claims.ruleIds[flat] as string,
         key: output.claims.keys[flat] as string,
         recordNumber: output.claims.recordNumbers[flat] as number,
       }));
-      const answers = tracker.seenAll?.(claims) ?? claims.map((c) => tracker.seen(c.ruleId, c.key, c.recordNumber));
+      const answers = await store.claimUnique(jobId, claims);
+      answered.set(jobId, new AnsweredClaims(claims, answers));
       flats.forEach((flat, i) => {
         real[flat] = answers[i] ? 1 : 0;
       });
@@ -337,7 +340,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         if (real[flat] === output.claims.answers[flat]) continue;
         const decoded = decodeRecord(request.value, { maxBytes: maxRecordBytes, maxDepth });
         if (decoded.ok) {
-          const uniqueness = prepared.jobs.get(request.jobId) as UniquenessTracker;
+          const uniqueness = answered.get(request.jobId) as UniquenessTracker;
           try {
             result = validateRecord(compiled, decoded.value, { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness, now });
           } catch (error) {
@@ -424,7 +427,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         const stored = inOrder
           .then(() => validated)
           .then(async (output) => {
-            const outcome = finishBatch(prepared, output);
+            const outcome = await finishBatch(prepared, output);
             await store.upsertResults(outcome.results);
             if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
             // The demo's extra cost per record, spent a batch at a time like work on one core.
