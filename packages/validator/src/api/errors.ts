@@ -82,6 +82,8 @@ const STORE_ERRORS: Record<StoreErrorCode, [number, string]> = {
   INVALID_CURSOR: [400, 'invalid_cursor'],
   SCHEMA_TOO_NEW: [503, 'store_unavailable'],
   STORE_CLOSED: [503, 'store_unavailable'],
+  STORE_UNAVAILABLE: [503, 'store_unavailable'],
+  STORE_AUTH_FAILED: [503, 'store_unavailable'],
 };
 
 interface AjvLikeError {

@@ -44,6 +44,7 @@ import {
   StoreError,
   SUMMARY_FIELD_LIMIT,
   type UniquenessBacking,
+  type UpsertOutcome,
 } from './store.js';
 
 export interface SqliteResultStoreOptions {
@@ -74,6 +75,9 @@ const DEFAULT_MAX_DLQ_PAYLOAD_BYTES = 1024 * 1024;
 /** Uniqueness keys longer than this are stored as their SHA-256, so a huge value does not bloat the claims table. */
 const MAX_PLAIN_UNIQUE_KEY = 200;
 const MESSAGE_CACHE_SIZE = 20_000;
+
+/** SQLite stores whatever passed the checks. */
+const NOTHING_REJECTED: UpsertOutcome = { rejected: [] };
 
 const RESULTS_CURSOR = 'results';
 const JOBS_CURSOR = 'jobs';
@@ -338,10 +342,10 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
    * One IMMEDIATE transaction per batch. Resolves after the commit: durable against a crash of
    * this process with the default `synchronous: 'NORMAL'`, against power loss with `'FULL'`.
    */
-  async upsertResults(batch: readonly ResultInput[]): Promise<void> {
+  async upsertResults(batch: readonly ResultInput[]): Promise<UpsertOutcome> {
     this.#open();
     if (!Array.isArray(batch)) throw invalid('upsertResults takes an array of results');
-    if (batch.length === 0) return;
+    if (batch.length === 0) return NOTHING_REJECTED;
     batch.forEach(checkResultInput);
     const jobKeys = this.#resolveJobKeys(batch.map((result) => result.jobId));
     try {
@@ -351,6 +355,7 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
       this.#messageIds.clear();
       throw error;
     }
+    return NOTHING_REJECTED;
   }
 
   async searchResults(query: ResultQuery): Promise<ResultPage> {

@@ -41,8 +41,10 @@ export interface ResultStore {
    * (see the implementation for what durable means there). Idempotent by (jobId, recordNumber): a
    * redelivered record replaces its earlier result and its violations, so nothing is counted twice.
    * Every job must exist (else `JOB_NOT_FOUND`, and nothing of the batch is stored).
+   * `rejected` lists results the store refused for what they hold (never for an outage, which is
+   * retried or thrown): the caller must dead-letter them, or they are lost.
    */
-  upsertResults(batch: readonly ResultInput[]): Promise<void>;
+  upsertResults(batch: readonly ResultInput[]): Promise<UpsertOutcome>;
   /** Results of one job in record order, with facets for the same filter. */
   searchResults(query: ResultQuery): Promise<ResultPage>;
   /** One record's result; undefined when the record has none (yet), `JOB_NOT_FOUND` when the job does not exist. */
@@ -157,6 +159,17 @@ export interface ResultInput {
    * decoded, so no string is made for it).
    */
   readonly record?: string | Uint8Array;
+}
+
+export interface UpsertOutcome {
+  readonly rejected: readonly RejectedResult[];
+}
+
+export interface RejectedResult {
+  /** Index in the batch. */
+  readonly index: number;
+  /** Why the store refused it, for the DLQ entry. */
+  readonly reason: string;
 }
 
 export interface StoredResult {
@@ -316,7 +329,11 @@ export type StoreErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_CURSOR'
   | 'SCHEMA_TOO_NEW'
-  | 'STORE_CLOSED';
+  | 'STORE_CLOSED'
+  /** The store did not answer (down, overloaded, read-only) within the time it is given to retry. */
+  | 'STORE_UNAVAILABLE'
+  /** The store refused the credentials or their permissions. */
+  | 'STORE_AUTH_FAILED';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
