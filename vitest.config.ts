@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects. `packages`: one broker for the whole run (started in global setup); tests that
-// need 3 nodes, TLS/SASL or another Kafka version start their own. Files run one at a time:
+// Two projects. `packages`: one broker and one OpenSearch node for the whole run (started in
+// global setup); tests that need 3 nodes, TLS/SASL, another Kafka version or a node they may stop
+// start their own. Files run one at a time:
 // integration tests measure time lag and rates, and two cores are not enough to run brokers side
 // by side reliably. `console`: component tests in jsdom; they need no broker, and a project's
 // global setup only runs when one of its files is selected, so `vitest run packages/console`
@@ -18,7 +19,7 @@ export default defineConfig({
           include: ['packages/*/test/**/*.test.ts', 'packages/console/e2e/**/*.test.ts', 'test-support/**/*.test.ts'],
           exclude: ['**/node_modules/**', 'packages/console/test/**'],
           fileParallelism: false,
-          globalSetup: ['test-support/global-kafka.ts'],
+          globalSetup: ['test-support/global-services.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
         },

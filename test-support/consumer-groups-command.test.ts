@@ -2,7 +2,7 @@ import { KafkaCluster } from '@lagscale/kafka';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ConsumerGroupRow, parseDescribeOutput, runConsumerGroupsCommand } from './consumer-groups-command.js';
-import type {} from './global-kafka.js';
+import type {} from './global-services.js';
 
 describe('parseDescribeOutput', () => {
   it('reads several groups, notes, blank lines, "-" cells and odd column widths', () => {

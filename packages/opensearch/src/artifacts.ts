@@ -82,9 +82,7 @@ export async function resolveOpenSearch(options: ResolveOptions = {}): Promise<O
       if (existsSync(marker)) return distribution;
       if (waited === 0) progress(`waiting for another process resolving OpenSearch ${version}`);
       if (waited > 10 * 60_000) {
-        throw new Error(
-          `OpenSearch ${version}: lock ${lock} held for over 10 minutes; remove it if no other lagscale process is resolving OpenSearch`,
-        );
+        throw new Error(`OpenSearch ${version}: lock ${lock} held for over 10 minutes; remove it if no other lagscale process is resolving OpenSearch`);
       }
       await sleep(500);
     }
@@ -119,7 +117,9 @@ export async function resolveOpenSearch(options: ResolveOptions = {}): Promise<O
     }
     await rm(build, { recursive: true, force: true });
     await writeFile(marker, `${new Date().toISOString()}\n`);
-    progress(`resolved OpenSearch ${version} (${serverJars.size} server jars, ${OPENSEARCH_MODULES.length} modules) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    progress(
+      `resolved OpenSearch ${version} (${serverJars.size} server jars, ${OPENSEARCH_MODULES.length} modules) in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+    );
     return distribution;
   } finally {
     await rm(lock, { recursive: true, force: true });
@@ -136,7 +136,11 @@ async function matchLog4jCore(libDir: string, build: string, progress: (line: st
   if (!api) throw new Error(`OpenSearch's lib/ in ${libDir} has no log4j-api jar`);
   if (jars.includes(`log4j-core-${api}.jar`)) return;
   for (const jar of jars.filter((j) => j.startsWith('log4j-core-'))) await unlink(join(libDir, jar));
-  await runMaven(build, ['-B', '-q', '-N', 'dependency:copy', `-Dartifact=org.apache.logging.log4j:log4j-core:${api}`, `-DoutputDirectory=${libDir}`], progress);
+  await runMaven(
+    build,
+    ['-B', '-q', '-N', 'dependency:copy', `-Dartifact=org.apache.logging.log4j:log4j-core:${api}`, `-DoutputDirectory=${libDir}`],
+    progress,
+  );
 }
 
 function dependency(groupId: string, artifactId: string, version: string): string {

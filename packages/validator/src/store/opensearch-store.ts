@@ -188,7 +188,8 @@ type Query = Record<string, unknown>;
  * - **Visible:** results, claims and DLQ entries are written without waiting for a refresh (that
  *   would cost up to a second per batch); reads by id are realtime, while counts, summaries,
  *   searches and lists see a write within the refresh interval (1 s). Rule sets and jobs, written
- *   rarely, wait for the refresh (`refresh=wait_for`), so a job created is listed at once.
+ *   rarely, refresh their own index (`refresh=true`, a small shard), so a job created is listed
+ *   at once.
  * - **Idempotent:** results by (job, record number), DLQ entries by (topic, partition, offset),
  *   claims by (job, rule, value); counts are aggregations over those documents, so a redelivered
  *   batch never counts twice.
@@ -277,10 +278,11 @@ export class OpenSearchResultStore implements ResultStore {
     const text = canonicalJson(document);
     const id = docId(name, version);
     const source: RuleSetSource = { name, version, document: text, createdAt };
-    const created = await this.#create('save a rule set', 'rule-sets', id, source, 'wait_for');
+    const created = await this.#create('save a rule set', 'rule-sets', id, source, true);
     if (created) return { ruleSet: toStoredRuleSet(source), created: true };
     const existing = await this.#get<RuleSetSource>('read a rule set', 'rule-sets', id);
-    if (existing === undefined) throw new StoreError('STORE_UNAVAILABLE', `rule set "${name}" version ${version} was refused as existing but cannot be read back`);
+    if (existing === undefined)
+      throw new StoreError('STORE_UNAVAILABLE', `rule set "${name}" version ${version} was refused as existing but cannot be read back`);
     if (existing.document !== text) {
       const latest = (await this.getRuleSet(name))?.version ?? version;
       throw new StoreError(
@@ -353,7 +355,7 @@ export class OpenSearchResultStore implements ResultStore {
       throw new StoreError('RULE_SET_NOT_FOUND', `job "${job.id}": rule set "${job.ruleSet}" version ${job.ruleSetVersion} is not stored: save it first`);
     }
     const source: JobSource = { ...pickJob(job), uploadSha256: null };
-    if (!(await this.#create('create a job', 'jobs', docId(job.id), source, 'wait_for'))) {
+    if (!(await this.#create('create a job', 'jobs', docId(job.id), source, true))) {
       // created meanwhile by another API: the same rules as above
       return (await same()) as Job;
     }
@@ -467,7 +469,16 @@ export class OpenSearchResultStore implements ResultStore {
       query: { bool: { filter } },
       sort: [{ recordNumber: 'asc' }],
       ...(after === undefined ? {} : { search_after: [after] }),
-      ...(facets ? { aggs: { v: { nested: { path: 'violations' }, aggs: { m: { filter: violation.length > 0 ? { bool: { filter: violation } } : { match_all: {} }, aggs: countAggs() } } } } } : {}),
+      ...(facets
+        ? {
+            aggs: {
+              v: {
+                nested: { path: 'violations' },
+                aggs: { m: { filter: violation.length > 0 ? { bool: { filter: violation } } : { match_all: {} }, aggs: countAggs() } },
+              },
+            },
+          }
+        : {}),
     });
     const hits = found.hits.hits;
     const more = hits.length > limit;
@@ -553,13 +564,22 @@ export class OpenSearchResultStore implements ResultStore {
     entries.forEach(checkDlqInput);
     const positions = entries.map((entry) => docId(entry.topic, entry.partition, entry.offset));
     const stored = await this.#mget<DlqSource>('read DLQ entries', 'dlq', positions);
-    const owners = await this.#mget<{ position: string }>('read DLQ ids', 'dlq-ids', entries.map((entry) => entry.id));
-    entries.forEach((entry, i) => {
+    const owners = await this.#mget<{ position: string }>(
+      'read DLQ ids',
+      'dlq-ids',
+      entries.map((entry) => entry.id),
+    );
+    for (const [i, entry] of entries.entries()) {
       const owner = owners[i];
       if (stored[i] === undefined && owner !== undefined && owner.position !== positions[i]) {
-        throw new StoreError('DLQ_ID_CONFLICT', `DLQ entry "${entry.id}" already exists for another message (${owner.position}), not ${entry.topic}/${entry.partition}@${entry.offset}: use a new id`);
+        const other = await this.#get<DlqSource>('read a DLQ entry', 'dlq', owner.position);
+        const where = other === undefined ? 'another message' : `${other.topic}/${other.partition}@${other.offset}`;
+        throw new StoreError(
+          'DLQ_ID_CONFLICT',
+          `DLQ entry "${entry.id}" already exists for ${where}, not ${entry.topic}/${entry.partition}@${entry.offset}: use a new id`,
+        );
       }
-    });
+    }
     const fresh = new Map<string, number>(); // position → index of its first entry in the batch
     entries.forEach((_entry, i) => {
       if (stored[i] === undefined && !fresh.has(positions[i] as string)) fresh.set(positions[i] as string, i);
@@ -641,7 +661,9 @@ export class OpenSearchResultStore implements ResultStore {
     const ids = claims.map((claim) => docId(jobId, claim.ruleId, claim.key));
     const answers = await this.#bulk(
       'claim unique values',
-      claims.map((claim, i): BulkOperation => ({ action: 'create', index: 'claims', id: ids[i] as string, document: { jobId, recordNumber: claim.recordNumber } })),
+      claims.map(
+        (claim, i): BulkOperation => ({ action: 'create', index: 'claims', id: ids[i] as string, document: { jobId, recordNumber: claim.recordNumber } }),
+      ),
       false,
     );
     const refused = answers.find((answer) => answer.status >= 300 && answer.status !== 409);
@@ -703,7 +725,11 @@ export class OpenSearchResultStore implements ResultStore {
         }
       }
     }
-    await this.#call('wait for the indices', { method: 'GET', path: `/_cluster/health/${this.#indexPattern()}`, querystring: { wait_for_status: 'yellow', timeout: '30s' } }, 'read');
+    await this.#call(
+      'wait for the indices',
+      { method: 'GET', path: `/_cluster/health/${this.#indexPattern()}`, querystring: { wait_for_status: 'yellow', timeout: '30s' } },
+      'read',
+    );
   }
 
   /**
@@ -728,7 +754,10 @@ export class OpenSearchResultStore implements ResultStore {
       } catch (error) {
         const failure = classify(error);
         if (failure.kind === 'auth') {
-          throw new StoreError('STORE_AUTH_FAILED', `OpenSearch at ${this.url} refused to ${what}: ${failure.reason}; check store.username and store.password (or the TLS client certificate) and their permissions on ${this.prefix}-*`);
+          throw new StoreError(
+            'STORE_AUTH_FAILED',
+            `OpenSearch at ${this.url} refused to ${what}: ${failure.reason}; check store.username and store.password (or the TLS client certificate) and their permissions on ${this.prefix}-*`,
+          );
         }
         if (failure.kind === 'fatal') throw new Error(`OpenSearch at ${this.url} could not ${what}: ${failure.reason}`);
         reason = failure.reason;
@@ -751,7 +780,7 @@ export class OpenSearchResultStore implements ResultStore {
    * A bulk request; items that failed for a while (429, 5xx, a block) are sent again with backoff,
    * the others' answers kept. Answers in the order of `operations`.
    */
-  async #bulk(what: string, operations: readonly BulkOperation[], refresh: false | 'wait_for'): Promise<BulkItemAnswer[]> {
+  async #bulk(what: string, operations: readonly BulkOperation[], refresh: boolean): Promise<BulkItemAnswer[]> {
     const answers: BulkItemAnswer[] = new Array(operations.length);
     let pending = operations.map((_, i) => i);
     const deadline = Date.now() + this.#writeRetryMs;
@@ -785,7 +814,7 @@ export class OpenSearchResultStore implements ResultStore {
   }
 
   /** True when created, false when the id exists already. */
-  async #create(what: string, index: IndexName, id: string, document: object, refresh: false | 'wait_for'): Promise<boolean> {
+  async #create(what: string, index: IndexName, id: string, document: object, refresh: boolean): Promise<boolean> {
     const response = await this.#call(
       what,
       { method: 'PUT', path: `/${this.#index(index)}/_create/${encodeURIComponent(id)}`, body: document, querystring: { refresh: String(refresh) } },
@@ -825,7 +854,11 @@ export class OpenSearchResultStore implements ResultStore {
   async #requireJobs(jobIds: readonly string[]): Promise<void> {
     const unknown = [...new Set(jobIds)].filter((id) => !this.#knownJobs.has(id));
     if (unknown.length === 0) return;
-    const found = await this.#mget<JobSource>('read jobs', 'jobs', unknown.map((id) => docId(id)));
+    const found = await this.#mget<JobSource>(
+      'read jobs',
+      'jobs',
+      unknown.map((id) => docId(id)),
+    );
     const missing = unknown.filter((_, i) => found[i] === undefined);
     if (missing.length > 0) throw jobNotFound(missing);
     for (const id of unknown) if (this.#knownJobs.size < 100_000) this.#knownJobs.add(id);
@@ -846,7 +879,9 @@ export class OpenSearchResultStore implements ResultStore {
       query: { bool: { filter: [{ terms: { jobId: ids } }], must_not: [{ exists: { field: 'replayedAt' } }] } },
       aggs: { jobs: { terms } },
     });
-    const resultCounts = new Map((results.aggregations?.jobs?.buckets ?? []).map((b) => [String(b.key), { results: b.doc_count, valid: (b.valid as Bucket).doc_count }]));
+    const resultCounts = new Map(
+      (results.aggregations?.jobs?.buckets ?? []).map((b) => [String(b.key), { results: b.doc_count, valid: (b.valid as Bucket).doc_count }]),
+    );
     const dlqCounts = new Map((dlq.aggregations?.jobs?.buckets ?? []).map((b) => [String(b.key), b.doc_count]));
     return jobs.map((job) => {
       const counts = resultCounts.get(job.id) ?? { results: 0, valid: 0 };
@@ -869,7 +904,11 @@ export class OpenSearchResultStore implements ResultStore {
     if (result.record !== undefined) {
       const bytes = typeof result.record === 'string' ? Buffer.byteLength(result.record) : result.record.byteLength;
       if (bytes > this.#maxRecordBytes) recordOmitted = true;
-      else record = typeof result.record === 'string' ? result.record : Buffer.from(result.record.buffer, result.record.byteOffset, result.record.byteLength).toString('utf8');
+      else
+        record =
+          typeof result.record === 'string'
+            ? result.record
+            : Buffer.from(result.record.buffer, result.record.byteOffset, result.record.byteLength).toString('utf8');
     }
     return {
       jobId: result.jobId,
@@ -921,7 +960,8 @@ function violationConditions(query: ResultQuery): Query[] {
     conditions.push({ term: { 'violations.ruleId': query.ruleId } });
   }
   if (query.severity !== undefined) {
-    if (query.severity !== 'error' && query.severity !== 'warning') throw invalid(`severity must be "error" or "warning", got ${JSON.stringify(query.severity)}`);
+    if (query.severity !== 'error' && query.severity !== 'warning')
+      throw invalid(`severity must be "error" or "warning", got ${JSON.stringify(query.severity)}`);
     conditions.push({ term: { 'violations.severity': query.severity } });
   }
   if (query.field !== undefined && query.field !== '') {

@@ -1,14 +1,18 @@
 import { KafkaCluster } from '@lagscale/kafka';
+import { type OpenSearchNode, startOpenSearchNode } from '@lagscale/opensearch';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string[];
     kafkaLibDir: string;
+    /** A single OpenSearch node for the store tests; each test file uses its own index prefix. */
+    openSearchUrl: string;
   }
 }
 
 let cluster: KafkaCluster | undefined;
+let openSearch: OpenSearchNode | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   const started = Date.now();
@@ -20,8 +24,12 @@ export async function setup(project: TestProject): Promise<void> {
   process.stderr.write(`[kafka] test broker ${cluster.brokers.join(',')} ready in ${Date.now() - started} ms\n`);
   project.provide('kafkaBrokers', cluster.brokers);
   project.provide('kafkaLibDir', cluster.libDir);
+  const openSearchStarted = Date.now();
+  openSearch = await startOpenSearchNode({ onProgress: (line) => process.stderr.write(`[opensearch] ${line}\n`) });
+  process.stderr.write(`[opensearch] test node ${openSearch.url} ready in ${Date.now() - openSearchStarted} ms\n`);
+  project.provide('openSearchUrl', openSearch.url);
 }
 
 export async function teardown(): Promise<void> {
-  await cluster?.stop();
+  await Promise.all([cluster?.stop(), openSearch?.stop()]);
 }
