@@ -96,7 +96,9 @@ export async function resolveOpenSearch(options: ResolveOptions = {}): Promise<O
     await writeReactor(build, version);
     progress(`resolving OpenSearch ${version} with Maven into ${dir} (first run only)`);
     const started = Date.now();
-    await runMaven(build, ['-B', '-q', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=${project.basedir}/jars'], progress);
+    // Maven expands ${project.basedir} per sub-project: each one's jars land in its own folder.
+    const eachProjectsFolder = '-DoutputDirectory=$' + '{project.basedir}/jars';
+    await runMaven(build, ['-B', '-q', 'dependency:copy-dependencies', '-DincludeScope=runtime', eachProjectsFolder], progress);
     await rename(join(build, 'server', 'jars'), distribution.libDir);
     if (!existsSync(join(distribution.libDir, `opensearch-${version}.jar`))) {
       throw new Error(`Maven finished but opensearch-${version}.jar is not in ${distribution.libDir}`);

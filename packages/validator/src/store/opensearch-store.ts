@@ -486,7 +486,7 @@ export class OpenSearchResultStore implements ResultStore {
     const last = items.at(-1);
     const nextCursor = more && last !== undefined ? encodeCursor(RESULTS_CURSOR, { j: query.jobId, r: last.recordNumber }) : null;
     if (!facets) return { items, nextCursor };
-    const counts = ((found.aggregations?.v as Aggregate).m ?? {}) as Aggregate;
+    const counts = ((found.aggregations?.v as Aggregate | undefined)?.m ?? {}) as Aggregate;
     const result: ResultFacets = { records: found.hits.total?.value ?? 0, byRule: ruleCounts(counts), bySeverity: severityCounts(counts) };
     return { items, nextCursor, facets: result };
   }
