@@ -3,6 +3,8 @@ import type { OffsetResetPolicy } from '@lagscale/core';
 import { type KafkaConnectionOptions, SASL_MECHANISMS, type SaslMechanism } from '@lagscale/kafka';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './config-error.js';
+import { STORE_SECTION_SCHEMA, type StoreSection } from './store.js';
 
 /** The whole configuration: one YAML file, then env vars, then command-line flags. */
 export interface LagscaleConfig {
@@ -29,6 +31,8 @@ export interface LagscaleConfig {
   exporter: { host: string; port: number };
   /** Present when the file configures the autoscaler; checked in full by `lagscale autoscale`. */
   autoscaler?: AutoscalerSection;
+  /** The result store of the validator (flags and env vars override it; see store.ts). */
+  store?: StoreSection;
   /** API tokens (`LAGSCALE_API_TOKENS` replaces them); checked in full by the API. */
   api?: {
     tokens?: { name: string; scope: 'read' | 'write' | 'admin'; secret: string }[];
@@ -44,9 +48,7 @@ export interface AutoscalerSection {
   target: { type: 'local'; command: string[]; env?: Record<string, string>; cwd?: string; drainTimeoutSeconds?: number };
 }
 
-export class ConfigError extends Error {
-  readonly code = 'LAGSCALE_CONFIG';
-}
+export { ConfigError } from './config-error.js';
 
 const brokerPattern = '^[^\\s:]+:[0-9]{1,5}$';
 
@@ -101,6 +103,7 @@ const schema = {
       additionalProperties: false,
       properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
     },
+    store: STORE_SECTION_SCHEMA,
     api: {
       type: 'object',
       additionalProperties: false,
@@ -205,6 +208,7 @@ export function mergeConfig(base: LagscaleConfig, file: Partial<Record<keyof Lag
     exporter: { ...base.exporter, ...(file.exporter ?? {}) },
     ...(file.autoscaler ? { autoscaler: file.autoscaler as AutoscalerSection } : {}),
     ...(file.api ? { api: file.api as NonNullable<LagscaleConfig['api']> } : {}),
+    ...(file.store ? { store: file.store as StoreSection } : {}),
   };
 }
 

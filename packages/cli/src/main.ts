@@ -9,6 +9,7 @@ import { registerExporterCommand } from './commands/exporter.js';
 import { registerKafkaCommand } from './commands/kafka.js';
 import { registerKubeCommand } from './commands/kube.js';
 import { registerLagCommand } from './commands/lag.js';
+import { registerOpenSearchCommand } from './commands/opensearch.js';
 import { registerPolicyCommand } from './commands/policy.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerUpCommand } from './commands/up.js';
@@ -33,6 +34,7 @@ program.hook('preAction', (command) => {
 registerLagCommand(program);
 registerExporterCommand(program);
 registerKafkaCommand(program);
+registerOpenSearchCommand(program);
 registerUpCommand(program);
 registerDemoCommand(program);
 registerDemoConsumerCommand(program);

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { createLogger, serverOptions } from '@lagscale/exporter';
 import type { KafkaConnectionOptions } from '@lagscale/kafka';
 import {
@@ -12,13 +10,13 @@ import {
   registerApiErrorHandler,
   registerOpenApi,
   registerValidatorApi,
-  SqliteResultStore,
 } from '@lagscale/validator';
 import type { Command } from 'commander';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { ConfigError, type LagscaleConfig, parseInteger, toConnectionOptions } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { listenOn, untilStopSignal } from '../runtime.js';
+import { describeStore, openResultStore, resolveStoreConfig } from '../store.js';
 
 const CLOSE_GRACE_MS = 10_000;
 
@@ -28,11 +26,6 @@ interface ApiFlags extends ConnectionFlags {
   port: string;
   maxUploadBytes?: string;
   maxRecordBytes?: string;
-}
-
-/** The store file the worker and `lagscale validate` use too. */
-export function storeFile(flag: string | undefined): string {
-  return flag ?? process.env.LAGSCALE_STORE ?? join(process.cwd(), '.lagscale', 'validator.db');
 }
 
 /** Tokens from `LAGSCALE_API_TOKENS`, else from the config file's `api.tokens`; a bad entry is a config error. */
@@ -60,7 +53,10 @@ export function registerApiCommand(program: Command): void {
   const command = program
     .command('api')
     .description('the validation service HTTP API: rule sets, jobs (uploads), results, DLQ; /openapi.json, /healthz')
-    .option('--store <file>', 'SQLite result store, shared with the workers (default .lagscale/validator.db, or LAGSCALE_STORE)')
+    .option(
+      '--store <file|url>',
+      'result store shared with the workers: a SQLite file, or OpenSearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, the config file, .lagscale/validator.db)',
+    )
     .option('--host <address>', 'listen address; beyond loopback API tokens are required (LAGSCALE_API_TOKENS)', '127.0.0.1')
     .option('-p, --port <port>', 'listen port (0: any free port)', '8080')
     .option('--max-upload-bytes <n>', 'largest upload (default 4 GiB)')
@@ -81,9 +77,8 @@ export function registerApiCommand(program: Command): void {
       ...(flags.maxRecordBytes === undefined ? {} : { maxRecordBytes: parseInteger(flags.maxRecordBytes, '--max-record-bytes', 1, 64 * 1024 * 1024) }),
     };
 
-    const file = storeFile(flags.store);
-    mkdirSync(dirname(file), { recursive: true });
-    const store = SqliteResultStore.open(file);
+    const storeConfig = resolveStoreConfig(config.store, flags.store);
+    const store = await openResultStore(storeConfig);
     const app = Fastify(serverOptions(logger as FastifyBaseLogger));
     try {
       registerApiErrorHandler(app);
@@ -97,7 +92,7 @@ export function registerApiCommand(program: Command): void {
       await registerValidatorApi(app, { store, ...(connection === undefined ? {} : { connection }), limits });
       const url = await listenOn(app, { ...config, exporter: { host, port } });
       logger.info(
-        { event: 'api_started', url, store: file, tokens: tokens.map((t) => `${t.name}:${t.scope}`), kafka: connection?.brokers ?? [] },
+        { event: 'api_started', url, store: describeStore(storeConfig), tokens: tokens.map((t) => `${t.name}:${t.scope}`), kafka: connection?.brokers ?? [] },
         `validation API on ${url} (OpenAPI document at ${url}/openapi.json)${tokens.length === 0 ? '; no tokens: loopback clients only' : ''}`,
       );
       const signal = await untilStopSignal();

@@ -36,7 +36,7 @@ export function printStackBanner(stack: LocalStack): void {
       `  API                ${stack.url}/api/v1  (described at ${stack.url}/openapi.json)`,
       `  metrics            ${stack.url}/metrics`,
       `  Kafka brokers      ${stack.brokers.join(',')}${stack.kafka ? ` (local, data in ${stack.kafka.dataDir})` : ''}`,
-      `  result store       ${stack.storeFile}`,
+      `  result store       ${stack.storeDescription}`,
       'Press Ctrl-C to stop everything (workers drain first).',
       '',
     ].join('\n'),

@@ -6,7 +6,7 @@ import {
   ensureValidationTopics,
   type Job,
   type JobSummary,
-  SqliteResultStore,
+  type ResultStore,
   type SubmitProgress,
   submitJob,
   type UploadFormat,
@@ -15,7 +15,7 @@ import { type Command, Option } from 'commander';
 import { ConfigError, parseInteger, parseSeconds, toConnectionOptions } from '../config.js';
 import { table } from '../format.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
-import { storeFile } from './api.js';
+import { openResultStore, resolveStoreConfig, storeForChild } from '../store.js';
 
 interface ValidateFlags extends ConnectionFlags {
   rules: string;
@@ -46,7 +46,10 @@ export function registerValidateCommand(program: Command): void {
     .option('-w, --wait', 'wait until every record is validated (workers must be running), then print the summary')
     .option('--wait-timeout <duration>', 'give up waiting after this long, e.g. 10m (default: no limit)')
     .option('--json', 'print the job (and summary) as JSON on stdout')
-    .option('--store <file>', 'SQLite result store shared with the workers (default .lagscale/validator.db, or LAGSCALE_STORE)')
+    .option(
+      '--store <file|url>',
+      'result store shared with the workers: a SQLite file, or OpenSearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, the config file, .lagscale/validator.db)',
+    )
     .option('--delimiter <char>', 'CSV field separator (default ",")')
     .option('--infer-types', 'CSV: unquoted numbers, true/false and empty/null become JSON values')
     .option('--max-record-bytes <n>', 'largest record; larger ones go to the DLQ (default 1000000)');
@@ -64,7 +67,8 @@ export function registerValidateCommand(program: Command): void {
     const version = flags.rulesVersion === undefined ? undefined : parseInteger(flags.rulesVersion, '--rules-version', 1, Number.MAX_SAFE_INTEGER);
     const waitTimeoutMs = flags.waitTimeout === undefined ? undefined : parseSeconds(flags.waitTimeout, '--wait-timeout') * 1000;
     const jobId = flags.jobId ?? randomUUID();
-    const store = SqliteResultStore.open(storeFile(flags.store));
+    const storeConfig = resolveStoreConfig(config.store, flags.store);
+    const store = await openResultStore(storeConfig);
     const stop = new AbortController();
     const onSignal = (): void => stop.abort(new Error('interrupted'));
     process.once('SIGINT', onSignal);
@@ -99,7 +103,7 @@ export function registerValidateCommand(program: Command): void {
         if (flags.json) process.stdout.write(`${JSON.stringify({ job: submitted.job }, null, 2)}\n`);
         return;
       }
-      const job = await followJob(store, jobId, { stop: stop.signal, timeoutMs: waitTimeoutMs });
+      const job = await followJob(store, jobId, { stop: stop.signal, timeoutMs: waitTimeoutMs, storeName: storeForChild(storeConfig).args[1] ?? '' });
       const summary = (await store.jobSummary(jobId)) as JobSummary;
       if (flags.json) process.stdout.write(`${JSON.stringify({ job, summary }, null, 2)}\n`);
       else process.stdout.write(`${formatSummary(job, summary)}\n`);
@@ -113,7 +117,7 @@ export function registerValidateCommand(program: Command): void {
 }
 
 /** Polls the store until the job's progress is 1; the progress on stderr, a hint when nothing moves. */
-async function followJob(store: SqliteResultStore, jobId: string, options: { stop: AbortSignal; timeoutMs: number | undefined }): Promise<Job> {
+async function followJob(store: ResultStore, jobId: string, options: { stop: AbortSignal; timeoutMs: number | undefined; storeName: string }): Promise<Job> {
   const progress = new ProgressLine(process.stderr, 'validated');
   const started = Date.now();
   let lastDone = -1;
@@ -137,7 +141,7 @@ async function followJob(store: SqliteResultStore, jobId: string, options: { sto
     });
     if (!hinted && Date.now() - lastMove > 15_000) {
       hinted = true;
-      progress.note(`no record validated for 15 s: is a worker running on the same store (lagscale worker --store ${store.file})?`);
+      progress.note(`no record validated for 15 s: is a worker running on the same store (lagscale worker --store ${options.storeName})?`);
     }
     if (options.timeoutMs !== undefined && Date.now() - started > options.timeoutMs)
       throw new Error(

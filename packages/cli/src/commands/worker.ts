@@ -1,10 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { createLogger } from '@lagscale/exporter';
-import { createWorkerHttp, runWorker, SqliteResultStore, WorkerMetrics } from '@lagscale/validator';
+import { createWorkerHttp, runWorker, WorkerMetrics } from '@lagscale/validator';
 import type { Command } from 'commander';
 import { parseInteger, toConnectionOptions } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
+import { describeStore, openResultStore, resolveStoreConfig } from '../store.js';
 
 interface WorkerFlags extends ConnectionFlags {
   store?: string;
@@ -21,7 +20,10 @@ export function registerWorkerCommand(program: Command): void {
   const command = program
     .command('worker')
     .description('validation worker: consume validation.requests, validate, store results, DLQ bad records; /metrics /healthz /readyz')
-    .option('--store <file>', 'SQLite result store (default .lagscale/validator.db, or LAGSCALE_STORE)')
+    .option(
+      '--store <file|url>',
+      'result store: a SQLite file, or OpenSearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, the config file, .lagscale/validator.db)',
+    )
     .option('-g, --group <id>', 'consumer group', 'validator')
     .option('--batch-size <n>', 'records per batch (one store transaction and one commit)', '1000')
     .option('--host <address>', 'listen address of /metrics', '127.0.0.1')
@@ -31,14 +33,21 @@ export function registerWorkerCommand(program: Command): void {
     .option('--validation-threads <n>', 'threads that decode and validate records beside the consumer and the store (0: on the main thread)', '1');
   addConnectionOptions(command).action(async (flags: WorkerFlags) => {
     const config = resolveConfig(flags);
-    const file = flags.store ?? process.env.LAGSCALE_STORE ?? join(process.cwd(), '.lagscale', 'validator.db');
-    mkdirSync(dirname(file), { recursive: true });
+    const storeConfig = resolveStoreConfig(config.store, flags.store);
     const workerId = process.env.LAGSCALE_WORKER_ID ?? String(process.pid);
     const logger = createLogger('lagscale-worker').child({ workerId });
-    // The worker writes all the time: its WAL checkpoints run in a thread, not inside its commits.
-    const store = SqliteResultStore.open(file, { backgroundCheckpoint: true });
     const metrics = new WorkerMetrics();
-    const state = { ready: false, stopping: false };
+    const state = { ready: false, stopping: false, storeAvailable: true };
+    // The worker writes all the time: SQLite's WAL checkpoints run in a thread, not inside its commits.
+    const store = await openResultStore(storeConfig, {
+      backgroundCheckpoint: true,
+      onAvailabilityChange: (available, reason) => {
+        state.storeAvailable = available;
+        metrics.storeAvailable(available);
+        if (available) logger.info({ event: 'store_available' }, 'the result store answers again; batches resume');
+        else logger.warn({ event: 'store_unavailable', reason }, 'the result store does not answer: holding the batch and its offsets, retrying');
+      },
+    });
     const http = createWorkerHttp(metrics, state, logger, { worker: workerId });
     await http.listen({ host: flags.host, port: parseInteger(flags.port, '--port', 0, 65535) });
     const address = http.server.address();
@@ -54,7 +63,7 @@ export function registerWorkerCommand(program: Command): void {
     // a second signal must not kill a worker in the middle of its drain (the pool SIGKILLs stragglers).
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    logger.info({ event: 'worker_started', url, store: file, group: flags.group }, `validation worker ${workerId}; metrics on ${url}`);
+    logger.info({ event: 'worker_started', url, store: describeStore(storeConfig), group: flags.group }, `validation worker ${workerId}; metrics on ${url}`);
     try {
       const result = await runWorker({
         connection: toConnectionOptions(config),

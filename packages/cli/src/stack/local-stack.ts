@@ -6,11 +6,13 @@ import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscale
 import { parseBehaviorConfig } from '@lagscale/core';
 import { createLogger, type HealthComponent, type Logger } from '@lagscale/exporter';
 import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type LagMonitor } from '@lagscale/kafka';
-import { type ResultStore, type RuleSetDocument, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
+import { startOpenSearchNode } from '@lagscale/opensearch';
+import { type ResultStore, type RuleSetDocument, VALIDATION_TOPICS } from '@lagscale/validator';
 import type { FastifyInstance } from 'fastify';
 import { apiTokens, assertListenAllowed } from '../commands/api.js';
 import { type LagscaleConfig, toConnectionOptions } from '../config.js';
 import { lagMonitorFrom, listenOn, logCollection } from '../runtime.js';
+import { describeStore, openResultStore, resolveStoreConfig, type StoreConfig, storeForChild } from '../store.js';
 import { createStackServer } from './server.js';
 
 /** The consumer group the stack's validation workers join, and the autoscaler scales. */
@@ -49,7 +51,8 @@ export interface LocalStack {
   readonly store: ResultStore;
   readonly connection: KafkaConnectionOptions;
   readonly consoleBuilt: boolean;
-  readonly storeFile: string;
+  /** Where results are kept: the SQLite file, or the OpenSearch node(s). */
+  readonly storeDescription: string;
   /** Stops everything in order: API, autoscaler, workers (drained), lag collection, store, Kafka. */
   stop(): Promise<void>;
 }
@@ -132,8 +135,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     });
 
-    const storeFile = join(home, 'validator.db');
-    const store = SqliteResultStore.open(storeFile);
+    let storeConfig: StoreConfig = resolveStoreConfig(config.store, undefined, process.env, { defaultPath: join(home, 'validator.db'), mayStartNode: true });
+    if (storeConfig.type === 'opensearch' && storeConfig.url.length === 0) {
+      const openSearchDir = join(home, 'opensearch');
+      progress(
+        existsSync(openSearchDir) ? 'starting the local OpenSearch node (data kept in .lagscale/opensearch)' : 'starting a local OpenSearch node (first run)',
+      );
+      const node = await startOpenSearchNode({ dataDir: openSearchDir, onProgress: progress }).catch((error: Error) => {
+        throw new Error(`${error.message}\n(to use an existing cluster instead, set OPENSEARCH_URL=http://host:port)`);
+      });
+      cleanups.push(() => node.stop());
+      storeConfig = { ...storeConfig, url: [node.url] };
+    }
+    const store = await openResultStore(storeConfig);
     cleanups.push(() => store.close());
     if ((await store.listRuleSets()).length === 0 && existsSync(EXAMPLE_RULE_SET)) {
       // A first start has something to validate against.
@@ -144,11 +158,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const monitor = lagMonitorFrom(config, config.lag.groups);
     logCollection(monitor, logger);
     cleanups.push(() => monitor.stop());
-    const workerArgs = [process.execPath, '--max-semi-space-size=64', MAIN, 'worker', '-b', config.kafka.brokers.join(','), '--store', storeFile];
+    const child = storeForChild(storeConfig);
+    const workerArgs = [process.execPath, '--max-semi-space-size=64', MAIN, 'worker', '-b', config.kafka.brokers.join(','), ...child.args];
     workerArgs.push('--group', STACK_WORKER_GROUP);
     if (options.workerRecordCostMs) workerArgs.push('--record-cost-ms', String(options.workerRecordCostMs));
     if (options.workerBatchSize) workerArgs.push('--batch-size', String(options.workerBatchSize));
-    const pool = new LocalProcessPool({ command: workerArgs, drainTimeoutSeconds: 30, logger, name: `local:${STACK_WORKER_GROUP}` });
+    const pool = new LocalProcessPool({ command: workerArgs, env: child.env, drainTimeoutSeconds: 30, logger, name: `local:${STACK_WORKER_GROUP}` });
     cleanups.push(() => pool.close());
     const behavior = parseBehaviorConfig({ minReplicas: 1, maxReplicas: options.maxWorkers ?? partitions, ...(options.behavior ?? {}) }, 'autoscaler.behavior');
     const policy = resolvePolicy(options.policy ?? { name: 'rate', timeLagSloSeconds: 30 }, 'autoscaler.policy');
@@ -179,7 +194,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await pool.setReplicas(behavior.minReplicas);
     autoscaler.start();
     monitor.start();
-    logger.info({ event: 'stack_started', url, brokers: config.kafka.brokers, store: storeFile }, `lagscale is running on ${url}`);
+    logger.info({ event: 'stack_started', url, brokers: config.kafka.brokers, store: describeStore(storeConfig) }, `lagscale is running on ${url}`);
     let stopped: Promise<void> | null = null;
     return {
       url,
@@ -192,7 +207,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       store,
       connection,
       consoleBuilt: server.consoleBuilt,
-      storeFile,
+      storeDescription: describeStore(storeConfig),
       stop() {
         stopped ??= unwind();
         return stopped;

@@ -71,6 +71,8 @@ export interface OpenSearchResultStoreOptions {
   readonly writeRetryMs?: number;
   /** The same for reads (an API request waits this long, then answers 503). Default 5 s. */
   readonly readRetryMs?: number;
+  /** How long `open` waits for a node that does not answer yet (a pod started before its store). Default 5 s. */
+  readonly connectRetryMs?: number;
   /** Called when the store stops or starts answering, with the reason (for readiness and metrics). */
   readonly onAvailabilityChange?: (available: boolean, reason: string) => void;
 }
@@ -203,6 +205,9 @@ export class OpenSearchResultStore implements ResultStore {
   readonly #requestTimeoutMs: number;
   readonly #writeRetryMs: number;
   readonly #readRetryMs: number;
+  readonly #connectRetryMs: number;
+  /** True while `open` prepares the indices: requests retry for `connectRetryMs`. */
+  #connecting = true;
   readonly #onAvailabilityChange: (available: boolean, reason: string) => void;
   readonly #knownJobs = new Set<string>();
   #closed = false;
@@ -213,6 +218,7 @@ export class OpenSearchResultStore implements ResultStore {
     const store = new OpenSearchResultStore(options);
     try {
       await store.#prepareIndices();
+      store.#connecting = false;
     } catch (error) {
       await store.close();
       throw error;
@@ -236,6 +242,7 @@ export class OpenSearchResultStore implements ResultStore {
     this.#requestTimeoutMs = positiveOption('requestTimeoutMs', options.requestTimeoutMs, 30_000);
     this.#writeRetryMs = options.writeRetryMs ?? Number.POSITIVE_INFINITY;
     this.#readRetryMs = options.readRetryMs ?? 5000;
+    this.#connectRetryMs = options.connectRetryMs ?? 5000;
     this.#onAvailabilityChange = options.onAvailabilityChange ?? (() => {});
     const replicas = options.replicas ?? 0;
     if (!Number.isInteger(replicas) || replicas < 0) throw invalid(`store replicas must be an integer ≥ 0, got ${String(replicas)}`);
@@ -743,7 +750,7 @@ export class OpenSearchResultStore implements ResultStore {
     kind: 'read' | 'write',
     accept: readonly number[] = [],
   ): Promise<{ status: number; body: T }> {
-    const deadline = Date.now() + (kind === 'write' ? this.#writeRetryMs : this.#readRetryMs);
+    const deadline = Date.now() + (this.#connecting ? this.#connectRetryMs : kind === 'write' ? this.#writeRetryMs : this.#readRetryMs);
     for (let attempt = 0; ; attempt++) {
       this.#open();
       let reason: string;

@@ -5,9 +5,11 @@ import type { WorkerMetrics } from './metrics.js';
 export interface WorkerHttpState {
   ready: boolean;
   stopping: boolean;
+  /** False while the result store does not answer: not ready (a load balancer, a rollout, an operator see why). */
+  storeAvailable?: boolean;
 }
 
-/** A worker's own HTTP face: `/metrics`, `/healthz` (alive), `/readyz` (joined and consuming, not draining). */
+/** A worker's own HTTP face: `/metrics`, `/healthz` (alive), `/readyz` (joined and consuming, not draining, its store answering). */
 export function createWorkerHttp(metrics: WorkerMetrics, state: WorkerHttpState, logger: FastifyBaseLogger, labels: Record<string, string>): FastifyInstance {
   const app = Fastify(serverOptions(logger));
   app.get('/metrics', async (_request, reply) => {
@@ -18,9 +20,10 @@ export function createWorkerHttp(metrics: WorkerMetrics, state: WorkerHttpState,
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const ready = state.ready && !state.stopping;
+    const storeDown = state.storeAvailable === false;
+    const ready = state.ready && !state.stopping && !storeDown;
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : state.stopping ? 'draining' : 'starting' };
+    return { status: ready ? 'ready' : state.stopping ? 'draining' : storeDown ? 'store_unavailable' : 'starting' };
   });
   return app;
 }

@@ -8,6 +8,7 @@ export class WorkerMetrics {
   readonly #batchSeconds = new Histogram([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
   #batches = 0;
   #commitRefusals = 0;
+  #storeAvailable = true;
 
   recordOutcome(outcome: 'valid' | 'invalid' | 'dlq', count = 1): void {
     this.#records.set(outcome, (this.#records.get(outcome) ?? 0) + count);
@@ -24,6 +25,11 @@ export class WorkerMetrics {
   batch(seconds: number): void {
     this.#batches++;
     this.#batchSeconds.observe(seconds);
+  }
+
+  /** Whether the result store answers; while it does not, the worker holds its batch and offsets. */
+  storeAvailable(available: boolean): void {
+    this.#storeAvailable = available;
   }
 
   commitRefused(count: number): void {
@@ -47,5 +53,12 @@ export class WorkerMetrics {
       'Records whose offset commit the coordinator refused after a rebalance (re-read by their new owner).',
     );
     out.sample('lagscale_validator_commit_refusals_total', labels, this.#commitRefusals);
+    out
+      .family(
+        'lagscale_validator_store_up',
+        'gauge',
+        '1 while the result store answers, 0 while the worker retries a write it does not take (the store is its bottleneck).',
+      )
+      .sample('lagscale_validator_store_up', labels, this.#storeAvailable ? 1 : 0);
   }
 }

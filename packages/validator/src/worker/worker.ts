@@ -140,6 +140,8 @@ interface PreparedBatch {
 
 interface BatchOutcome {
   readonly results: ResultInput[];
+  /** The consumed record of each result, by index (a result the store refuses goes to the DLQ). */
+  readonly resultRecords: ConsumedRecord[];
   readonly dlq: DlqInput[];
   readonly outgoingResults: { key: Buffer; value: Buffer; headers: Record<string, Buffer> }[];
   readonly outgoingDeadLetters: { key: Buffer | undefined; value: Buffer; headers: Record<string, Buffer> }[];
@@ -221,7 +223,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
 
   /** The main thread's part before validation: envelopes, rule sets (the only awaits) and jobs. */
   const prepareBatch = async (batch: readonly ConsumedRecord[]): Promise<PreparedBatch> => {
-    const outcome: BatchOutcome = { results: [], dlq: [], outgoingResults: [], outgoingDeadLetters: [] };
+    const outcome: BatchOutcome = { results: [], resultRecords: [], dlq: [], outgoingResults: [], outgoingDeadLetters: [] };
     const now = Date.now();
     const requests = batch.map((m) => decodeRequest({ key: m.key, value: m.value, headers: m.headers }));
     const batchRuleSets = new Map<string, ResolvedRuleSet | null>();
@@ -362,6 +364,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         // The bytes, which the validation thread decoded as UTF-8: the store keeps them as text.
         ...(keepRecordBytes > 0 && request.value.length <= keepRecordBytes ? { record: withoutByteOrderMark(request.value) } : {}),
       });
+      outcome.resultRecords.push(m);
       if (resultsTopic !== null) {
         outcome.outgoingResults.push(
           encodeResult({
@@ -428,7 +431,15 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           .then(() => validated)
           .then(async (output) => {
             const outcome = await finishBatch(prepared, output);
-            await store.upsertResults(outcome.results);
+            const { rejected } = await store.upsertResults(outcome.results);
+            // A result the store refuses for good (a mapping limit, say) is not retried forever:
+            // its record goes to the DLQ with the store's reason, and the batch goes on.
+            for (const { index, reason } of rejected) {
+              const result = outcome.results[index] as ResultInput;
+              const m = outcome.resultRecords[index] as ConsumedRecord;
+              logger.error({ jobId: result.jobId, recordNumber: result.recordNumber, reason }, 'the store refused a result; its record goes to the DLQ');
+              toDlq(outcome, prepared.now, m, 'store_rejected', `the result store refused the result: ${reason}`, result.jobId, result.recordNumber);
+            }
             if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
             // The demo's extra cost per record, spent a batch at a time like work on one core.
             const cost = options.recordCostMs ?? 0;

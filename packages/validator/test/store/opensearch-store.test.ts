@@ -84,7 +84,7 @@ describe('OpenSearch specifics', () => {
   });
 
   it('says the store is unavailable, with the address, when nothing answers', async () => {
-    const error = await storeError(() => OpenSearchResultStore.open({ url: 'http://127.0.0.1:9', readRetryMs: 300, writeRetryMs: 300 }));
+    const error = await storeError(() => OpenSearchResultStore.open({ url: 'http://127.0.0.1:9', connectRetryMs: 300 }));
     expect(error.code).toBe('STORE_UNAVAILABLE');
     expect(error.message).toContain('http://127.0.0.1:9');
   });

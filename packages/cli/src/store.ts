@@ -1,0 +1,227 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { OpenSearchResultStore, type ResultStore, SqliteResultStore, StoreError } from '@lagscale/validator';
+import { ConfigError } from './config-error.js';
+
+/** Where results live: the embedded SQLite file (one host) or OpenSearch (shared by every host). */
+export type StoreConfig =
+  | { readonly type: 'sqlite'; readonly path: string }
+  | {
+      readonly type: 'opensearch';
+      readonly url: readonly string[];
+      readonly username?: string;
+      readonly password?: string;
+      /** PEM files: the CA of the nodes' certificates, a client certificate and key. */
+      readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly insecure?: boolean };
+      readonly indexPrefix?: string;
+      readonly replicas?: number;
+    };
+
+/** The `store` section of the config file, as its schema lets it through. */
+export interface StoreSection {
+  type: 'sqlite' | 'opensearch';
+  path?: string;
+  url?: string | string[];
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; insecure?: boolean };
+  indexPrefix?: string;
+  replicas?: number;
+}
+
+export const STORE_SECTION_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type'],
+  properties: {
+    type: { enum: ['sqlite', 'opensearch'] },
+    path: { type: 'string', minLength: 1 },
+    url: {
+      anyOf: [
+        { type: 'string', pattern: '^https?://[^\\s/]+(/.*)?$' },
+        { type: 'array', minItems: 1, items: { type: 'string', pattern: '^https?://[^\\s/]+(/.*)?$' } },
+      ],
+    },
+    username: { type: 'string', minLength: 1 },
+    password: { type: 'string' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, insecure: { type: 'boolean' } },
+    },
+    indexPrefix: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,100}$' },
+    replicas: { type: 'integer', minimum: 0, maximum: 10 },
+  },
+} as const;
+
+export function defaultStoreFile(cwd = process.cwd()): string {
+  return join(cwd, '.lagscale', 'validator.db');
+}
+
+function isUrl(value: string): boolean {
+  return /^https?:\/\//.test(value);
+}
+
+/**
+ * The store to use: the `--store` flag (a file, or an OpenSearch URL), else `LAGSCALE_STORE`
+ * (`sqlite`, `opensearch`, a file or a URL) with `OPENSEARCH_URL` and its credentials
+ * (`OPENSEARCH_USERNAME`, `OPENSEARCH_PASSWORD`, `OPENSEARCH_INDEX_PREFIX`), else the config
+ * file's `store`, else SQLite in `.lagscale/validator.db`. Mistakes are ConfigErrors naming the
+ * setting to fix. With `mayStartNode` (the local stack) an OpenSearch store without a node comes
+ * back with no URL: the caller starts a local node.
+ */
+export function resolveStoreConfig(
+  section: StoreSection | undefined,
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  local: { readonly defaultPath?: string; readonly mayStartNode?: boolean } = {},
+): StoreConfig {
+  const fallbackPath = local.defaultPath ?? defaultStoreFile();
+  const fromFile = section === undefined ? undefined : fileStoreConfig(section, fallbackPath);
+  const openSearchFromEnv = (url: string | undefined, what: string): StoreConfig => {
+    const urls = url === undefined ? (fromFile?.type === 'opensearch' ? fromFile.url : []) : splitUrls(url, what);
+    if (urls.length === 0 && !local.mayStartNode) {
+      throw new ConfigError(
+        `${what} asks for the OpenSearch store but no node is given: set OPENSEARCH_URL (e.g. http://127.0.0.1:9200) or store.url in the config file`,
+      );
+    }
+    const base = fromFile?.type === 'opensearch' ? fromFile : { type: 'opensearch' as const, url: urls };
+    return {
+      ...base,
+      url: urls,
+      ...(env.OPENSEARCH_USERNAME ? { username: env.OPENSEARCH_USERNAME } : {}),
+      ...(env.OPENSEARCH_PASSWORD !== undefined ? { password: env.OPENSEARCH_PASSWORD } : {}),
+      ...(env.OPENSEARCH_INDEX_PREFIX ? { indexPrefix: checkPrefix(env.OPENSEARCH_INDEX_PREFIX, 'OPENSEARCH_INDEX_PREFIX') } : {}),
+    };
+  };
+  if (flag !== undefined && flag !== '') {
+    return isUrl(flag) ? openSearchFromEnv(flag, '--store') : { type: 'sqlite', path: flag };
+  }
+  const chosen = env.LAGSCALE_STORE?.trim();
+  if (chosen) {
+    if (chosen === 'sqlite') return { type: 'sqlite', path: fromFile?.type === 'sqlite' ? fromFile.path : fallbackPath };
+    if (chosen === 'opensearch') return openSearchFromEnv(env.OPENSEARCH_URL, 'LAGSCALE_STORE=opensearch');
+    if (isUrl(chosen)) return openSearchFromEnv(chosen, 'LAGSCALE_STORE');
+    return { type: 'sqlite', path: chosen };
+  }
+  if (env.OPENSEARCH_URL && fromFile?.type !== 'sqlite') return openSearchFromEnv(env.OPENSEARCH_URL, 'OPENSEARCH_URL');
+  if (fromFile?.type === 'opensearch') return openSearchFromEnv(undefined, 'config file store.type');
+  return fromFile ?? { type: 'sqlite', path: fallbackPath };
+}
+
+function splitUrls(value: string, what: string): string[] {
+  const urls = value
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+  for (const url of urls) {
+    if (!isUrl(url)) throw new ConfigError(`${what}: "${url}" is not an OpenSearch node address; write http(s)://host:port`);
+  }
+  return urls;
+}
+
+function checkPrefix(prefix: string, what: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]{0,100}$/.test(prefix)) {
+    throw new ConfigError(`${what}: "${prefix}" is not a usable index prefix; use lower-case letters, digits, '.', '_' or '-' (not first)`);
+  }
+  return prefix;
+}
+
+/** The cross-field rules the schema cannot say well: which settings go with which type. */
+function fileStoreConfig(section: StoreSection, fallbackPath: string): StoreConfig {
+  const foreign = (keys: readonly (keyof StoreSection)[]): void => {
+    for (const key of keys) {
+      if (section[key] !== undefined) throw new ConfigError(`config file store.${key}: only for store.type opensearch, and store.type is ${section.type}`);
+    }
+  };
+  if (section.type === 'sqlite') {
+    foreign(['url', 'username', 'password', 'tls', 'indexPrefix', 'replicas']);
+    return { type: 'sqlite', path: section.path ?? fallbackPath };
+  }
+  if (section.path !== undefined) throw new ConfigError('config file store.path: only for store.type sqlite; an OpenSearch store is given by store.url');
+  if (section.password !== undefined && section.username === undefined) throw new ConfigError('config file store.password: needs store.username');
+  const url = section.url === undefined ? [] : typeof section.url === 'string' ? [section.url] : section.url;
+  return {
+    type: 'opensearch',
+    url,
+    ...(section.username === undefined ? {} : { username: section.username }),
+    ...(section.password === undefined ? {} : { password: section.password }),
+    ...(section.tls === undefined ? {} : { tls: section.tls }),
+    ...(section.indexPrefix === undefined ? {} : { indexPrefix: section.indexPrefix }),
+    ...(section.replicas === undefined ? {} : { replicas: section.replicas }),
+  };
+}
+
+/** A description for logs and banners (never the password). */
+export function describeStore(config: StoreConfig): string {
+  if (config.type === 'sqlite') return config.path;
+  return `OpenSearch ${config.url.join(',')} (indices ${config.indexPrefix ?? 'lagscale'}-*)`;
+}
+
+/** `--store` and environment that make a child process (a worker of the local pool) open the same store. */
+export function storeForChild(config: StoreConfig): { args: string[]; env: Record<string, string> } {
+  if (config.type === 'sqlite') return { args: ['--store', config.path], env: {} };
+  return {
+    args: ['--store', config.url.join(',')],
+    env: {
+      ...(config.username === undefined ? {} : { OPENSEARCH_USERNAME: config.username }),
+      ...(config.password === undefined ? {} : { OPENSEARCH_PASSWORD: config.password }),
+      ...(config.indexPrefix === undefined ? {} : { OPENSEARCH_INDEX_PREFIX: config.indexPrefix }),
+    },
+  };
+}
+
+export interface OpenStoreOptions {
+  /** SQLite: checkpoint the WAL in a thread (a worker that writes all the time). */
+  readonly backgroundCheckpoint?: boolean;
+  /** OpenSearch: how long start-up waits for a node that does not answer yet. Default 60 s. */
+  readonly connectWaitMs?: number;
+  readonly onAvailabilityChange?: (available: boolean, reason: string) => void;
+}
+
+function readPem(path: string | undefined, what: string): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${what}: cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Opens the configured store. Wrong credentials and a bad layout are ConfigErrors (exit 2, the
+ * message says what to fix); a node that does not answer within `connectWaitMs` is an error.
+ */
+export async function openResultStore(config: StoreConfig, options: OpenStoreOptions = {}): Promise<ResultStore> {
+  if (config.type === 'sqlite') {
+    mkdirSync(dirname(config.path), { recursive: true });
+    return SqliteResultStore.open(config.path, { backgroundCheckpoint: options.backgroundCheckpoint === true });
+  }
+  const tls = config.tls;
+  try {
+    const store = await OpenSearchResultStore.open({
+      url: config.url,
+      ...(config.username === undefined ? {} : { username: config.username, password: config.password ?? '' }),
+      ...(tls === undefined
+        ? {}
+        : {
+            tls: {
+              ...(tls.ca === undefined ? {} : { ca: readPem(tls.ca, 'store.tls.ca') }),
+              ...(tls.cert === undefined ? {} : { cert: readPem(tls.cert, 'store.tls.cert') }),
+              ...(tls.key === undefined ? {} : { key: readPem(tls.key, 'store.tls.key') }),
+              ...(tls.insecure === true ? { rejectUnauthorized: false } : {}),
+            },
+          }),
+      ...(config.indexPrefix === undefined ? {} : { indexPrefix: config.indexPrefix }),
+      ...(config.replicas === undefined ? {} : { replicas: config.replicas }),
+      connectRetryMs: options.connectWaitMs ?? 60_000,
+      ...(options.onAvailabilityChange === undefined ? {} : { onAvailabilityChange: options.onAvailabilityChange }),
+    });
+    return store;
+  } catch (error) {
+    if (error instanceof StoreError && (error.code === 'STORE_AUTH_FAILED' || error.code === 'SCHEMA_TOO_NEW' || error.code === 'INVALID_ARGUMENT')) {
+      throw new ConfigError(error.message);
+    }
+    throw error;
+  }
+}
