@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalProcessPool } from '@lagscale/autoscaler';
 import { createLogger } from '@lagscale/exporter';
-import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
+import { type Job, OpenSearchResultStore, type ResultStore, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { Consumer } from '@platformatic/kafka';
 import { describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
@@ -12,6 +12,7 @@ import { endOffsets, startGroupAtEnd } from './helpers.js';
 import { OrderRecords, produceOrders, requestProducer } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
+const openSearchUrl = inject('openSearchUrl');
 const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
 const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
   name: string;
@@ -47,6 +48,29 @@ async function keysOf(topic: string, group: string, keep: (key: string) => boole
   return counts;
 }
 
+/** How the workers and the test reach one kind of store. */
+interface StoreUnderTest {
+  /** `--store` of the workers. */
+  readonly arg: string;
+  readonly env: Record<string, string>;
+  open(): Promise<ResultStore>;
+  /** Makes every acknowledged write visible to counts (OpenSearch refreshes within a second). */
+  settle(store: ResultStore): Promise<void>;
+}
+
+const STORES: Record<string, (dir: string, job: string) => StoreUnderTest> = {
+  SQLite: (dir) => {
+    const file = join(dir, 'results.db');
+    return { arg: file, env: {}, open: async () => SqliteResultStore.open(file), settle: async () => {} };
+  },
+  OpenSearch: (_dir, job) => ({
+    arg: openSearchUrl,
+    env: { OPENSEARCH_INDEX_PREFIX: job },
+    open: () => OpenSearchResultStore.open({ url: openSearchUrl, indexPrefix: job }),
+    settle: (store) => (store as OpenSearchResultStore).refresh(),
+  }),
+};
+
 /**
  * The issue's integrity proof on a real broker: a job of 100,000 records (1% malformed, 100 with a
  * repeated order id) is validated by `lagscale worker` processes run by the autoscaler's local
@@ -56,16 +80,16 @@ async function keysOf(topic: string, group: string, keep: (key: string) => boole
  * of each pair of repeated order ids exactly one record is flagged, and every record flagged
  * invalid was made so on purpose. Records of a job the store does not have are dead-lettered.
  */
-describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
+describe.each(Object.keys(STORES))('validation workers on %s scaled 1 → 4 → 1 with a SIGKILL', (kind) => {
   it('leave one result per well-formed record and exactly the malformed ones in the DLQ', async () => {
     const started = Date.now();
     const dir = mkdtempSync(join(tmpdir(), 'lagscale-scale-integrity-'));
-    const file = join(dir, 'results.db');
     const job = `scale-${Date.now().toString(36)}`;
+    const storeUnderTest = (STORES[kind] as (dir: string, job: string) => StoreUnderTest)(dir, job);
     const group = `${job}-validators`;
     const topic = VALIDATION_TOPICS.requests;
     await createTopic(brokers, topic, PARTITIONS).catch(() => {});
-    const setup = SqliteResultStore.open(file);
+    const setup = await storeUnderTest.open();
     await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
     await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total: TOTAL, createdAt: Date.now(), source: 'test' });
     await setup.close();
@@ -79,7 +103,7 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
         '-b',
         brokers.join(','),
         '--store',
-        file,
+        storeUnderTest.arg,
         '--group',
         group,
         '--batch-size',
@@ -87,6 +111,7 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
         '--results-topic',
         VALIDATION_TOPICS.results,
       ],
+      env: storeUnderTest.env,
       logger: createLogger('scale-integrity', 'warn'),
       output: 'ignore',
       drainTimeoutSeconds: 60,
@@ -94,7 +119,7 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
     });
     const exits: { id: number; code: number | null; signal: NodeJS.Signals | null; expected: boolean }[] = [];
     pool.on('worker-exit', (exit) => exits.push(exit));
-    const read = SqliteResultStore.open(file);
+    const read = await storeUnderTest.open();
     const progress = async (): Promise<Job> => (await read.getJob(job)) as Job;
     const doneAtLeast = (share: number) =>
       waitFor(
@@ -149,6 +174,7 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
       );
       await mark('all records done');
       await waitFor('the scaled-in workers to exit', async () => exits.length === 4, 60_000, 100);
+      await storeUnderTest.settle(read);
 
       // The pool: one crash (the SIGKILL, replaced) and three drains: exit 0 after SIGTERM, or
       // ended by the SIGTERM itself when it came before the worker had started (nothing in hand).
@@ -233,7 +259,7 @@ describe('validation workers scaled 1 → 4 → 1 with a SIGKILL', () => {
       const publishedTwice = [...published.values()].filter((count) => count > 1).length;
       timeline.push(`results published more than once (redelivered after the SIGKILL or a rebalance): ${publishedTwice}`);
     } finally {
-      process.stderr.write(`scale-integrity (${((Date.now() - started) / 1000).toFixed(1)} s):\n  ${timeline.join('\n  ')}\n`);
+      process.stderr.write(`scale-integrity on ${kind} (${((Date.now() - started) / 1000).toFixed(1)} s):\n  ${timeline.join('\n  ')}\n`);
       await pool.close();
       await read.close();
       rmSync(dir, { recursive: true, force: true });
