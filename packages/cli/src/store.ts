@@ -176,6 +176,11 @@ export interface OpenStoreOptions {
   readonly backgroundCheckpoint?: boolean;
   /** OpenSearch: how long start-up waits for a node that does not answer yet. Default 60 s. */
   readonly connectWaitMs?: number;
+  /**
+   * OpenSearch: reads retry as long as writes do, until the store answers (a worker holds its
+   * batch through an outage); otherwise a read gives up after 5 s (the API answers 503).
+   */
+  readonly waitOutOutages?: boolean;
   readonly onAvailabilityChange?: (available: boolean, reason: string) => void;
 }
 
@@ -215,6 +220,7 @@ export async function openResultStore(config: StoreConfig, options: OpenStoreOpt
       ...(config.indexPrefix === undefined ? {} : { indexPrefix: config.indexPrefix }),
       ...(config.replicas === undefined ? {} : { replicas: config.replicas }),
       connectRetryMs: options.connectWaitMs ?? 60_000,
+      ...(options.waitOutOutages === true ? { readRetryMs: Number.POSITIVE_INFINITY } : {}),
       ...(options.onAvailabilityChange === undefined ? {} : { onAvailabilityChange: options.onAvailabilityChange }),
     });
     return store;

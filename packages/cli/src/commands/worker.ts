@@ -41,6 +41,7 @@ export function registerWorkerCommand(program: Command): void {
     // The worker writes all the time: SQLite's WAL checkpoints run in a thread, not inside its commits.
     const store = await openResultStore(storeConfig, {
       backgroundCheckpoint: true,
+      waitOutOutages: true,
       onAvailabilityChange: (available, reason) => {
         state.storeAvailable = available;
         metrics.storeAvailable(available);

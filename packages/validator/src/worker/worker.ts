@@ -438,7 +438,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
               const result = outcome.results[index] as ResultInput;
               const m = outcome.resultRecords[index] as ConsumedRecord;
               logger.error({ jobId: result.jobId, recordNumber: result.recordNumber, reason }, 'the store refused a result; its record goes to the DLQ');
-              toDlq(outcome, prepared.now, m, 'store_rejected', `the result store refused the result: ${reason}`, result.jobId, result.recordNumber);
+              toDlq(outcome, prepared.now, m, 'store_rejected', reason, result.jobId, result.recordNumber);
             }
             if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
             // The demo's extra cost per record, spent a batch at a time like work on one core.
