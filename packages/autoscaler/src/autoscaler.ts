@@ -34,6 +34,11 @@ export interface AutoscalerOptions {
   readonly historyLength?: number;
   /** The policy's state to start from (what a previous leader learned); default the policy's initial state. */
   readonly initialPolicyState?: unknown;
+  /**
+   * Asked every cycle: a reason when more consumers would not help (their result store is down),
+   * null otherwise. While it gives a reason, scale-ups are held at the current count (see `decide`).
+   */
+  readonly scaleOutHold?: () => Promise<string | null> | string | null;
 }
 
 export interface AutoscalerEvents {
@@ -61,6 +66,7 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
   readonly #logger: Logger;
   readonly #monitor: SnapshotSource;
   readonly #historyLength: number;
+  readonly #scaleOutHold: AutoscalerOptions['scaleOutHold'];
   readonly #decisions: ScalingDecision[] = [];
   #policyState: unknown;
   #behaviorState: BehaviorState = initialBehaviorState();
@@ -80,6 +86,7 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     this.#logger = options.logger;
     this.#monitor = options.monitor;
     this.#historyLength = options.historyLength ?? 500;
+    this.#scaleOutHold = options.scaleOutHold;
     this.#policyState = options.initialPolicyState ?? options.policy.policy.initialState(options.policy.config);
   }
 
@@ -179,7 +186,13 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     if (unavailable !== null) this.#count(this.counters.errorsByStage, 'metrics');
 
     const behavior: BehaviorConfig = this.#pausedByUser && this.behavior.paused === false ? { ...this.behavior, paused: true } : this.behavior;
-    const { decision, state } = decide({ input, policy: this.policy.name, recommendation, behavior, state: this.#behaviorState });
+    let scaleOutHold: string | null = null;
+    try {
+      scaleOutHold = (await this.#scaleOutHold?.()) ?? null;
+    } catch (error) {
+      scaleOutHold = `the bottleneck check failed: ${(error as Error).message}`;
+    }
+    const { decision, state } = decide({ input, policy: this.policy.name, recommendation, behavior, state: this.#behaviorState, scaleOutHold });
     const recorded: ScalingDecision = unavailable === null ? decision : { ...decision, reason: `${decision.reason} (${unavailable})` };
 
     if (recorded.desiredReplicas !== current && recorded.action !== 'paused') {

@@ -45,6 +45,8 @@ export interface AutoscalerSection {
   group: string;
   policy?: Record<string, unknown>;
   behavior?: Record<string, unknown>;
+  /** Hold scale-ups while the workers' result store does not answer (default true; `npm start`). */
+  holdScaleOutWhenStoreDown?: boolean;
   target: { type: 'local'; command: string[]; env?: Record<string, string>; cwd?: string; drainTimeoutSeconds?: number };
 }
 
@@ -129,6 +131,7 @@ const schema = {
         // The policy and behavior are checked by the scaling core, which names each mistake's path.
         policy: { type: 'object' },
         behavior: { type: 'object' },
+        holdScaleOutWhenStoreDown: { type: 'boolean' },
         target: {
           type: 'object',
           additionalProperties: false,

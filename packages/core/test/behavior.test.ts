@@ -438,6 +438,47 @@ describe('decide', () => {
     expect(state.lastActiveTime).toBe(1_700_000_000_000);
   });
 
+  it('holds a scale-up while the consumers name a bottleneck, but not a scale-down, and records no scale event', () => {
+    const lagged = (lag: number, replicas: number) =>
+      input(
+        Array.from({ length: 8 }, (_, partition) => ({ topic: 'orders', partition, committedOffset: 1000, logEndOffset: 1000 + lag, logStartOffset: 0 })),
+        replicas,
+      );
+    const policyConfig = thresholdPolicy.parseConfig({ lagThreshold: 100 });
+    const recommend = (scalingInput: ScalingInput) =>
+      thresholdPolicy.recommend(scalingInput, policyConfig, thresholdPolicy.initialState(policyConfig)).recommendation;
+    const up = lagged(400, 2);
+    const held = decide({
+      input: up,
+      policy: 'threshold',
+      recommendation: recommend(up),
+      behavior: defaultBehavior(),
+      state: initialBehaviorState(),
+      scaleOutHold: 'the result store does not answer',
+    });
+    expect(held.decision).toMatchObject({ currentReplicas: 2, desiredReplicas: 2, action: 'none' });
+    expect(held.decision.reason).toMatch(/^holding 2: scale-out held because the result store does not answer; lag /);
+    expect(held.decision.adjustments.at(-1)).toBe('scale-out held (the result store does not answer): 6 -> 2');
+    expect(held.state.scaleEvents).toEqual([]);
+    expect(held.state.recommendations.at(-1)?.replicas).toBe(8);
+    // The same cycle without the hold scales up.
+    expect(
+      decide({ input: up, policy: 'threshold', recommendation: recommend(up), behavior: defaultBehavior(), state: initialBehaviorState() }).decision.action,
+    ).toBe('scale_up');
+    // A scale-down goes through a hold (fewer consumers never add load to the store).
+    const down = lagged(0, 4);
+    const behavior = defaultBehavior({ scaleDown: { stabilizationWindowSeconds: 0 } });
+    const scaledDown = decide({
+      input: down,
+      policy: 'threshold',
+      recommendation: recommend(down),
+      behavior,
+      state: initialBehaviorState(),
+      scaleOutHold: 'store down',
+    });
+    expect(scaledDown.decision.action).toBe('scale_down');
+  });
+
   it('records a failed read with the policy name and no recommendation', () => {
     const scalingInput = input([{ topic: 'orders', partition: 0, committedOffset: 5, logEndOffset: null, logStartOffset: null }], 2);
     const { decision, state } = decide({

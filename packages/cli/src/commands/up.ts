@@ -22,6 +22,7 @@ export function stackSettings(flags: UpFlags): { config: LagscaleConfig; options
       kafkaPort: parseInteger(process.env.LAGSCALE_KAFKA_PORT ?? '9092', 'LAGSCALE_KAFKA_PORT', 1, 65535),
       ...(config.autoscaler?.policy ? { policy: config.autoscaler.policy } : {}),
       ...(config.autoscaler?.behavior ? { behavior: config.autoscaler.behavior } : {}),
+      ...(config.autoscaler?.holdScaleOutWhenStoreDown === false ? { holdScaleOutWhenStoreDown: false } : {}),
       onProgress: (line) => process.stderr.write(`${line}\n`),
     },
   };

@@ -7,7 +7,7 @@ import { parseBehaviorConfig } from '@lagscale/core';
 import { createLogger, type HealthComponent, type Logger } from '@lagscale/exporter';
 import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type LagMonitor } from '@lagscale/kafka';
 import { startOpenSearchNode } from '@lagscale/opensearch';
-import { type ResultStore, type RuleSetDocument, VALIDATION_TOPICS } from '@lagscale/validator';
+import { OpenSearchResultStore, type ResultStore, type RuleSetDocument, VALIDATION_TOPICS } from '@lagscale/validator';
 import type { FastifyInstance } from 'fastify';
 import { apiTokens, assertListenAllowed } from '../commands/api.js';
 import { type LagscaleConfig, toConnectionOptions } from '../config.js';
@@ -37,6 +37,11 @@ export interface LocalStackOptions {
   /** Autoscaler overrides from the config file's `autoscaler` section (policy and behavior only). */
   readonly policy?: Record<string, unknown>;
   readonly behavior?: Record<string, unknown>;
+  /**
+   * While the result store does not answer, more workers would only wait on it too: hold
+   * scale-ups (the decision says why). Default true.
+   */
+  readonly holdScaleOutWhenStoreDown?: boolean;
   readonly onProgress?: (line: string) => void;
 }
 
@@ -167,7 +172,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => pool.close());
     const behavior = parseBehaviorConfig({ minReplicas: 1, maxReplicas: options.maxWorkers ?? partitions, ...(options.behavior ?? {}) }, 'autoscaler.behavior');
     const policy = resolvePolicy(options.policy ?? { name: 'rate', timeLagSloSeconds: 30 }, 'autoscaler.policy');
-    const autoscaler = new Autoscaler({ monitor, group: STACK_WORKER_GROUP, policy, behavior, target: pool, logger });
+    const scaleOutHold =
+      options.holdScaleOutWhenStoreDown !== false && store instanceof OpenSearchResultStore
+        ? async () => {
+            const problem = await store.ping();
+            return problem === null ? null : `the workers' result store is their bottleneck (${problem})`;
+          }
+        : undefined;
+    const autoscaler = new Autoscaler({
+      monitor,
+      group: STACK_WORKER_GROUP,
+      policy,
+      behavior,
+      target: pool,
+      logger,
+      ...(scaleOutHold === undefined ? {} : { scaleOutHold }),
+    });
     cleanups.push(() => autoscaler.stop());
 
     const workersHealth: HealthComponent = {

@@ -496,12 +496,33 @@ export interface DecideArgs {
   readonly recommendation: PolicyRecommendation | null;
   readonly behavior: BehaviorConfig;
   readonly state: BehaviorState;
+  /**
+   * Why more replicas would not help now, when something downstream of the consumers is the
+   * bottleneck (their result store does not answer): a scale-up is held at the current count.
+   * Scale-down, pause and fallback are unaffected. Null or absent: no hold.
+   */
+  readonly scaleOutHold?: string | null;
 }
 
 /** A policy's recommendation through behavior, recorded as a full ScalingDecision. */
 export function decide(args: DecideArgs): { decision: ScalingDecision; state: BehaviorState } {
   const { input, recommendation } = args;
-  const result = applyBehavior({ time: input.time, currentReplicas: input.currentReplicas, recommendation }, args.behavior, args.state);
+  let result = applyBehavior({ time: input.time, currentReplicas: input.currentReplicas, recommendation }, args.behavior, args.state);
+  const hold = args.scaleOutHold ?? null;
+  if (hold !== null && result.decision.action === 'scale_up') {
+    // Adding consumers in front of a dead store adds nothing but rebalances; the recommendation is
+    // kept for the stabilization window, but no replica change is recorded for the rate limits.
+    const current = input.currentReplicas;
+    result = {
+      decision: {
+        desiredReplicas: current,
+        action: 'none',
+        adjustments: [...result.decision.adjustments, `scale-out held (${hold}): ${result.decision.desiredReplicas} -> ${current}`],
+        reason: `holding ${current}: scale-out held because ${hold}`,
+      },
+      state: { ...result.state, scaleEvents: args.state.scaleEvents },
+    };
+  }
   const decision: ScalingDecision = {
     time: input.time,
     group: input.group,

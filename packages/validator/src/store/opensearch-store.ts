@@ -263,6 +263,32 @@ export class OpenSearchResultStore implements ResultStore {
     return this.#available;
   }
 
+  /**
+   * One health request, not retried: null when the cluster answers and takes writes, else why not
+   * (for the autoscaler's bottleneck rule and readiness probes).
+   */
+  async ping(timeoutMs = 2000): Promise<string | null> {
+    this.#open();
+    try {
+      const response = await this.#client.transport.request(
+        { method: 'GET', path: `/_cluster/health/${this.#index('results')}`, querystring: { timeout: '1s' } },
+        { maxRetries: 0, requestTimeout: timeoutMs },
+      );
+      const body = response.body as { status?: string };
+      const blocks = await this.#client.transport.request(
+        { method: 'GET', path: `/${this.#index('results')}/_settings/index.blocks.*`, querystring: { flat_settings: 'true' } },
+        { maxRetries: 0, requestTimeout: timeoutMs },
+      );
+      const settings = Object.values(blocks.body as Record<string, { settings?: Record<string, string> }>)[0]?.settings ?? {};
+      const blocked = Object.entries(settings).find(([key, value]) => key !== 'index.blocks.read' && value === 'true');
+      if (body.status === 'red') return `OpenSearch at ${this.url}: ${this.#index('results')} is red`;
+      if (blocked) return `OpenSearch at ${this.url}: ${this.#index('results')} has ${blocked[0]}`;
+      return null;
+    } catch (error) {
+      return `OpenSearch at ${this.url} does not answer: ${classify(error).reason}`;
+    }
+  }
+
   /** Makes every write so far visible to counts and searches now (tests; an operator's "show me"). */
   async refresh(): Promise<void> {
     await this.#call('refresh the indices', { method: 'POST', path: `/${this.#indexPattern()}/_refresh` }, 'read');
