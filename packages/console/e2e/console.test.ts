@@ -8,8 +8,9 @@ import { demoOrder } from '@lagscale/cli/dist/stack/demo-records.js';
 import { type LocalStack, startLocalStack } from '@lagscale/cli/dist/stack/local-stack.js';
 import { freePorts } from '@lagscale/kafka';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchBrowser, screenshot } from '../../../test-support/browser.js';
+import type {} from '../../../test-support/global-services.js';
 import { commitOffsets, createTopic, produce } from '../../../test-support/kafka.js';
 
 async function freePort(): Promise<number> {
@@ -42,7 +43,7 @@ function signupsFile(): string {
  * The console in Debian's chromium against the real stack (Kafka, API, autoscaler, workers): the
  * flows a new user goes through. Each test leaves a screenshot in test-results/browser/.
  */
-describe('console in a browser', () => {
+describe.each(['SQLite', 'OpenSearch'])('console in a browser, results in %s', (kind) => {
   let stack: LocalStack;
   let browser: Browser;
   let page: Page;
@@ -54,6 +55,9 @@ describe('console in a browser', () => {
     const config = defaultConfig();
     config.exporter.port = 0;
     config.lag.intervalSeconds = 2;
+    // The stack reads its store from the environment, as `LAGSCALE_STORE=opensearch npm start` does.
+    const storeEnv = { LAGSCALE_STORE: 'opensearch', OPENSEARCH_URL: inject('openSearchUrl'), OPENSEARCH_INDEX_PREFIX: `e2e-${Date.now().toString(36)}` };
+    if (kind === 'OpenSearch') Object.assign(process.env, storeEnv);
     stack = await startLocalStack({
       config,
       home,
@@ -63,6 +67,8 @@ describe('console in a browser', () => {
       workerBatchSize: 50,
       policy: { name: 'rate', timeLagSloSeconds: 10, serviceRatePerReplica: 80, startupSeconds: 5 },
       behavior: { scaleDown: { stabilizationWindowSeconds: 20 } },
+    }).finally(() => {
+      for (const name of Object.keys(storeEnv)) delete process.env[name];
     });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type ApiToken,
+  type ResultStore,
   registerApiAuth,
   registerApiErrorHandler,
   registerOpenApi,
@@ -13,6 +14,9 @@ import {
   type ValidatorApiOptions,
 } from '@lagscale/validator';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
+import type {} from '../../../../test-support/global-services.js';
+import { openSearchTestStore } from '../store/refreshed.js';
 
 export const ordersRuleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
   name: string;
@@ -21,6 +25,15 @@ export const ordersRuleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../.
 
 export function tempStore(): SqliteResultStore {
   return SqliteResultStore.open(join(mkdtempSync(join(tmpdir(), 'lagscale-api-')), 'results.db'));
+}
+
+/** The stores the API tests run on: the API must answer the same on either. */
+export const API_STORES = ['SQLite', 'OpenSearch'] as const;
+export type ApiStoreKind = (typeof API_STORES)[number];
+
+/** An empty store of that kind: a SQLite file in a temp dir, or fresh indices on the shared OpenSearch node. */
+export async function emptyStore(kind: ApiStoreKind): Promise<ResultStore> {
+  return kind === 'SQLite' ? tempStore() : openSearchTestStore(inject('openSearchUrl'));
 }
 
 /** The app as `lagscale api` builds it: error bodies and 404s, the OpenAPI document, tokens, then the routes. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { OpenSearchResultStore, type OpenSearchResultStoreOptions, type ResultStore } from '@lagscale/validator';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type {} from '../../../../test-support/global-services.js';
+import { refreshedBeforeReads } from './refreshed.js';
 import { describeStoreContract, storeError } from './store-contract.js';
 
 const url = inject('openSearchUrl');
@@ -17,29 +18,6 @@ async function openStore(options: Partial<OpenSearchResultStoreOptions> = {}, pr
   const store = await OpenSearchResultStore.open({ url, indexPrefix: prefix, ...options });
   opened.push(store);
   return store;
-}
-
-const READS = new Set(['getRuleSet', 'listRuleSets', 'getJob', 'listJobs', 'searchResults', 'getResult', 'jobSummary', 'listDlq', 'getDlq']);
-
-/**
- * The contract's reads see every write that returned before them. OpenSearch makes results,
- * claims and DLQ entries searchable within its refresh interval (1 s); the harness refreshes
- * before each read so the contract checks the data, not the interval.
- */
-function refreshedBeforeReads(store: OpenSearchResultStore): ResultStore {
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      if (typeof property === 'string' && READS.has(property)) {
-        return async (...args: unknown[]) => {
-          await target.refresh();
-          return value.apply(target, args);
-        };
-      }
-      return value.bind(target);
-    },
-  });
 }
 
 describeStoreContract({
