@@ -10,9 +10,15 @@
  * done to the last record done). Workers are `lagscale worker` processes (as the local autoscaler
  * target runs them), started together so that one group generation holds them all (the broker
  * delays a new group's first rebalance by 3 s); their progress is read from the store (results +
- * dead letters), polled every 10 ms. Extra rows: one worker process validating on its main
- * thread (--validation-threads 0), and one worker in-process (runWorker) as configured by default
- * and publishing every result to validation.results too (--results-topic).
+ * dead letters), polled every 10 ms (SQLite) or refreshed and read every 100 ms (OpenSearch). Extra
+ * rows: one worker process validating on its main thread (--validation-threads 0), one worker
+ * in-process (runWorker) as configured by default and publishing every result to
+ * validation.results too (--results-topic), and 1 and 2 worker processes writing to a real
+ * OpenSearch node (started by this script, one index prefix per measurement) instead of SQLite.
+ *
+ * CPU: user + system seconds of the worker processes and of the OpenSearch node (from
+ * /proc/<pid>/stat) over the same window as the rate, per 100,000 records. For the in-process and
+ * raw rows it is this process's CPU (which includes its own progress polling).
  *
  * Prints a table with ratios and writes bench/results/validator-throughput.json.
  *   npm run bench:validator-throughput       (env: RECORDS, PARTITIONS, BATCH_SIZE, ROUNDS;
@@ -26,7 +32,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { KafkaCluster, runBatchConsumer } from '@lagscale/kafka';
-import { runWorker, SqliteResultStore, VALIDATION_TOPICS, WorkerMetrics } from '@lagscale/validator';
+import { DEFAULT_OPENSEARCH_VERSION, type OpenSearchNode, startOpenSearchNode } from '@lagscale/opensearch';
+import { OpenSearchResultStore, type ResultStore, runWorker, SqliteResultStore, VALIDATION_TOPICS, WorkerMetrics } from '@lagscale/validator';
 import { OrderRecords, produceOrders, requestProducer } from '../../packages/validator/test/worker/order-records.js';
 import { createTopic } from '../../test-support/kafka.js';
 
@@ -38,7 +45,7 @@ const BATCH_SIZE = env('BATCH_SIZE', 1000);
 /** Each measurement is repeated this many times; the table shows the median. */
 const ROUNDS = env('ROUNDS', 1);
 const JOB = 'bench-orders';
-/** ONLY=raw,one,two,main,in,pub measures just those (for profiling); the JSON is written only for a full run. */
+/** ONLY=raw,one,two,main,in,pub,os1,os2 measures just those (for profiling); the JSON is written only for a full run. */
 const ONLY = process.env.ONLY === undefined ? null : new Set(process.env.ONLY.split(','));
 const TOPIC = VALIDATION_TOPICS.requests;
 const MAIN = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
@@ -55,20 +62,61 @@ interface Measurement {
   readonly seconds: number;
   /** Records counted in the rate (all but the first batch). */
   readonly records: number;
+  /** CPU seconds per 100,000 records over the same window: the workers', and the store node's (OpenSearch rows). */
+  readonly cpu?: { readonly workerSecondsPer100k: number; readonly nodeSecondsPer100k?: number; readonly nodeCores?: number };
   readonly notes?: Record<string, unknown>;
 }
 
-/** Rate from progress samples: after the first batch to the end. */
-function rateOf(first: { at: number; done: number }, last: { at: number; done: number }): Measurement {
-  const seconds = (last.at - first.at) / 1000;
-  return { recordsPerSecond: (last.done - first.done) / seconds, seconds, records: last.done - first.done };
+/** The processes whose CPU a measurement counts. */
+interface CpuScope {
+  readonly workers: () => number[];
+  readonly node?: number;
 }
+
+const CLOCK_TICKS = 100;
+
+/** utime + stime of a process in seconds (fields 14 and 15 of /proc/<pid>/stat). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+interface Sample {
+  readonly at: number;
+  readonly done: number;
+  readonly workerCpu: number;
+  readonly nodeCpu: number;
+}
+
+function sample(scope: CpuScope, done: number): Sample {
+  const workerCpu = scope.workers().reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+  return { at: performance.now(), done, workerCpu, nodeCpu: scope.node === undefined ? 0 : cpuSecondsOf(scope.node) };
+}
+
+/** Rate and CPU from progress samples: after the first batch to the end. */
+function rateOf(first: Sample, last: Sample, scope: CpuScope): Measurement {
+  const seconds = (last.at - first.at) / 1000;
+  const records = last.done - first.done;
+  const per100k = (cpu: number): number => (cpu / records) * 100_000;
+  return {
+    recordsPerSecond: records / seconds,
+    seconds,
+    records,
+    cpu: {
+      workerSecondsPer100k: per100k(last.workerCpu - first.workerCpu),
+      ...(scope.node === undefined ? {} : { nodeSecondsPer100k: per100k(last.nodeCpu - first.nodeCpu), nodeCores: (last.nodeCpu - first.nodeCpu) / seconds }),
+    },
+  };
+}
+
+const SELF: CpuScope = { workers: () => [process.pid] };
 
 async function measureRawConsume(brokers: string[], round: number): Promise<Measurement> {
   const controller = new AbortController();
   let done = 0;
-  let first: { at: number; done: number } | undefined;
-  let last = { at: 0, done: 0 };
+  let first: Sample | undefined;
+  let last = sample(SELF, 0);
   const consumed = await runBatchConsumer({
     connection: { brokers },
     group: `bench-raw-${round}`,
@@ -78,19 +126,29 @@ async function measureRawConsume(brokers: string[], round: number): Promise<Meas
     signal: controller.signal,
     handle: async (batch) => {
       done += batch.length;
-      last = { at: performance.now(), done };
+      last = sample(SELF, done);
       first ??= last;
       if (done >= RECORDS) controller.abort();
     },
   });
   if (first === undefined || consumed.committed < RECORDS) throw new Error(`raw consume committed ${consumed.committed} of ${RECORDS} records`);
-  return rateOf(first, last);
+  return rateOf(first, last, SELF);
+}
+
+/** Where a measurement's results go: a SQLite file, or an index prefix on the OpenSearch node. */
+type StoreTarget = { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'opensearch'; readonly url: string; readonly prefix: string };
+
+async function openTarget(target: StoreTarget): Promise<ResultStore> {
+  return target.kind === 'sqlite' ? SqliteResultStore.open(target.file) : OpenSearchResultStore.open({ url: target.url, indexPrefix: target.prefix });
 }
 
 /** A fresh store with the rule set and the job, as `lagscale validate` would leave it. */
-async function freshStore(dir: string, name: string): Promise<string> {
-  const file = join(dir, `${name}.db`);
-  const store = SqliteResultStore.open(file);
+async function freshStore(dir: string, name: string, openSearch?: OpenSearchNode): Promise<StoreTarget> {
+  const target: StoreTarget =
+    openSearch === undefined
+      ? { kind: 'sqlite', file: join(dir, `${name}.db`) }
+      : { kind: 'opensearch', url: openSearch.url, prefix: `bench-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}` };
+  const store = await openTarget(target);
   await store.saveRuleSet(ruleSetDocument.name, ruleSetDocument.version, ruleSetDocument as never, Date.now());
   await store.createJob({
     id: JOB,
@@ -101,34 +159,46 @@ async function freshStore(dir: string, name: string): Promise<string> {
     source: 'bench',
   });
   await store.close();
-  return file;
+  return target;
 }
 
-/** Polls the store until every record has a result or a dead letter. */
-async function watchProgress(file: string, timeoutMs: number, failed: () => string | null): Promise<Measurement> {
-  const store = SqliteResultStore.open(file);
+/**
+ * Polls the store until every record has a result or a dead letter. OpenSearch is refreshed
+ * before each read (results are otherwise searchable within its 1 s refresh interval), less often
+ * than SQLite is read, since each refresh is work for the node.
+ */
+async function watchProgress(target: StoreTarget, scope: CpuScope, timeoutMs: number, failed: () => string | null): Promise<Measurement> {
+  const store = await openTarget(target);
   try {
-    let first: { at: number; done: number } | undefined;
+    let first: Sample | undefined;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (store instanceof OpenSearchResultStore) await store.refresh();
       const job = await store.getJob(JOB);
-      const at = performance.now();
       const done = (job?.results ?? 0) + (job?.dlq ?? 0);
-      if (done > 0) first ??= { at, done };
-      if (first !== undefined && done >= RECORDS) return { ...rateOf(first, { at, done }), notes: { results: job?.results, dlq: job?.dlq } };
+      const now = sample(scope, done);
+      if (done > 0) first ??= now;
+      if (first !== undefined && done >= RECORDS) return { ...rateOf(first, now, scope), notes: { results: job?.results, dlq: job?.dlq } };
       const failure = failed();
       if (failure !== null) throw new Error(failure);
       if (Date.now() > deadline) throw new Error(`timed out: ${done} of ${RECORDS} records done after ${timeoutMs / 1000} s`);
-      await sleep(10);
+      await sleep(target.kind === 'sqlite' ? 10 : 100);
     }
   } finally {
     await store.close();
   }
 }
 
-async function measureWorkerProcesses(brokers: string[], dir: string, count: number, round: number, extraArgs: string[] = []): Promise<Measurement> {
-  const name = `${count}${extraArgs.join('')}-${round}`;
-  const file = await freshStore(dir, `processes-${name}`);
+async function measureWorkerProcesses(
+  brokers: string[],
+  dir: string,
+  count: number,
+  round: number,
+  extraArgs: string[] = [],
+  openSearch?: OpenSearchNode,
+): Promise<Measurement> {
+  const name = `${count}${extraArgs.join('')}${openSearch === undefined ? '' : '-os'}-${round}`;
+  const target = await freshStore(dir, `processes-${name}`, openSearch);
   const group = `bench-workers-${name}`;
   const workers: { child: ChildProcess; assignments: number; exit: Promise<number | null> }[] = [];
   for (let i = 0; i < count; i++) {
@@ -138,14 +208,17 @@ async function measureWorkerProcesses(brokers: string[], dir: string, count: num
         '-b',
         brokers.join(','),
         '--store',
-        file,
+        target.kind === 'sqlite' ? target.file : target.url,
         '--group',
         group,
         '--batch-size',
         String(BATCH_SIZE),
         ...extraArgs,
       ]),
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LAGSCALE_WORKER_ID: String(i + 1) } },
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, LAGSCALE_WORKER_ID: String(i + 1), ...(target.kind === 'opensearch' ? { OPENSEARCH_INDEX_PREFIX: target.prefix } : {}) },
+      },
     );
     const worker = { child, assignments: 0, exit: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) };
     let tail = '';
@@ -159,7 +232,8 @@ async function measureWorkerProcesses(brokers: string[], dir: string, count: num
   let exited: string | null = null;
   for (const [i, w] of workers.entries()) void w.exit.then((code) => (exited ??= `worker ${i + 1} exited early (code ${code})`));
   try {
-    const measured = await watchProgress(file, 600_000, () => exited);
+    const scope: CpuScope = { workers: () => workers.map((w) => w.child.pid as number), ...(openSearch === undefined ? {} : { node: openSearch.pid }) };
+    const measured = await watchProgress(target, scope, 600_000, () => exited);
     return { ...measured, notes: { ...measured.notes, assignmentsPerWorker: workers.map((w) => w.assignments) } };
   } finally {
     exited = 'stopping';
@@ -169,8 +243,8 @@ async function measureWorkerProcesses(brokers: string[], dir: string, count: num
 }
 
 async function measureInProcessWorker(brokers: string[], dir: string, publish: boolean, round: number): Promise<Measurement> {
-  const file = await freshStore(dir, `in-process-${publish}-${round}`);
-  const store = SqliteResultStore.open(file);
+  const target = await freshStore(dir, `in-process-${publish}-${round}`);
+  const store = await openTarget(target);
   const controller = new AbortController();
   let failure: string | null = null;
   const running = runWorker({
@@ -186,7 +260,7 @@ async function measureInProcessWorker(brokers: string[], dir: string, publish: b
     failure = `worker failed: ${error.message}`;
   });
   try {
-    return await watchProgress(file, 600_000, () => failure);
+    return await watchProgress(target, SELF, 600_000, () => failure);
   } finally {
     controller.abort();
     await running;
@@ -250,6 +324,18 @@ try {
   const inProcess = await rounds('in', '1 worker in-process (runWorker)', (round) => measureInProcessWorker(brokers, dir, false, round));
   const publishing = await rounds('pub', '1 worker in-process, publishing results', (round) => measureInProcessWorker(brokers, dir, true, round));
 
+  // The OpenSearch rows: a node of its own, started only now so that it takes no CPU from the rows above.
+  const wantsOpenSearch = ONLY === null || ONLY.has('os1') || ONLY.has('os2');
+  const openSearch = wantsOpenSearch ? await startOpenSearchNode({ onProgress: log }) : undefined;
+  let os1: Awaited<ReturnType<typeof rounds>>;
+  let os2: Awaited<ReturnType<typeof rounds>>;
+  try {
+    os1 = await rounds('os1', '1 worker, OpenSearch store', (round) => measureWorkerProcesses(brokers, dir, 1, round, [], openSearch));
+    os2 = await rounds('os2', '2 workers, OpenSearch store', (round) => measureWorkerProcesses(brokers, dir, 2, round, [], openSearch));
+  } finally {
+    await openSearch?.stop();
+  }
+
   const rawRate = raw.median.recordsPerSecond;
   const rows: [string, Measurement, number][] = [
     [raw.name, raw.median, 1],
@@ -258,6 +344,8 @@ try {
     [mainThread.name, mainThread.median, 1],
     [inProcess.name, inProcess.median, 1],
     [publishing.name, publishing.median, 1],
+    [os1.name, os1.median, 1],
+    [os2.name, os2.median, 2],
   ];
   const out: string[] = [];
   out.push(
@@ -265,14 +353,21 @@ try {
   );
   out.push(`machine: ${cpus().length} cores shared by the broker, the workers and this process`);
   out.push('');
-  out.push(`${'run'.padEnd(46)} ${'records/s'.padStart(10)} ${'per worker'.padStart(11)} ${'x raw'.padStart(7)} ${'seconds'.padStart(8)}`);
+  const cpuCell = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(2)).padStart(11);
+  out.push(
+    `${'run'.padEnd(46)} ${'records/s'.padStart(10)} ${'per worker'.padStart(11)} ${'x raw'.padStart(7)} ${'seconds'.padStart(8)} ${'CPU s/100k'.padStart(11)} ${'node s/100k'.padStart(11)} ${'node cores'.padStart(11)}`,
+  );
   for (const [name, m, workers] of rows) {
     out.push(
       `${name.padEnd(46)} ${Math.round(m.recordsPerSecond).toLocaleString('en').padStart(10)} ${Math.round(m.recordsPerSecond / workers)
         .toLocaleString('en')
-        .padStart(11)} ${(m.recordsPerSecond / rawRate).toFixed(2).padStart(7)} ${m.seconds.toFixed(2).padStart(8)}`,
+        .padStart(
+          11,
+        )} ${(m.recordsPerSecond / rawRate).toFixed(2).padStart(7)} ${m.seconds.toFixed(2).padStart(8)} ${cpuCell(m.cpu?.workerSecondsPer100k)} ${cpuCell(m.cpu?.nodeSecondsPer100k)} ${cpuCell(m.cpu?.nodeCores)}`,
     );
   }
+  out.push('CPU s/100k: user+system seconds of the worker processes (this process for raw and in-process rows) per 100,000 records;');
+  out.push('node s/100k and node cores: the OpenSearch node over the same window (cores = its CPU seconds per wall second).');
   const goal = (m: Measurement, workers: number): string =>
     `${m.recordsPerSecond >= 0.7 * rawRate ? 'met' : 'NOT met'} (${(m.recordsPerSecond / rawRate).toFixed(2)}x raw), >= 50,000/s per worker ${m.recordsPerSecond / workers >= 50_000 ? 'met' : 'NOT met'} (${Math.round(m.recordsPerSecond / workers).toLocaleString('en')})`;
   out.push('');
@@ -281,6 +376,13 @@ try {
   out.push(
     `the validation thread adds ${((one.median.recordsPerSecond / mainThread.median.recordsPerSecond - 1) * 100).toFixed(0)}%; publishing every result to validation.results costs ${((1 - publishing.median.recordsPerSecond / inProcess.median.recordsPerSecond) * 100).toFixed(0)}% (in-process)`,
   );
+  if (!Number.isNaN(os1.median.recordsPerSecond)) {
+    const sqliteCpu = one.median.cpu?.workerSecondsPer100k ?? Number.NaN;
+    const osCpu = (os1.median.cpu?.workerSecondsPer100k ?? Number.NaN) + (os1.median.cpu?.nodeSecondsPer100k ?? Number.NaN);
+    out.push(
+      `OpenSearch store: 1 worker at ${(os1.median.recordsPerSecond / one.median.recordsPerSecond).toFixed(2)}x the SQLite rate, ${(osCpu / sqliteCpu).toFixed(2)}x its CPU per record (worker + node); 2 workers at ${(os2.median.recordsPerSecond / os1.median.recordsPerSecond).toFixed(2)}x 1 worker, the node using ${(os2.median.cpu?.nodeCores ?? Number.NaN).toFixed(2)} of ${cpus().length} cores`,
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 
   if (ONLY === null) {
@@ -306,7 +408,14 @@ try {
       workers1MainThread: mainThread,
       inProcess1: inProcess,
       inProcess1Publishing: publishing,
+      openSearch1: os1,
+      openSearch2: os2,
+      openSearchVersion: DEFAULT_OPENSEARCH_VERSION,
       ratios: {
+        openSearch1OverSqlite1: os1.median.recordsPerSecond / one.median.recordsPerSecond,
+        openSearch2OverOpenSearch1: os2.median.recordsPerSecond / os1.median.recordsPerSecond,
+        openSearch1CpuPer100k: (os1.median.cpu?.workerSecondsPer100k ?? 0) + (os1.median.cpu?.nodeSecondsPer100k ?? 0),
+        sqlite1CpuPer100k: one.median.cpu?.workerSecondsPer100k,
         workers1OverRaw: one.median.recordsPerSecond / rawRate,
         workers2OverRaw: two.median.recordsPerSecond / rawRate,
         perWorker1: one.median.recordsPerSecond,
