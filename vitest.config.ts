@@ -16,7 +16,7 @@ export default defineConfig({
         test: {
           name: 'packages',
           // Console browser tests (e2e/) run here: they need the stack, hence Kafka.
-          include: ['packages/*/test/**/*.test.ts', 'packages/console/e2e/**/*.test.ts', 'test-support/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'packages/console/e2e/**/*.test.ts', 'test-support/**/*.test.ts', 'deploy/test/**/*.test.ts'],
           exclude: ['**/node_modules/**', 'packages/console/test/**'],
           fileParallelism: false,
           globalSetup: ['test-support/global-services.ts'],

@@ -23,7 +23,26 @@ export interface WorkerInfo {
   readonly pid: number | undefined;
   readonly startedAt: number;
   readonly state: 'running' | 'draining';
+  /** Where the worker serves Prometheus metrics, once it said so (see `metricsUrlOf`). */
+  readonly metricsUrl: string | null;
 }
+
+/**
+ * A worker tells the pool where its metrics are by a JSON log line with a `metricsUrl` field
+ * (`lagscale worker` logs one when it listens); the pool reads its output until that line.
+ */
+export function metricsUrlOf(line: string): string | null {
+  if (!line.includes('"metricsUrl"')) return null;
+  try {
+    const value = (JSON.parse(line) as { metricsUrl?: unknown }).metricsUrl;
+    return typeof value === 'string' && /^https?:\/\//.test(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Output read for the metrics line at most; a worker that has not said it by then is not asked again. */
+const METRICS_LINE_SEARCH_BYTES = 64 * 1024;
 
 /** What `/healthz` and `/readyz` of a stack say about its workers. */
 export interface PoolHealth {
@@ -44,6 +63,7 @@ interface Worker {
   readonly child: ChildProcess;
   readonly startedAt: number;
   state: 'running' | 'draining';
+  metricsUrl: string | null;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -88,7 +108,7 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
   }
 
   workers(): WorkerInfo[] {
-    return [...this.#workers.values()].map((w) => ({ id: w.id, pid: w.child.pid, startedAt: w.startedAt, state: w.state }));
+    return [...this.#workers.values()].map((w) => ({ id: w.id, pid: w.child.pid, startedAt: w.startedAt, state: w.state, metricsUrl: w.metricsUrl }));
   }
 
   health(now = Date.now()): PoolHealth {
@@ -131,7 +151,9 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
     const child = spawn(program, args, {
       cwd: this.#options.cwd,
       env: { ...process.env, ...this.#options.env, LAGSCALE_WORKER_ID: String(id) },
-      stdio: ['ignore', this.#options.output ?? 'inherit', this.#options.output ?? 'inherit'],
+      // Piped, not inherited: the pool reads the line that says where the worker's metrics are,
+      // and passes everything on unchanged.
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -143,7 +165,9 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
         resolve({ code: null, signal: null });
       });
     });
-    const worker: Worker = { id, child, startedAt: Date.now(), state: 'running', exited };
+    const worker: Worker = { id, child, startedAt: Date.now(), state: 'running', metricsUrl: null, exited };
+    this.#watchOutput(worker, child.stdout, process.stdout);
+    this.#watchOutput(worker, child.stderr, process.stderr);
     this.#workers.set(id, worker);
     this.#options.logger.info({ event: 'worker_started', workerId: id, pid: child.pid }, `worker ${id} started`);
     this.emit('worker-start', { id, pid: child.pid });
@@ -170,6 +194,28 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
     setTimeout(() => {
       if (this.#workers.has(id)) this.#crashStreak = 0;
     }, 60_000).unref();
+  }
+
+  /** Passes a worker's output on (unless the pool was told to drop it), looking for its metrics line. */
+  #watchOutput(worker: Worker, from: NodeJS.ReadableStream | null, to: NodeJS.WritableStream): void {
+    if (from === null) return;
+    const forward = (this.#options.output ?? 'inherit') === 'inherit';
+    let searched = 0;
+    let partial = '';
+    from.on('data', (chunk: Buffer) => {
+      if (forward) to.write(chunk);
+      if (worker.metricsUrl !== null || searched > METRICS_LINE_SEARCH_BYTES) return;
+      searched += chunk.length;
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const url = metricsUrlOf(line);
+        if (url !== null) {
+          worker.metricsUrl = url;
+          return;
+        }
+      }
+    });
   }
 
   async #stop(worker: Worker): Promise<void> {

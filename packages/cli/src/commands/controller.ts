@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
+import { autoscalerMetrics } from '@lagscale/autoscaler';
 import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions } from '@lagscale/exporter';
 import { createExternalMetricsServer, LeaseElector, ScaledConsumerController } from '@lagscale/kubernetes';
 import type { Command } from 'commander';
@@ -93,6 +94,7 @@ export function registerControllerCommand(program: Command): void {
         intervalSeconds,
         ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
       });
+      const writeScaledConsumerMetrics = autoscalerMetrics(() => [...controller.runtimes().values()].map((runtime) => runtime.autoscaler));
       const app = Fastify(serverOptions(logger as FastifyBaseLogger));
       let watching = false;
       app.get('/metrics', async (_request, reply) => {
@@ -106,6 +108,8 @@ export function registerControllerCommand(program: Command): void {
         one('lagscale_controller_scale_writes_total', 'counter', 'Writes of spec.replicas through the scale subresource.', controller.counters.scaleWrites);
         one('lagscale_controller_status_writes_total', 'counter', 'ScaledConsumer status writes.', controller.counters.statusWrites);
         one('lagscale_controller_status_write_failures_total', 'counter', 'ScaledConsumer status writes that failed.', controller.counters.statusWriteFailures);
+        // Each ScaledConsumer's decisions, replicas and bounds, as the local autoscaler exports them.
+        writeScaledConsumerMetrics(out);
         reply.header('content-type', CONTENT_TYPE);
         return out.toString();
       });

@@ -64,7 +64,11 @@ export function registerWorkerCommand(program: Command): void {
     // a second signal must not kill a worker in the middle of its drain (the pool SIGKILLs stragglers).
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    logger.info({ event: 'worker_started', url, store: describeStore(storeConfig), group: flags.group }, `validation worker ${workerId}; metrics on ${url}`);
+    // metricsUrl: how a local pool learns where to find this worker's metrics (for Prometheus service discovery).
+    logger.info(
+      { event: 'worker_started', url, metricsUrl: `${url}/metrics`, store: describeStore(storeConfig), group: flags.group },
+      `validation worker ${workerId}; metrics on ${url}`,
+    );
     try {
       const result = await runWorker({
         connection: toConnectionOptions(config),

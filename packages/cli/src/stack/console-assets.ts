@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 export const CONSOLE_DIST = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
 
 /** Paths the API owns: a miss there is a JSON 404, never the console's page. */
-const API_PREFIXES = ['/api/', '/openapi.json', '/metrics', '/healthz', '/readyz'];
+const API_PREFIXES = ['/api/', '/openapi.json', '/metrics', '/prometheus/', '/healthz', '/readyz'];
 
 /**
  * Serves the built console at `/` and answers unknown non-API GETs with its index.html, so a

@@ -5,7 +5,16 @@ import { type KafkaConnectionOptions, toClientConnectionOptions } from '@lagscal
 import { encodeRequest, type ResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { type MessageToProduce, Producer } from '@platformatic/kafka';
 
-export const DEMO_TRACE = fileURLToPath(new URL('../../../../data/traces/worldcup98-per-minute.csv.gz', import.meta.url));
+/**
+ * The World Cup '98 trace: in the repository's data/traces, or in the CLI package's own data/
+ * when lagscale was installed from its packed tarball (scripts/pack.mjs puts it there).
+ */
+export const DEMO_TRACE = [
+  new URL('../../../../data/traces/worldcup98-per-minute.csv.gz', import.meta.url),
+  new URL('../../data/traces/worldcup98-per-minute.csv.gz', import.meta.url),
+]
+  .map((url) => fileURLToPath(url))
+  .reduce((found, candidate) => (existsSync(found) ? found : candidate));
 
 /** A World Cup '98 match day, 08:00 to midnight: quiet morning, the evening match, the night. */
 const DEMO_SLICE = { start: '1998-06-10 08:00:00', traceSeconds: 16 * 3600, peakPerMinute: 108_000 };

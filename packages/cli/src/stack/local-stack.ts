@@ -207,6 +207,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       tokens,
       ...(config.api?.allowedHosts === undefined ? {} : { allowedHosts: config.api.allowedHosts }),
       health: [workersHealth],
+      workers: () => pool.workers(),
     });
     cleanups.push(() => closeServer(server.app));
     const url = await listenOn(server.app, config);

@@ -1,4 +1,4 @@
-import { type Autoscaler, autoscalerMetrics, registerAutoscalerRoutes } from '@lagscale/autoscaler';
+import { type Autoscaler, autoscalerMetrics, registerAutoscalerRoutes, type WorkerInfo } from '@lagscale/autoscaler';
 import { type HealthComponent, registerLagRoutes, serverOptions } from '@lagscale/exporter';
 import type { KafkaConnectionOptions, LagMonitor } from '@lagscale/kafka';
 import {
@@ -32,6 +32,31 @@ export interface StackServerOptions {
   readonly health?: readonly HealthComponent[];
   /** Folder of the built console; default packages/console/dist. */
   readonly consoleDir?: string;
+  /** The workers whose metrics Prometheus should scrape too (`GET /prometheus/targets`). */
+  readonly workers?: () => readonly WorkerInfo[];
+}
+
+/** One entry of Prometheus' HTTP service discovery answer. */
+interface HttpSdGroup {
+  readonly targets: string[];
+  readonly labels: Record<string, string>;
+}
+
+/**
+ * Prometheus HTTP service discovery (`http_sd_configs`) for the workers: each one's metrics
+ * address as it said it, with its worker id. The stack's own `/metrics` is a static target.
+ */
+export function workerScrapeTargets(workers: readonly WorkerInfo[]): HttpSdGroup[] {
+  const groups: HttpSdGroup[] = [];
+  for (const worker of workers) {
+    if (worker.metricsUrl === null) continue;
+    const url = new URL(worker.metricsUrl);
+    groups.push({
+      targets: [url.host],
+      labels: { __scheme__: url.protocol.replace(':', ''), __metrics_path__: url.pathname },
+    });
+  }
+  return groups;
 }
 
 export interface StackServer {
@@ -61,6 +86,8 @@ export async function createStackServer(options: StackServerOptions): Promise<St
       return { error: 'autoscaler_not_running', message: 'this server runs no autoscaler; start one with `lagscale up` or `lagscale autoscale`' };
     });
   }
+  const workers = options.workers;
+  if (workers !== undefined) app.get('/prometheus/targets', async () => workerScrapeTargets(workers()));
   const history = new StackHistory();
   registerLiveRoutes(app, { monitor, autoscaler, history });
   await registerValidatorApi(app, { store: options.store, connection: options.connection });

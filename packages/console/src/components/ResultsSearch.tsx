@@ -36,6 +36,7 @@ function resultColumns(jobId: string): Column<ValidationResult>[] {
         ) : (
           <ul className="violation-list">
             {result.violations.slice(0, SHOWN_VIOLATIONS).map((violation, index) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: the same rule can fail twice at one path; the list is never reordered
               <li key={`${violation.ruleId}:${violation.path}:${index}`}>
                 <SeverityBadge severity={violation.severity} /> <code>{violation.path || '/'}</code> {violation.message}{' '}
                 <span className="muted">({violation.ruleId})</span>

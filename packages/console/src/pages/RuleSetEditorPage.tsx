@@ -125,6 +125,7 @@ function Editor({ initialName, initialText }: EditorProps) {
           <div className={`code-editor${hasProblems ? ' has-problems' : ''}`}>
             <div className="gutter" ref={gutterRef} aria-hidden="true">
               {Array.from({ length: lineCount }, (_, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: a gutter line is its line number
                 <div key={index} className={marked.has(index + 1) ? 'gutter-mark' : undefined}>
                   {index + 1}
                 </div>
@@ -161,6 +162,7 @@ function Editor({ initialName, initialText }: EditorProps) {
           {hasProblems ? (
             <ul className="problem-list">
               {annotations.map((annotation, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: one pointer can carry the same message twice; the list is never reordered
                 <li key={`${annotation.pointer}:${annotation.message}:${index}`} data-testid="ruleset-error" data-pointer={annotation.pointer}>
                   <button type="button" className="problem" onClick={() => goToLine(annotation.line)} disabled={annotation.line === null}>
                     <span className="problem-where">

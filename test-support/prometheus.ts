@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePorts } from '@lagscale/kafka';
+import { waitFor } from './kafka.js';
+
+export interface PromSample {
+  readonly metric: Record<string, string>;
+  readonly value: [number, string];
+}
+
+export interface PromAlert {
+  readonly labels: Record<string, string>;
+  readonly state: 'pending' | 'firing';
+}
+
+export interface RunningPrometheus {
+  readonly url: string;
+  /** An instant query; throws with Prometheus' error when the query does not parse or run. */
+  query(promql: string): Promise<PromSample[]>;
+  alerts(): Promise<PromAlert[]>;
+  targets(): Promise<{ scrapeUrl: string; health: string; lastError: string }[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Prometheus (Debian's package) on a free loopback port, with the given scrape configs
+ * (YAML, the `scrape_configs:` list items) and rule files, scraping and evaluating every second.
+ */
+export async function startPrometheus(options: { readonly scrapeConfigs: string; readonly ruleFiles?: readonly string[] }): Promise<RunningPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'lagscale-prometheus-'));
+  const [port] = (await freePorts(1)) as [number];
+  const rules = (options.ruleFiles ?? []).map((file) => `  - ${JSON.stringify(file)}`).join('\n');
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  scrape_timeout: 1s',
+      '  evaluation_interval: 1s',
+      ...(rules === '' ? [] : ['rule_files:', rules]),
+      'scrape_configs:',
+      options.scrapeConfigs,
+      '',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    log = (log + chunk).slice(-8000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (e) => reject(new Error(`cannot start prometheus (install Debian's prometheus package): ${e.message}`)));
+    child.once('exit', (code) => reject(new Error(`prometheus exited (code ${code}):\n${log}`)));
+  });
+  failed.catch(() => {});
+  const url = `http://127.0.0.1:${port}`;
+  const api = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${url}${path}`);
+    const body = (await response.json()) as { status: string; data: T; error?: string };
+    if (body.status !== 'success') throw new Error(`Prometheus ${path}: ${body.error}`);
+    return body.data;
+  };
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.race([failed, waitFor('Prometheus to be ready', async () => (await fetch(`${url}/-/ready`)).ok, 30_000, 200)]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    url,
+    query: async (promql) => (await api<{ result: PromSample[] }>(`/api/v1/query?query=${encodeURIComponent(promql)}`)).result,
+    alerts: async () => (await api<{ alerts: PromAlert[] }>('/api/v1/alerts')).alerts,
+    targets: async () => (await api<{ activeTargets: { scrapeUrl: string; health: string; lastError: string }[] }>('/api/v1/targets')).activeTargets,
+    stop,
+  };
+}
