@@ -19,6 +19,8 @@ export interface RunningPrometheus {
   readonly url: string;
   /** An instant query; throws with Prometheus' error when the query does not parse or run. */
   query(promql: string): Promise<PromSample[]>;
+  /** A range query over the last `seconds` (what Grafana runs for a panel), one point every `step` seconds. */
+  queryRange(promql: string, seconds: number, step?: number): Promise<{ metric: Record<string, string>; values: [number, string][] }[]>;
   alerts(): Promise<PromAlert[]>;
   targets(): Promise<{ scrapeUrl: string; health: string; lastError: string }[]>;
   stop(): Promise<void>;
@@ -81,6 +83,11 @@ export async function startPrometheus(options: { readonly scrapeConfigs: string;
   return {
     url,
     query: async (promql) => (await api<{ result: PromSample[] }>(`/api/v1/query?query=${encodeURIComponent(promql)}`)).result,
+    queryRange: async (promql, seconds, step = 1) => {
+      const end = Date.now() / 1000;
+      const path = `/api/v1/query_range?query=${encodeURIComponent(promql)}&start=${end - seconds}&end=${end}&step=${step}`;
+      return (await api<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>(path)).result;
+    },
     alerts: async () => (await api<{ alerts: PromAlert[] }>('/api/v1/alerts')).alerts,
     targets: async () => (await api<{ activeTargets: { scrapeUrl: string; health: string; lastError: string }[] }>('/api/v1/targets')).activeTargets,
     stop,

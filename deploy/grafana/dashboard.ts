@@ -161,9 +161,12 @@ const ROWS: readonly { readonly title: string; readonly panels: readonly PanelSp
       },
       {
         title: 'Dead letters',
-        description: 'Records sent to the dead-letter queue, by reason code.',
+        description: 'Records sent to the dead-letter queue: by the workers, by reason code; by uploads (lines that are not records), from the API.',
         type: 'timeseries',
-        queries: [{ expr: 'sum by (code) (increase(lagscale_validator_dlq_records_total[$__rate_interval]))', legend: '{{code}}' }],
+        queries: [
+          { expr: 'sum by (code) (increase(lagscale_validator_dlq_records_total[$__rate_interval]))', legend: '{{code}}' },
+          { expr: 'sum(increase(lagscale_validator_upload_records_total{outcome="dlq"}[$__rate_interval]))', legend: 'refused at upload' },
+        ],
         unit: 'short',
         stack: true,
       },

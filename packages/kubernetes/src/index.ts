@@ -11,6 +11,8 @@ export * from './controller/lease.js';
 export * from './controller/shared-monitors.js';
 export * from './crd/scaled-consumer.js';
 export * from './deploy/controller-manifests.js';
+export * from './keda/external-scaler-server.js';
+export * from './keda/scaler-request.js';
 export * from './metrics-api/external-metrics-server.js';
 export * from './metrics-api/label-selector.js';
 export * from './metrics-api/manifests.js';

@@ -1,4 +1,4 @@
-import { createLogger, serverOptions } from '@lagscale/exporter';
+import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions } from '@lagscale/exporter';
 import type { KafkaConnectionOptions } from '@lagscale/kafka';
 import {
   ApiConfigError,
@@ -10,6 +10,7 @@ import {
   registerApiErrorHandler,
   registerOpenApi,
   registerValidatorApi,
+  UploadMetrics,
 } from '@lagscale/validator';
 import type { Command } from 'commander';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
@@ -89,7 +90,14 @@ export function registerApiCommand(program: Command): void {
         { config: { scope: 'none' }, schema: { summary: 'Alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
         async () => ({ status: 'ok' }),
       );
-      await registerValidatorApi(app, { store, ...(connection === undefined ? {} : { connection }), limits });
+      const uploads = new UploadMetrics();
+      app.get('/metrics', { config: { scope: 'none' } }, async (_request, reply) => {
+        const out = new PrometheusText();
+        uploads.write(out);
+        reply.header('content-type', CONTENT_TYPE);
+        return out.toString();
+      });
+      await registerValidatorApi(app, { store, ...(connection === undefined ? {} : { connection }), limits, metrics: uploads });
       const url = await listenOn(app, { ...config, exporter: { host, port } });
       logger.info(
         { event: 'api_started', url, store: describeStore(storeConfig), tokens: tokens.map((t) => `${t.name}:${t.scope}`), kafka: connection?.brokers ?? [] },

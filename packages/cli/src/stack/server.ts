@@ -9,6 +9,7 @@ import {
   registerApiErrorHandler,
   registerOpenApi,
   registerValidatorApi,
+  UploadMetrics,
 } from '@lagscale/validator';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerConsoleAssets } from './console-assets.js';
@@ -78,7 +79,12 @@ export async function createStackServer(options: StackServerOptions): Promise<St
   registerApiAuth(app, { tokens: options.tokens, ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }) });
   // Every route's errors in the API's shape; unknown paths are the console's (below).
   registerApiErrorHandler(app, { notFound: false });
-  registerLagRoutes(app, { monitor, metrics: autoscaler ? [autoscalerMetrics(autoscaler)] : [], components: options.health ?? [] });
+  const uploads = new UploadMetrics();
+  registerLagRoutes(app, {
+    monitor,
+    metrics: [...(autoscaler ? [autoscalerMetrics(autoscaler)] : []), (out) => uploads.write(out)],
+    components: options.health ?? [],
+  });
   if (autoscaler) registerAutoscalerRoutes(app, autoscaler);
   else {
     app.all('/api/v1/autoscaler*', async (_request, reply) => {
@@ -90,7 +96,7 @@ export async function createStackServer(options: StackServerOptions): Promise<St
   if (workers !== undefined) app.get('/prometheus/targets', async () => workerScrapeTargets(workers()));
   const history = new StackHistory();
   registerLiveRoutes(app, { monitor, autoscaler, history });
-  await registerValidatorApi(app, { store: options.store, connection: options.connection });
+  await registerValidatorApi(app, { store: options.store, connection: options.connection, metrics: uploads });
   const { built } = await registerConsoleAssets(app, options.consoleDir);
   return { app, history, consoleBuilt: built };
 }

@@ -135,12 +135,15 @@ export function registerUploadRoute(scope: FastifyInstance, context: ApiContext)
           },
           'job submitted',
         );
+        context.options.metrics?.upload('completed', submitted.produced, submitted.failed);
         // 200: the same complete upload again under its job id; nothing new was produced.
         reply.code(submitted.resubmitted === true ? 200 : 201);
         return submitted.job;
       } catch (error) {
         // The rest of the body is not wanted: close the connection after the answer instead of reading it.
         reply.header('connection', 'close');
+        // Records produced before the upload stopped are still validated (a resubmission completes the job).
+        context.options.metrics?.upload('failed', error instanceof SubmitJobError ? (error.recordsKept ?? 0) : 0, 0);
         if (!(error instanceof SubmitJobError)) throw error;
         // The client went away mid-upload: nobody reads the answer, and it is not the server's failure.
         if ((error.cause as { code?: unknown } | undefined)?.code === 'ECONNRESET') {

@@ -8,6 +8,7 @@ import { ApiError, registerApiErrorHandler } from './errors.js';
 import { registerJobRoutes } from './job-routes.js';
 import { registerJsonBodyParser, schemaCompiler } from './request-parsing.js';
 import { registerRuleSetRoutes } from './rule-set-routes.js';
+import type { UploadMetrics } from './upload-metrics.js';
 import { registerUploadRoute } from './upload-route.js';
 
 export interface ValidatorApiLimits {
@@ -40,6 +41,8 @@ export interface ValidatorApiOptions {
   readonly requestsTopic?: string;
   readonly deadLetterTopic?: string | null;
   readonly now?: () => number;
+  /** Counts uploads and the records they produced or sent to the DLQ (for a /metrics route). */
+  readonly metrics?: UploadMetrics;
 }
 
 export interface ResolvedApiLimits {
