@@ -61,13 +61,16 @@ try {
     const { folder, manifest } = workspaces.get(name);
     const into = join('node_modules', name);
     mkdirSync(join(stage, into), { recursive: true });
-    const { devDependencies: _dev, scripts: _scripts, ...published } = manifest;
+    // No dependencies of their own: npm counts a bundled package's dependencies as bundled too and
+    // would not fetch them. The tarball's own dependencies (below) provide them, one level up.
+    const { devDependencies: _dev, scripts: _scripts, dependencies: _deps, ...published } = manifest;
     writeFileSync(join(stage, into, 'package.json'), `${JSON.stringify(published, null, 2)}\n`);
     copy(join(folder, 'dist'), join(into, 'dist'));
   }
   // What the CLI reads beside its code (paths relative to the packages, as in the repository).
   copy('packages/cli/bin', 'node_modules/@lagscale/cli/bin');
   copy('packages/validator/examples', 'node_modules/@lagscale/validator/examples');
+  copy('packages/kubernetes/proto', 'node_modules/@lagscale/kubernetes/proto');
   copy('packages/console/dist', 'node_modules/@lagscale/console/dist');
   writeFileSync(
     join(stage, 'node_modules/@lagscale/console/package.json'),

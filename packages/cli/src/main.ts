@@ -7,6 +7,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerDemoConsumerCommand } from './commands/demo-consumer.js';
 import { registerExporterCommand } from './commands/exporter.js';
 import { registerKafkaCommand } from './commands/kafka.js';
+import { registerKedaScalerCommand } from './commands/keda-scaler.js';
 import { registerKubeCommand } from './commands/kube.js';
 import { registerLagCommand } from './commands/lag.js';
 import { registerOpenSearchCommand } from './commands/opensearch.js';
@@ -44,6 +45,7 @@ registerPolicyCommand(program);
 registerWorkerCommand(program);
 registerApiCommand(program);
 registerControllerCommand(program);
+registerKedaScalerCommand(program);
 registerKubeCommand(program);
 registerValidateCommand(program);
 

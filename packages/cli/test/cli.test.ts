@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { commitOffsets, createTopic, produce } from '../../../test-support/kafka.js';
+import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
+import { call, connectKedaClient } from '../../../test-support/keda-client.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -202,5 +203,44 @@ describe('lagscale kube manifests', () => {
     expect(printed).toBe(committed);
     expect(printed).toContain('kind: CustomResourceDefinition');
     expect(printed).toContain('x-kubernetes-validations');
+  });
+});
+
+describe('lagscale keda-scaler', () => {
+  it("serves KEDA's external scaler protocol on a real broker's lag, and stops on SIGTERM", async () => {
+    const child = spawn(process.execPath, [main, 'keda-scaler', '-b', brokers.join(','), '-p', '0', '-i', '500ms', '-g', group], {
+      env: { ...process.env, KAFKA_BROKERS: '' },
+    });
+    let output = '';
+    const address = await new Promise<string>((resolve, reject) => {
+      const onData = (chunk: Buffer): void => {
+        output += chunk.toString();
+        const found = /"event":"keda_scaler_started".*?"address":"([^"]+)"/.exec(output);
+        if (found) resolve(found[1] as string);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`keda-scaler exited (code ${code}): ${output}`)));
+    });
+    const client = connectKedaClient(address);
+    try {
+      const ref = { name: 'billing', namespace: 'shop', scalerMetadata: { consumerGroup: group, topic, lagThreshold: '5' } };
+      // Lag 5 + 0 + 4 = 9 on 3 partitions; under the cap of 3 × 5, so the metric is the lag itself.
+      const metrics = await waitFor('a metric once the first cycle ran', () =>
+        call(client.GetMetrics.bind(client), { scaledObjectRef: ref, metricName: '' }).catch(() => undefined),
+      );
+      expect(metrics.metricValues[0]?.metricValue).toBe(9);
+      expect((await call(client.IsActive.bind(client), ref)).result).toBe(true);
+    } finally {
+      client.close();
+    }
+    child.kill('SIGTERM');
+    expect(await new Promise<number | null>((resolve) => child.on('exit', resolve))).toBe(0);
+  }, 30_000);
+
+  it('refuses TLS flags that do not go together, with exit 2', async () => {
+    const r = await lagscale(['keda-scaler', '-b', brokers.join(','), '--server-cert', 'cert.pem']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--server-cert and --server-key go together');
   });
 });

@@ -12,6 +12,20 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const brokers = inject('kafkaBrokers');
 
 /**
+ * The environment of a user's shell: no npm_* settings and no node_modules/.bin on PATH from the
+ * `npm test` this runs under (they would point the install at the repository's own packages).
+ */
+function userEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.toLowerCase().startsWith('npm_')) env[key] = value;
+  env.PATH = (process.env.PATH ?? '')
+    .split(':')
+    .filter((entry) => !entry.includes('node_modules'))
+    .join(':');
+  return env;
+}
+
+/**
  * The `lagscale` command as a user installs it without the repository: `scripts/pack.mjs` makes
  * one tarball, `npm install -g` puts it on a clean prefix, and the installed command runs against
  * a real broker and a SQLite store (native better-sqlite3 built by the install).
@@ -29,6 +43,7 @@ describe('the packed lagscale command on a clean prefix', () => {
     // --nodedir: better-sqlite3 compiles against the installed Node headers (nothing is downloaded).
     await run('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', '--nodedir=/usr', tarball], {
       cwd: dir,
+      env: userEnvironment(),
       maxBuffer: 16 * 1024 * 1024,
     });
     const { stdout } = await run(lagscale, ['--version'], { cwd: dir });

@@ -1,38 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { createLogger } from '@lagscale/exporter';
 import { LagMonitor } from '@lagscale/kafka';
-import { EXTERNAL_SCALER_PROTO, type ExternalScalerServer, startExternalScaler } from '@lagscale/kubernetes';
+import { type ExternalScalerServer, startExternalScaler } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
+import { type KedaClient as Client, call, connectKedaClient as connect } from '../../../test-support/keda-client.js';
 
 const brokers = inject('kafkaBrokers');
 
 type Metadata = Record<string, string>;
-interface Client extends grpc.Client {
-  IsActive(ref: object, callback: (error: grpc.ServiceError | null, response: { result: boolean }) => void): void;
-  GetMetricSpec(
-    ref: object,
-    callback: (error: grpc.ServiceError | null, response: { metricSpecs: { metricName: string; targetSize: number; targetSizeFloat: number }[] }) => void,
-  ): void;
-  GetMetrics(
-    request: object,
-    callback: (error: grpc.ServiceError | null, response: { metricValues: { metricName: string; metricValue: number; metricValueFloat: number }[] }) => void,
-  ): void;
-  StreamIsActive(ref: object): grpc.ClientReadableStream<{ result: boolean }>;
-}
-
-/** A client generated at run time from the same .proto as the server: what KEDA's Go client is generated from. */
-function connect(address: string): Client {
-  const definition = protoLoader.loadSync(EXTERNAL_SCALER_PROTO, { keepCase: true, longs: Number, defaults: true });
-  const proto = grpc.loadPackageDefinition(definition) as unknown as {
-    externalscaler: { ExternalScaler: new (address: string, credentials: grpc.ChannelCredentials) => Client };
-  };
-  return new proto.externalscaler.ExternalScaler(address, grpc.credentials.createInsecure());
-}
-
-const call = <T>(method: (request: object, callback: (error: grpc.ServiceError | null, response: T) => void) => void, request: object): Promise<T> =>
-  new Promise((resolve, reject) => method(request, (error, response) => (error ? reject(error) : resolve(response))));
 
 describe('KEDA external scaler (gRPC) on a real broker', () => {
   const suffix = Date.now().toString(36);
