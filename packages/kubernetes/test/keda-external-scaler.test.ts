@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '@lagscale/exporter';
 import { LagMonitor } from '@lagscale/kafka';
 import { type ExternalScalerServer, startExternalScaler } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse } from 'yaml';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
 import { type KedaClient as Client, call, connectKedaClient as connect } from '../../../test-support/keda-client.js';
 
@@ -110,6 +112,19 @@ describe('KEDA external scaler (gRPC) on a real broker', () => {
     expect(await refusal({ consumerGroup: behind, bootstrapServers: 'kafka.elsewhere:9092' })).toMatch(
       /scalerMetadata\.bootstrapServers: this scaler reads the cluster at/,
     );
+  });
+
+  it('accepts the example ScaledObjects in deploy/keda as they are (KEDA passes scalerAddress along)', async () => {
+    for (const file of ['scaledobject-external.yaml', 'scaledobject-external-push.yaml']) {
+      const resource = parse(readFileSync(new URL(`../../../deploy/keda/${file}`, import.meta.url), 'utf8')) as {
+        spec: { triggers: { type: string; metadata: Metadata }[] };
+      };
+      for (const trigger of resource.spec.triggers) {
+        expect(['external', 'external-push']).toContain(trigger.type);
+        const spec = await call(client.GetMetricSpec.bind(client), ref(trigger.metadata, file));
+        expect(spec.metricSpecs[0]?.metricName, file).toMatch(/^lagscale-/);
+      }
+    }
   });
 
   it('answers UNAVAILABLE (never a made-up number) for a group the cluster does not know', async () => {

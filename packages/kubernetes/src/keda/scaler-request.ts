@@ -20,6 +20,8 @@ import { type LagSnapshot, type PolicyRecommendation, ScalingConfigError, Scalin
 
 /** Metadata keys the scaler reads itself; every other key is a parameter of the policy. */
 const OWN_KEYS = ['consumerGroup', 'topic', 'policy', 'bootstrapServers'] as const;
+/** Keys of the trigger that are KEDA's own (how to reach the scaler); KEDA passes them along too. */
+const KEDA_KEYS = ['scalerAddress', 'caCert', 'tlsCertFile', 'tlsClientCert', 'tlsClientKey', 'unsafeSsl', 'enableTLS'] as const;
 
 export class ScalerRequestError extends Error {
   constructor(
@@ -77,7 +79,7 @@ export function parseScalerMetadata(metadata: Readonly<Record<string, string>>, 
   const policyName = metadata.policy?.trim() || 'threshold';
   const parameters: Record<string, unknown> = { name: policyName };
   for (const [key, value] of Object.entries(metadata)) {
-    if ((OWN_KEYS as readonly string[]).includes(key)) continue;
+    if ((OWN_KEYS as readonly string[]).includes(key) || (KEDA_KEYS as readonly string[]).includes(key)) continue;
     parameters[key] = metadataValue(value);
   }
   // KEDA's Kafka scaler takes the topic as a parameter of its metric (limitToPartitionsWithLag needs it).
@@ -92,7 +94,7 @@ export function parseScalerMetadata(metadata: Readonly<Record<string, string>>, 
     }
     throw error;
   }
-  const key = JSON.stringify(Object.entries(metadata).sort(([a], [b]) => a.localeCompare(b)));
+  const key = JSON.stringify(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { group, topic, policy, key };
 }
 
