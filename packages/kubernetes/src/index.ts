@@ -3,6 +3,7 @@ export * from './client/micro-time.js';
 export * from './client/retry.js';
 export * from './control-plane/binaries.js';
 export { type ControlPlaneCertificates, issueCertificate, type KeyPair } from './control-plane/certificates.js';
+export * from './control-plane/helm.js';
 export * from './control-plane/kubeconfig.js';
 export * from './control-plane/launcher.js';
 export type { SupervisedProcess } from './control-plane/processes.js';

@@ -1,0 +1,169 @@
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { logTail } from './log-tail.js';
+
+export const DEFAULT_HELM_VERSION = 'v4.3.2';
+
+/** Helm as an absolute path in the per-user cache. */
+export interface HelmBinary {
+  readonly version: string;
+  readonly helm: string;
+}
+
+export interface ResolveHelmOptions {
+  /** Helm release, e.g. v4.3.2 (default). */
+  readonly version?: string;
+  /** Default: $LAGSCALE_CACHE_DIR, else $XDG_CACHE_HOME/lagscale, else ~/.cache/lagscale. */
+  readonly cacheDir?: string;
+  /** Called with one human line per step. */
+  readonly onProgress?: (line: string) => void;
+  /** How long to wait for another process building the same version; default 30 minutes. */
+  readonly lockTimeoutMs?: number;
+}
+
+interface CompleteMarker {
+  readonly helm: string;
+  readonly go: string;
+  readonly builtAt: string;
+}
+
+function defaultCacheDir(): string {
+  return process.env.LAGSCALE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lagscale');
+}
+
+function isComplete(binDir: string, version: string): boolean {
+  const marker = join(binDir, '.complete');
+  if (!existsSync(marker) || !existsSync(join(binDir, 'helm'))) return false;
+  try {
+    return (JSON.parse(readFileSync(marker, 'utf8')) as CompleteMarker).helm === version;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes sure helm of the given version is in the per-user cache (`<cache>/helm/<version>/helm`),
+ * building it with `go install` on first use (needs Go; a cold build takes ~5 minutes of CPU, a
+ * finished cache is reused at once). Several processes may call it at once: one builds, the
+ * others wait for it, as with the Kubernetes binaries.
+ */
+export async function resolveHelm(options: ResolveHelmOptions = {}): Promise<HelmBinary> {
+  const version = options.version ?? DEFAULT_HELM_VERSION;
+  const versionDir = join(options.cacheDir ?? defaultCacheDir(), 'helm', version);
+  const found: HelmBinary = { version, helm: join(versionDir, 'helm') };
+  if (isComplete(versionDir, version)) return found;
+
+  const progress = options.onProgress ?? (() => {});
+  await mkdir(versionDir, { recursive: true });
+  const lock = join(versionDir, '.building');
+  const lockTimeoutMs = options.lockTimeoutMs ?? 30 * 60_000;
+  for (let waited = 0; ; waited += 1000) {
+    try {
+      await mkdir(lock);
+      await writeFile(join(lock, 'owner.json'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (isComplete(versionDir, version)) return found;
+      if (lockIsStale(lock)) {
+        progress(`removing the lock ${lock} of a build that died`);
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (waited === 0) progress(`waiting for another process building helm ${version}`);
+      if (waited > lockTimeoutMs) {
+        throw new Error(
+          `helm ${version}: lock ${lock} held for over ${Math.round(lockTimeoutMs / 60_000)} minutes; remove it if no other lagscale process is building`,
+        );
+      }
+      await sleep(1000);
+    }
+  }
+  try {
+    if (!isComplete(versionDir, version)) await build(versionDir, version, progress);
+    return found;
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/** A lock whose owner was a process on this machine that no longer runs (killed mid-build). */
+function lockIsStale(lock: string): boolean {
+  let owner: { pid: number; host: string };
+  try {
+    owner = JSON.parse(readFileSync(join(lock, 'owner.json'), 'utf8')) as { pid: number; host: string };
+  } catch {
+    return false; // just created, owner not written yet
+  }
+  if (owner.host !== hostname()) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function goEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
+  // Never fetch another Go toolchain; no C compiler needed; no go.work from the current folder.
+  return { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOWORK: 'off', ...extra };
+}
+
+async function build(versionDir: string, version: string, progress: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  const staging = join(versionDir, `bin.${process.pid}.tmp`);
+  const logFile = join(versionDir, 'build.log');
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  await writeFile(logFile, `build of helm ${version} started ${new Date().toISOString()}\n`);
+  let goVersion: string;
+  try {
+    goVersion = (await promisify(execFile)('go', ['env', 'GOVERSION'], { cwd: versionDir, env: goEnvironment({}) })).stdout.trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error("Go is needed to build helm for the chart tests, but 'go' is not on PATH. Install Go 1.26 or newer.");
+    throw error;
+  }
+  const module = `helm.sh/helm/v4/cmd/helm@${version}`;
+  progress(`building helm ${version} with ${goVersion} into ${versionDir} (first run only, ~5 minutes; log: ${logFile})`);
+  // go install with GOBIN puts the one binary in the staging folder; the module's own go.mod and
+  // its replace directives apply (a wrapper module is not needed, unlike Kubernetes).
+  await new Promise<void>((resolve, reject) => {
+    const fd = openSync(logFile, 'a');
+    const child = spawn('go', ['install', '-trimpath', '-ldflags', '-s -w', module], {
+      cwd: versionDir,
+      env: goEnvironment({ GOBIN: staging }),
+      stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    const ticker = setInterval(() => progress(`  ... still compiling helm (${seconds(started)})`), 30_000);
+    child.on('error', (error) => {
+      clearInterval(ticker);
+      reject(new Error(`cannot run go install ${module}: ${error.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      clearInterval(ticker);
+      if (code === 0) resolve();
+      else reject(new Error(`go install ${module} failed (${signal ?? `exit ${code}`}); last lines of ${logFile}:\n${logTail(logFile)}`));
+    });
+  });
+  const { stdout } = await promisify(execFile)(join(staging, 'helm'), ['version', '--short'], { timeout: 30_000 });
+  // Built from a module (no git tags), helm may report its version only through the module info.
+  if (!stdout.includes(version.replace(/^v/, '')) && !stdout.includes(version))
+    progress(`  note: helm version --short printed '${stdout.trim()}' for ${version}`);
+  const marker: CompleteMarker = { helm: version, go: goVersion, builtAt: new Date().toISOString() };
+  // The binary first, then the marker: a reader that sees the marker finds the binary.
+  await rename(join(staging, 'helm'), join(versionDir, 'helm'));
+  await writeFile(join(versionDir, '.complete'), `${JSON.stringify(marker)}\n`);
+  await rm(staging, { recursive: true, force: true });
+  progress(`built helm ${version} in ${seconds(started)}`);
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)}s`;
+}
