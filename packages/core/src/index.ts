@@ -1,6 +1,7 @@
 export * from './autoscaling/behavior.js';
 export * from './autoscaling/config-reader.js';
 export * from './autoscaling/oracle.js';
+export * from './autoscaling/prometheus-source.js';
 export * from './autoscaling/rate-policy.js';
 export * from './autoscaling/scaling-input.js';
 export * from './autoscaling/simulator.js';
