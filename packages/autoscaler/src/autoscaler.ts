@@ -8,11 +8,13 @@ import {
   type PolicyRecommendation,
   type ScalingDecision,
   type ScalingInput,
+  type ScalingInputWithMetric,
   ScalingMetricUnavailableError,
   scalingInputFromSnapshot,
 } from '@lagscale/core';
 import type { Logger } from '@lagscale/exporter';
 import type { ResolvedPolicy } from './policies.js';
+import type { MetricReading } from './sources/prometheus.js';
 import type { ScaleTarget } from './targets/target.js';
 
 /** Where snapshots come from: a LagMonitor, or a view of one (one lag collection shared by many autoscalers). */
@@ -23,8 +25,22 @@ export interface SnapshotSource {
   off(event: 'error', listener: (error: Error) => void): unknown;
 }
 
+/** A source of one metric value per cycle instead of lag snapshots (a PromQL query: sources/prometheus.ts). */
+export interface MetricReadingSource {
+  on(event: 'reading', listener: (reading: MetricReading) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'reading', listener: (reading: MetricReading) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
+}
+
 export interface AutoscalerOptions {
-  readonly monitor: SnapshotSource;
+  /** Lag snapshots, one decision each. Exactly one of `monitor` and `metricSource` is given. */
+  readonly monitor?: SnapshotSource;
+  /**
+   * Instead of `monitor`: one value per cycle, handed to the policy as the input's `externalMetric`
+   * (the prometheus policy reads it). A failed read is a failed metric read, as a failed collection is.
+   */
+  readonly metricSource?: MetricReadingSource;
   readonly group: string;
   readonly policy: ResolvedPolicy;
   readonly behavior: BehaviorConfig;
@@ -64,7 +80,8 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
   readonly behavior: BehaviorConfig;
   readonly target: ScaleTarget;
   readonly #logger: Logger;
-  readonly #monitor: SnapshotSource;
+  readonly #monitor: SnapshotSource | null;
+  readonly #metricSource: MetricReadingSource | null;
   readonly #historyLength: number;
   readonly #scaleOutHold: AutoscalerOptions['scaleOutHold'];
   readonly #decisions: ScalingDecision[] = [];
@@ -76,6 +93,7 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
   readonly counters: AutoscalerCounters = { decisionsByAction: new Map(), errorsByStage: new Map(), scaleUps: 0, scaleDowns: 0 };
   readonly #onSnapshot = (snapshot: LagSnapshot): void => this.#enqueue(() => this.#cycle(snapshot));
   readonly #onError = (error: Error): void => this.#enqueue(() => this.#cycle(null, error));
+  readonly #onReading = (reading: MetricReading): void => this.#enqueue(() => this.#cycle(null, undefined, reading));
 
   constructor(options: AutoscalerOptions) {
     super();
@@ -84,7 +102,11 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     this.behavior = options.behavior;
     this.target = options.target;
     this.#logger = options.logger;
-    this.#monitor = options.monitor;
+    if ((options.monitor === undefined) === (options.metricSource === undefined)) {
+      throw new Error('Autoscaler: give either monitor (lag snapshots) or metricSource (one value per cycle), exactly one');
+    }
+    this.#monitor = options.monitor ?? null;
+    this.#metricSource = options.metricSource ?? null;
     this.#historyLength = options.historyLength ?? 500;
     this.#scaleOutHold = options.scaleOutHold;
     this.#policyState = options.initialPolicyState ?? options.policy.policy.initialState(options.policy.config);
@@ -97,13 +119,17 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
 
   /** Follows the monitor: one decision per collection cycle. */
   start(): void {
-    this.#monitor.on('snapshot', this.#onSnapshot);
-    this.#monitor.on('error', this.#onError);
+    this.#monitor?.on('snapshot', this.#onSnapshot);
+    this.#monitor?.on('error', this.#onError);
+    this.#metricSource?.on('reading', this.#onReading);
+    this.#metricSource?.on('error', this.#onError);
   }
 
   async stop(): Promise<void> {
-    this.#monitor.off('snapshot', this.#onSnapshot);
-    this.#monitor.off('error', this.#onError);
+    this.#monitor?.off('snapshot', this.#onSnapshot);
+    this.#monitor?.off('error', this.#onError);
+    this.#metricSource?.off('reading', this.#onReading);
+    this.#metricSource?.off('error', this.#onError);
     await this.#busy;
   }
 
@@ -143,7 +169,7 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     });
   }
 
-  async #cycle(snapshot: LagSnapshot | null, collectionError?: Error): Promise<void> {
+  async #cycle(snapshot: LagSnapshot | null, collectionError?: Error, reading?: MetricReading): Promise<void> {
     let current: number;
     try {
       current = await this.target.currentReplicas();
@@ -153,7 +179,7 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
       return;
     }
     this.#currentReplicas = current;
-    const time = snapshot?.time ?? Date.now();
+    const time = snapshot?.time ?? reading?.time ?? Date.now();
     const input: ScalingInput = (snapshot ? scalingInputFromSnapshot(snapshot, this.group, current) : null) ?? {
       time,
       group: this.group,
@@ -165,7 +191,9 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
       timeLagSeconds: null,
     };
     let recommendation: PolicyRecommendation | null = null;
-    let unavailable: string | null = collectionError ? `lag collection failed: ${collectionError.message}` : null;
+    let unavailable: string | null = collectionError
+      ? `${this.#metricSource === null ? 'lag collection' : 'metric read'} failed: ${collectionError.message}`
+      : null;
     const groupLag = snapshot?.groups.find((g) => g.group === this.group);
     if (unavailable === null && snapshot && (groupLag === undefined || !groupLag.lagComplete)) {
       unavailable =
@@ -175,7 +203,13 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     }
     if (unavailable === null) {
       try {
-        const result = this.policy.policy.recommend(input, this.policy.config, this.#policyState);
+        // A source's value rides along in the input; Kafka-lag policies never look at it.
+        let policyInput: ScalingInput = input;
+        if (reading !== undefined) {
+          const withMetric: ScalingInputWithMetric = { ...input, externalMetric: reading };
+          policyInput = withMetric;
+        }
+        const result = this.policy.policy.recommend(policyInput, this.policy.config, this.#policyState);
         recommendation = result.recommendation;
         this.#policyState = result.state;
       } catch (error) {

@@ -43,6 +43,8 @@ export interface LagscaleConfig {
 
 export interface AutoscalerSection {
   group: string;
+  /** Where the metric comes from: Kafka lag (absent or `{ type: kafka }`) or `{ type: prometheus, query, ... }`; checked in full by `resolveSource`. */
+  source?: Record<string, unknown> & { type: 'kafka' | 'prometheus' };
   policy?: Record<string, unknown>;
   behavior?: Record<string, unknown>;
   /** Hold scale-ups while the workers' result store does not answer (default true; `npm start`). */
@@ -128,7 +130,8 @@ const schema = {
       required: ['group', 'target'],
       properties: {
         group: { type: 'string', minLength: 1 },
-        // The policy and behavior are checked by the scaling core, which names each mistake's path.
+        // The source, policy and behavior are checked by the scaling core, which names each mistake's path.
+        source: { type: 'object', required: ['type'], properties: { type: { enum: ['kafka', 'prometheus'] } } },
         policy: { type: 'object' },
         behavior: { type: 'object' },
         holdScaleOutWhenStoreDown: { type: 'boolean' },

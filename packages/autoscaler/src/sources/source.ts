@@ -48,13 +48,14 @@ export function resolveSourceAndPolicy(
     problems.push(...error.problems);
   }
   let policy: ResolvedPolicy | null = null;
-  if (source.type === 'prometheus') {
+  const prometheusAsked = typeof rawSource === 'object' && rawSource !== null && (rawSource as { type?: unknown }).type === 'prometheus';
+  if (prometheusAsked || source.type === 'prometheus') {
     if (rawPolicy !== undefined && rawPolicy !== null) {
       problems.push(
         `${paths.policy}: not used with source type prometheus (the source's threshold and activationThreshold decide, as KEDA's prometheus scaler); remove it`,
       );
     }
-    policy = { name: 'prometheus', policy: prometheusPolicy, config: source.config };
+    if (source.type === 'prometheus') policy = { name: 'prometheus', policy: prometheusPolicy, config: source.config };
   } else {
     try {
       policy = resolvePolicy(rawPolicy, paths.policy);

@@ -1,7 +1,19 @@
-import { Autoscaler, autoscalerMetrics, LocalProcessPool, registerAutoscalerRoutes, resolvePolicy } from '@lagscale/autoscaler';
+import {
+  Autoscaler,
+  autoscalerMetrics,
+  LocalProcessPool,
+  PrometheusMetricSource,
+  PrometheusQueryError,
+  prometheusSourceMetrics,
+  type ResolvedPolicy,
+  type ResolvedSource,
+  registerAutoscalerRoutes,
+  resolveSourceAndPolicy,
+} from '@lagscale/autoscaler';
 import { parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
-import { createExporterServer, createLogger } from '@lagscale/exporter';
+import { CONTENT_TYPE, createExporterServer, createLogger, type Logger, PrometheusText, serverOptions } from '@lagscale/exporter';
 import type { Command } from 'commander';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigError, parseInteger } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { lagMonitorFrom, listenOn, logCollection, untilStopSignal } from '../runtime.js';
@@ -24,10 +36,11 @@ export function registerAutoscaleCommand(program: Command): void {
     if (flags.port) config.exporter.port = parseInteger(flags.port, '--port', 0, 65535);
     const section = config.autoscaler;
     if (!section) throw new ConfigError(`config file ${flags.config} has no autoscaler section (group, policy, behavior, target)`);
-    let policy: ReturnType<typeof resolvePolicy>;
+    let source: ResolvedSource;
+    let policy: ResolvedPolicy;
     let behavior: ReturnType<typeof parseBehaviorConfig>;
     try {
-      policy = resolvePolicy(section.policy, 'autoscaler.policy');
+      ({ source, policy } = resolveSourceAndPolicy(section.source, section.policy, { source: 'autoscaler.source', policy: 'autoscaler.policy' }));
       behavior = parseBehaviorConfig(section.behavior ?? {}, 'autoscaler.behavior');
     } catch (error) {
       if (error instanceof ScalingConfigError) throw new ConfigError(`config file ${flags.config}: ${error.message}`);
@@ -35,9 +48,21 @@ export function registerAutoscaleCommand(program: Command): void {
     }
 
     const logger = createLogger('lagscale-autoscaler');
-    const groups = config.lag.groups.length > 0 ? [...new Set([...config.lag.groups, section.group])] : [section.group];
-    const monitor = lagMonitorFrom(config, groups);
-    logCollection(monitor, logger);
+    // The lag engine runs only when it is the source: a PromQL source needs no Kafka connection.
+    let metrics: { monitor: ReturnType<typeof lagMonitorFrom> } | { metricSource: PrometheusMetricSource };
+    if (source.type === 'prometheus') {
+      try {
+        metrics = { metricSource: new PrometheusMetricSource(source.config) };
+      } catch (error) {
+        if (error instanceof PrometheusQueryError) throw new ConfigError(`config file ${flags.config}: autoscaler.source: ${error.message}`);
+        throw error;
+      }
+    } else {
+      const groups = config.lag.groups.length > 0 ? [...new Set([...config.lag.groups, section.group])] : [section.group];
+      const monitor = lagMonitorFrom(config, groups);
+      logCollection(monitor, logger);
+      metrics = { monitor };
+    }
     const target = new LocalProcessPool({
       command: section.target.command,
       ...(section.target.env ? { env: section.target.env } : {}),
@@ -46,20 +71,26 @@ export function registerAutoscaleCommand(program: Command): void {
       logger,
       name: `local:${section.group}`,
     });
-    const autoscaler = new Autoscaler({ monitor, group: section.group, policy, behavior, target, logger });
-    const app = await createExporterServer({ monitor, logger, metrics: [autoscalerMetrics(autoscaler)] });
+    const autoscaler = new Autoscaler({ ...metrics, group: section.group, policy, behavior, target, logger });
+    const app =
+      'monitor' in metrics
+        ? await createExporterServer({ monitor: metrics.monitor, logger, metrics: [autoscalerMetrics(autoscaler)] })
+        : sourceServer(metrics.metricSource, autoscaler, logger);
     registerAutoscalerRoutes(app, autoscaler);
     const url = await listenOn(app, config);
     // Start at the minimum; the first decision follows the first lag snapshot.
     await target.setReplicas(Math.max(behavior.minReplicas, behavior.idleReplicas ?? behavior.minReplicas));
     autoscaler.start();
-    monitor.start();
+    if ('monitor' in metrics) metrics.monitor.start();
+    else metrics.metricSource.start();
     logger.info(
       {
         event: 'autoscaler_started',
         url,
         group: section.group,
         policy: policy.name,
+        source: source.type,
+        ...(source.type === 'prometheus' ? { serverAddress: source.config.serverAddress, query: source.config.query } : {}),
         minReplicas: behavior.minReplicas,
         maxReplicas: behavior.maxReplicas,
         target: target.name,
@@ -69,8 +100,41 @@ export function registerAutoscaleCommand(program: Command): void {
     await untilStopSignal();
     logger.info({ event: 'autoscaler_stopping' }, 'stopping: draining workers');
     await autoscaler.stop();
-    await monitor.stop();
+    if ('monitor' in metrics) await metrics.monitor.stop();
+    else await metrics.metricSource.stop();
     await target.close();
     await app.close();
   });
+}
+
+/**
+ * The HTTP face of an autoscaler whose metric is a PromQL query: `/metrics` (the autoscaler's and
+ * the source's families) and `/healthz`, `/readyz`. Health does not follow Prometheus: while it
+ * does not answer, the autoscaler holds or falls back as configured, which is its job, not a crash.
+ */
+function sourceServer(source: PrometheusMetricSource, autoscaler: Autoscaler, logger: Logger): FastifyInstance {
+  const app = Fastify(serverOptions(logger));
+  const labels = { consumergroup: autoscaler.group, target: autoscaler.target.name };
+  const writers = [autoscalerMetrics(autoscaler), prometheusSourceMetrics(source, labels)];
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', CONTENT_TYPE);
+    const out = new PrometheusText();
+    for (const write of writers) write(out);
+    return out.toString();
+  });
+  const health = () => ({
+    status: 'ok',
+    source: {
+      type: 'prometheus',
+      serverAddress: source.config.serverAddress,
+      queries: source.counters.queries,
+      failures: source.counters.failures,
+      lastValue: source.lastReading?.value ?? null,
+      lastReadingTime: source.lastReading ? new Date(source.lastReading.time).toISOString() : null,
+      lastError: source.lastError,
+    },
+  });
+  app.get('/healthz', async () => health());
+  app.get('/readyz', async () => health());
+  return app;
 }
