@@ -1,0 +1,215 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  Autoscaler,
+  LocalProcessPool,
+  PrometheusMetricSource,
+  PrometheusQueryClient,
+  PrometheusQueryError,
+  resolveSourceAndPolicy,
+} from '@lagscale/autoscaler';
+import { parseBehaviorConfig, parsePrometheusSourceConfig, prometheusQueryValue, type ScalingDecision, ScalingMetricUnavailableError } from '@lagscale/core';
+import { createLogger, PrometheusText } from '@lagscale/exporter';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test-support/kafka.js';
+import { type RunningPrometheus, startPrometheus } from '../../../test-support/prometheus.js';
+
+const logger = createLogger('test-prometheus-source', 'silent');
+
+/**
+ * What "another exporter" publishes: a backlog gauge per queue, served on a real /metrics endpoint
+ * that a real Prometheus scrapes every second. The test moves the numbers.
+ */
+const backlog = new Map<string, number>([['orders', 0]]);
+let exporter: Server;
+let prometheus: RunningPrometheus;
+
+function metricsText(): string {
+  const out = new PrometheusText();
+  out.family('lagscale_test_backlog', 'gauge', 'Messages waiting, per queue (set by the test).');
+  for (const [queue, value] of backlog) out.sample('lagscale_test_backlog', { queue }, value);
+  return out.toString();
+}
+
+/** Waits until Prometheus has scraped the gauge at this value (scrapes are 1 s apart). */
+async function untilScraped(value: number): Promise<void> {
+  await waitFor(
+    `Prometheus to see backlog ${value}`,
+    async () => (await prometheus.query('max(lagscale_test_backlog)'))[0]?.value[1] === String(value),
+    15_000,
+    100,
+  );
+}
+
+function source(raw: Record<string, unknown>) {
+  return parsePrometheusSourceConfig({ serverAddress: prometheus.url, threshold: 100, ...raw });
+}
+
+async function failedRead(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the read to fail');
+}
+
+beforeAll(async () => {
+  exporter = createServer((request, response) => {
+    if (request.url !== '/metrics') {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metricsText());
+  });
+  await new Promise<void>((resolve) => exporter.listen(0, '127.0.0.1', resolve));
+  const { port } = exporter.address() as AddressInfo;
+  prometheus = await startPrometheus({
+    scrapeConfigs: ['  - job_name: backlog', '    static_configs:', `      - targets: ['127.0.0.1:${port}']`].join('\n'),
+  });
+  await untilScraped(0);
+});
+
+afterAll(async () => {
+  await prometheus?.stop();
+  await new Promise((resolve) => exporter?.close(resolve));
+});
+
+describe('prometheus source on a real Prometheus', () => {
+  it("reads the query API's answers with KEDA's rules", async () => {
+    backlog.set('orders', 250);
+    await untilScraped(250);
+
+    const one = await new PrometheusQueryClient(source({ query: 'max(lagscale_test_backlog)' })).read();
+    expect(one.value).toBe(250);
+    expect(one.description).toBe('query max(lagscale_test_backlog) = 250 (vector, {})');
+    const withLabels = await new PrometheusQueryClient(source({ query: 'lagscale_test_backlog' })).read();
+    expect(withLabels.description).toContain('= 250 (vector, {__name__="lagscale_test_backlog",instance="127.0.0.1:');
+
+    const scalarConfig = source({ query: 'scalar(max(lagscale_test_backlog)) * 2' });
+    const scalar = prometheusQueryValue(await new PrometheusQueryClient(scalarConfig).queryBody(), scalarConfig);
+    expect(scalar).toMatchObject({ value: 500, resultType: 'scalar', labels: null });
+
+    // Empty result: 0 with ignoreNullValues (the default), a failed read without.
+    const absent = await new PrometheusQueryClient(source({ query: 'lagscale_test_absent' })).read();
+    expect(absent.value).toBe(0);
+    expect(absent.description).toContain('the result is empty; ignoreNullValues');
+    const strictAbsent = await failedRead(new PrometheusQueryClient(source({ query: 'lagscale_test_absent', ignoreNullValues: false })).read());
+    expect(strictAbsent).toBeInstanceOf(ScalingMetricUnavailableError);
+    expect(strictAbsent.message).toContain('the result is empty; the target may be lost');
+
+    // NaN (0/0 is a NaN scalar in PromQL) likewise.
+    expect((await new PrometheusQueryClient(source({ query: '0/0' })).read()).value).toBe(0);
+    expect((await failedRead(new PrometheusQueryClient(source({ query: '0/0', ignoreNullValues: 'false' })).read())).message).toContain('the value is NaN');
+
+    // A range vector and a query Prometheus refuses are failed reads with Prometheus' own words.
+    expect((await failedRead(new PrometheusQueryClient(source({ query: 'lagscale_test_backlog[1m]' })).read())).message).toContain('range vector (matrix)');
+    const refused = await failedRead(new PrometheusQueryClient(source({ query: 'sum(lagscale_test_backlog' })).read());
+    expect(refused).toBeInstanceOf(PrometheusQueryError);
+    expect(refused.message).toMatch(/answered HTTP 400 \(bad_data: .*parse error/);
+
+    // Two series: a failed read whatever ignoreNullValues says.
+    backlog.set('refunds', 7);
+    await waitFor('two series', async () => (await prometheus.query('lagscale_test_backlog')).length === 2, 15_000, 100);
+    const several = await failedRead(new PrometheusQueryClient(source({ query: 'lagscale_test_backlog' })).read());
+    expect(several.message).toContain('returned 2 series; the query must return one');
+    expect((await new PrometheusQueryClient(source({ query: 'sum(lagscale_test_backlog)' })).read()).value).toBe(257);
+    backlog.delete('refunds');
+
+    // Nothing listening: a failed read naming the address.
+    const nowhere = parsePrometheusSourceConfig({ serverAddress: 'http://127.0.0.1:1', query: 'up', threshold: 1, timeout: 500 });
+    expect((await failedRead(new PrometheusQueryClient(nowhere).read())).message).toContain('cannot query http://127.0.0.1:1/api/v1/query: ECONNREFUSED');
+  });
+
+  it('scales a local process pool up and down with the queried value, and falls back when Prometheus stops', async () => {
+    const started = Date.now();
+    backlog.set('orders', 0);
+    await untilScraped(0);
+    const { source: resolved, policy } = resolveSourceAndPolicy(
+      { type: 'prometheus', serverAddress: prometheus.url, query: 'max(lagscale_test_backlog)', threshold: '100', pollingInterval: 0.5, timeout: 1000 },
+      undefined,
+      { source: 'autoscaler.source', policy: 'autoscaler.policy' },
+    );
+    if (resolved.type !== 'prometheus') throw new Error('expected the prometheus source');
+    const metricSource = new PrometheusMetricSource(resolved.config);
+    // Trivial workers: they idle, and exit when told to drain.
+    const pool = new LocalProcessPool({
+      command: [process.execPath, '-e', "setInterval(() => {}, 1000); process.on('SIGTERM', () => process.exit(0));"],
+      logger,
+      output: 'ignore',
+      drainTimeoutSeconds: 5,
+      name: 'local:backlog',
+    });
+    const autoscaler = new Autoscaler({
+      metricSource,
+      group: 'backlog',
+      policy,
+      behavior: parseBehaviorConfig({
+        minReplicas: 1,
+        maxReplicas: 6,
+        scaleDown: { stabilizationWindowSeconds: 0 },
+        fallback: { failureThreshold: 3, replicas: 3 },
+      }),
+      target: pool,
+      logger,
+    });
+    const decisions: ScalingDecision[] = [];
+    autoscaler.on('decision', (d) => decisions.push(d));
+    const steps: string[] = [];
+    const step = async (what: string, replicas: number): Promise<ScalingDecision> => {
+      const decision = await waitFor(
+        what,
+        async () => ((await pool.currentReplicas()) === replicas ? decisions.findLast((d) => d.desiredReplicas === replicas) : undefined),
+        20_000,
+        100,
+      );
+      steps.push(`${what}: ${replicas} replicas at ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return decision;
+    };
+    await pool.setReplicas(1);
+    autoscaler.start();
+    metricSource.start();
+    try {
+      const idle = await waitFor('a first decision', async () => decisions[0], 10_000, 50);
+      expect(idle.policy).toBe('prometheus');
+      expect(idle.recommendation?.metric).toEqual({ name: 'prometheus', value: 0, target: 100 });
+
+      backlog.set('orders', 350);
+      const up = await step('backlog 350', 4);
+      expect(up.action).toBe('scale_up');
+      expect(up.recommendation?.arithmetic).toBe(
+        'query max(lagscale_test_backlog) = 350 (vector, {}); 350 / threshold 100 = 3.5 -> ceil 4; usage ratio 350 / (100 x 1) = 3.5 outside tolerance 0.1 -> 4',
+      );
+
+      backlog.set('orders', 120);
+      const down = await step('backlog 120', 2);
+      expect(down.action).toBe('scale_down');
+      expect(down.recommendation?.arithmetic).toContain('120 / threshold 100 = 1.2 -> ceil 2');
+
+      // Prometheus goes away: held at 2 for failureThreshold reads, then the fallback count.
+      const beforeStop = decisions.length;
+      await prometheus.stop();
+      const fallback = await step('Prometheus stopped', 3);
+      expect(fallback.action).toBe('fallback');
+      const afterStop = decisions.slice(beforeStop);
+      const failedBeforeFallback = afterStop.slice(
+        afterStop.findIndex((d) => d.recommendation === null),
+        afterStop.indexOf(fallback),
+      );
+      expect(failedBeforeFallback).toHaveLength(3);
+      for (const held of failedBeforeFallback) {
+        expect(held.desiredReplicas).toBe(2);
+        expect(held.reason).toMatch(/metric read failed: (cannot query .*\/api\/v1\/query|.*answered HTTP)/);
+      }
+      expect(autoscaler.counters.errorsByStage.get('metrics')).toBeGreaterThanOrEqual(4);
+      expect(metricSource.counters.failures).toBeGreaterThanOrEqual(4);
+      process.stdout.write(
+        `prometheus source: ${steps.join('; ')}; ${decisions.length} decisions, ${metricSource.counters.queries} queries, ${metricSource.counters.failures} failed\n`,
+      );
+    } finally {
+      await metricSource.stop();
+      await autoscaler.stop();
+      await pool.close();
+    }
+  });
+});
