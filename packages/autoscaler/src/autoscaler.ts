@@ -179,11 +179,13 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
       return;
     }
     this.#currentReplicas = current;
+    const ready = await this.#readyReplicas();
     const time = snapshot?.time ?? reading?.time ?? Date.now();
-    const input: ScalingInput = (snapshot ? scalingInputFromSnapshot(snapshot, this.group, current) : null) ?? {
+    const input: ScalingInput = (snapshot ? scalingInputFromSnapshot(snapshot, this.group, current, ready) : null) ?? {
       time,
       group: this.group,
       currentReplicas: current,
+      readyReplicas: ready,
       partitions: [],
       produceRate: null,
       consumeRate: null,
@@ -247,6 +249,29 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     }
     this.#behaviorState = state;
     this.#record(recorded);
+  }
+
+  /**
+   * Ready replicas, when the policy reads them (else null, nothing asked). A target that cannot
+   * tell, or a failed read, leaves it null: the policy then fails the cycle as HPA does.
+   */
+  async #readyReplicas(): Promise<number | null> {
+    const policy = this.policy.policy;
+    if (policy.readsReadyReplicas?.(this.policy.config) !== true) return null;
+    if (this.target.readyReplicas === undefined) {
+      this.#logger.warn(
+        { event: 'ready_replicas_unsupported', target: this.target.name, policy: this.policy.name },
+        `target ${this.target.name} cannot report ready replicas, which this policy needs`,
+      );
+      return null;
+    }
+    try {
+      return await this.target.readyReplicas();
+    } catch (error) {
+      this.#count(this.counters.errorsByStage, 'target');
+      this.#logger.error({ event: 'ready_replicas_read_failed', target: this.target.name, err: (error as Error).message }, 'cannot read ready replicas');
+      return null;
+    }
   }
 
   #record(decision: ScalingDecision): void {

@@ -19,6 +19,9 @@ class CountingTarget implements ScaleTarget {
   async currentReplicas(): Promise<number> {
     return this.replicas;
   }
+  /** Ready replicas to report; null: this target cannot tell (no readyReplicas at all). */
+  ready: number | null = null;
+  readyReads = 0;
   async setReplicas(replicas: number): Promise<void> {
     this.writes.push(replicas);
     this.replicas = replicas;
@@ -92,5 +95,65 @@ describe('Autoscaler control loop', () => {
       await autoscaler.stop();
       await monitor.stop();
     }
+  });
+
+  it('asks the target for ready replicas only for metricType Value, and scales the ready count by metric / target', async () => {
+    const topic = `ready-${Date.now().toString(36)}`;
+    const group = `${topic}-g`;
+    await createTopic(brokers, topic, 8);
+    await produce(brokers, { topic, perPartition: { 0: 100, 1: 100, 2: 100, 3: 100, 4: 100 } });
+    await commitOffsets(brokers, group, topic, { 0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0 });
+    const run = async (policy: Record<string, unknown>, target: CountingTarget): Promise<ScalingDecision> => {
+      const monitor = new LagMonitor({ connection: { brokers }, groups: [group], intervalSeconds: 0.3 });
+      const withReady: ScaleTarget = {
+        name: target.name,
+        currentReplicas: () => target.currentReplicas(),
+        setReplicas: (n) => target.setReplicas(n),
+        close: () => target.close(),
+        readyReplicas: async () => {
+          target.readyReads++;
+          if (target.ready === null) throw new Error('cannot tell');
+          return target.ready;
+        },
+      };
+      const autoscaler = new Autoscaler({
+        monitor,
+        group,
+        policy: resolvePolicy(policy),
+        behavior: parseBehaviorConfig({ minReplicas: 1, maxReplicas: 20 }),
+        target: withReady,
+        logger,
+      });
+      const decisions: ScalingDecision[] = [];
+      autoscaler.on('decision', (d) => decisions.push(d));
+      autoscaler.pause();
+      autoscaler.start();
+      monitor.start();
+      try {
+        return await waitFor('a decision with lag', async () => decisions.find((d) => d.inputs.lag === 500), 15_000, 50);
+      } finally {
+        await autoscaler.stop();
+        await monitor.stop();
+      }
+    };
+    // Lag 500 at 100: Value with 3 current of which 2 are ready -> ceil(5 x 2) = 10.
+    const valueTarget = new CountingTarget(3);
+    valueTarget.ready = 2;
+    const value = await run({ name: 'threshold', lagThreshold: 100, metricType: 'Value' }, valueTarget);
+    expect(value.recommendation?.replicas).toBe(10);
+    expect(value.inputs.readyReplicas).toBe(2);
+    expect(valueTarget.readyReads).toBeGreaterThanOrEqual(1);
+    // AverageValue does not read it (no pod list paid for): ceil(500 / 100) = 5.
+    const averageTarget = new CountingTarget(3);
+    averageTarget.ready = 2;
+    const average = await run({ name: 'threshold', lagThreshold: 100 }, averageTarget);
+    expect(average.recommendation?.replicas).toBe(5);
+    expect(average.inputs.readyReplicas).toBeNull();
+    expect(averageTarget.readyReads).toBe(0);
+    // A failed ready read fails the cycle's metric, as HPA's does.
+    const blindTarget = new CountingTarget(3);
+    const blind = await run({ name: 'threshold', lagThreshold: 100, metricType: 'Value' }, blindTarget);
+    expect(blind.recommendation).toBeNull();
+    expect(blind.reason).toContain('metricType Value needs the ready replicas');
   });
 });

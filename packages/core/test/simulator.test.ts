@@ -58,6 +58,32 @@ describe('the consumer group model', () => {
     expect(report).toMatchObject({ scaleEvents: 1, scaleUps: 1, scaleDowns: 0, peakReplicas: 2 });
   });
 
+  it('reports replicas still starting as current but not ready', () => {
+    const seen: { current: number; ready: number | null | undefined }[] = [];
+    const plan = scheduleController('fixed', [3, 3, 3, 3]);
+    const recording: ScalingController = {
+      name: 'recording',
+      next(input) {
+        seen.push({ current: input.currentReplicas, ready: input.readyReplicas });
+        return plan.next(input);
+      },
+    };
+    simulate({
+      model: { partitions: 4, serviceRatePerReplica: 10, startupSeconds: 7, rebalanceSeconds: 1 },
+      arrivals: constant(5, 20),
+      controller: recording,
+      timeLagSloSeconds: 60,
+      intervalSeconds: 5,
+    });
+    // Cycle 1 (t=5) asks 3; at t=10 two are still starting (they join at t=12), at t=15 all three are in.
+    expect(seen).toEqual([
+      { current: 1, ready: 1 },
+      { current: 3, ready: 1 },
+      { current: 3, ready: 3 },
+      { current: 3, ready: 3 },
+    ]);
+  });
+
   it('assigns partitions round-robin: with 3 partitions and 2 members the one holding 2 falls behind', () => {
     const model = new ConsumerGroupModel({ partitions: 3, serviceRatePerReplica: 15, startupSeconds: 0, rebalanceSeconds: 0 }, 1, 2);
     let outcome = model.step(30);

@@ -2,6 +2,7 @@ import {
   computeKedaLag,
   divisors,
   hpaAverageValueReplicas,
+  hpaValueReplicas,
   parseThresholdConfig,
   ScalingConfigError,
   type ScalingInput,
@@ -57,6 +58,7 @@ describe('threshold config (KEDA kafkaMetadata rules)', () => {
   it('fills KEDA defaults', () => {
     expect(config()).toEqual({
       lagThreshold: 10,
+      metricType: 'AverageValue',
       activationLagThreshold: 0,
       offsetResetPolicy: 'latest',
       allowIdleConsumers: false,
@@ -112,7 +114,7 @@ describe('threshold config (KEDA kafkaMetadata rules)', () => {
 
   it('names the path of malformed values and unknown keys, with a prefix when given', () => {
     expect(problemsOf(() => parseThresholdConfig({ offsetResetPolicy: 'smallest', excludePersistentLag: 'notvalid', lagTreshold: 5 }, 'policy'))).toEqual([
-      'policy.lagTreshold: unknown key (allowed: lagThreshold, activationLagThreshold, offsetResetPolicy, allowIdleConsumers, excludePersistentLag, scaleToZeroOnInvalidOffset, limitToPartitionsWithLag, ensureEvenDistributionOfPartitions, topic, partitionLimitation, tolerance)',
+      'policy.lagTreshold: unknown key (allowed: lagThreshold, metricType, activationLagThreshold, offsetResetPolicy, allowIdleConsumers, excludePersistentLag, scaleToZeroOnInvalidOffset, limitToPartitionsWithLag, ensureEvenDistributionOfPartitions, topic, partitionLimitation, tolerance)',
       'policy.offsetResetPolicy: must be one of latest, earliest, got "smallest"',
       'policy.excludePersistentLag: must be true or false, got "notvalid"',
     ]);
@@ -321,5 +323,65 @@ describe('threshold recommendation', () => {
     const rec = recommend(lagged([10, 10, 10, 10]), 4, { lagThreshold: 100 });
     expect(rec.replicas).toBe(1);
     expect(rec.details?.usageRatio).toBeCloseTo(0.1, 10);
+  });
+});
+
+describe('HPA Value replicas (metricType Value)', () => {
+  const tolerance = { scaleUp: 0.1, scaleDown: 0.1 };
+
+  it('scales the READY replicas by metric / target: lag 500 at 100 with 3 current, 2 ready -> ceil(5 x 2) = 10', () => {
+    expect(hpaValueReplicas(500, 100, 3, 2, tolerance)).toMatchObject({ replicas: 10, usageRatio: 5, withinTolerance: false });
+    // The same lag with all 3 ready: ceil(5 x 3) = 15 (AverageValue would say ceil(500 / 100) = 5).
+    expect(hpaValueReplicas(500, 100, 3, 3, tolerance).replicas).toBe(15);
+    expect(hpaAverageValueReplicas(500, 100, 3, tolerance).replicas).toBe(5);
+  });
+
+  it('keeps the current count inside the tolerance band, whatever the ready count (ratio 1.1 and 0.9 included)', () => {
+    expect(hpaValueReplicas(110, 100, 4, 1, tolerance)).toMatchObject({ replicas: 4, withinTolerance: true });
+    expect(hpaValueReplicas(90, 100, 4, 1, tolerance)).toMatchObject({ replicas: 4, withinTolerance: true });
+    // Inside the band HPA does not count pods, so an unknown ready count is no error there.
+    expect(hpaValueReplicas(100, 100, 4, null, tolerance).replicas).toBe(4);
+  });
+
+  it('scales in by the ratio: lag 30 at 100 with 4 ready -> ceil(0.3 x 4) = 2; lag 0 -> 0', () => {
+    expect(hpaValueReplicas(30, 100, 4, 4, tolerance).replicas).toBe(2);
+    expect(hpaValueReplicas(0, 100, 4, 4, tolerance).replicas).toBe(0);
+  });
+
+  it('with no ready replica the answer is 0, as HPA computes it (min replicas then applies)', () => {
+    expect(hpaValueReplicas(500, 100, 3, 0, tolerance).replicas).toBe(0);
+  });
+
+  it('from 0 replicas gives ceil(metric / target) without tolerance and without counting pods', () => {
+    expect(hpaValueReplicas(250, 100, 0, null, tolerance)).toMatchObject({ replicas: 3, withinTolerance: false });
+    expect(hpaValueReplicas(105, 100, 0, null, tolerance).replicas).toBe(2);
+    expect(hpaValueReplicas(0, 100, 0, null, tolerance).replicas).toBe(0);
+  });
+
+  it('fails the cycle when the ratio is outside the band and the ready count is unknown (HPA cannot count pods)', () => {
+    expect(() => hpaValueReplicas(500, 100, 3, null, tolerance)).toThrow(ScalingMetricUnavailableError);
+  });
+
+  it("the policy uses the input's ready replicas and shows them in the arithmetic", () => {
+    const cfg = config({ lagThreshold: 100, metricType: 'Value' });
+    const at = { ...input(lagged([200, 200, 100, 0, 0, 0, 0, 0]), 3), readyReplicas: 2 };
+    const rec = thresholdPolicy.recommend(at, cfg, thresholdPolicy.initialState(cfg)).recommendation;
+    expect(rec.replicas).toBe(10);
+    expect(rec.arithmetic).toBe('totalLag 500; metricType Value: usage ratio 500 / 100 = 5 outside tolerance 0.1 -> ceil(5 x 2 ready) = 10');
+    expect(rec.reason).toBe('lag 500 is 5x the target 100: 2 ready of 3 replicas x 5 -> 10');
+    expect(rec.details?.readyReplicas).toBe(2);
+    expect(rec.details?.metricType).toBe('Value');
+    const keep = thresholdPolicy.recommend({ ...at, partitions: lagged([50, 55]) }, cfg, thresholdPolicy.initialState(cfg)).recommendation;
+    expect(keep.replicas).toBe(3);
+    expect(keep.arithmetic).toBe('totalLag 105; metricType Value: usage ratio 105 / 100 = 1.05 within tolerance 0.1 -> keep 3');
+  });
+
+  it('refuses metricType Foo with its path', () => {
+    expect(problemsOf(() => parseThresholdConfig({ metricType: 'Foo' }, 'policy'))).toEqual([
+      'policy.metricType: must be one of AverageValue, Value, got "Foo"',
+    ]);
+    expect(problemsOf(() => parseThresholdConfig({ metricType: 'Utilization' }))).toEqual([
+      'metricType: must be one of AverageValue, Value, got "Utilization"',
+    ]);
   });
 });

@@ -16,6 +16,12 @@ export interface LocalPoolOptions {
   /** Where workers' stdout/stderr go: 'inherit' (default) or 'ignore'. */
   readonly output?: 'inherit' | 'ignore';
   readonly name?: string;
+  /**
+   * How a worker says it is ready: a path on the address it announced (`/readyz` for `lagscale
+   * worker`), ready when it answers 2xx; a worker that announced no address yet is not ready.
+   * Unset: every running worker counts as ready (as a pod without a readiness probe).
+   */
+  readonly readinessPath?: string;
 }
 
 export interface WorkerInfo {
@@ -101,6 +107,29 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
     let running = 0;
     for (const w of this.#workers.values()) if (w.state === 'running') running++;
     return running;
+  }
+
+  /**
+   * Running workers that are ready. With `readinessPath`, one loopback GET per running worker
+   * (in parallel, 1 s timeout each); asked only when the policy reads ready replicas.
+   */
+  async readyReplicas(): Promise<number> {
+    const running = [...this.#workers.values()].filter((w) => w.state === 'running');
+    const path = this.#options.readinessPath;
+    if (path === undefined) return running.length;
+    const answers = await Promise.all(
+      running.map(async (w) => {
+        if (w.metricsUrl === null) return false;
+        try {
+          const response = await fetch(new URL(path, w.metricsUrl), { signal: AbortSignal.timeout(1000) });
+          await response.body?.cancel();
+          return response.ok;
+        } catch {
+          return false; // not answering is not ready
+        }
+      }),
+    );
+    return answers.filter(Boolean).length;
   }
 
   get desiredReplicas(): number {

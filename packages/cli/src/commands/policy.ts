@@ -21,6 +21,7 @@ interface EvalDocument {
   behavior?: Record<string, unknown>;
   group?: string;
   currentReplicas?: number;
+  readyReplicas?: number;
   time?: number | string;
   snapshot?: LagSnapshot;
   partitions?: ScalingInput['partitions'];
@@ -39,16 +40,20 @@ function toInput(doc: EvalDocument): ScalingInput {
   const problems: string[] = [];
   if (!Number.isInteger(doc.currentReplicas) || (doc.currentReplicas as number) < 0) problems.push('currentReplicas: must be a whole number >= 0');
   const time = doc.time === undefined ? (doc.snapshot?.time ?? Date.now()) : typeof doc.time === 'string' ? Date.parse(doc.time) : doc.time;
+  if (doc.readyReplicas !== undefined && !(Number.isInteger(doc.readyReplicas) && doc.readyReplicas >= 0))
+    problems.push('readyReplicas: must be a whole number >= 0 (default: currentReplicas, all ready)');
   if (!Number.isFinite(time)) problems.push('time: must be epoch milliseconds or an ISO date');
   if (doc.snapshot !== undefined && doc.partitions !== undefined) problems.push('give either snapshot or partitions, not both');
   if (doc.snapshot === undefined && doc.partitions === undefined) problems.push('partitions (or snapshot): required, the offsets to decide on');
   if (problems.length > 0) fail(problems);
   const current = doc.currentReplicas as number;
+  // A what-if tool: without a ready count every current replica is taken as ready.
+  const ready = doc.readyReplicas ?? current;
   if (doc.snapshot !== undefined) {
     const groups = doc.snapshot.groups ?? [];
     const group = doc.group ?? (groups.length === 1 ? groups[0]?.group : undefined);
     if (!group) fail([`group: required when the snapshot holds ${groups.length} groups (${groups.map((g) => g.group).join(', ')})`]);
-    const input = scalingInputFromSnapshot({ ...doc.snapshot, time: time as number }, group, current);
+    const input = scalingInputFromSnapshot({ ...doc.snapshot, time: time as number }, group, current, ready);
     if (!input) fail([`group: "${group}" is not in the snapshot (it has ${groups.map((g) => g.group).join(', ') || 'no groups'})`]);
     return input;
   }
@@ -65,6 +70,7 @@ function toInput(doc: EvalDocument): ScalingInput {
     time: time as number,
     group: doc.group ?? 'group',
     currentReplicas: current,
+    readyReplicas: ready,
     partitions: (doc.partitions ?? []).map((p) => ({
       topic: p.topic,
       partition: p.partition,

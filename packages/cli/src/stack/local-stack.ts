@@ -168,7 +168,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     workerArgs.push('--group', STACK_WORKER_GROUP);
     if (options.workerRecordCostMs) workerArgs.push('--record-cost-ms', String(options.workerRecordCostMs));
     if (options.workerBatchSize) workerArgs.push('--batch-size', String(options.workerBatchSize));
-    const pool = new LocalProcessPool({ command: workerArgs, env: child.env, drainTimeoutSeconds: 30, logger, name: `local:${STACK_WORKER_GROUP}` });
+    const pool = new LocalProcessPool({
+      command: workerArgs,
+      env: child.env,
+      drainTimeoutSeconds: 30,
+      readinessPath: '/readyz',
+      logger,
+      name: `local:${STACK_WORKER_GROUP}`,
+    });
     cleanups.push(() => pool.close());
     const behavior = parseBehaviorConfig({ minReplicas: 1, maxReplicas: options.maxWorkers ?? partitions, ...(options.behavior ?? {}) }, 'autoscaler.behavior');
     const policy = resolvePolicy(options.policy ?? { name: 'rate', timeLagSloSeconds: 30 }, 'autoscaler.policy');

@@ -536,6 +536,7 @@ export function decide(args: DecideArgs): { decision: ScalingDecision; state: Be
       produceRate: input.produceRate,
       consumeRate: input.consumeRate,
       activeConsumers: input.activeConsumers,
+      readyReplicas: input.readyReplicas ?? null,
       partitions: input.partitions.length,
     },
     recommendation,

@@ -522,7 +522,8 @@ export function simulate(options: SimulationOptions): SimulationReport {
     }
     if ((tick + 1) % ticksPerCycle === 0) {
       const snapshot = evaluator.evaluate(model.observe(epoch, topic, group));
-      const input = scalingInputFromSnapshot(snapshot, group, model.replicas);
+      // Ready = joined: replicas still starting are asked for (and paid) but not ready.
+      const input = scalingInputFromSnapshot(snapshot, group, model.replicas, model.members);
       if (input === null) throw new Error(`simulator: group ${group} missing from its own snapshot`);
       const { replicas: desired, decision } = options.controller.next(input);
       if (decision !== undefined) decisions?.push(decision);

@@ -16,9 +16,18 @@ export interface HpaTolerance {
   readonly scaleDown: number;
 }
 
+/**
+ * The HPA target type of KEDA's trigger (`metricType`): `AverageValue` (KEDA's default) divides
+ * the metric by the target per replica; `Value` compares the whole metric with the target and
+ * scales the READY replicas by that ratio.
+ */
+export type HpaMetricType = 'AverageValue' | 'Value';
+
 export interface ThresholdPolicyConfig {
-  /** Target lag per replica (KEDA lagThreshold, default 10): the HPA AverageValue target. */
+  /** Target lag per replica (KEDA lagThreshold, default 10): the HPA AverageValue target, or the Value target. */
   readonly lagThreshold: number;
+  /** KEDA trigger `metricType`, default AverageValue. */
+  readonly metricType: HpaMetricType;
   /** Lag at or below which the workload is inactive and may go idle (default 0). */
   readonly activationLagThreshold: number;
   /** Where a consumer without a committed offset would start (default latest). */
@@ -56,6 +65,7 @@ export class ScalingMetricUnavailableError extends Error {
 
 export const THRESHOLD_DEFAULTS = {
   lagThreshold: 10,
+  metricType: 'AverageValue',
   activationLagThreshold: 0,
   offsetResetPolicy: 'latest',
   allowIdleConsumers: false,
@@ -70,6 +80,7 @@ export const THRESHOLD_DEFAULTS = {
 
 const CONFIG_KEYS = [
   'lagThreshold',
+  'metricType',
   'activationLagThreshold',
   'offsetResetPolicy',
   'allowIdleConsumers',
@@ -95,6 +106,8 @@ export function parseThresholdConfig(raw: unknown, path = ''): ThresholdPolicyCo
     min: 0,
     message: 'must be a non-negative integer',
   });
+  // KEDA accepts AverageValue and Value for a scaler's metric (Utilization only for cpu/memory).
+  const metricType = readChoice(obj, 'metricType', path, problems, ['AverageValue', 'Value'] as const, d.metricType);
   const offsetResetPolicy = readChoice(obj, 'offsetResetPolicy', path, problems, ['latest', 'earliest'] as const, d.offsetResetPolicy);
   const allowIdleConsumers = readBoolean(obj, 'allowIdleConsumers', path, problems, d.allowIdleConsumers);
   const excludePersistentLag = readBoolean(obj, 'excludePersistentLag', path, problems, d.excludePersistentLag);
@@ -122,6 +135,7 @@ export function parseThresholdConfig(raw: unknown, path = ''): ThresholdPolicyCo
   if (problems.length > 0) throw new ScalingConfigError(problems);
   return {
     lagThreshold,
+    metricType,
     activationLagThreshold,
     offsetResetPolicy,
     allowIdleConsumers,
@@ -369,6 +383,35 @@ export function hpaAverageValueReplicas(metric: number, target: number, currentR
   return { replicas: Math.max(0, Math.ceil(metric / target)), usageRatio, withinTolerance };
 }
 
+/**
+ * HPA's External (or Object) metric with a `Value` target (replica_calculator.go,
+ * GetExternalMetricReplicas → getUsageRatioReplicaCount): usage ratio = metric / target. At 0
+ * current replicas the answer is ceil(ratio), tolerance not applied (the scale-from-zero path).
+ * Otherwise a ratio inside the tolerance band keeps the current count, and outside it the answer
+ * is ceil(ratio × READY replicas): replicas still starting count for nothing, so a group whose
+ * new pods are not ready yet is not scaled again as if they worked. HPA fails the cycle when it
+ * cannot count ready pods; `readyReplicas` null is that case (thrown as a failed metric read, so
+ * the loop holds or falls back as it would for KEDA).
+ */
+export function hpaValueReplicas(
+  metric: number,
+  target: number,
+  currentReplicas: number,
+  readyReplicas: number | null,
+  tolerance: HpaTolerance,
+): HpaReplicas & { readonly readyReplicas: number | null } {
+  const usageRatio = metric / target;
+  if (currentReplicas === 0) return { replicas: Math.max(0, Math.ceil(usageRatio)), usageRatio, withinTolerance: false, readyReplicas };
+  const withinTolerance = 1 - tolerance.scaleDown <= usageRatio && usageRatio <= 1 + tolerance.scaleUp;
+  if (withinTolerance) return { replicas: currentReplicas, usageRatio, withinTolerance, readyReplicas };
+  if (readyReplicas === null) {
+    throw new ScalingMetricUnavailableError(
+      'metricType Value needs the ready replicas and the target did not report them this cycle; HPA fails such a cycle too',
+    );
+  }
+  return { replicas: Math.max(0, Math.ceil(usageRatio * readyReplicas)), usageRatio, withinTolerance, readyReplicas };
+}
+
 function fmt(n: number): string {
   if (Number.isInteger(n)) return String(n);
   return n.toFixed(2).replace(/0+$/, '').replace(/\.$/, '');
@@ -386,7 +429,11 @@ function recommendThreshold(
   const lag = computeKedaLag(input, config, state.previousOffsets);
   const target = config.lagThreshold;
   const current = input.currentReplicas;
-  const hpa = hpaAverageValueReplicas(lag.metric, target, current, config.tolerance);
+  const ready = input.readyReplicas ?? null;
+  const byValue = config.metricType === 'Value';
+  const hpa = byValue
+    ? hpaValueReplicas(lag.metric, target, current, ready, config.tolerance)
+    : hpaAverageValueReplicas(lag.metric, target, current, config.tolerance);
   const tolerance = formatTolerance(config.tolerance);
 
   let metricText = `totalLag ${lag.totalLag}`;
@@ -401,7 +448,9 @@ function recommendThreshold(
     metricText += ` capped at ${lag.upperBound} ${what} x ${target} = ${lag.metric}`;
   }
   const ceil = Math.max(0, Math.ceil(lag.metric / target));
-  let arithmetic = `${metricText}; ${lag.metric} / lagThreshold ${target} = ${fmt(lag.metric / target)} -> ceil ${ceil}`;
+  let arithmetic = byValue
+    ? `${metricText}; metricType Value: usage ratio ${lag.metric} / ${target} = ${fmt(lag.metric / target)}`
+    : `${metricText}; ${lag.metric} / lagThreshold ${target} = ${fmt(lag.metric / target)} -> ceil ${ceil}`;
   const activity = `totalLagWithPersistent ${lag.totalLagWithPersistent} ${lag.active ? '>' : '<='} activationLagThreshold ${config.activationLagThreshold}`;
   let reason: string;
   if (current === 0) {
@@ -409,6 +458,14 @@ function recommendThreshold(
     // activate, to max(minReplicas, 1), and the HPA takes over from there.
     arithmetic += `; at 0 replicas the HPA is not consulted: ${activity}`;
     reason = lag.active ? `active at 0 replicas (${activity}): activate, then scale on lag` : `inactive at 0 replicas (${activity})`;
+  } else if (byValue) {
+    arithmetic += hpa.withinTolerance
+      ? ` within tolerance ${tolerance} -> keep ${current}`
+      : ` outside tolerance ${tolerance} -> ceil(${fmt(hpa.usageRatio)} x ${ready} ready) = ${hpa.replicas}`;
+    reason = hpa.withinTolerance
+      ? `lag ${lag.metric} is within tolerance ${tolerance} of the target ${target}: keep ${current}`
+      : `lag ${lag.metric} is ${fmt(hpa.usageRatio)}x the target ${target}: ${ready} ready of ${current} replicas x ${fmt(hpa.usageRatio)} -> ${hpa.replicas}`;
+    if (!lag.active) reason += `; inactive (${activity})`;
   } else {
     const ratio = `usage ratio ${lag.metric} / (${target} x ${current}) = ${fmt(hpa.usageRatio)}`;
     arithmetic += hpa.withinTolerance
@@ -431,6 +488,7 @@ function recommendThreshold(
     arithmetic,
     reason,
     details: {
+      metricType: config.metricType,
       totalLag: lag.totalLag,
       totalLagWithPersistent: lag.totalLagWithPersistent,
       metric: lag.metric,
@@ -443,6 +501,7 @@ function recommendThreshold(
       evenDistributionFactor: lag.evenDistributionFactor,
       usageRatio: Number.isFinite(hpa.usageRatio) ? hpa.usageRatio : null,
       withinTolerance: hpa.withinTolerance,
+      readyReplicas: ready,
     },
   };
   return { recommendation, state: { previousOffsets: lag.previousOffsets } };
@@ -453,4 +512,5 @@ export const thresholdPolicy: ScalingPolicy<ThresholdPolicyConfig, ThresholdPoli
   parseConfig: (raw) => parseThresholdConfig(raw),
   initialState: () => ({ previousOffsets: {} }),
   recommend: recommendThreshold,
+  readsReadyReplicas: (config) => config.metricType === 'Value',
 };

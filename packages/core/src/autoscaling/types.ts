@@ -10,6 +10,12 @@ export interface ScalingInput {
   readonly group: string;
   /** Replicas the target runs now. */
   readonly currentReplicas: number;
+  /**
+   * Of those, the ones ready to work (Ready pods, local workers whose /readyz answers, simulated
+   * replicas past start-up). Absent or null: the target was not asked or cannot tell. HPA's
+   * `Value` metric type scales the ready count, not the current one.
+   */
+  readonly readyReplicas?: number | null;
   readonly partitions: readonly ScalingPartition[];
   /** Records/s arriving in the group's partitions (log-end growth, smoothed); null until known. */
   readonly produceRate: number | null;
@@ -59,6 +65,12 @@ export interface ScalingPolicy<Config, State> {
   parseConfig(raw: unknown): Config;
   initialState(config: Config): State;
   recommend(input: ScalingInput, config: Config, state: State): { recommendation: PolicyRecommendation; state: State };
+  /**
+   * True when this config needs `ScalingInput.readyReplicas` (the threshold policy with metricType
+   * Value). The live loop asks the target for ready replicas only then: on Kubernetes that is a
+   * pod list per cycle, not worth paying for a policy that does not read it.
+   */
+  readsReadyReplicas?(config: Config): boolean;
 }
 
 export class ScalingConfigError extends Error {
@@ -121,6 +133,8 @@ export interface ScalingDecision {
     readonly produceRate: number | null;
     readonly consumeRate: number | null;
     readonly activeConsumers: number;
+    /** Ready replicas the target reported; null when it was not asked (see ScalingPolicy.readsReadyReplicas). */
+    readonly readyReplicas?: number | null;
     readonly partitions: number;
   };
   /** Null when the metrics could not be read this cycle. */

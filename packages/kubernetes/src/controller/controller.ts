@@ -295,6 +295,8 @@ export class ScaledConsumerController {
           throw error;
         }
       },
+      // One pod list through the scale's selector; the loop asks only for policies that read it (metricType Value).
+      readyReplicas: () => target.readyReplicas(),
       setReplicas: async (replicas) => {
         if (!this.leading) throw new Error('this instance does not hold the lease: not scaling');
         await target.setReplicas(replicas);
