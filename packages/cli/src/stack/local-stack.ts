@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
 import { parseBehaviorConfig } from '@lagscale/core';
 import { createLogger, type HealthComponent, type Logger } from '@lagscale/exporter';
-import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type LagMonitor } from '@lagscale/kafka';
+import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type KafkaNodeEvent, type LagMonitor } from '@lagscale/kafka';
 import { startOpenSearchNode } from '@lagscale/opensearch';
 import { OpenSearchResultStore, type ResultStore, type RuleSetDocument, VALIDATION_TOPICS } from '@lagscale/validator';
 import type { FastifyInstance } from 'fastify';
@@ -77,6 +77,23 @@ async function closeServer(app: FastifyInstance, graceMs = 5000): Promise<void> 
   }
 }
 
+/** One log line per crash, restart and recovery of the stack's own broker. */
+function logBrokerEvent(logger: Logger, event: KafkaNodeEvent): void {
+  if (event.kind === 'exited') {
+    logger.error(
+      { event: 'kafka_broker_exited', nodeId: event.nodeId, code: event.code, signal: event.signal, restartInMs: event.restartInMs },
+      `the local Kafka broker exited unasked (${event.signal ?? `code ${event.code}`}); restarting it in ${(event.restartInMs ?? 0) / 1000} s`,
+    );
+  } else if (event.kind === 'restarted') {
+    logger.warn({ event: 'kafka_broker_restarted', nodeId: event.nodeId, pid: event.pid }, 'the local Kafka broker was started again');
+  } else {
+    logger.info(
+      { event: 'kafka_broker_ready', nodeId: event.nodeId, downForMs: event.downForMs },
+      `the local Kafka broker serves again after ${event.downForMs} ms`,
+    );
+  }
+}
+
 /** A taken port fails here, before anything starts, with what to do. */
 async function checkPortFree(port: number, what: string, variable: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -120,7 +137,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // A data folder remembers its ports; only a new one takes the requested port.
       if (!existsSync(join(kafkaDir, 'cluster.json'))) await checkPortFree(options.kafkaPort, 'Kafka', 'LAGSCALE_KAFKA_PORT');
       progress(existsSync(kafkaDir) ? 'starting the local Kafka broker (data kept in .lagscale/kafka)' : 'starting a local Kafka broker (first run)');
-      kafka = await KafkaCluster.start({ dataDir: kafkaDir, port: options.kafkaPort, onProgress: progress }).catch((error: Error) => {
+      kafka = await KafkaCluster.start({
+        dataDir: kafkaDir,
+        port: options.kafkaPort,
+        onProgress: progress,
+        // The stack owns its broker: one that dies (the OOM killer, a stray kill) is started again
+        // on the same port and data, and the workers, the lag engine and the API reconnect to it.
+        restartCrashedNodes: true,
+        onNodeEvent: (event) => logBrokerEvent(logger, event),
+      }).catch((error: Error) => {
         throw new Error(`${error.message}\n(to use an existing cluster instead, set KAFKA_BROKERS=host:port)`);
       });
       const cluster = kafka;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Connection, metadataV12 } from '@platformatic/kafka';
+import { Connection, describeQuorumV2, metadataV12 } from '@platformatic/kafka';
 import { DEFAULT_KAFKA_VERSION, isKafka3, resolveKafkaJars } from './artifacts.js';
 import { makeTestCertificates, type TestCertificates } from './certificates.js';
 
@@ -28,7 +28,31 @@ export interface KafkaLaunchOptions {
   readonly properties?: Readonly<Record<string, string>>;
   readonly onProgress?: (line: string) => void;
   readonly startTimeoutMs?: number;
+  /**
+   * Start a node again when it exits without being asked to (a crash, the OOM killer, a stray
+   * SIGKILL), on the same ports and data, after a delay that doubles per crash in a row (1 s up to
+   * 30 s). The local stack turns this on: it owns its broker, as a supervisor would. Default off
+   * (tests that kill a node decide themselves when it comes back).
+   */
+  readonly restartCrashedNodes?: boolean;
+  /** Told about a node that exited unasked and about its restart (with `restartCrashedNodes`). */
+  readonly onNodeEvent?: (event: KafkaNodeEvent) => void;
 }
+
+/** What happened to one node: it exited unasked, it was started again, or it is serving again. */
+export type KafkaNodeEvent =
+  | {
+      readonly kind: 'exited';
+      readonly nodeId: number;
+      readonly code: number | null;
+      readonly signal: NodeJS.Signals | null;
+      readonly restartInMs: number | null;
+    }
+  | { readonly kind: 'restarted'; readonly nodeId: number; readonly pid: number | undefined }
+  | { readonly kind: 'ready'; readonly nodeId: number; readonly downForMs: number };
+
+/** The KRaft metadata log: DescribeQuorum on it names the active controller. */
+const METADATA_TOPIC = '__cluster_metadata';
 
 /** Credentials and certificates of the secure listeners, when `secure` was asked for. */
 export interface SecureListeners {
@@ -133,6 +157,13 @@ export class KafkaCluster {
   readonly #heapMb: number;
   readonly secure: SecureListeners | null;
   #exitHook: (() => void) | null = null;
+  /** Nodes being stopped on purpose (stopNode, stop): their exit is not a crash. */
+  readonly #stopping = new Set<number>();
+  #stopped = false;
+  #restartCrashed = false;
+  #onNodeEvent: (event: KafkaNodeEvent) => void = () => {};
+  readonly #crashStreak = new Map<number, number>();
+  readonly #restartTimers = new Map<number, NodeJS.Timeout>();
 
   private constructor(init: {
     version: string;
@@ -225,6 +256,8 @@ export class KafkaCluster {
     }
 
     const cluster = new KafkaCluster({ version, dataDir, libDir, nodes, temporary, heapMb: options.heapMb ?? 768, secure });
+    cluster.#restartCrashed = options.restartCrashedNodes === true;
+    if (options.onNodeEvent) cluster.#onNodeEvent = options.onNodeEvent;
     const voters = nodes.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(',');
     const kafka3 = isKafka3(version);
     await writeFile(join(dataDir, 'log4j.properties'), log4jConfig(kafka3));
@@ -350,9 +383,40 @@ export class KafkaCluster {
     });
     closeSync(fd);
     this.#processes.set(node.id, child);
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       if (this.#processes.get(node.id) === child) this.#processes.delete(node.id);
+      const asked = this.#stopping.has(node.id) || this.#stopped;
+      if (!asked) this.#crashed(node, code, signal);
     });
+  }
+
+  /** A node exited unasked: report it and, when supervising, start it again after a backoff. */
+  #crashed(node: NodeSpec, code: number | null, signal: NodeJS.Signals | null): void {
+    const streak = (this.#crashStreak.get(node.id) ?? 0) + 1;
+    this.#crashStreak.set(node.id, streak);
+    const restartInMs = this.#restartCrashed ? Math.min(30_000, 1000 * 2 ** (streak - 1)) : null;
+    this.#onNodeEvent({ kind: 'exited', nodeId: node.id, code, signal, restartInMs });
+    if (restartInMs === null) return;
+    const downSince = Date.now();
+    const timer = setTimeout(() => {
+      this.#restartTimers.delete(node.id);
+      if (this.#stopped || this.#stopping.has(node.id) || this.#processes.has(node.id)) return;
+      this.#spawn(node);
+      this.#onNodeEvent({ kind: 'restarted', nodeId: node.id, pid: this.#processes.get(node.id)?.pid });
+      // Ready once it answers again; a node that keeps crashing is restarted by its own exit.
+      this.waitReady().then(
+        () => {
+          this.#onNodeEvent({ kind: 'ready', nodeId: node.id, downForMs: Date.now() - downSince });
+          // Up a minute: the crash streak is over.
+          setTimeout(() => {
+            if (this.#processes.has(node.id)) this.#crashStreak.delete(node.id);
+          }, 60_000).unref();
+        },
+        () => {},
+      );
+    }, restartInMs);
+    timer.unref();
+    this.#restartTimers.set(node.id, timer);
   }
 
   /** Waits until every running node answers Metadata and lists all running nodes as brokers. */
@@ -390,13 +454,57 @@ export class KafkaCluster {
 
   /** Stops one node: SIGTERM (controlled shutdown), or SIGKILL for a crash. */
   async stopNode(id: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM', timeoutMs = 30_000): Promise<void> {
+    const pendingRestart = this.#restartTimers.get(id);
+    if (pendingRestart) {
+      clearTimeout(pendingRestart);
+      this.#restartTimers.delete(id);
+    }
     const child = this.#processes.get(id);
     if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    await exited;
-    clearTimeout(timer);
+    this.#stopping.add(id);
+    try {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    } finally {
+      this.#stopping.delete(id);
+    }
+  }
+
+  /** Process id of a running node's JVM (to kill it from outside, as a crash would). */
+  pidOf(id: number): number | undefined {
+    return this.#processes.get(id)?.pid;
+  }
+
+  /** Ids of the nodes whose process is running now. */
+  get runningNodeIds(): number[] {
+    return this.#nodes.filter((n) => this.#processes.has(n.id)).map((n) => n.id);
+  }
+
+  /**
+   * The node id of the active KRaft controller (the leader of the metadata log), asked of any
+   * running node with DescribeQuorum. Throws when no running node can tell.
+   */
+  async activeController(): Promise<number> {
+    let lastError = 'no running node';
+    for (const node of this.#nodes) {
+      if (!this.#processes.has(node.id)) continue;
+      const connection = new Connection('lagscale-launcher', { connectTimeout: 1000, requestTimeout: 3000 });
+      try {
+        await connection.connect('127.0.0.1', node.plaintextPort);
+        const response = await describeQuorumV2.api.async(connection, [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: 0 }] }]);
+        const leader = response.topics[0]?.partitions[0]?.leaderId;
+        if (leader !== undefined && leader >= 0) return leader;
+        lastError = `node ${node.id} knows no quorum leader`;
+      } catch (error) {
+        lastError = `node ${node.id}: ${(error as Error).message}`;
+      } finally {
+        await connection.close().catch(() => {});
+      }
+    }
+    throw new Error(`cannot find the active KRaft controller (${lastError})`);
   }
 
   /** Starts a stopped node again with its data and ports, and waits until the cluster serves. */
@@ -415,6 +523,7 @@ export class KafkaCluster {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     await Promise.all(this.#nodes.map((n) => this.stopNode(n.id)));
     if (this.#exitHook) process.removeListener('exit', this.#exitHook);
     if (this.#temporary) await rm(this.dataDir, { recursive: true, force: true });
