@@ -168,6 +168,8 @@ function readServerAddress(obj: ConfigObject, path: string, problems: string[]):
   if (text === null) return '';
   let url: URL;
   try {
+    // "prometheus:9090" parses as a URL of scheme "prometheus"; say what is missing instead.
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new Error('no scheme');
     url = new URL(text);
   } catch {
     problems.push(`${joinPath(path, 'serverAddress')}: must be an http:// or https:// URL like http://127.0.0.1:9090, got ${JSON.stringify(text)}`);
