@@ -135,7 +135,9 @@ async function build(versionDir: string, version: string, progress: (line: strin
   // its replace directives apply (a wrapper module is not needed, unlike Kubernetes).
   await new Promise<void>((resolve, reject) => {
     const fd = openSync(logFile, 'a');
-    const child = spawn('go', ['install', '-trimpath', '-ldflags', '-s -w', module], {
+    // helm's Makefile stamps the release into internal/version; without it `helm version` says only v4.3.
+    const ldflags = `-s -w -X helm.sh/helm/v4/internal/version.version=${version}`;
+    const child = spawn('go', ['install', '-trimpath', '-ldflags', ldflags, module], {
       cwd: versionDir,
       env: goEnvironment({ GOBIN: staging }),
       stdio: ['ignore', fd, fd],
@@ -153,9 +155,7 @@ async function build(versionDir: string, version: string, progress: (line: strin
     });
   });
   const { stdout } = await promisify(execFile)(join(staging, 'helm'), ['version', '--short'], { timeout: 30_000 });
-  // Built from a module (no git tags), helm may report its version only through the module info.
-  if (!stdout.includes(version.replace(/^v/, '')) && !stdout.includes(version))
-    progress(`  note: helm version --short printed '${stdout.trim()}' for ${version}`);
+  if (!stdout.includes(version)) throw new Error(`the helm built from ${module} says '${stdout.trim()}', not ${version}`);
   const marker: CompleteMarker = { helm: version, go: goVersion, builtAt: new Date().toISOString() };
   // The binary first, then the marker: a reader that sees the marker finds the binary.
   await rename(join(staging, 'helm'), join(versionDir, 'helm'));

@@ -1,4 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import {
   ApiException,
   CoordinationV1Api,
@@ -21,6 +25,31 @@ export interface KubeletStandInOptions {
   readonly output?: 'inherit' | 'ignore';
   /** Extra environment for every container (PATH and HOME are passed through). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The image's ENTRYPOINT, for containers that give only `args` (a kubelet takes it from the
+   * image), e.g. `[process.execPath, '<repo>/packages/cli/dist/main.js']` for the lagscale image.
+   */
+  readonly entrypoint?: readonly string[];
+  /**
+   * Give each pod the credentials of its service account, as a kubelet does: a token from the
+   * TokenRequest API, written with the API server's address and CA into a kubeconfig that
+   * KUBECONFIG names (in-cluster config reads fixed paths a local process cannot have). So the
+   * pod's process works with exactly the RBAC its service account was granted. Default false.
+   */
+  readonly serviceAccountCredentials?: boolean;
+  /**
+   * Changes a pod's command (entrypoint and args) before it runs. Every pod here shares the one
+   * loopback network, so e.g. pods of one Deployment that all listen on a fixed port need a free
+   * port each, as real pods have their own network.
+   */
+  readonly adjustCommand?: (pod: V1Pod, command: readonly string[]) => string[];
+}
+
+/** What a pod's process is started with, worked out once per pod (Secrets read, token requested). */
+interface Launch {
+  readonly command: string[];
+  readonly env: Record<string, string>;
+  readonly cwd: string | undefined;
 }
 
 interface RunningPod {
@@ -32,6 +61,9 @@ interface RunningPod {
   startedAt: string;
   stopping: boolean;
   exited: Promise<void>;
+  /** Files of the pod's Secret volumes and its kubeconfig; removed with the pod. */
+  readonly dir: string;
+  launch: Launch | null;
 }
 
 /**
@@ -40,6 +72,10 @@ interface RunningPod {
  * reports the pod Running and Ready through the status subresource, restarts a process that exits
  * (restartPolicy Always), and on deletion sends SIGTERM, then SIGKILL after the grace period, and
  * removes the pod. With it a Deployment's pods run real `lagscale worker` processes.
+ *
+ * Secret volumes are written to a folder per pod and the mount path in the command, args and env
+ * values is replaced by that folder (a process cannot have the real path); env from Secret keys
+ * and the pod's name and namespace are filled in.
  */
 export class KubeletStandIn {
   readonly nodeName: string;
@@ -180,27 +216,120 @@ export class KubeletStandIn {
       startedAt: new Date().toISOString(),
       stopping: false,
       exited: Promise.resolve(),
+      dir: mkdtempSync(join(tmpdir(), 'lagscale-pod-')),
+      launch: null,
     };
     this.#pods.set(key, runningPod);
+    try {
+      runningPod.launch = await this.#prepare(runningPod, pod);
+    } catch (error) {
+      // Not started: forgotten, so the pod's next update tries again.
+      this.#pods.delete(key);
+      rmSync(runningPod.dir, { recursive: true, force: true });
+      throw error;
+    }
     this.#run(runningPod, pod);
   }
 
-  #run(running: RunningPod, pod: V1Pod): void {
+  /** The command and environment of the pod's first container, with its Secrets and credentials in place. */
+  async #prepare(running: RunningPod, pod: V1Pod): Promise<Launch> {
     const container = pod.spec?.containers[0];
-    const command = [...(container?.command ?? []), ...(container?.args ?? [])];
-    if (command.length === 0) {
+    const given = container?.command ?? [];
+    const written = [...(given.length > 0 ? given : (this.#options.entrypoint ?? [])), ...(container?.args ?? [])];
+    const command = this.#options.adjustCommand?.(pod, written) ?? written;
+    const secrets = new Map<string, Record<string, string>>();
+    const secretData = async (secretName: string): Promise<Record<string, string>> => {
+      let data = secrets.get(secretName);
+      if (data === undefined) {
+        const secret = await this.#core.readNamespacedSecret({ name: secretName, namespace: running.namespace });
+        data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+        secrets.set(secretName, data);
+      }
+      return data;
+    };
+    // Secret volumes: files under the pod's folder, and that folder in place of the mount path.
+    const mounts: [string, string][] = [];
+    for (const mount of container?.volumeMounts ?? []) {
+      const volume = pod.spec?.volumes?.find((v) => v.name === mount.name);
+      if (volume?.secret?.secretName === undefined) continue;
+      const data = await secretData(volume.secret.secretName);
+      const local = join(running.dir, 'volumes', mount.name);
+      const items = volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      for (const item of items) {
+        const value = data[item.key];
+        if (value === undefined) throw new Error(`pod ${running.key}: Secret ${volume.secret.secretName} has no key ${item.key}`);
+        await mkdir(dirname(join(local, item.path)), { recursive: true });
+        await writeFile(join(local, item.path), value, { mode: 0o600 });
+      }
+      mounts.push([mount.mountPath.replace(/\/+$/, ''), local]);
+    }
+    const localPath = (value: string): string => {
+      for (const [mountPath, local] of mounts) if (value === mountPath || value.startsWith(`${mountPath}/`)) return local + value.slice(mountPath.length);
+      return value;
+    };
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.#options.env };
+    for (const variable of container?.env ?? []) {
+      const from = variable.valueFrom;
+      if (variable.value !== undefined) env[variable.name] = localPath(variable.value);
+      else if (from?.fieldRef?.fieldPath === 'metadata.name') env[variable.name] = running.name;
+      else if (from?.fieldRef?.fieldPath === 'metadata.namespace') env[variable.name] = running.namespace;
+      else if (from?.secretKeyRef !== undefined) {
+        const value = (await secretData(from.secretKeyRef.name as string))[from.secretKeyRef.key];
+        if (value !== undefined) env[variable.name] = value;
+        else if (from.secretKeyRef.optional !== true)
+          throw new Error(`pod ${running.key}: Secret ${from.secretKeyRef.name} has no key ${from.secretKeyRef.key}`);
+      }
+    }
+    if (this.#options.serviceAccountCredentials === true && pod.spec?.automountServiceAccountToken !== false)
+      env.KUBECONFIG = await this.#serviceAccountKubeconfig(running, pod.spec?.serviceAccountName ?? 'default');
+    return { command: command.map(localPath), env, cwd: container?.workingDir };
+  }
+
+  /** A kubeconfig with a token of the pod's service account (TokenRequest), as the pod's credentials. */
+  async #serviceAccountKubeconfig(running: RunningPod, serviceAccount: string): Promise<string> {
+    const request = await this.#core.createNamespacedServiceAccountToken({
+      name: serviceAccount,
+      namespace: running.namespace,
+      // No audiences: the API server's own (a token for it, as the one a kubelet mounts).
+      body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } },
+    });
+    const cluster = this.#options.kubeConfig.getCurrentCluster();
+    if (cluster === null) throw new Error('kubelet stand-in: its kubeconfig has no current cluster');
+    const file = join(running.dir, 'kubeconfig');
+    const user = `system:serviceaccount:${running.namespace}:${serviceAccount}`;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'cluster',
+            cluster: {
+              server: cluster.server,
+              ...(cluster.caData !== undefined ? { 'certificate-authority-data': cluster.caData } : {}),
+              ...(cluster.caFile !== undefined ? { 'certificate-authority': cluster.caFile } : {}),
+            },
+          },
+        ],
+        users: [{ name: user, user: { token: request.status?.token } }],
+        contexts: [{ name: 'pod', context: { cluster: 'cluster', user, namespace: running.namespace } }],
+        'current-context': 'pod',
+      }),
+      { mode: 0o600 },
+    );
+    return file;
+  }
+
+  #run(running: RunningPod, pod: V1Pod): void {
+    const launch = running.launch;
+    if (launch === null || launch.command.length === 0) {
       this.#options.logger.warn({ event: 'kubelet_no_command', pod: running.key }, 'pod has no command: nothing to run');
       return;
     }
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.#options.env };
-    for (const variable of container?.env ?? []) {
-      if (variable.value !== undefined) env[variable.name] = variable.value;
-      else if (variable.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[variable.name] = running.name;
-      else if (variable.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[variable.name] = running.namespace;
-    }
-    const [program, ...args] = command as [string, ...string[]];
+    const [program, ...args] = launch.command as [string, ...string[]];
     const output = this.#options.output ?? 'ignore';
-    const child = spawn(program, args, { env, cwd: container?.workingDir, stdio: ['ignore', output, output] });
+    const child = spawn(program, args, { env: launch.env, cwd: launch.cwd, stdio: ['ignore', output, output] });
     running.child = child;
     this.started++;
     running.exited = new Promise<void>((resolve) => {
@@ -269,6 +398,7 @@ export class KubeletStandIn {
     if (running.stopping) return;
     await this.#kill(running, graceSeconds);
     this.#pods.delete(running.key);
+    rmSync(running.dir, { recursive: true, force: true });
     await this.#forget(running.namespace, running.name);
   }
 

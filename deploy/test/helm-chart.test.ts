@@ -1,0 +1,478 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ApiextensionsV1Api,
+  ApiregistrationV1Api,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+} from '@kubernetes/client-node';
+import { createLogger } from '@lagscale/exporter';
+import { freePorts } from '@lagscale/kafka';
+import {
+  applyManifests,
+  type ControlPlane,
+  KubeletStandIn,
+  type Manifest,
+  resolveHelm,
+  SCALED_CONSUMER,
+  type ScaledConsumer,
+  scaledConsumerCrd,
+  startControlPlane,
+} from '@lagscale/kubernetes';
+import { VALIDATION_TOPICS } from '@lagscale/validator';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { commitOffsets, createTopic, produce, waitFor } from '../../test-support/kafka.js';
+import {
+  ALERTS_FILE,
+  CHART_ALERTS_FILE,
+  CHART_DIR,
+  CHART_FILE,
+  CRD_FILE,
+  PLAIN_MANIFESTS_FILE,
+  renderChartYaml,
+  renderCrd,
+  renderPlainManifests,
+} from '../helm/render.js';
+
+const brokers = inject('kafkaBrokers');
+const openSearchUrl = inject('openSearchUrl');
+const main = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+const ALL_ON_VALUES = join(CHART_DIR, 'ci', 'all-on-values.yaml');
+const logger = createLogger('helm-chart-test', 'warn');
+/** Helm's own folders (repositories, cache, plugins) in a temporary place, not the user's. */
+const helmHome = mkdtempSync(join(tmpdir(), 'lagscale-helm-home-'));
+
+interface HelmResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let helmBinary = '';
+
+/** Runs helm; a non-zero exit is a result (the tests look at what it said), not a throw. */
+function helm(args: readonly string[]): Promise<HelmResult> {
+  return new Promise((resolve) => {
+    execFile(
+      helmBinary,
+      [...args],
+      {
+        maxBuffer: 32 * 1024 * 1024,
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: join(helmHome, 'cache'),
+          HELM_CONFIG_HOME: join(helmHome, 'config'),
+          HELM_DATA_HOME: join(helmHome, 'data'),
+        },
+      },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** `helm template` of the chart as objects; throws with helm's words when it fails. */
+async function template(args: readonly string[]): Promise<Manifest[]> {
+  const result = await helm(['template', 'lagscale', CHART_DIR, '--namespace', 'lagscale', ...args]);
+  if (result.code !== 0) throw new Error(`helm template ${args.join(' ')} failed: ${result.stderr}`);
+  return parseAllDocuments(result.stdout)
+    .map((document) => document.toJSON() as Manifest | null)
+    .filter((manifest): manifest is Manifest => manifest !== null);
+}
+
+function kindCounts(manifests: readonly Manifest[]): string {
+  const counts = new Map<string, number>();
+  for (const manifest of manifests) counts.set(manifest.kind, (counts.get(manifest.kind) ?? 0) + 1);
+  return [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([kind, count]) => `${count} ${kind}`)
+    .join(', ');
+}
+
+interface Container {
+  readonly args: string[];
+  readonly env?: { name: string; value?: string }[];
+}
+function containerOf(manifest: Manifest): Container {
+  return (manifest as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0] as Container;
+}
+
+/** The chart and the manifests rendered from it: helm lint, helm template, the values schema, the copies it keeps. */
+describe('Helm chart deploy/helm/lagscale', () => {
+  beforeAll(async () => {
+    const started = Date.now();
+    helmBinary = (await resolveHelm({ onProgress: (line) => process.stderr.write(`[helm] ${line}\n`) })).helm;
+    process.stderr.write(`[helm] ${helmBinary} resolved in ${Date.now() - started} ms\n`);
+  }, 30 * 60_000);
+
+  it('passes helm lint --strict with the defaults and with every optional part on', async () => {
+    for (const values of [[], ['--values', ALL_ON_VALUES]]) {
+      const result = await helm(['lint', '--strict', CHART_DIR, ...values]);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    }
+  });
+
+  it('renders with the defaults and with every optional part on, every pod running a real lagscale command with flags it has', async () => {
+    const defaults = await template([]);
+    const allOn = await template(['--values', ALL_ON_VALUES]);
+    process.stderr.write(`[helm] template, defaults: ${kindCounts(defaults)}\n[helm] template, every part on: ${kindCounts(allOn)}\n`);
+    expect(kindCounts(defaults)).toBe(
+      '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 4 Deployment, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 2 Secret, 4 Service, 1 ServiceAccount',
+    );
+    expect(kindCounts(allOn)).toBe(
+      '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 5 Deployment, 1 PrometheusRule, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 2 Secret, 6 Service, 1 ServiceAccount, 1 ServiceMonitor',
+    );
+    // Every flag a pod passes is one its subcommand lists in --help (a typo would stop the pod).
+    const deployments = allOn.filter((m) => m.kind === 'Deployment');
+    const subcommands = deployments.map((d) => containerOf(d).args[0]);
+    expect(subcommands.sort()).toEqual(['api', 'controller', 'exporter', 'keda-scaler', 'worker']);
+    for (const deployment of deployments) {
+      const [subcommand, ...args] = containerOf(deployment).args as [string, ...string[]];
+      const help = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [main, subcommand, '--help'], (error, stdout) => (error ? reject(error) : resolve(stdout))),
+      );
+      for (const flag of args.filter((arg) => arg.startsWith('--'))) expect(help, `${subcommand} ${flag}`).toContain(`${flag} `);
+    }
+    // The PrometheusRule holds deploy/prometheus/alerts.yaml's groups; the CRD is lagscale kube manifests'.
+    const rule = allOn.find((m) => m.kind === 'PrometheusRule') as unknown as { spec: unknown };
+    expect(rule.spec).toEqual(parse(readFileSync(ALERTS_FILE, 'utf8')));
+    const withCrds = await template(['--include-crds']);
+    expect(withCrds.find((m) => m.kind === 'CustomResourceDefinition')).toEqual(scaledConsumerCrd());
+  });
+
+  it('refuses bad values, naming the path', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--set', 'controller.replicas=-1'], /at '\/controller\/replicas': minimum: got -1, want 0/],
+      [['--set', 'workers.batchSize=many'], /at '\/workers\/batchSize': got string, want integer/],
+      [['--set', 'exporter.bogus=1'], /at '\/exporter': additional properties 'bogus' not allowed/],
+      [['--set', 'kafka.brokers[0]=no-port'], /at '\/kafka\/brokers\/0': 'no-port' does not match pattern/],
+      [['--set', 'image.pullPolicy=Sometimes'], /at '\/image\/pullPolicy': value must be one of/],
+      [['--set', 'api.port=70000'], /at '\/api\/port': maximum: got 70,?000, want 65,?535/],
+      [['--set', 'kafka.sasl.mechanism=PLAIN'], /at '\/kafka\/sasl\/secretName': minLength: got 0, want 1/],
+      [['--set', 'exporter.interval=soon'], /at '\/exporter\/interval': 'soon' does not match pattern/],
+      // Beyond the schema: a given certificate needs its CA for the APIService.
+      [['--set', 'controller.metricsApi.tls.secretName=mine'], /controller\.metricsApi\.tls\.caBundle: give the PEM of the CA/],
+    ];
+    for (const [args, expected] of cases) {
+      const result = await helm(['template', 'lagscale', CHART_DIR, ...args]);
+      expect(result.code, args.join(' ')).not.toBe(0);
+      expect(result.stderr, args.join(' ')).toMatch(expected);
+    }
+    process.stderr.write(
+      `[helm] ${cases.length} bad values refused, e.g.: ${(await helm(['template', 'x', CHART_DIR, '--set', 'controller.replicas=-1'])).stderr.trim().split('\n').at(-1)}\n`,
+    );
+  });
+
+  it('keeps its copies equal to their sources, and deploy/manifests/lagscale.yaml equal to a fresh render (npx tsx deploy/helm/render.ts rewrites them)', async () => {
+    expect(readFileSync(CRD_FILE, 'utf8')).toBe(renderCrd());
+    expect(readFileSync(CHART_ALERTS_FILE, 'utf8')).toBe(readFileSync(ALERTS_FILE, 'utf8'));
+    expect(readFileSync(CHART_FILE, 'utf8')).toBe(renderChartYaml());
+    expect(readFileSync(PLAIN_MANIFESTS_FILE, 'utf8')).toBe(await renderPlainManifests(helmBinary));
+  });
+
+  describe('on a real API server (Kubernetes 1.37)', () => {
+    let controlPlane: ControlPlane;
+    let kubeConfig: KubeConfig;
+    let kubelet: KubeletStandIn | undefined;
+
+    beforeAll(async () => {
+      controlPlane = await startControlPlane({ onProgress: (line) => process.stderr.write(`[kubernetes] ${line}\n`) });
+      kubeConfig = new KubeConfig();
+      kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+    }, 30 * 60_000);
+
+    afterAll(async () => {
+      await kubelet?.stop();
+      await controlPlane?.stop();
+    });
+
+    it('accepts every object the chart renders, with the defaults and with every part on (server-side apply, dry run)', { timeout: 120_000 }, async () => {
+      // The CRDs for real (objects of a kind need it to exist): the chart's, and minimal
+      // ServiceMonitor and PrometheusRule CRDs (any spec) standing in for prometheus-operator's.
+      const monitoringCrd = (kind: string, plural: string): Manifest => ({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `${plural}.monitoring.coreos.com` },
+        spec: {
+          group: 'monitoring.coreos.com',
+          scope: 'Namespaced',
+          names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+          versions: [
+            {
+              name: 'v1',
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+            },
+          ],
+        },
+      });
+      const crds = [
+        scaledConsumerCrd() as unknown as Manifest,
+        monitoringCrd('ServiceMonitor', 'servicemonitors'),
+        monitoringCrd('PrometheusRule', 'prometheusrules'),
+      ];
+      await applyManifests(kubeConfig, crds);
+      const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
+      for (const crd of crds) {
+        await waitFor(`CRD ${crd.metadata.name} established`, async () =>
+          (await extensions.readCustomResourceDefinition({ name: crd.metadata.name })).status?.conditions?.some(
+            (c) => c.type === 'Established' && c.status === 'True',
+          ),
+        );
+      }
+      await applyManifests(kubeConfig, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lagscale' } }]);
+      for (const [what, args] of [
+        ['defaults', []],
+        ['every part on', ['--values', ALL_ON_VALUES]],
+      ] as const) {
+        const manifests = await template(args);
+        const applied = await applyManifests(kubeConfig, manifests, { dryRun: true, namespace: 'lagscale' });
+        expect(applied.map((m) => m.kind)).toEqual(manifests.map((m) => m.kind));
+        process.stderr.write(`[helm] dry run (${what}): the API server accepted ${applied.length} objects: ${kindCounts(manifests)}\n`);
+      }
+      // So were the plain manifests (their Namespace and CRD exist now).
+      const plain = parseAllDocuments(readFileSync(PLAIN_MANIFESTS_FILE, 'utf8'))
+        .map((d) => d.toJSON() as Manifest | null)
+        .filter((m): m is Manifest => m !== null);
+      expect((await applyManifests(kubeConfig, plain, { dryRun: true })).length).toBe(plain.length);
+      process.stderr.write(`[helm] dry run: deploy/manifests/lagscale.yaml, ${plain.length} objects accepted\n`);
+    });
+
+    it('installs with helm; the controller pod from the chart becomes ready, scales the chart workers on real lag, serves the metrics API; uninstall leaves nothing', {
+      timeout: 420_000,
+    }, async () => {
+      const suffix = Date.now().toString(36);
+      const topic = `helm-${suffix}`;
+      const group = `helm-${suffix}-validators`;
+      // 10,000 records behind on 4 partitions, no consumer of this topic: the lag stays put.
+      await createTopic(brokers, topic, 4);
+      await createTopic(brokers, VALIDATION_TOPICS.requests, 4).catch(() => {});
+      await produce(brokers, { topic, perPartition: { 0: 2500, 1: 2500, 2: 2500, 3: 2500 } });
+      await commitOffsets(brokers, group, topic, { 0: 0, 1: 0, 2: 0, 3: 0 });
+      const [controllerPort, metricsApiPort, apiPort, exporterPort] = (await freePorts(4)) as [number, number, number, number];
+      const values = {
+        image: { repository: 'lagscale', tag: 'test' },
+        kafka: { brokers },
+        store: { opensearch: { url: openSearchUrl, indexPrefix: `helm-${suffix}` } },
+        controller: { replicas: 1, intervalSeconds: 1, port: controllerPort, metricsApi: { port: metricsApiPort } },
+        exporter: { port: exporterPort, interval: '2s', groups: [group] },
+        api: { port: apiPort },
+        workers: {
+          group,
+          scaledConsumer: {
+            topics: [topic],
+            policy: { name: 'threshold', lagThreshold: 2500 },
+            behavior: { minReplicas: 1, maxReplicas: 3 },
+          },
+        },
+      };
+      const valuesFile = join(mkdtempSync(join(tmpdir(), 'lagscale-helm-values-')), 'values.yaml');
+      writeFileSync(valuesFile, JSON.stringify(values));
+
+      // Pods run as local processes: the image's entrypoint is the built CLI; the workers (one
+      // fixed metrics port in the chart) get a free port each, as each real pod has its own network.
+      const standIn = new KubeletStandIn({
+        kubeConfig,
+        logger,
+        entrypoint: [process.execPath, main],
+        serviceAccountCredentials: true,
+        env: { LAGSCALE_LOG_LEVEL: 'warn' },
+        adjustCommand: (pod, command) =>
+          pod.metadata?.labels?.['app.kubernetes.io/component'] === 'worker'
+            ? command.map((arg, i) => (command[i - 1] === '--port' ? '0' : arg))
+            : [...command],
+      });
+      kubelet = standIn;
+      await standIn.start();
+
+      const started = Date.now();
+      const install = await helm([
+        'install',
+        'lagscale',
+        CHART_DIR,
+        '--namespace',
+        'lagscale',
+        '--kubeconfig',
+        controlPlane.kubeconfigPath,
+        '--values',
+        valuesFile,
+      ]);
+      expect(install.code, install.stderr).toBe(0);
+      process.stderr.write(`[helm] helm install (${Date.now() - started} ms):\n${install.stdout}\n`);
+      const manifest = await helm(['get', 'manifest', 'lagscale', '--namespace', 'lagscale', '--kubeconfig', controlPlane.kubeconfigPath]);
+      const released = parseAllDocuments(manifest.stdout)
+        .map((d) => d.toJSON() as Manifest | null)
+        .filter((m): m is Manifest => m !== null);
+      process.stderr.write(`[helm] the release holds ${released.length} objects: ${kindCounts(released)}\n`);
+
+      const core = kubeConfig.makeApiClient(CoreV1Api);
+      const apps = kubeConfig.makeApiClient(AppsV1Api);
+      const controllerPod = await waitFor(
+        'the controller pod to be Ready',
+        async () => {
+          const pods = await core.listNamespacedPod({ namespace: 'lagscale', labelSelector: 'app.kubernetes.io/component=controller' });
+          return pods.items.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+        },
+        60_000,
+        250,
+      );
+      // The stand-in reports Ready when the process starts; the controller's own /readyz says it watches.
+      const readyz = await waitFor(
+        "the controller's /readyz",
+        async () => {
+          const answer = await fetch(`http://127.0.0.1:${controllerPort}/readyz`).catch(() => undefined);
+          return answer?.status === 200 ? ((await answer.json()) as Record<string, unknown>) : undefined;
+        },
+        60_000,
+        250,
+      );
+      process.stderr.write(`[helm] controller pod ${controllerPod.metadata?.name} Ready; /readyz ${JSON.stringify(readyz)}\n`);
+
+      // It holds the Lease (the Role in its namespace), and scales the workers: ceil(10,000 / 2,500) = 4, at most 3.
+      const lease = await waitFor('the Lease held by the controller pod', async () => {
+        const found = await kubeConfig
+          .makeApiClient(CoordinationV1Api)
+          .readNamespacedLease({ name: 'lagscale-controller', namespace: 'lagscale' })
+          .catch(() => undefined);
+        return found?.spec?.holderIdentity ? found : undefined;
+      });
+      expect(lease.spec?.holderIdentity).toBe(controllerPod.metadata?.name);
+      const replicas: number[] = [];
+      await waitFor(
+        'the worker Deployment scaled to 3',
+        async () => {
+          const deployment = await apps.readNamespacedDeployment({ name: 'lagscale-worker', namespace: 'lagscale' });
+          if (replicas.at(-1) !== deployment.spec?.replicas) replicas.push(deployment.spec?.replicas ?? -1);
+          return deployment.spec?.replicas === 3;
+        },
+        90_000,
+        250,
+      );
+      const workerPods = () => [...standIn.running().keys()].filter((key) => key.startsWith('lagscale/lagscale-worker-'));
+      await waitFor('three worker processes', async () => workerPods().length === 3, 90_000, 250);
+      const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+      const scaledConsumer = await waitFor('the ScaledConsumer status', async () => {
+        const resource = (await custom.getNamespacedCustomObject({
+          group: SCALED_CONSUMER.group,
+          version: SCALED_CONSUMER.version,
+          namespace: 'lagscale',
+          plural: SCALED_CONSUMER.plural,
+          name: 'lagscale-worker',
+        })) as ScaledConsumer;
+        return resource.status?.desiredReplicas === 3 && resource.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+          ? resource
+          : undefined;
+      });
+      process.stderr.write(
+        `[helm] worker replicas ${replicas.join(' → ')}; pods ${workerPods().join(', ')}; ScaledConsumer lastDecision ${JSON.stringify(scaledConsumer.status?.lastDecision)}\n`,
+      );
+
+      // The metrics API from the chart, called as the aggregator calls it: TLS checked against the
+      // APIService's caBundle for the Service's name, the front-proxy client certificate, the HPA
+      // controller as the user. That needs the chart's generated certificate to match its caBundle,
+      // the auth-reader binding (the pod read the front-proxy CA at start), auth-delegator (the pod's
+      // SubjectAccessReview) and the reader binding (the HPA may get the metric). The API server
+      // itself cannot reach the pod here: without a pod network the Service has no endpoints (an
+      // endpoint may not be a loopback address), so the APIService stays unavailable.
+      const apiService = await kubeConfig.makeApiClient(ApiregistrationV1Api).readAPIService({ name: 'v1beta1.external.metrics.k8s.io' });
+      const caBundle = Buffer.from(apiService.spec?.caBundle ?? '', 'base64').toString('utf8');
+      expect(apiService.spec?.service).toMatchObject({ name: 'lagscale-metrics', namespace: 'lagscale', port: metricsApiPort });
+      const asAggregator = (path: string, user: string): Promise<{ status: number; body: string }> =>
+        new Promise((resolve, reject) => {
+          const sent = httpsRequest(
+            {
+              host: '127.0.0.1',
+              port: metricsApiPort,
+              path,
+              servername: 'lagscale-metrics.lagscale.svc',
+              ca: caBundle,
+              cert: readFileSync(controlPlane.certificates.frontProxyClient.cert),
+              key: readFileSync(controlPlane.certificates.frontProxyClient.key),
+              headers: { 'x-remote-user': user, 'x-remote-group': 'system:serviceaccounts', accept: 'application/json' },
+            },
+            (response) => {
+              const chunks: Buffer[] = [];
+              response.on('data', (chunk: Buffer) => chunks.push(chunk));
+              response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+            },
+          );
+          sent.on('error', reject);
+          sent.end();
+        });
+      const metricPath = `/apis/external.metrics.k8s.io/v1beta1/namespaces/lagscale/kafka_consumergroup_lag?labelSelector=consumergroup%3D${group}`;
+      const lag = await waitFor('the lag from the metrics API', async () => {
+        const answer = await asAggregator(metricPath, 'system:serviceaccount:kube-system:horizontal-pod-autoscaler');
+        return answer.status === 200 ? (JSON.parse(answer.body) as { items: { value: string }[] }).items[0] : undefined;
+      });
+      expect(lag.value).toBe('10000');
+      // Someone the chart granted nothing is refused.
+      expect((await asAggregator(metricPath, 'system:serviceaccount:lagscale:nobody')).status).toBe(403);
+      // The exporter and the API from the chart answer too (the API with the token Secret the chart made).
+      const exported = await waitFor('the exporter to export the group', async () => {
+        const text = await (await fetch(`http://127.0.0.1:${exporterPort}/metrics`).catch(() => undefined))?.text();
+        return text?.split('\n').find((line) => line.startsWith('kafka_consumergroup_lag{') && line.includes(group) && !line.includes('partition='));
+      });
+      const health = await waitFor('the API /healthz', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.status === 200);
+      expect(health).toBe(true);
+      process.stderr.write(`[helm] metrics API: kafka_consumergroup_lag ${lag.value}; exporter: ${exported}; API /healthz 200\n`);
+
+      // Uninstall: every object of the release is gone, and every pod process stopped.
+      const uninstall = await helm([
+        'uninstall',
+        'lagscale',
+        '--namespace',
+        'lagscale',
+        '--kubeconfig',
+        controlPlane.kubeconfigPath,
+        '--wait',
+        '--timeout',
+        '3m',
+      ]);
+      expect(uninstall.code, uninstall.stderr).toBe(0);
+      process.stderr.write(`[helm] helm uninstall: ${uninstall.stdout.trim()}\n`);
+      const objects = kubeConfig.makeApiClient(KubernetesObjectApi);
+      const remaining = async (): Promise<string[]> => {
+        const left: string[] = [];
+        for (const object of released) {
+          const found = await objects
+            .read({
+              apiVersion: object.apiVersion,
+              kind: object.kind,
+              metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? 'lagscale' },
+            })
+            .catch(() => undefined);
+          if (found !== undefined) left.push(`${object.kind} ${object.metadata.name}`);
+        }
+        const pods = await core.listNamespacedPod({ namespace: 'lagscale', labelSelector: 'app.kubernetes.io/instance=lagscale' });
+        left.push(...pods.items.map((p) => `Pod ${p.metadata?.name}`));
+        const replicaSets = await apps.listNamespacedReplicaSet({ namespace: 'lagscale', labelSelector: 'app.kubernetes.io/instance=lagscale' });
+        left.push(...replicaSets.items.map((r) => `ReplicaSet ${r.metadata?.name}`));
+        left.push(...[...standIn.running().keys()].filter((key) => key.startsWith('lagscale/')).map((key) => `process of ${key}`));
+        return left;
+      };
+      await waitFor('nothing of the release left', async () => (await remaining()).length === 0, 120_000, 500).catch(async (error: Error) => {
+        throw new Error(`${error.message}; left: ${(await remaining()).join(', ')}`);
+      });
+      expect(await remaining()).toEqual([]);
+      // helm never deletes what crds/ installed: the CRD stays for other releases and the custom resources.
+      const crd = await kubeConfig.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: 'scaledconsumers.lagscale.dev' });
+      expect(crd.metadata?.name).toBe('scaledconsumers.lagscale.dev');
+      process.stderr.write(
+        `[helm] after helm uninstall: none of the ${released.length} objects, no pod, no ReplicaSet, no process left (the CRD stays, as helm does)\n`,
+      );
+    });
+  });
+});
