@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { type LagscaleConfig, parseInteger } from '../config.js';
+import { ConfigError, type LagscaleConfig, parseInteger } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { untilStopSignal } from '../runtime.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../stack/local-stack.js';
@@ -13,6 +13,12 @@ interface UpFlags extends ConnectionFlags {
 /** The stack's settings from flags, env vars and an optional config file. */
 export function stackSettings(flags: UpFlags): { config: LagscaleConfig; options: Omit<LocalStackOptions, 'config'> } {
   const config = resolveConfig(flags);
+  if (config.autoscaler?.source !== undefined && config.autoscaler.source.type !== 'kafka') {
+    // The stack's workers are the lag engine's own consumers; a query source belongs to `lagscale autoscale`.
+    throw new ConfigError(
+      `autoscaler.source: lagscale up scales its validation workers on their Kafka lag; source type ${config.autoscaler.source.type} is for lagscale autoscale (see docs/autoscaler.md)`,
+    );
+  }
   config.exporter.host = flags.host ?? process.env.LAGSCALE_HOST ?? '127.0.0.1';
   config.exporter.port = parseInteger(flags.port ?? process.env.LAGSCALE_PORT ?? '8080', flags.port ? '--port' : 'LAGSCALE_PORT', 0, 65535);
   return {
