@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from '@lagscale/kafka';
@@ -29,8 +30,15 @@ export interface RunningPrometheus {
 /**
  * A real Prometheus (Debian's package) on a free loopback port, with the given scrape configs
  * (YAML, the `scrape_configs:` list items) and rule files, scraping and evaluating every second.
+ * `webConfig` (the YAML of --web.config.file: tls_server_config, basic_auth_users) puts its API
+ * behind TLS and/or passwords; then `url` uses `webConfig.scheme`, readiness is a TCP connect, and
+ * the query helpers here, which do not authenticate, are not for that server.
  */
-export async function startPrometheus(options: { readonly scrapeConfigs: string; readonly ruleFiles?: readonly string[] }): Promise<RunningPrometheus> {
+export async function startPrometheus(options: {
+  readonly scrapeConfigs: string;
+  readonly ruleFiles?: readonly string[];
+  readonly webConfig?: { readonly yaml: string; readonly scheme: 'http' | 'https' };
+}): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'lagscale-prometheus-'));
   const [port] = (await freePorts(1)) as [number];
   const rules = (options.ruleFiles ?? []).map((file) => `  - ${JSON.stringify(file)}`).join('\n');
@@ -47,9 +55,14 @@ export async function startPrometheus(options: { readonly scrapeConfigs: string;
       '',
     ].join('\n'),
   );
+  const webArgs: string[] = [];
+  if (options.webConfig !== undefined) {
+    writeFileSync(join(dir, 'web.yml'), options.webConfig.yaml);
+    webArgs.push(`--web.config.file=${join(dir, 'web.yml')}`);
+  }
   const child: ChildProcess = spawn(
     'prometheus',
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, ...webArgs],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -62,7 +75,7 @@ export async function startPrometheus(options: { readonly scrapeConfigs: string;
     child.once('exit', (code) => reject(new Error(`prometheus exited (code ${code}):\n${log}`)));
   });
   failed.catch(() => {});
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.webConfig?.scheme ?? 'http'}://127.0.0.1:${port}`;
   const api = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${url}${path}`);
     const body = (await response.json()) as { status: string; data: T; error?: string };
@@ -75,7 +88,18 @@ export async function startPrometheus(options: { readonly scrapeConfigs: string;
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.race([failed, waitFor('Prometheus to be ready', async () => (await fetch(`${url}/-/ready`)).ok, 30_000, 200)]);
+    const ready =
+      options.webConfig === undefined
+        ? async () => (await fetch(`${url}/-/ready`)).ok
+        : () =>
+            new Promise<boolean>((resolve) => {
+              const socket = connect(port, '127.0.0.1', () => {
+                socket.destroy();
+                resolve(true);
+              });
+              socket.on('error', () => resolve(false));
+            });
+    await Promise.race([failed, waitFor('Prometheus to be ready', ready, 30_000, 200)]);
   } catch (error) {
     await stop();
     throw error;

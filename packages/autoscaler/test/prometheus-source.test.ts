@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   Autoscaler,
   LocalProcessPool,
@@ -210,6 +214,73 @@ describe('prometheus source on a real Prometheus', () => {
       await metricSource.stop();
       await autoscaler.stop();
       await pool.close();
+    }
+  });
+});
+
+describe('prometheus source on a real Prometheus behind TLS and basic auth', () => {
+  // bcrypt (cost 4, to keep Prometheus' check cheap) of the password below; a test-only credential.
+  const password = 'lagscale-test-password';
+  const hash = '$2b$04$7/SCzPYXwClU9erU1zC.6OjqMGFDMIJSyhL/CSZTmnGcPxFGi089W';
+
+  it('queries over https with a CA file and a password; a wrong password or an unknown CA fails the read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lagscale-prometheus-tls-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    // A self-signed certificate for 127.0.0.1: it is its own CA.
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    const secured = await startPrometheus({
+      scrapeConfigs: "  - job_name: none\n    static_configs: [{ targets: ['127.0.0.1:1'] }]",
+      webConfig: {
+        scheme: 'https',
+        yaml: [`tls_server_config:`, `  cert_file: ${cert}`, `  key_file: ${key}`, 'basic_auth_users:', `  lagscale: '${hash}'`, ''].join('\n'),
+      },
+    });
+    try {
+      const at = (raw: Record<string, unknown>) =>
+        new PrometheusQueryClient(parsePrometheusSourceConfig({ serverAddress: secured.url, query: 'vector(42)', threshold: 10, ...raw }));
+      const read = await waitFor(
+        'a query over https with basic auth',
+        async () => at({ tls: { ca: cert }, auth: { username: 'lagscale', password } }).read(),
+        15_000,
+        200,
+      );
+      expect(read.value).toBe(42);
+      // customHeaders reach the server: the same credentials as a header work too.
+      const header = `Basic ${Buffer.from(`lagscale:${password}`).toString('base64')}`;
+      expect((await at({ tls: { ca: cert }, customHeaders: { Authorization: header } }).read()).value).toBe(42);
+      expect((await at({ unsafeSsl: true, auth: { username: 'lagscale', password } }).read()).value).toBe(42);
+
+      const wrong = await failedRead(at({ tls: { ca: cert }, auth: { username: 'lagscale', password: 'guess' } }).read());
+      expect(wrong).toBeInstanceOf(PrometheusQueryError);
+      expect(wrong.message).toContain('answered HTTP 401');
+      const untrusted = await failedRead(at({ auth: { username: 'lagscale', password } }).read());
+      expect(untrusted.message).toMatch(/cannot query https:\/\/127\.0\.0\.1:\d+\/api\/v1\/query: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/);
+    } finally {
+      await secured.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
