@@ -423,8 +423,9 @@ describe('Helm chart deploy/helm/lagscale', () => {
       // The exporter and the API from the chart answer too (the API with the token Secret the chart made).
       const exported = await waitFor('the exporter to export the group', async () => {
         const text = await (await fetch(`http://127.0.0.1:${exporterPort}/metrics`).catch(() => undefined))?.text();
-        return text?.split('\n').find((line) => line.startsWith('kafka_consumergroup_lag{') && line.includes(group) && !line.includes('partition='));
+        return text?.split('\n').find((line) => line.startsWith('kafka_consumergroup_lag_sum{') && line.includes(`"${group}"`) && line.includes(`"${topic}"`));
       });
+      expect(exported).toMatch(/ 10000$/);
       const health = await waitFor('the API /healthz', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.status === 200);
       expect(health).toBe(true);
       process.stderr.write(`[helm] metrics API: kafka_consumergroup_lag ${lag.value}; exporter: ${exported}; API /healthz 200\n`);
