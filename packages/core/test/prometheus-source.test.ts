@@ -45,11 +45,12 @@ const vector = (...values: string[]) => ({
 });
 const scalar = (value: string) => ({ status: 'success', data: { resultType: 'scalar', result: [1_764_860_000.123, value] } });
 
-function input(value: number, currentReplicas: number): ScalingInputWithMetric {
+function input(value: number, currentReplicas: number, readyReplicas: number | null = null): ScalingInputWithMetric {
   const plain: ScalingInput = {
     time: 0,
     group: 'validator',
     currentReplicas,
+    readyReplicas,
     partitions: [],
     produceRate: null,
     consumeRate: null,
@@ -59,8 +60,8 @@ function input(value: number, currentReplicas: number): ScalingInputWithMetric {
   return { ...plain, externalMetric: { source: 'prometheus', value, description: `query q = ${value}` } };
 }
 
-function recommend(value: number, currentReplicas: number, raw: Record<string, unknown> = {}) {
-  return prometheusPolicy.recommend(input(value, currentReplicas), config(raw), null).recommendation;
+function recommend(value: number, currentReplicas: number, raw: Record<string, unknown> = {}, readyReplicas: number | null = null) {
+  return prometheusPolicy.recommend(input(value, currentReplicas, readyReplicas), config(raw), null).recommendation;
 }
 
 describe('prometheus source config (KEDA prometheus trigger metadata)', () => {
@@ -69,6 +70,7 @@ describe('prometheus source config (KEDA prometheus trigger metadata)', () => {
       serverAddress: 'http://127.0.0.1:9090',
       query: base.query,
       threshold: 100,
+      metricType: 'AverageValue',
       activationThreshold: 0,
       ignoreNullValues: true,
       queryParameters: {},
@@ -136,7 +138,7 @@ describe('prometheus source config (KEDA prometheus trigger metadata)', () => {
       'autoscaler.source.tls: cert and key go together (a client certificate needs its key)',
       'autoscaler.source.auth: choose one of bearerToken(File), username/password or customAuthHeader/customAuthValue, got bearer and basic',
       'autoscaler.source.timeout: must be milliseconds between 1 and 300000, got 0',
-      'autoscaler.source.metricType: must be one of AverageValue, got "Utilization"',
+      'autoscaler.source.metricType: must be one of AverageValue, Value, got "Utilization"',
     ]);
     expect(problemsOf(() => parsePrometheusSourceConfig({ query: 'up' }, 's'))).toEqual(['s.serverAddress: required', 's.threshold: required (a number > 0)']);
     expect(problemsOf(() => config({ auth: { username: 'u' } }))).toEqual(['auth.password: required with username (a string)']);
@@ -255,6 +257,19 @@ describe('value → replicas (HPA AverageValue, tolerance 0.1) and activity', ()
   it('the value goes to the HPA in thousandths, as KEDA sends it', () => {
     expect(recommend(0.0004, 1, { threshold: 0.001 }).replicas).toBe(0);
     expect(recommend(0.0015, 1, { threshold: 0.001 }).replicas).toBe(1);
+  });
+
+  it('metricType Value: ready replicas x value / threshold, as KEDA + HPA with a Value target', () => {
+    const value = { metricType: 'Value' };
+    expect(prometheusPolicy.readsReadyReplicas?.(config(value))).toBe(true);
+    expect(prometheusPolicy.readsReadyReplicas?.(config())).toBe(false);
+    const r = recommend(450, 3, value, 2);
+    expect(r.replicas).toBe(9); // ceil(4.5 x 2 ready)
+    expect(r.arithmetic).toBe('query q = 450; metricType Value: usage ratio 450 / 100 = 4.5 outside tolerance 0.1 -> ceil(4.5 x 2 ready) = 9');
+    expect(recommend(105, 3, value, 2).replicas).toBe(3); // ratio 1.05 inside the band
+    expect(recommend(40, 4, value, 4).replicas).toBe(2); // ceil(0.4 x 4)
+    expect(recommend(250, 0, value).replicas).toBe(3); // from zero: ceil(ratio)
+    expect(unavailable(() => recommend(450, 3, value, null))).toContain('metricType Value needs the ready replicas');
   });
 
   it('without a value in the input the cycle is a failed read', () => {

@@ -10,7 +10,14 @@
  */
 
 import { type ConfigObject, joinPath, readBoolean, readChoice, readInteger, readObject, rejectUnknownKeys } from './config-reader.js';
-import { formatTolerance, type HpaTolerance, hpaAverageValueReplicas, ScalingMetricUnavailableError } from './threshold-policy.js';
+import {
+  formatTolerance,
+  type HpaMetricType,
+  type HpaTolerance,
+  hpaAverageValueReplicas,
+  hpaValueReplicas,
+  ScalingMetricUnavailableError,
+} from './threshold-policy.js';
 import { type PolicyRecommendation, ScalingConfigError, type ScalingInput, type ScalingPolicy } from './types.js';
 
 /** Credentials for the query API (KEDA's TriggerAuthentication parameters for the prometheus scaler). */
@@ -25,8 +32,10 @@ export interface PrometheusSourceConfig {
   readonly serverAddress: string;
   /** The PromQL instant query; it must return one series or a scalar. */
   readonly query: string;
-  /** HPA AverageValue target: the value one replica should carry (KEDA threshold, a float > 0). */
+  /** The HPA target (KEDA threshold, a float > 0): per replica for AverageValue, for the whole value for Value. */
   readonly threshold: number;
+  /** KEDA trigger `metricType`: AverageValue (default; value / threshold replicas) or Value (ready replicas x value / threshold). */
+  readonly metricType: HpaMetricType;
   /** Active while value > activationThreshold (KEDA default 0). */
   readonly activationThreshold: number;
   /** Empty result, an empty value, NaN or ±Inf count as 0 (true, KEDA's default) or fail the read (false). */
@@ -51,6 +60,7 @@ export interface PrometheusSourceConfig {
 
 export const PROMETHEUS_SOURCE_DEFAULTS = {
   activationThreshold: 0,
+  metricType: 'AverageValue',
   ignoreNullValues: true,
   unsafeSsl: false,
   timeout: 3000,
@@ -279,8 +289,8 @@ export function parsePrometheusSourceConfig(raw: unknown, path = ''): Prometheus
   // KEDA's timeout is in milliseconds ("1000").
   const timeout = readInteger(obj, 'timeout', path, problems, d.timeout, { min: 1, max: 300_000, message: 'must be milliseconds between 1 and 300000' });
   const pollingInterval = readFloat(obj, 'pollingInterval', path, problems, { required: false, fallback: d.pollingInterval, positive: true });
-  // Only AverageValue so far: the value is divided by the replicas, as KEDA's default metricType.
-  readChoice(obj, 'metricType', path, problems, ['AverageValue'] as const, 'AverageValue');
+  // KEDA takes AverageValue and Value for a scaler's metric (Utilization is for cpu and memory only).
+  const metricType = readChoice(obj, 'metricType', path, problems, ['AverageValue', 'Value'] as const, d.metricType);
   const tolerance = readTolerance(obj, path, problems);
   if (serverAddress.startsWith('http:') && (tls.ca !== null || tls.cert !== null || unsafeSsl)) {
     problems.push(`${joinPath(path, 'tls')}: TLS settings need an https:// serverAddress`);
@@ -290,6 +300,7 @@ export function parsePrometheusSourceConfig(raw: unknown, path = ''): Prometheus
     serverAddress,
     query,
     threshold,
+    metricType,
     activationThreshold,
     ignoreNullValues,
     queryParameters,
@@ -453,16 +464,28 @@ function recommendPrometheus(input: ScalingInput, config: PrometheusSourceConfig
   const value = toMilli(reading.value);
   const target = toMilli(config.threshold);
   const current = input.currentReplicas;
-  const hpa = hpaAverageValueReplicas(value, target, current, config.tolerance);
+  const ready = input.readyReplicas ?? null;
+  const byValue = config.metricType === 'Value';
+  const hpa = byValue ? hpaValueReplicas(value, target, current, ready, config.tolerance) : hpaAverageValueReplicas(value, target, current, config.tolerance);
   const tolerance = formatTolerance(config.tolerance);
   const active = reading.value > config.activationThreshold;
   const activity = `value ${fmt(reading.value)} ${active ? '>' : '<='} activationThreshold ${fmt(config.activationThreshold)}`;
-  let arithmetic = `${reading.description}; ${fmt(value)} / threshold ${fmt(target)} = ${fmt(value / target)} -> ceil ${Math.max(0, Math.ceil(value / target))}`;
+  let arithmetic = byValue
+    ? `${reading.description}; metricType Value: usage ratio ${fmt(value)} / ${fmt(target)} = ${fmt(hpa.usageRatio)}`
+    : `${reading.description}; ${fmt(value)} / threshold ${fmt(target)} = ${fmt(value / target)} -> ceil ${Math.max(0, Math.ceil(value / target))}`;
   let reason: string;
   if (current === 0) {
     // As with the threshold policy: at 0 replicas the HPA is off and KEDA's activity alone decides.
     arithmetic += `; at 0 replicas the HPA is not consulted: ${activity}`;
     reason = active ? `active at 0 replicas (${activity}): activate, then scale on the query` : `inactive at 0 replicas (${activity})`;
+  } else if (byValue) {
+    arithmetic += hpa.withinTolerance
+      ? ` within tolerance ${tolerance} -> keep ${current}`
+      : ` outside tolerance ${tolerance} -> ceil(${fmt(hpa.usageRatio)} x ${ready} ready) = ${hpa.replicas}`;
+    reason = hpa.withinTolerance
+      ? `query value ${fmt(value)} is within tolerance ${tolerance} of the target ${fmt(target)}: keep ${current}`
+      : `query value ${fmt(value)} is ${fmt(hpa.usageRatio)}x the target ${fmt(target)}: ${ready} ready of ${current} replicas x ${fmt(hpa.usageRatio)} -> ${hpa.replicas}`;
+    if (!active) reason += `; inactive (${activity})`;
   } else {
     const ratio = `usage ratio ${fmt(value)} / (${fmt(target)} x ${current}) = ${fmt(hpa.usageRatio)}`;
     arithmetic += hpa.withinTolerance
@@ -484,7 +507,9 @@ function recommendPrometheus(input: ScalingInput, config: PrometheusSourceConfig
       query: config.query,
       value: reading.value,
       threshold: config.threshold,
+      metricType: config.metricType,
       activationThreshold: config.activationThreshold,
+      readyReplicas: ready,
       usageRatio: Number.isFinite(hpa.usageRatio) ? hpa.usageRatio : null,
       withinTolerance: hpa.withinTolerance,
     },
@@ -492,12 +517,13 @@ function recommendPrometheus(input: ScalingInput, config: PrometheusSourceConfig
 }
 
 /**
- * The policy of the prometheus source: KEDA's prometheus scaler + HPA AverageValue. It reads the
+ * The policy of the prometheus source: KEDA's prometheus scaler + HPA AverageValue or Value. It reads the
  * query value the autoscaler put in the input (`externalMetric`); without one it is a failed read.
  */
 export const prometheusPolicy: ScalingPolicy<PrometheusSourceConfig, null> = {
   name: 'prometheus',
   parseConfig: (raw) => parsePrometheusSourceConfig(raw),
   initialState: () => null,
+  readsReadyReplicas: (config) => config.metricType === 'Value',
   recommend: (input, config) => ({ recommendation: recommendPrometheus(input, config), state: null }),
 };
