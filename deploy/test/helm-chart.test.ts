@@ -19,6 +19,7 @@ import { freePorts } from '@lagscale/kafka';
 import {
   applyManifests,
   type ControlPlane,
+  controllerManifests,
   KubeletStandIn,
   type Manifest,
   resolveHelm,
@@ -148,6 +149,11 @@ describe('Helm chart deploy/helm/lagscale', () => {
     // The PrometheusRule holds deploy/prometheus/alerts.yaml's groups; the CRD is lagscale kube manifests'.
     const rule = allOn.find((m) => m.kind === 'PrometheusRule') as unknown as { spec: unknown };
     expect(rule.spec).toEqual(parse(readFileSync(ALERTS_FILE, 'utf8')));
+    // The controller's RBAC is exactly what `lagscale kube manifests` grants it.
+    const rules = (manifests: readonly Manifest[], kind: string) =>
+      (manifests.find((m) => m.kind === kind && m.metadata.name.startsWith('lagscale-controller')) as unknown as { rules: unknown }).rules;
+    expect(rules(defaults, 'ClusterRole')).toEqual(rules(controllerManifests(), 'ClusterRole'));
+    expect(rules(defaults, 'Role')).toEqual(rules(controllerManifests(), 'Role'));
     const withCrds = await template(['--include-crds']);
     expect(withCrds.find((m) => m.kind === 'CustomResourceDefinition')).toEqual(scaledConsumerCrd());
   });
@@ -428,7 +434,20 @@ describe('Helm chart deploy/helm/lagscale', () => {
       expect(exported).toMatch(/ 10000$/);
       const health = await waitFor('the API /healthz', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.status === 200);
       expect(health).toBe(true);
-      process.stderr.write(`[helm] metrics API: kafka_consumergroup_lag ${lag.value}; exporter: ${exported}; API /healthz 200\n`);
+      const tokens = await core.readNamespacedSecret({ name: 'lagscale-api-tokens', namespace: 'lagscale' });
+      const [tokenName, scope, secret] = Buffer.from(tokens.data?.tokens ?? '', 'base64')
+        .toString('utf8')
+        .split(':') as [string, string, string];
+      expect([tokenName, scope, secret.length]).toEqual(['admin', 'admin', 40]);
+      const jobs = (authorization?: string) =>
+        fetch(`http://127.0.0.1:${apiPort}/api/v1/jobs`, authorization === undefined ? {} : { headers: { authorization } }).then((r) => r.status);
+      expect(await jobs()).toBe(401);
+      expect(await jobs(`Bearer ${secret}`)).toBe(200);
+      const page = await fetch(`http://127.0.0.1:${apiPort}/`);
+      expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+      process.stderr.write(
+        `[helm] metrics API: kafka_consumergroup_lag ${lag.value}; exporter: ${exported}; API: /healthz 200, /api/v1/jobs 401 without a token and 200 with the chart's, console / 200\n`,
+      );
 
       // Uninstall: every object of the release is gone, and every pod process stopped.
       const uninstall = await helm([

@@ -17,6 +17,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { ConfigError, type LagscaleConfig, parseInteger, toConnectionOptions } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { listenOn, untilStopSignal } from '../runtime.js';
+import { registerConsoleAssets } from '../stack/console-assets.js';
 import { describeStore, openResultStore, resolveStoreConfig } from '../store.js';
 
 const CLOSE_GRACE_MS = 10_000;
@@ -27,6 +28,7 @@ interface ApiFlags extends ConnectionFlags {
   port: string;
   maxUploadBytes?: string;
   maxRecordBytes?: string;
+  console?: boolean;
 }
 
 /** Tokens from `LAGSCALE_API_TOKENS`, else from the config file's `api.tokens`; a bad entry is a config error. */
@@ -61,7 +63,8 @@ export function registerApiCommand(program: Command): void {
     .option('--host <address>', 'listen address; beyond loopback API tokens are required (LAGSCALE_API_TOKENS)', '127.0.0.1')
     .option('-p, --port <port>', 'listen port (0: any free port)', '8080')
     .option('--max-upload-bytes <n>', 'largest upload (default 4 GiB)')
-    .option('--max-record-bytes <n>', 'largest record; larger ones go to the DLQ (default 1000000)');
+    .option('--max-record-bytes <n>', 'largest record; larger ones go to the DLQ (default 1000000)')
+    .option('--console', 'also serve the web console at / (its validation pages; the lag pages need the local stack or the controller)');
   addConnectionOptions(command).action(async (flags: ApiFlags) => {
     const config = resolveConfig(flags);
     const host = flags.host;
@@ -82,7 +85,8 @@ export function registerApiCommand(program: Command): void {
     const store = await openResultStore(storeConfig);
     const app = Fastify(serverOptions(logger as FastifyBaseLogger));
     try {
-      registerApiErrorHandler(app);
+      // With the console, unknown paths are its pages (it answers a JSON 404 under /api itself).
+      registerApiErrorHandler(app, { notFound: flags.console !== true });
       await registerOpenApi(app);
       registerApiAuth(app, { tokens, ...(config.api?.allowedHosts === undefined ? {} : { allowedHosts: config.api.allowedHosts }) });
       app.get(
@@ -98,6 +102,8 @@ export function registerApiCommand(program: Command): void {
         return out.toString();
       });
       await registerValidatorApi(app, { store, ...(connection === undefined ? {} : { connection }), limits, metrics: uploads });
+      // After the API's routes: the console answers only what they do not (its files are public, the API keeps its tokens).
+      if (flags.console === true) await registerConsoleAssets(app);
       const url = await listenOn(app, { ...config, exporter: { host, port } });
       logger.info(
         { event: 'api_started', url, store: describeStore(storeConfig), tokens: tokens.map((t) => `${t.name}:${t.scope}`), kafka: connection?.brokers ?? [] },
