@@ -77,21 +77,46 @@ async function closeServer(app: FastifyInstance, graceMs = 5000): Promise<void> 
   }
 }
 
-/** One log line per crash, restart and recovery of the stack's own broker. */
-function logBrokerEvent(logger: Logger, event: KafkaNodeEvent): void {
-  if (event.kind === 'exited') {
-    logger.error(
-      { event: 'kafka_broker_exited', nodeId: event.nodeId, code: event.code, signal: event.signal, restartInMs: event.restartInMs },
-      `the local Kafka broker exited unasked (${event.signal ?? `code ${event.code}`}); restarting it in ${(event.restartInMs ?? 0) / 1000} s`,
-    );
-  } else if (event.kind === 'restarted') {
-    logger.warn({ event: 'kafka_broker_restarted', nodeId: event.nodeId, pid: event.pid }, 'the local Kafka broker was started again');
-  } else {
-    logger.info(
-      { event: 'kafka_broker_ready', nodeId: event.nodeId, downForMs: event.downForMs },
-      `the local Kafka broker serves again after ${event.downForMs} ms`,
-    );
+/**
+ * The stack's own broker as `/healthz` and `/readyz` report it: not ready from its crash until it
+ * serves again (the stack restarts it), with how often that happened. One log line per event.
+ */
+class BrokerWatch {
+  readonly #logger: Logger;
+  #down = false;
+  #crashes = 0;
+  #lastCrash: { at: string; signal: string | null; code: number | null } | null = null;
+  #lastDownForMs: number | null = null;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
   }
+
+  observe(event: KafkaNodeEvent): void {
+    if (event.kind === 'exited') {
+      this.#down = true;
+      this.#crashes++;
+      this.#lastCrash = { at: new Date().toISOString(), signal: event.signal, code: event.code };
+      this.#logger.error(
+        { event: 'kafka_broker_exited', nodeId: event.nodeId, code: event.code, signal: event.signal, restartInMs: event.restartInMs },
+        `the local Kafka broker exited unasked (${event.signal ?? `code ${event.code}`}); restarting it in ${(event.restartInMs ?? 0) / 1000} s`,
+      );
+    } else if (event.kind === 'restarted') {
+      this.#logger.warn({ event: 'kafka_broker_restarted', nodeId: event.nodeId, pid: event.pid }, 'the local Kafka broker was started again');
+    } else {
+      this.#down = false;
+      this.#lastDownForMs = event.downForMs;
+      this.#logger.info(
+        { event: 'kafka_broker_ready', nodeId: event.nodeId, downForMs: event.downForMs },
+        `the local Kafka broker serves again after ${event.downForMs} ms`,
+      );
+    }
+  }
+
+  readonly component: HealthComponent = {
+    name: 'kafka',
+    check: () => ({ ok: true, ready: !this.#down, restarts: this.#crashes, lastCrash: this.#lastCrash, lastDownForMs: this.#lastDownForMs }),
+  };
 }
 
 /** A taken port fails here, before anything starts, with what to do. */
@@ -132,6 +157,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     assertListenAllowed(config.exporter.host, tokens);
     if (config.exporter.port !== 0) await checkPortFree(config.exporter.port, 'the API and console', 'LAGSCALE_PORT');
     let kafka: KafkaCluster | null = null;
+    const broker = new BrokerWatch(logger);
     if (config.kafka.brokers.length === 0) {
       const kafkaDir = join(home, 'kafka');
       // A data folder remembers its ports; only a new one takes the requested port.
@@ -144,7 +170,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // The stack owns its broker: one that dies (the OOM killer, a stray kill) is started again
         // on the same port and data, and the workers, the lag engine and the API reconnect to it.
         restartCrashedNodes: true,
-        onNodeEvent: (event) => logBrokerEvent(logger, event),
+        onNodeEvent: (event) => broker.observe(event),
       }).catch((error: Error) => {
         throw new Error(`${error.message}\n(to use an existing cluster instead, set KAFKA_BROKERS=host:port)`);
       });
@@ -238,7 +264,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       host: config.exporter.host,
       tokens,
       ...(config.api?.allowedHosts === undefined ? {} : { allowedHosts: config.api.allowedHosts }),
-      health: [workersHealth],
+      health: kafka === null ? [workersHealth] : [workersHealth, broker.component],
       workers: () => pool.workers(),
     });
     cleanups.push(() => closeServer(server.app));
