@@ -449,6 +449,30 @@ describe('Helm chart deploy/helm/lagscale', () => {
         `[helm] metrics API: kafka_consumergroup_lag ${lag.value}; exporter: ${exported}; API: /healthz 200, /api/v1/jobs 401 without a token and 200 with the chart's, console / 200\n`,
       );
 
+      // An upgrade keeps what the chart generated (the metrics API's CA and certificate, the API
+      // token) and the workers' replicas the ScaledConsumer owns.
+      const generated = async () => {
+        const tls = await core.readNamespacedSecret({ name: 'lagscale-metrics-tls', namespace: 'lagscale' });
+        const api = await core.readNamespacedSecret({ name: 'lagscale-api-tokens', namespace: 'lagscale' });
+        return { ca: tls.data?.['ca.crt'], cert: tls.data?.['tls.crt'], tokens: api.data?.tokens };
+      };
+      const beforeUpgrade = await generated();
+      const upgrade = await helm([
+        'upgrade',
+        'lagscale',
+        CHART_DIR,
+        '--namespace',
+        'lagscale',
+        '--kubeconfig',
+        controlPlane.kubeconfigPath,
+        '--values',
+        valuesFile,
+      ]);
+      expect(upgrade.code, upgrade.stderr).toBe(0);
+      expect(await generated()).toEqual(beforeUpgrade);
+      expect((await apps.readNamespacedDeployment({ name: 'lagscale-worker', namespace: 'lagscale' })).spec?.replicas).toBe(3);
+      process.stderr.write('[helm] helm upgrade (revision 2): the CA, certificate and API token kept; the workers stay at 3 replicas\n');
+
       // Uninstall: every object of the release is gone, and every pod process stopped.
       const uninstall = await helm([
         'uninstall',
@@ -480,6 +504,9 @@ describe('Helm chart deploy/helm/lagscale', () => {
         left.push(...pods.items.map((p) => `Pod ${p.metadata?.name}`));
         const replicaSets = await apps.listNamespacedReplicaSet({ namespace: 'lagscale', labelSelector: 'app.kubernetes.io/instance=lagscale' });
         left.push(...replicaSets.items.map((r) => `ReplicaSet ${r.metadata?.name}`));
+        // helm's own record of the release (one Secret per revision).
+        const records = await core.listNamespacedSecret({ namespace: 'lagscale', labelSelector: 'owner=helm,name=lagscale' });
+        left.push(...records.items.map((r) => `Secret ${r.metadata?.name}`));
         left.push(...[...standIn.running().keys()].filter((key) => key.startsWith('lagscale/')).map((key) => `process of ${key}`));
         return left;
       };
@@ -491,7 +518,7 @@ describe('Helm chart deploy/helm/lagscale', () => {
       const crd = await kubeConfig.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: 'scaledconsumers.lagscale.dev' });
       expect(crd.metadata?.name).toBe('scaledconsumers.lagscale.dev');
       process.stderr.write(
-        `[helm] after helm uninstall: none of the ${released.length} objects, no pod, no ReplicaSet, no process left (the CRD stays, as helm does)\n`,
+        `[helm] after helm uninstall: none of the ${released.length} objects, no pod, no ReplicaSet, no release record, no process left (the CRD stays, as helm does)\n`,
       );
     });
   });
