@@ -10,12 +10,22 @@ import {
   PrometheusMetricSource,
   PrometheusQueryClient,
   PrometheusQueryError,
+  resolvePolicy,
   resolveSourceAndPolicy,
+  type ScaleTarget,
 } from '@lagscale/autoscaler';
-import { parseBehaviorConfig, parsePrometheusSourceConfig, prometheusQueryValue, type ScalingDecision, ScalingMetricUnavailableError } from '@lagscale/core';
-import { createLogger, PrometheusText } from '@lagscale/exporter';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test-support/kafka.js';
+import {
+  parseBehaviorConfig,
+  parsePrometheusSourceConfig,
+  prometheusQueryValue,
+  type ScalingDecision,
+  ScalingMetricUnavailableError,
+  scalingInputFromSnapshot,
+} from '@lagscale/core';
+import { createExporterServer, createLogger, PrometheusText } from '@lagscale/exporter';
+import { LagMonitor } from '@lagscale/kafka';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
 import { type RunningPrometheus, startPrometheus } from '../../../test-support/prometheus.js';
 
 const logger = createLogger('test-prometheus-source', 'silent');
@@ -281,6 +291,96 @@ describe('prometheus source on a real Prometheus behind TLS and basic auth', () 
     } finally {
       await secured.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Remembers the number it was asked for (as in autoscaler-loop.test.ts): no processes needed for 8 replicas. */
+class CountingTarget implements ScaleTarget {
+  readonly name = 'memory:test';
+  replicas: number;
+  constructor(initial: number) {
+    this.replicas = initial;
+  }
+  async currentReplicas(): Promise<number> {
+    return this.replicas;
+  }
+  async setReplicas(replicas: number): Promise<void> {
+    this.replicas = replicas;
+  }
+  async close(): Promise<void> {}
+}
+
+describe('prometheus source on lag that an exporter publishes', () => {
+  it("scales on kafka_consumergroup_lag_sum scraped from lagscale's exporter over a real Kafka group, as the threshold policy does with allowIdleConsumers", async () => {
+    const brokers = inject('kafkaBrokers');
+    const topic = `prom-src-${Date.now().toString(36)}`;
+    const group = `${topic}-g`;
+    await createTopic(brokers, topic, 4);
+    await produce(brokers, { topic, perPartition: { 0: 100, 1: 100, 2: 100, 3: 100 } });
+    await commitOffsets(brokers, group, topic, { 0: 0, 1: 0, 2: 0, 3: 0 });
+    const monitor = new LagMonitor({ connection: { brokers }, groups: [group], intervalSeconds: 0.5 });
+    const app = await createExporterServer({ monitor, logger });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    monitor.start();
+    const scraping = await startPrometheus({
+      scrapeConfigs: ['  - job_name: lagscale', '    static_configs:', `      - targets: ['127.0.0.1:${(app.server.address() as AddressInfo).port}']`].join(
+        '\n',
+      ),
+    });
+    const query = `sum(kafka_consumergroup_lag_sum{consumergroup="${group}"})`;
+    const { source, policy } = resolveSourceAndPolicy(
+      { type: 'prometheus', serverAddress: scraping.url, query, threshold: 50, pollingInterval: 0.5 },
+      undefined,
+      { source: 'source', policy: 'policy' },
+    );
+    if (source.type !== 'prometheus') throw new Error('expected the prometheus source');
+    const metricSource = new PrometheusMetricSource(source.config);
+    const target = new CountingTarget(1);
+    const autoscaler = new Autoscaler({
+      metricSource,
+      group,
+      policy,
+      // HPA's default scale-up (at most +4 or x2 per 15 s) would stop at 5 first; allow the whole step at once.
+      behavior: parseBehaviorConfig({
+        minReplicas: 1,
+        maxReplicas: 10,
+        scaleUp: { policies: [{ type: 'Pods', value: 10, periodSeconds: 15 }] },
+        scaleDown: { stabilizationWindowSeconds: 0 },
+      }),
+      target,
+      logger,
+    });
+    const decisions: ScalingDecision[] = [];
+    autoscaler.on('decision', (d) => decisions.push(d));
+    try {
+      await waitFor('Prometheus to scrape lag 400', async () => (await scraping.query(query))[0]?.value[1] === '400', 20_000, 100);
+      autoscaler.start();
+      metricSource.start();
+      // 400 records of lag at 50 per replica: 8, with no partition count to cap it.
+      await waitFor('8 replicas', async () => target.replicas === 8, 15_000, 50);
+      const snapshot = monitor.latest;
+      if (snapshot === null) throw new Error('no lag snapshot');
+      const input = scalingInputFromSnapshot(snapshot, group, 1);
+      if (input === null) throw new Error(`group ${group} is not in the snapshot`);
+      const thresholdReplicas = (raw: Record<string, unknown>): number => {
+        const resolved = resolvePolicy({ name: 'threshold', lagThreshold: 50, ...raw });
+        return resolved.policy.recommend(input, resolved.config, resolved.policy.initialState(resolved.config)).recommendation.replicas;
+      };
+      expect(thresholdReplicas({ allowIdleConsumers: true })).toBe(8);
+      // KEDA's Kafka scaler caps at the 4 partitions; a query knows no partitions (use maxReplicas).
+      expect(thresholdReplicas({})).toBe(4);
+
+      await commitOffsets(brokers, group, topic, { 0: 75, 1: 75, 2: 75, 3: 75 });
+      await waitFor('2 replicas once the lag is 100', async () => target.replicas === 2, 20_000, 50);
+      const down = decisions.findLast((d) => d.desiredReplicas === 2);
+      expect(down?.recommendation?.arithmetic).toContain(`query ${query} = 100 (vector, {}); 100 / threshold 50 = 2 -> ceil 2`);
+    } finally {
+      await metricSource.stop();
+      await autoscaler.stop();
+      await monitor.stop();
+      await scraping.stop();
+      await app.close();
     }
   });
 });
