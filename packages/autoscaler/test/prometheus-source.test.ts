@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -133,6 +133,23 @@ describe('prometheus source on a real Prometheus', () => {
     // Nothing listening: a failed read naming the address.
     const nowhere = parsePrometheusSourceConfig({ serverAddress: 'http://127.0.0.1:1', query: 'up', threshold: 1, timeout: 500 });
     expect((await failedRead(new PrometheusQueryClient(nowhere).read())).message).toContain('cannot query http://127.0.0.1:1/api/v1/query: ECONNREFUSED');
+    // A server that accepts and never answers: the read ends at the timeout.
+    const silent = createNetServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const hung = parsePrometheusSourceConfig({
+        serverAddress: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        query: 'up',
+        threshold: 1,
+        timeout: 300,
+      });
+      const started = Date.now();
+      const timedOut = await failedRead(new PrometheusQueryClient(hung).read());
+      expect(timedOut.message).toMatch(/no answer from http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query within 300 ms \(timeout\)/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      silent.close();
+    }
   });
 
   it('scales a local process pool up and down with the queried value, and falls back when Prometheus stops', async () => {
