@@ -137,6 +137,7 @@ export class KubeletStandIn {
     await this.#informer?.stop();
     await this.#queue;
     await Promise.all([...this.#pods.values()].map((pod) => this.#kill(pod, 10)));
+    for (const pod of this.#pods.values()) rmSync(pod.dir, { recursive: true, force: true });
   }
 
   async #registerNode(): Promise<void> {
