@@ -5,4 +5,5 @@ export * from './policies.js';
 export * from './sources/prometheus.js';
 export * from './sources/source.js';
 export * from './targets/local-pool.js';
+export * from './targets/pool-parent.js';
 export * from './targets/target.js';

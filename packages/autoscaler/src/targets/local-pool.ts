@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '@lagscale/exporter';
+import { POOL_PARENT_ENV } from './pool-parent.js';
 import type { ScaleTarget } from './target.js';
 
 export interface LocalPoolOptions {
@@ -179,11 +180,14 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
     const [program, ...args] = this.#options.command as [string, ...string[]];
     const child = spawn(program, args, {
       cwd: this.#options.cwd,
-      env: { ...process.env, ...this.#options.env, LAGSCALE_WORKER_ID: String(id) },
+      env: { ...process.env, ...this.#options.env, LAGSCALE_WORKER_ID: String(id), [POOL_PARENT_ENV]: String(process.pid) },
       // Piped, not inherited: the pool reads the line that says where the worker's metrics are,
-      // and passes everything on unchanged.
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // and passes everything on unchanged. stdin is a pipe held open and never written: when
+      // this process dies, the worker reads its end and drains (see pool-parent.ts).
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // A worker that exits closes its end: writing nothing, the pool only has to ignore that.
+    child.stdin?.on('error', () => {});
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', (error) => {
@@ -201,6 +205,7 @@ export class LocalProcessPool extends EventEmitter<LocalPoolEvents> implements S
     this.#options.logger.info({ event: 'worker_started', workerId: id, pid: child.pid }, `worker ${id} started`);
     this.emit('worker-start', { id, pid: child.pid });
     void exited.then(({ code, signal }) => {
+      child.stdin?.destroy();
       this.#workers.delete(id);
       const expected = worker.state === 'draining' || this.#closed;
       this.emit('worker-exit', { id, code, signal, expected });

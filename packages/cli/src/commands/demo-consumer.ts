@@ -1,4 +1,4 @@
-import { runDemoConsumer } from '@lagscale/autoscaler';
+import { runDemoConsumer, watchPoolParent } from '@lagscale/autoscaler';
 import { createLogger } from '@lagscale/exporter';
 import type { Command } from 'commander';
 import { ConfigError, parseInteger, splitList, toConnectionOptions } from '../config.js';
@@ -29,6 +29,10 @@ export function registerDemoConsumerCommand(program: Command): void {
     const controller = new AbortController();
     process.once('SIGTERM', () => controller.abort());
     process.once('SIGINT', () => controller.abort());
+    watchPoolParent((reason) => {
+      logger.warn({ event: 'pool_gone', reason }, reason);
+      controller.abort();
+    });
     await runDemoConsumer({
       connection: toConnectionOptions(config),
       group: flags.group,

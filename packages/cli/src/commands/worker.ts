@@ -1,3 +1,4 @@
+import { watchPoolParent } from '@lagscale/autoscaler';
 import { createLogger } from '@lagscale/exporter';
 import { createWorkerHttp, runWorker, WorkerMetrics } from '@lagscale/validator';
 import type { Command } from 'commander';
@@ -64,6 +65,11 @@ export function registerWorkerCommand(program: Command): void {
     // a second signal must not kill a worker in the middle of its drain (the pool SIGKILLs stragglers).
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // Started by a local pool whose process then died (even by SIGKILL): drain and exit rather than consume unseen.
+    watchPoolParent((reason) => {
+      logger.warn({ event: 'pool_gone', reason }, reason);
+      stop('pool-gone');
+    });
     // metricsUrl: how a local pool learns where to find this worker's metrics (for Prometheus service discovery).
     logger.info(
       { event: 'worker_started', url, metricsUrl: `${url}/metrics`, store: describeStore(storeConfig), group: flags.group },
