@@ -26,7 +26,9 @@ interface AutoscaleFlags extends ConnectionFlags {
 export function registerAutoscaleCommand(program: Command): void {
   const command = program
     .command('autoscale')
-    .description('the control loop: collect lag, decide, scale the target; serves /metrics and /api/v1/autoscaler')
+    .description(
+      'the control loop: collect lag (or run the PromQL query of autoscaler.source), decide, scale the target; serves /metrics and /api/v1/autoscaler',
+    )
     .option('--host <address>', 'listen address (default 127.0.0.1)')
     .option('-p, --port <port>', 'listen port (default 9308)');
   addConnectionOptions(command).action(async (flags: AutoscaleFlags) => {
