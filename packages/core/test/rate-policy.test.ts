@@ -298,4 +298,27 @@ describe('scale-in forecasts', () => {
     expect(recommendation.arithmetic).toContain('SLO budget');
     expect(recommendation.details?.forecastPeakTimeLagSeconds).toBeCloseTo(40 - (200 * 40) / 237.5, 10);
   });
+
+  it('spends the SLO: runs fewer replicas than λ needs while the forecast stays a reaction time below the SLO', () => {
+    // 250/s on 8 partitions, μ 100, 3 replicas, nothing behind; reaction 15 + 20 + 5 = 40 s.
+    const at = (slo: number) =>
+      once(
+        { timeLagSloSeconds: slo, serviceRatePerReplica: 100, startupSeconds: 20, rebalanceSeconds: 5 },
+        input({ partitions: 8, produceRate: 250, currentReplicas: 3, timeLagSeconds: 0 }),
+      );
+    // SLO 60: at most 60 − 40 = 20 s over 60 s. 1 replica: 5 s pause, then 100/s of 250/s, the oldest
+    // record's age 0.6·t + 2 = 38 s at 60 s: too much. 2 replicas: 0.2·t + 4 = 16 s <= 20: 2.
+    const sixty = at(60);
+    expect(sixty.replicas).toBe(2);
+    expect(sixty.arithmetic).toContain(
+      '2: capacity 200/s < sustained λ 250/s, spending the SLO: peak time lag over 60 s at 250/s 16 s <= 20 s (SLO 60 - reaction 40)',
+    );
+    // SLO 120: at most 80 s over 120 s; 1 replica reaches 0.6 × 120 + 2 = 74 s: 1.
+    expect(at(120).replicas).toBe(1);
+    // SLO 30 is shorter than the reaction time: no room to fall behind. 250 / 80 = 3.1 replicas, and
+    // 3 consumers of 8 partitions leave one with 3, no better than 4: 4.
+    const thirty = at(30);
+    expect(thirty.replicas).toBe(4);
+    expect(thirty.arithmetic).not.toContain('spending the SLO');
+  });
 });

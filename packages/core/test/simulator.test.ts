@@ -158,10 +158,12 @@ describe('simulate', () => {
   });
 
   it('a constant load under the rate policy and HPA behavior costs exactly what hand arithmetic says', () => {
-    // 30 records/s on 4 partitions, μ 10/s, one replica to start: 10/s short. At t=15 the policy
-    // sees λ = 30 and 300 behind and asks for (30 + 300/50) / 8 = 4.5 -> the 4 partitions' cap, 4.
-    // The new ones join at t=20; the 300 s scale-down window keeps 4 to the end (120 s):
-    // 15 s × 1 + 105 s × 4 = 435 replica-seconds.
+    // 30 records/s on 4 partitions, μ 10/s, one replica to start: 10/s short. Reaction time
+    // 15 + 5 + 2 = 22 s, so a count that falls behind may be run while its forecast over 60 s stays
+    // within 60 - 22 = 38 s. At t=15 (300 behind, the oldest 10 s old) 2 replicas forecast 33 s: 2,
+    // spending the SLO instead of draining at once. At t=45 two forecast more than 38 s and 3 is no
+    // usable count on 4 partitions: 4. The 300 s scale-down window keeps 4 to the end:
+    // 15 s × 1 + 30 s × 2 + 75 s × 4 = 375 replica-seconds, the time lag peaking at 27 s.
     const report = simulate({
       model: { partitions: 4, serviceRatePerReplica: 10, startupSeconds: 5, rebalanceSeconds: 2 },
       arrivals: constant(30, 120),
@@ -173,14 +175,15 @@ describe('simulate', () => {
       timeLagSloSeconds: 60,
       decisions: true,
     });
-    expect(report.replicaSeconds).toBe(435);
-    expect(report.scaleEvents).toBe(1);
-    expect(report.decisions?.[0]).toMatchObject({ time: 15_000, currentReplicas: 1, desiredReplicas: 4, action: 'scale_up' });
-    // Drained: 300 behind at 15 s, +10/s until the join at 20 s, +30/s during the 2 s rebalance:
-    // 410 behind at 22 s, gone at 10/s net by 63 s.
-    expect(report.finalBacklog).toBe(0);
+    expect(report.replicaSeconds).toBe(375);
+    expect(report.scaleEvents).toBe(2);
+    expect(report.peakTimeLagSeconds).toBe(27);
+    expect(report.decisions?.[0]).toMatchObject({ time: 15_000, currentReplicas: 1, desiredReplicas: 2, action: 'scale_up' });
+    expect(report.decisions?.[2]).toMatchObject({ time: 45_000, currentReplicas: 2, desiredReplicas: 4, action: 'scale_up' });
+    // 800 behind at 51 s (after the join and the rebalance), then 10/s net: 120 left at 120 s.
+    expect(report.finalBacklog).toBe(120);
     expect(report.arrived).toBe(3600);
-    expect(report.consumed).toBe(3600);
+    expect(report.consumed).toBe(3480);
   });
 
   it('is deterministic', () => {

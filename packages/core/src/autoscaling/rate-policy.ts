@@ -10,7 +10,11 @@
  *    λ / utilisation, the start-up and rebalance the change costs) keeps the time lag within the SLO
  *    minus one rebalance over the reaction time (one interval + start-up + rebalance), after which a
  *    later cycle could still add replicas in time (`forecastTimeLag`).
- * 3. Below the current count only as far as that forecast says is safe (scale-in gate).
+ * 3. With an SLO longer than the reaction time, a count below the sustained λ may be taken too: it
+ *    spends the SLO's slack (the backlog grows) while its forecast at the measured λ, over one SLO
+ *    period, keeps the time lag a whole reaction time below the SLO. Time lag grows at most a second
+ *    per second, so whatever arrives, a later cycle still adds replicas before the SLO is reached.
+ * 4. Below the current count only as far as that forecast says is safe (scale-in gate).
  *
  * μ is learned online: committed-offset growth per consumer over a cycle measures μ only when the
  * consumers had work the whole time (every partition lagging at both ends) and the membership did
@@ -376,6 +380,16 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   const capacityOf = (replicas: number): number => effectiveConsumers(replicas, partitions) * mu;
   // Room left under the SLO for the rebalance a later scale-up will cause.
   const sloTarget = slo === null ? null : slo - config.rebalanceSeconds;
+  // A count below the sustained λ lets the backlog grow. It is allowed while its forecast stays a
+  // whole reaction time (interval + start-up + rebalance) below the SLO: time lag grows at most one
+  // second per second whatever arrives, so a surprise seen at the next cycle is met by replicas that
+  // work before the SLO is reached. That margin replaces the utilisation headroom, so its forecast
+  // takes arrivals as measured. It must hold for one SLO period at least (or one reaction time if
+  // longer), so a group is not scaled in for a moment only to scale out again. An SLO shorter than
+  // the reaction time leaves no such room: then every count must keep up.
+  const deficitTarget = slo === null || slo - reaction <= 0 ? null : slo - reaction;
+  const deficitHorizon = slo === null ? horizon : Math.max(horizon, slo);
+  const steady = Math.max(lambda, state.sustainedArrivalRate ?? lambda);
   const assess = (replicas: number): Assessment => {
     const capacity = capacityOf(replicas);
     const phases: ForecastPhase[] =
@@ -395,7 +409,10 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
     // carries the bursts above it).
     const keepUpWith = sloTarget === null ? lambda : sustained;
     const keepsUp = capacity >= keepUpWith && (capacity > 0 || !active);
-    let pass = keepsUp;
+    // Or, with an SLO, it may fall behind (spend the SLO's slack, the backlog growing) while the
+    // time lag stays a whole reaction time below the SLO (see `deficitTarget`).
+    const spends = !keepsUp && deficitTarget !== null && capacity > 0;
+    let pass = keepsUp || spends;
     let text = `${replicas}: capacity ${round(capacity)}/s ${keepsUp ? '>=' : '<'} ${sloTarget === null ? 'λ' : 'sustained λ'} ${round(keepUpWith)}/s`;
     let peak: number | null = null;
     if (keepsUp && sloTarget !== null) {
@@ -404,6 +421,12 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
       const ok = peak <= sloTarget + 1e-9;
       pass &&= ok;
       text += `, peak time lag ${round(peak)} s ${ok ? '<=' : '>'} ${round(sloTarget)} s (SLO ${round(slo as number)} - rebalance ${round(config.rebalanceSeconds)})`;
+    } else if (spends && deficitTarget !== null) {
+      const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, arrivalRate: steady, phases, horizonSeconds: deficitHorizon });
+      peak = forecast.peakTimeLagSeconds;
+      const ok = peak <= deficitTarget + 1e-9;
+      pass &&= ok;
+      text += `, spending the SLO: peak time lag over ${round(deficitHorizon)} s at ${round(steady)}/s ${round(peak)} s ${ok ? '<=' : '>'} ${round(deficitTarget)} s (SLO ${round(slo as number)} - reaction ${round(reaction)})`;
     }
     if (keepsUp && config.targetDrainSeconds !== null && (backlog > 0 || replicas !== members)) {
       const drain = forecastTimeLag({ backlog, timeLagSeconds: timeLag, arrivalRate: lambda, phases, horizonSeconds: config.targetDrainSeconds });
@@ -429,7 +452,7 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   if (slo !== null && partitions > 0) {
     // The SLO's slack may carry the burst instead of idle headroom: the smallest count (from the one
     // that keeps up with the sustained λ) whose forecast stays inside the SLO, below `current` too.
-    const floor = active ? Math.max(1, usableConsumers(sustained / mu, partitions)) : 0;
+    const floor = active ? (deficitTarget === null ? Math.max(1, usableConsumers(sustained / mu, partitions)) : 1) : 0;
     for (const n of usableBetween(floor, formula - 1)) {
       const assessment = assess(n);
       if (assessment.pass) {
