@@ -2,6 +2,7 @@ import type { GroupLag, LagSnapshot } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { CollectionMetrics, renderMetrics } from './lag-metrics.js';
+import { writeProcessMetrics } from './process-metrics.js';
 import { CONTENT_TYPE, PrometheusText } from './prometheus.js';
 
 export interface ExporterServerOptions {
@@ -101,6 +102,7 @@ export function registerLagRoutes(app: FastifyInstance, options: LagRoutesOption
     const out = new PrometheusText();
     renderMetrics(out, monitor, collection);
     for (const write of options.metrics ?? []) write(out);
+    writeProcessMetrics(out);
     return out.toString();
   });
 

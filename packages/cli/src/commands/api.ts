@@ -1,4 +1,4 @@
-import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions } from '@lagscale/exporter';
+import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions, writeProcessMetrics } from '@lagscale/exporter';
 import type { KafkaConnectionOptions } from '@lagscale/kafka';
 import {
   ApiConfigError,
@@ -98,6 +98,7 @@ export function registerApiCommand(program: Command): void {
       app.get('/metrics', { config: { scope: 'none' } }, async (_request, reply) => {
         const out = new PrometheusText();
         uploads.write(out);
+        writeProcessMetrics(out);
         reply.header('content-type', CONTENT_TYPE);
         return out.toString();
       });

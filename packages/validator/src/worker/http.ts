@@ -1,4 +1,4 @@
-import { PrometheusText, serverOptions } from '@lagscale/exporter';
+import { PrometheusText, serverOptions, writeProcessMetrics } from '@lagscale/exporter';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -16,6 +16,7 @@ export function createWorkerHttp(metrics: WorkerMetrics, state: WorkerHttpState,
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
     const out = new PrometheusText();
     metrics.write(out, labels);
+    writeProcessMetrics(out);
     return out.toString();
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
