@@ -79,7 +79,12 @@ export function registerUploadRoute(scope: FastifyInstance, context: ApiContext)
             format: { type: 'string', enum: ['ndjson', 'csv', 'json'], description: 'json: a JSON array of records' },
             jobId: { ...jobId, description: 'default: a new UUID; the same id and rule set again resubmits the records (workers upsert)' },
             filename: { type: 'string', minLength: 1, maxLength: 255, description: 'the file name, for the job source and format detection' },
-            delimiter: { type: 'string', minLength: 1, maxLength: 1, description: 'CSV field separator, default ","' },
+            delimiter: {
+              type: 'string',
+              // What parseCsv takes: one ASCII character other than a quote or a line break (anything else was a 500).
+              pattern: '^[\\u0000-\\u0009\\u000B\\u000C\\u000E-\\u0021\\u0023-\\u007E]$',
+              description: 'CSV field separator, default ",": one ASCII character other than a double quote, CR or LF',
+            },
             inferTypes: { type: 'boolean', description: 'CSV: unquoted numbers, true/false and empty/null become JSON values, default false' },
           },
         },
