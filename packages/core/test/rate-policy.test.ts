@@ -137,6 +137,55 @@ describe('time-lag forecast', () => {
   });
 });
 
+describe('time-lag forecast with a dated backlog', () => {
+  it('after a burst the head ages faster than even arrivals say', () => {
+    // 1000 behind, the oldest 20 s old: 900 of them arrived in a burst 20 to 15 s ago, then 100
+    // over 15 s. 100/s consume, nothing arrives. Even arrivals would say the head gets younger from
+    // the start (20 − t), peak 20 s. Dated, the first 9 s go through the burst (the head moves 5 s
+    // in 9 s): 20 + 9 − 5 = 24 s at t = 9, then the last 100 go in 1 s.
+    const common = { backlog: 1000, timeLagSeconds: 20, arrivalRate: 0, phases: [{ seconds: Number.POSITIVE_INFINITY, capacity: 100 }], horizonSeconds: 30 };
+    expect(forecastTimeLag(common).peakTimeLagSeconds).toBe(20);
+    const dated = forecastTimeLag({
+      ...common,
+      backlogProfile: [
+        { records: 0, ageSeconds: 20 },
+        { records: 900, ageSeconds: 15 },
+        { records: 1000, ageSeconds: 0 },
+      ],
+    });
+    expect(dated.peakTimeLagSeconds).toBeCloseTo(24, 9);
+    expect(dated.backlogAtHorizon).toBe(0);
+  });
+
+  it('the policy dates its backlog from the log ends it saw', () => {
+    const config = ratePolicy.parseConfig({ timeLagSloSeconds: 120, serviceRatePerReplica: 100, startupSeconds: 20, rebalanceSeconds: 5 });
+    let state = ratePolicy.initialState(config);
+    // One partition: log end 0 at t=0, 900 at t=15 (a burst), 1000 at t=30; committed stays at 0.
+    for (const [time, logEnd] of [
+      [0, 0],
+      [15_000, 900],
+      [30_000, 1000],
+    ] as const) {
+      const at: ScalingInput = {
+        time,
+        group: 'validator',
+        currentReplicas: 1,
+        partitions: [{ topic: 'requests', partition: 0, committedOffset: 0, logEndOffset: logEnd, logStartOffset: 0 }],
+        produceRate: null,
+        consumeRate: null,
+        activeConsumers: 1,
+        timeLagSeconds: time / 1000,
+      };
+      state = ratePolicy.recommend(at, config, state).state;
+    }
+    expect(state.arrivalHistory).toEqual([
+      { time: 0, logEnd: 0 },
+      { time: 15_000, logEnd: 900 },
+      { time: 30_000, logEnd: 1000 },
+    ]);
+  });
+});
+
 describe('rate policy recommendation', () => {
   it('the drain-time formula, with the prior μ before anything was measured', () => {
     const recommendation = once(

@@ -63,7 +63,20 @@ export interface RatePolicyState {
   readonly intervalSeconds: number | null;
   /** λ smoothed over `arrivalHalfLifeSeconds`: bursts shorter than that are the SLO's to absorb. */
   readonly sustainedArrivalRate: number | null;
+  /**
+   * The group's total log-end offset at recent cycles, oldest first: when the backlog's records
+   * arrived, for the forecast. Absent in state saved by older versions.
+   */
+  readonly arrivalHistory?: readonly ArrivalPoint[];
 }
+
+export interface ArrivalPoint {
+  readonly time: number;
+  readonly logEnd: number;
+}
+
+/** Cycles of arrival history kept: enough to date a backlog as old as a long SLO at short intervals. */
+const ARRIVAL_HISTORY_POINTS = 64;
 
 interface RateObservation {
   readonly time: number;
@@ -177,10 +190,35 @@ export interface TimeLagForecastInput {
   readonly backlog: number;
   /** Age (s) of the oldest record behind now. */
   readonly timeLagSeconds: number;
+  /**
+   * When the backlog's records arrived, if known: ages (s) now at counts of records from the head,
+   * piecewise linear between the points (records ascending from 0, ages descending). Absent: the
+   * backlog is taken to have arrived evenly over the last `timeLagSeconds`. After a burst the
+   * records near the head are denser than that, and the head ages faster than even arrivals say.
+   */
+  readonly backlogProfile?: readonly BacklogPoint[];
   /** Arrival rate (records/s), assumed constant over the horizon. */
   readonly arrivalRate: number;
   readonly phases: readonly ForecastPhase[];
   readonly horizonSeconds: number;
+}
+
+export interface BacklogPoint {
+  readonly records: number;
+  readonly ageSeconds: number;
+}
+
+/** Age now of the record `k` places behind the head, from a profile (linear between its points). */
+function ageInProfile(profile: readonly BacklogPoint[], k: number): number {
+  let previous = profile[0] as BacklogPoint;
+  for (const point of profile) {
+    if (k <= point.records) {
+      if (point.records <= previous.records) return point.ageSeconds;
+      return previous.ageSeconds + ((k - previous.records) / (point.records - previous.records)) * (point.ageSeconds - previous.ageSeconds);
+    }
+    previous = point;
+  }
+  return 0;
 }
 
 export interface TimeLagForecast {
@@ -201,9 +239,10 @@ export interface TimeLagForecast {
 export function forecastTimeLag(input: TimeLagForecastInput): TimeLagForecast {
   const { backlog: b, timeLagSeconds: age, arrivalRate: lambda, horizonSeconds: horizon } = input;
   const arrived = (t: number): number => b + lambda * t;
+  const profile = input.backlogProfile !== undefined && input.backlogProfile.length >= 2 ? input.backlogProfile : null;
   const headAge = (t: number, done: number): number => {
     if (done >= arrived(t) - 1e-9) return 0;
-    if (done < b) return t + age - (age * done) / b;
+    if (done < b) return t + (profile === null ? age - (age * done) / b : ageInProfile(profile, done));
     return lambda > 0 ? Math.max(0, t - (done - b) / lambda) : 0;
   };
   let t = 0;
@@ -217,6 +256,8 @@ export function forecastTimeLag(input: TimeLagForecastInput): TimeLagForecast {
     const points = [end];
     if (c > 0 && done < b) points.push(t + (b - done) / c);
     if (c > lambda && done < arrived(t)) points.push(t + (arrived(t) - done) / (c - lambda));
+    // The profile's corners: the head's age changes slope there.
+    if (c > 0 && profile !== null) for (const point of profile) if (point.records > done && point.records < b) points.push(t + (point.records - done) / c);
     for (const s of points) if (s > t && s <= end) peak = Math.max(peak, headAge(s, at(s)));
     done = at(end);
     t = end;
@@ -313,6 +354,37 @@ function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolic
   return { ...next, learnedServiceRate, busySamples, idleThroughput, arrivalRate, intervalSeconds: seconds, sustainedArrivalRate };
 }
 
+/** The group's total log-end offset, appended to the history (null when a partition's is unknown: the history restarts). */
+function recordArrivals(input: ScalingInput, history: readonly ArrivalPoint[] | undefined): readonly ArrivalPoint[] {
+  let logEnd = 0;
+  for (const p of input.partitions) {
+    if (p.logEndOffset === null) return [];
+    logEnd += p.logEndOffset;
+  }
+  const kept = (history ?? []).filter((point) => point.time < input.time && point.logEnd <= logEnd);
+  return [...kept, { time: input.time, logEnd }].slice(-ARRIVAL_HISTORY_POINTS);
+}
+
+/**
+ * The backlog's arrival profile from the history: for each past cycle whose log end lies inside
+ * the backlog, how many records from the head that was and how old. The head's age is the time
+ * lag (the worst partition's), so a partition behind the others is not hidden by the total.
+ */
+function backlogProfileOf(history: readonly ArrivalPoint[], time: number, backlog: number, timeLag: number): BacklogPoint[] | undefined {
+  const now = history[history.length - 1];
+  if (now === undefined || now.time !== time || backlog <= 0) return undefined;
+  const head = now.logEnd - backlog;
+  const points: BacklogPoint[] = [{ records: 0, ageSeconds: timeLag }];
+  for (const point of history) {
+    if (point.logEnd <= head) continue;
+    const age = (time - point.time) / 1000;
+    if (age >= timeLag) continue; // older than the head: the time lag already says more
+    points.push({ records: point.logEnd - head, ageSeconds: age });
+  }
+  // The history may not reach back to the head (it restarted): then nothing better than even arrivals is known.
+  return points.length >= 2 ? points : undefined;
+}
+
 /** One candidate replica count, forecast. */
 interface Assessment {
   readonly replicas: number;
@@ -322,7 +394,8 @@ interface Assessment {
 }
 
 function recommend(input: ScalingInput, config: RatePolicyConfig, previous: RatePolicyState): { recommendation: PolicyRecommendation; state: RatePolicyState } {
-  const state = observe(input, config, previous);
+  const observed = observe(input, config, previous);
+  const state: RatePolicyState = { ...observed, arrivalHistory: recordArrivals(input, previous.arrivalHistory) };
   const partitions = input.partitions.length;
   let backlog = 0;
   for (const p of input.partitions) {
@@ -390,6 +463,8 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   const deficitTarget = slo === null || slo - reaction <= 0 ? null : slo - reaction;
   const deficitHorizon = slo === null ? horizon : Math.max(horizon, slo);
   const steady = Math.max(lambda, state.sustainedArrivalRate ?? lambda);
+  const backlogProfile = backlogProfileOf(state.arrivalHistory ?? [], input.time, backlog, timeLag);
+  const dated = backlogProfile === undefined ? {} : { backlogProfile };
   const assess = (replicas: number): Assessment => {
     const capacity = capacityOf(replicas);
     const phases: ForecastPhase[] =
@@ -416,20 +491,20 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
     let text = `${replicas}: capacity ${round(capacity)}/s ${keepsUp ? '>=' : '<'} ${sloTarget === null ? 'λ' : 'sustained λ'} ${round(keepUpWith)}/s`;
     let peak: number | null = null;
     if (keepsUp && sloTarget !== null) {
-      const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, arrivalRate: burst, phases, horizonSeconds: horizon });
+      const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, ...dated, arrivalRate: burst, phases, horizonSeconds: horizon });
       peak = forecast.peakTimeLagSeconds;
       const ok = peak <= sloTarget + 1e-9;
       pass &&= ok;
       text += `, peak time lag ${round(peak)} s ${ok ? '<=' : '>'} ${round(sloTarget)} s (SLO ${round(slo as number)} - rebalance ${round(config.rebalanceSeconds)})`;
     } else if (spends && deficitTarget !== null) {
-      const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, arrivalRate: steady, phases, horizonSeconds: deficitHorizon });
+      const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, ...dated, arrivalRate: steady, phases, horizonSeconds: deficitHorizon });
       peak = forecast.peakTimeLagSeconds;
       const ok = peak <= deficitTarget + 1e-9;
       pass &&= ok;
       text += `, spending the SLO: peak time lag over ${round(deficitHorizon)} s at ${round(steady)}/s ${round(peak)} s ${ok ? '<=' : '>'} ${round(deficitTarget)} s (SLO ${round(slo as number)} - reaction ${round(reaction)})`;
     }
     if (keepsUp && config.targetDrainSeconds !== null && (backlog > 0 || replicas !== members)) {
-      const drain = forecastTimeLag({ backlog, timeLagSeconds: timeLag, arrivalRate: lambda, phases, horizonSeconds: config.targetDrainSeconds });
+      const drain = forecastTimeLag({ backlog, timeLagSeconds: timeLag, ...dated, arrivalRate: lambda, phases, horizonSeconds: config.targetDrainSeconds });
       const ok = drain.backlogAtHorizon <= 1e-6;
       pass &&= ok;
       text += `, ${ok ? 'caught up' : `${Math.round(drain.backlogAtHorizon)} records still behind`} after ${round(config.targetDrainSeconds)} s`;
@@ -525,6 +600,7 @@ export const ratePolicy: ScalingPolicy<RatePolicyConfig, RatePolicyState> = {
     arrivalRate: null,
     intervalSeconds: null,
     sustainedArrivalRate: null,
+    arrivalHistory: [],
   }),
   recommend,
 };
