@@ -201,6 +201,7 @@ export const scaledConsumerSchema = {
             rebalanceSeconds: { type: 'number', minimum: 0 },
             // threshold (KEDA's Kafka scaler)
             lagThreshold: { type: 'integer', minimum: 1 },
+            metricType: { type: 'string', enum: ['AverageValue', 'Value'] },
             activationLagThreshold: nonNegativeInteger,
             offsetResetPolicy: { type: 'string', enum: ['latest', 'earliest'] },
             allowIdleConsumers: { type: 'boolean' },
