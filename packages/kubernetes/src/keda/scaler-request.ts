@@ -128,7 +128,9 @@ export function answerTrigger(trigger: ScalerTrigger, snapshot: LagSnapshot | nu
   const groupLag = snapshot.groups.find((g) => g.group === trigger.group);
   if (groupLag === undefined)
     throw new ScalerRequestError(`consumer group "${trigger.group}" is not known to the cluster (no committed offsets, no members)`, 'unavailable');
-  const input = scalingInputFromSnapshot(snapshot, trigger.group, groupLag.members);
+  // Members stand in for ready replicas too: KEDA's HPA applies the trigger's metricType to the
+  // metric and target reported here, so the policy's own replica count is only informative.
+  const input = scalingInputFromSnapshot(snapshot, trigger.group, groupLag.members, groupLag.members);
   if (input === null) throw new ScalerRequestError(`consumer group "${trigger.group}" is not in the snapshot`, 'unavailable');
   const partitions = trigger.topic === null ? input.partitions : input.partitions.filter((p) => p.topic === trigger.topic);
   if (trigger.topic !== null && partitions.length === 0) {
