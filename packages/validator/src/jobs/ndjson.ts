@@ -27,6 +27,8 @@ export async function* parseNdjson(source: UploadSource, options: UploadLimits =
   let parts: Buffer[] = [];
   let held = 0;
   let oversized: OversizedRecord | undefined;
+  /** Whether the oversized line so far is only spaces, tabs and CRs: then it is a blank line, skipped like a short one. */
+  let oversizedBlank = true;
   let line = 1;
   let lineOffset = 0; // where the current line starts, BOM excluded
   let chunkOffset = 0;
@@ -36,6 +38,8 @@ export async function* parseNdjson(source: UploadSource, options: UploadLimits =
   const finishLine = (bytes: Buffer | undefined): UploadRecord | undefined => {
     let tooLarge = oversized;
     oversized = undefined;
+    if (tooLarge !== undefined && oversizedBlank) return undefined;
+    oversizedBlank = true;
     if (tooLarge === undefined) {
       if (bytes === undefined || isBlank(bytes)) return undefined;
       const content = bytes[bytes.length - 1] === CR ? bytes.subarray(0, -1) : bytes;
@@ -56,10 +60,13 @@ export async function* parseNdjson(source: UploadSource, options: UploadLimits =
       const end = newline === -1 ? chunk.length : newline;
       const piece = chunk.subarray(start, end);
       let bytes: Buffer | undefined;
-      if (oversized !== undefined) oversized.add(piece);
-      else if (held + piece.length > limits.maxRecordBytes + 1) {
+      if (oversized !== undefined) {
+        oversized.add(piece);
+        if (oversizedBlank) oversizedBlank = isBlank(piece);
+      } else if (held + piece.length > limits.maxRecordBytes + 1) {
         // Over the limit even allowing for a '\r': stop holding the line, count the rest of it.
         parts.push(piece);
+        oversizedBlank = parts.every(isBlank);
         oversized = new OversizedRecord(parts, previewBytes);
         parts = [];
         held = 0;

@@ -240,6 +240,41 @@ describe('upload readers, property-based', () => {
     );
   });
 
+  it('small record limits: every line, row or element is still one record (too_large when over), under any chunking', async () => {
+    const limits = fc.record({ maxRecordBytes: fc.integer({ min: 1, max: 40 }), maxDepth: fc.integer({ min: 1, max: 4 }) });
+    const upload = fc.oneof(
+      ndjsonBytes.map((u) => ({ format: 'ndjson' as const, bytes: u.bytes, count: u.expected.length })),
+      csvGenerated.map((u) => ({ format: 'csv' as const, bytes: u.bytes, count: u.upload.rows.length })),
+      jsonArrayGenerated.map((u) => ({ format: 'json-array' as const, bytes: u.bytes, count: u.values.length })),
+    );
+    let tooLarge = 0;
+    await checkAsyncProperty(
+      'readers with small limits',
+      400,
+      fc.asyncProperty(withCuts(upload), limits, async ([{ format, bytes, count }, cuts], limit) => {
+        const reader: Reader =
+          format === 'ndjson'
+            ? (source) => parseNdjson(source, limit)
+            : format === 'csv'
+              ? (source) => parseCsv(source, limit)
+              : (source) => parseJsonArray(source, limit);
+        const outcome = await sameWholeAndChunked(reader, bytes, cuts);
+        // The CSV header over the limit refuses the upload; otherwise every record is there.
+        if (outcome.error !== undefined) expect(outcome.error).toMatch(/^invalid_csv_header/);
+        else expect(outcome.records.length).toBe(count);
+        for (const record of outcome.records) {
+          if (!record.ok && record.code === 'too_large') {
+            tooLarge++;
+            expect(record.bytes).toBeGreaterThan(limit.maxRecordBytes);
+            expect(record.raw.length).toBeLessThanOrEqual(Math.min(1024, limit.maxRecordBytes));
+          } else expect(record.bytes).toBeLessThanOrEqual(limit.maxRecordBytes);
+        }
+      }),
+    );
+    process.stdout.write(`[fuzz] readers with small limits: ${tooLarge} records over the limit\n`);
+    expect(tooLarge).toBeGreaterThan(0);
+  });
+
   for (const [format, wellFormed] of [
     ['ndjson', ndjsonBytes.map((u) => u.bytes)],
     ['csv', csvGenerated.map((u) => u.bytes)],
@@ -255,4 +290,24 @@ describe('upload readers, property-based', () => {
       );
     });
   }
+});
+
+describe('upload reader regressions found by fuzzing', () => {
+  it('skips an NDJSON blank line longer than maxRecordBytes, as a short one (found: " \\t " with a limit of 1 byte was a too_large record)', async () => {
+    const reader: Reader = (source) => parseNdjson(source, { maxRecordBytes: 1 });
+    for (const text of [' \t ', ' \t \r\n1\n', `${' '.repeat(5000)}\r\n2\n${'\t'.repeat(3)}`, `3\n${' '.repeat(10)}x\n`]) {
+      const bytes = Buffer.from(text);
+      for (const cuts of [[], [1], [1, 2], Array.from({ length: bytes.length - 1 }, (_, i) => i + 1)]) {
+        const outcome = await read(
+          reader,
+          bytes,
+          cuts.filter((c) => c < bytes.length),
+        );
+        expect(
+          outcome.records.map((r) => (r.ok ? r.value : r.code)),
+          JSON.stringify(text),
+        ).toEqual(text.startsWith('3') ? [3, 'too_large'] : text.includes('2') ? [2] : text.includes('1') ? [1] : []);
+      }
+    }
+  });
 });
