@@ -241,7 +241,10 @@ describe('upload readers, property-based', () => {
   });
 
   it('small record limits: every line, row or element is still one record (too_large when over), under any chunking', async () => {
-    const limits = fc.record({ maxRecordBytes: fc.integer({ min: 1, max: 40 }), maxDepth: fc.integer({ min: 1, max: 4 }) });
+    const limits = fc.record(
+      { maxRecordBytes: fc.integer({ min: 1, max: 40 }), maxDepth: fc.integer({ min: 1, max: 4 }), maxRecords: fc.integer({ min: 1, max: 6 }) },
+      { requiredKeys: ['maxRecordBytes', 'maxDepth'] },
+    );
     const upload = fc.oneof(
       ndjsonBytes.map((u) => ({ format: 'ndjson' as const, bytes: u.bytes, count: u.expected.length })),
       csvGenerated.map((u) => ({ format: 'csv' as const, bytes: u.bytes, count: u.upload.rows.length })),
@@ -259,9 +262,15 @@ describe('upload readers, property-based', () => {
               ? (source) => parseCsv(source, limit)
               : (source) => parseJsonArray(source, limit);
         const outcome = await sameWholeAndChunked(reader, bytes, cuts);
-        // The CSV header over the limit refuses the upload; otherwise every record is there.
-        if (outcome.error !== undefined) expect(outcome.error).toMatch(/^invalid_csv_header/);
-        else expect(outcome.records.length).toBe(count);
+        // The CSV header over the limit refuses the upload; past maxRecords the upload stops there; otherwise every record is there.
+        if (outcome.error?.startsWith('invalid_csv_header')) expect(outcome.records).toEqual([]);
+        else if (limit.maxRecords !== undefined && count > limit.maxRecords) {
+          expect(outcome.error).toMatch(/^too_many_records/);
+          expect(outcome.records.length).toBe(limit.maxRecords);
+        } else {
+          expect(outcome.error).toBeUndefined();
+          expect(outcome.records.length).toBe(count);
+        }
         for (const record of outcome.records) {
           if (!record.ok && record.code === 'too_large') {
             tooLarge++;
