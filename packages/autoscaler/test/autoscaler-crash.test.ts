@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ScalingDecision } from '@lagscale/core';
+import { encodeRequest, SqliteResultStore } from '@lagscale/validator';
 import { describe, expect, inject, it } from 'vitest';
-import { createTopic, produce, waitFor } from '../../../test-support/kafka.js';
+import { createTopic, produce, producer, waitFor } from '../../../test-support/kafka.js';
+import { startGroupAtEnd } from '../../validator/test/worker/helpers.js';
 
 /**
  * What happens when the process that runs a local pool dies by SIGKILL (the autoscaler here;
@@ -221,6 +223,127 @@ describe('lagscale autoscale, SIGKILLed mid-decision and restarted (real broker)
       expect(secondExit.code).toBe(0);
       expect(existsSync(dir)).toBe(true);
     } finally {
+      for (const w of [first, second]) if (w !== undefined && w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+    }
+  });
+
+  it('with validation workers: the job in flight gets exactly one result or DLQ entry per record across the kill and the restart', {
+    timeout: 400_000,
+  }, async () => {
+    const run = `crashv${Date.now().toString(36)}`;
+    const group = `${run}-validators`;
+    const topic = 'validation.requests';
+    await createTopic(brokers, topic, 8).catch(() => {});
+    // validation.requests is shared by the tests of a run: this group reads only what comes next.
+    await startGroupAtEnd(brokers, group, topic);
+    const dir = mkdtempSync(join(tmpdir(), 'lagscale-autoscaler-crash-validator-'));
+    const storeFile = join(dir, 'results.db');
+    const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../validator/examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
+      name: string;
+      version: number;
+    };
+    const job = `${run}-job`;
+    const total = 4000;
+    const setup = SqliteResultStore.open(storeFile);
+    await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
+    await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total, createdAt: Date.now(), source: 'test' });
+    await setup.close();
+    const config = join(dir, 'lagscale.yaml');
+    writeFileSync(
+      config,
+      [
+        'kafka:',
+        `  brokers: [${brokers.join(', ')}]`,
+        'lag:',
+        '  intervalSeconds: 1',
+        '  offsetResetPolicy: earliest',
+        'exporter:',
+        '  port: 0',
+        'autoscaler:',
+        `  group: ${group}`,
+        '  policy: { name: rate, targetDrainSeconds: 10, serviceRatePerReplica: 60, startupSeconds: 3, rebalanceSeconds: 2 }',
+        '  behavior:',
+        '    minReplicas: 2',
+        '    maxReplicas: 4',
+        '    scaleDown: { stabilizationWindowSeconds: 5 }',
+        '  target:',
+        '    type: local',
+        `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(main)}, worker, -b, ${JSON.stringify(brokers.join(','))}, --store, ${JSON.stringify(storeFile)}, --group, ${group}, --batch-size, '50', --record-cost-ms, '4']`,
+        '    drainTimeoutSeconds: 20',
+        '',
+      ].join('\n'),
+    );
+    const urlOf = (w: Watched) =>
+      waitFor('the autoscaler API', async () => w.events.find((e) => e.event === 'autoscaler_started')?.url as string | undefined, 30_000, 50);
+    const decisionsOf = async (url: string): Promise<ScalingDecision[]> =>
+      ((await (await fetch(`${url}/api/v1/autoscaler/decisions?limit=1000`)).json()) as { decisions: ScalingDecision[] }).decisions.reverse();
+    const read = SqliteResultStore.open(storeFile);
+    const first = watch(process.execPath, [main, 'autoscale', '-c', config]);
+    let second: Watched | undefined;
+    const client = producer(brokers);
+    try {
+      const firstUrl = await urlOf(first);
+      await waitFor('both workers to join', async () => (await decisionsOf(firstUrl)).some((d) => d.inputs.activeConsumers >= 2) || undefined, 90_000, 250);
+      const malformed = new Set<number>();
+      const messages = [];
+      for (let i = 1; i <= total; i++) {
+        const bad = i % 100 === 0;
+        if (bad) malformed.add(i);
+        const value = bad ? `{"orderId": "o-${i}", "items": [` : JSON.stringify({ orderId: `o-${i}`, customer: { email: `c${i}@example.org` }, items: [] });
+        const e = encodeRequest({ jobId: job, recordNumber: i, ruleSet: ruleSet.name, value });
+        messages.push({
+          topic,
+          key: e.key.toString(),
+          value: e.value.toString(),
+          headers: Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k, v.toString()])),
+        });
+      }
+      for (let i = 0; i < messages.length; i += 500) await client.send({ messages: messages.slice(i, i + 500) });
+      await waitFor(
+        'a scale-out decision',
+        async () => first.events.some((e) => e.event === 'scaling_decision' && e.action === 'scale_up') || undefined,
+        60_000,
+        5,
+      );
+      first.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      await first.exited;
+      const firstWorkers = poolWorkerPids(first.events);
+      const doneAtKill = await read.getJob(job);
+      await waitFor("the first autoscaler's workers to exit", async () => firstWorkers.every((pid) => !running(pid)) || undefined, 45_000, 100);
+      const workersExitedMs = Date.now() - killedAt;
+      const orphans = firstWorkers.filter(running).length;
+
+      second = watch(process.execPath, [main, 'autoscale', '-c', config]);
+      const secondUrl = await urlOf(second);
+      const finished = await waitFor(
+        'every record to have a result or a DLQ entry',
+        async () => {
+          const j = await read.getJob(job);
+          return j && j.results + j.dlq >= total ? j : undefined;
+        },
+        200_000,
+        500,
+      );
+      const decisions = await decisionsOf(secondUrl);
+      second.child.kill('SIGTERM');
+      await second.exited;
+      const after = await read.getJob(job);
+      const dlq = await read.listDlq({ jobId: job, limit: 1000 });
+      console.log(
+        `autoscaler crash, validation job: kills 1, restarts 1; ${firstWorkers.length} workers of the first autoscaler exited ${workersExitedMs} ms after the kill; orphans ${orphans}; ` +
+          `at the kill ${doneAtKill?.results ?? 0} results and ${doneAtKill?.dlq ?? 0} DLQ entries; restarted: first decision saw ${decisions[0]?.currentReplicas} replicas; ` +
+          `records ${total}: results ${after?.results}, DLQ ${after?.dlq} (malformed ${malformed.size}), lost ${total - (after?.results ?? 0) - (after?.dlq ?? 0)}`,
+      );
+      expect(orphans).toBe(0);
+      expect(decisions[0]?.currentReplicas).toBe(2);
+      expect(finished.results + finished.dlq).toBe(total);
+      expect(after?.results).toBe(total - malformed.size);
+      expect(after?.dlq).toBe(malformed.size);
+      expect(new Set(dlq.items.map((d) => d.recordNumber))).toEqual(malformed);
+    } finally {
+      await client.close();
+      await read.close();
       for (const w of [first, second]) if (w !== undefined && w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
     }
   });
