@@ -360,7 +360,7 @@ describe('scale-in forecasts', () => {
     const sixty = at(60);
     expect(sixty.replicas).toBe(2);
     expect(sixty.arithmetic).toContain(
-      '2: capacity 200/s < sustained λ 250/s, spending the SLO: peak time lag over 60 s at 250/s 16 s <= 20 s (SLO 60 - reaction 40)',
+      '2: capacity 200/s < max(λ, sustained λ) 250/s, spending the SLO: peak time lag over 60 s at 250/s 16 s <= 20 s (SLO 60 - reaction 40)',
     );
     // SLO 120: at most 80 s over 120 s; 1 replica reaches 0.6 × 120 + 2 = 74 s: 1.
     expect(at(120).replicas).toBe(1);

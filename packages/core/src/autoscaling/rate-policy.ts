@@ -481,14 +481,16 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
             ]
           : [{ seconds: Number.POSITIVE_INFINITY, capacity }];
     // A group must at least keep up: with λ, or with an SLO with the sustained λ (the SLO's slack
-    // carries the bursts above it).
-    const keepUpWith = sloTarget === null ? lambda : sustained;
+    // carries the bursts above it). When the SLO leaves room to fall behind, a count below the
+    // arrivals of now falls behind now, whatever the average says: it is judged as such.
+    const keepUpWith = sloTarget === null ? lambda : deficitTarget === null ? sustained : steady;
+    const keepUpText = sloTarget === null ? 'λ' : deficitTarget === null ? 'sustained λ' : 'max(λ, sustained λ)';
     const keepsUp = capacity >= keepUpWith && (capacity > 0 || !active);
     // Or, with an SLO, it may fall behind (spend the SLO's slack, the backlog growing) while the
     // time lag stays a whole reaction time below the SLO (see `deficitTarget`).
     const spends = !keepsUp && deficitTarget !== null && capacity > 0;
     let pass = keepsUp || spends;
-    let text = `${replicas}: capacity ${round(capacity)}/s ${keepsUp ? '>=' : '<'} ${sloTarget === null ? 'λ' : 'sustained λ'} ${round(keepUpWith)}/s`;
+    let text = `${replicas}: capacity ${round(capacity)}/s ${keepsUp ? '>=' : '<'} ${keepUpText} ${round(keepUpWith)}/s`;
     let peak: number | null = null;
     if (keepsUp && sloTarget !== null) {
       const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, ...dated, arrivalRate: burst, phases, horizonSeconds: horizon });
