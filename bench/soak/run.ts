@@ -15,11 +15,15 @@
  *    150% of capacity; then a drain (bounded) and the accounting: every record uploaded has a
  *    result or a dead letter.
  *
- * Every SAMPLE_EVERY_S the resident set (VmRSS of /proc/<pid>/status) of the API, the exporter,
- * the autoscaler and its longest-running worker is sampled. The bound, per process, over the soak
- * phase: the least-squares slope of RSS over the second half is at most SLOPE_BOUND_MB_PER_MIN, and
- * the largest RSS of the last third is at most that of the middle third + MARGIN_MB. The
- * processes expose no heap numbers on /metrics, so RSS is what is measured.
+ * Every SAMPLE_EVERY_S the resident set (VmRSS of /proc/<pid>/status) and the heap used (their
+ * own /metrics: nodejs_heap_size_used_bytes) of the API, the exporter, the autoscaler and its
+ * longest-running worker are sampled. The bound, per process, over the soak phase:
+ * - RSS: the least-squares slope over the second half is at most SLOPE_BOUND_MB_PER_MIN, judged
+ *   beyond two standard errors of the fit (the collector's sawtooth moves a worker's RSS by tens
+ *   of MB from sample to sample; that is noise, not a trend), and the largest RSS of the last
+ *   third is at most that of the middle third + MARGIN_MB;
+ * - heap used: its floor (lowest value, after collections) in the last third is at most that of
+ *   the middle third + HEAP_FLOOR_MARGIN_MB (its peaks are only where the collector ran).
  *
  * Prints the raw samples and the verdict; writes bench/results/soak.json (SOAK_OUT to change).
  *   npm run bench:soak        (env: SOAK_SECONDS, MAX_WORKERS, CAPACITY_SECONDS, SAMPLE_EVERY_S)
@@ -224,10 +228,10 @@ async function doneOf(store: SqliteResultStore, jobs: readonly UploadedJob[]): P
   return done;
 }
 
-/** Least-squares slope of y over x. */
-function slope(points: readonly { x: number; y: number }[]): number {
+/** Least-squares slope of y over x, with its standard error (how far the noise alone could move it). */
+function slope(points: readonly { x: number; y: number }[]): { slope: number; standardError: number } {
   const n = points.length;
-  if (n < 2) return 0;
+  if (n < 3) return { slope: 0, standardError: Number.POSITIVE_INFINITY };
   const mx = points.reduce((s, p) => s + p.x, 0) / n;
   const my = points.reduce((s, p) => s + p.y, 0) / n;
   let num = 0;
@@ -236,7 +240,11 @@ function slope(points: readonly { x: number; y: number }[]): number {
     num += (p.x - mx) * (p.y - my);
     den += (p.x - mx) ** 2;
   }
-  return den === 0 ? 0 : num / den;
+  if (den === 0) return { slope: 0, standardError: Number.POSITIVE_INFINITY };
+  const b = num / den;
+  const a = my - b * mx;
+  const residuals = points.reduce((s, p) => s + (p.y - (a + b * p.x)) ** 2, 0);
+  return { slope: b, standardError: Math.sqrt(residuals / (n - 2) / den) };
 }
 
 async function metricValue(url: string, name: string, labels: string): Promise<number> {
@@ -473,7 +481,8 @@ async function main(): Promise<void> {
       const middle = points.filter((p) => p.x >= t0 + span / 3 && p.x < t0 + (2 * span) / 3);
       const last = points.filter((p) => p.x >= t0 + (2 * span) / 3);
       const max = (ps: typeof points): number => Math.max(...ps.map((p) => p.y));
-      const slopeMbPerMin = slope(secondHalf);
+      const fit = slope(secondHalf);
+      const slopeMbPerMin = fit.slope;
       const middleMax = middle.length > 0 ? max(middle) : Number.NaN;
       const lastMax = last.length > 0 ? max(last) : Number.NaN;
       const min = (ps: typeof points): number => Math.min(...ps.map((p) => p.y));
@@ -484,7 +493,9 @@ async function main(): Promise<void> {
       // (the lowest heap after collections), compared between the middle and the last third.
       const held =
         points.length >= 6 &&
-        (metric === 'rssMb' ? slopeMbPerMin <= SLOPE_BOUND_MB_PER_MIN && lastMax <= middleMax + MARGIN_MB : lastFloor <= middleFloor + HEAP_FLOOR_MARGIN_MB);
+        (metric === 'rssMb'
+          ? slopeMbPerMin - 2 * fit.standardError <= SLOPE_BOUND_MB_PER_MIN && lastMax <= middleMax + MARGIN_MB
+          : lastFloor <= middleFloor + HEAP_FLOOR_MARGIN_MB);
       return {
         process: name,
         samples: points.length,
@@ -495,6 +506,7 @@ async function main(): Promise<void> {
         middleThirdMinMb: middleFloor,
         lastThirdMinMb: lastFloor,
         secondHalfSlopeMbPerMin: slopeMbPerMin,
+        secondHalfSlopeStandardError: fit.standardError,
         held,
       };
     };
@@ -514,10 +526,10 @@ async function main(): Promise<void> {
     );
     const table = (what: string, rows: typeof verdicts.rss): void => {
       log(what);
-      log('  process      samples  first MB  peak MB  mid-third max/min  last-third max/min  2nd-half slope MB/min  held');
+      log('  process      samples  first MB  peak MB  mid-third max/min  last-third max/min  2nd-half slope MB/min (± 1 s.e.)  held');
       for (const v of rows) {
         log(
-          `  ${v.process.padEnd(12)} ${String(v.samples).padStart(7)} ${(v.firstMb ?? 0).toFixed(1).padStart(9)} ${(v.peakMb ?? 0).toFixed(1).padStart(8)} ${`${v.middleThirdMaxMb.toFixed(1)}/${v.middleThirdMinMb.toFixed(1)}`.padStart(18)} ${`${v.lastThirdMaxMb.toFixed(1)}/${v.lastThirdMinMb.toFixed(1)}`.padStart(19)} ${v.secondHalfSlopeMbPerMin.toFixed(2).padStart(22)}  ${v.held ? 'yes' : 'NO'}`,
+          `  ${v.process.padEnd(12)} ${String(v.samples).padStart(7)} ${(v.firstMb ?? 0).toFixed(1).padStart(9)} ${(v.peakMb ?? 0).toFixed(1).padStart(8)} ${`${v.middleThirdMaxMb.toFixed(1)}/${v.middleThirdMinMb.toFixed(1)}`.padStart(18)} ${`${v.lastThirdMaxMb.toFixed(1)}/${v.lastThirdMinMb.toFixed(1)}`.padStart(19)} ${`${v.secondHalfSlopeMbPerMin.toFixed(2)} ± ${v.secondHalfSlopeStandardError.toFixed(2)}`.padStart(31)}  ${v.held ? 'yes' : 'NO'}`,
         );
       }
     };
@@ -556,7 +568,7 @@ async function main(): Promise<void> {
       drainSeconds,
       scaleEvents: { up: scaleUps, down: scaleDowns },
       bound: {
-        rss: { secondHalfSlopeMbPerMin: SLOPE_BOUND_MB_PER_MIN, lastThirdMaxOverMiddleThirdMaxMb: MARGIN_MB },
+        rss: { secondHalfSlopeMbPerMin: SLOPE_BOUND_MB_PER_MIN, slopeJudgedAt: 'slope - 2 standard errors', lastThirdMaxOverMiddleThirdMaxMb: MARGIN_MB },
         heapUsed: { lastThirdMinOverMiddleThirdMinMb: HEAP_FLOOR_MARGIN_MB },
       },
       verdicts,
