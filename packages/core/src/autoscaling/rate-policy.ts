@@ -10,11 +10,16 @@
  *    λ / utilisation, the start-up and rebalance the change costs) keeps the time lag within the SLO
  *    minus one rebalance over the reaction time (one interval + start-up + rebalance), after which a
  *    later cycle could still add replicas in time (`forecastTimeLag`).
- * 3. With an SLO longer than the reaction time, a count below the sustained λ may be taken too: it
- *    spends the SLO's slack (the backlog grows) while its forecast at the measured λ, over one SLO
- *    period, keeps the time lag a whole reaction time below the SLO. Time lag grows at most a second
- *    per second, so whatever arrives, a later cycle still adds replicas before the SLO is reached.
+ * 3. With an SLO longer than the reaction time, a count below the arrivals (max of λ now and the
+ *    sustained λ) may be taken too: it spends the SLO's slack (the backlog grows) while its
+ *    forecast at those arrivals, over one SLO period, keeps the time lag a whole reaction time
+ *    below the SLO. Time lag grows at most a second per second, so whatever arrives, a later cycle
+ *    still adds replicas before the SLO is reached. (Then only a count that keeps up with both is
+ *    judged by rule 2.)
  * 4. Below the current count only as far as that forecast says is safe (scale-in gate).
+ *
+ * The forecasts date the backlog from the group's log-end offsets of recent cycles: after a burst,
+ * the records near the head are dense and the head ages faster than even arrivals would say.
  *
  * μ is learned online: committed-offset growth per consumer over a cycle measures μ only when the
  * consumers had work the whole time (every partition lagging at both ends) and the membership did
