@@ -259,6 +259,33 @@ describe('expression language, property-based', () => {
     expect(slowest).toBeLessThan(250);
   });
 
+  it('evaluates any expression within a bounded time on a record whose every field is large (default budget)', () => {
+    const text = 'ab, '.repeat(100_000);
+    const numbers = Array.from({ length: 100_000 }, (_, i) => i);
+    const wide = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i]));
+    const large: Record<string, unknown> = {};
+    FIELD_NAMES.forEach((name, i) => {
+      large[name] = [text, numbers, wide, [numbers, [...numbers]], '2024-05-01', 12.5][i % 6];
+    });
+    let slowest = 0;
+    let stopped = 0;
+    checkProperty(
+      'expression time on a large record',
+      300,
+      fc.property(tree, (node) => {
+        const source = print(node);
+        fc.pre(source.length <= 4096);
+        const started = performance.now();
+        const result = evaluate(source, large, 100_000);
+        slowest = Math.max(slowest, performance.now() - started);
+        if ('error' in result && result.error.includes('budget')) stopped++;
+      }),
+    );
+    process.stdout.write(`[fuzz] expression time on a large record: slowest ${slowest.toFixed(1)} ms, ${stopped} stopped by the budget\n`);
+    // 100,000 units is about a millisecond of work; 250 ms leaves room for a busy machine's pauses.
+    expect(slowest).toBeLessThan(250);
+  });
+
   it('stops a costly expression on a large record by its budget, quickly', () => {
     const items = Array.from({ length: 200_000 }, (_, i) => i);
     // `copy` equals `items` but is not the same array: comparing them must walk (and pay for) every element.
