@@ -137,6 +137,34 @@ describe('HTTP API bodies, property-based (in process)', () => {
     );
   });
 
+  it('refuses a "__proto__" key however it is spelled and wherever it is nested (400 invalid_json), on every JSON route', async () => {
+    // Each character of the key written plainly or as a \\u escape of either case.
+    const spelled = fc.array(fc.constantFrom('plain', 'lower', 'upper'), { minLength: 9, maxLength: 9 }).map((ways) =>
+      [...'__proto__']
+        .map((c, i) => {
+          const hex = c.charCodeAt(0).toString(16).padStart(4, '0');
+          return ways[i] === 'plain' ? c : `\\u${ways[i] === 'upper' ? hex.toUpperCase() : hex}`;
+        })
+        .join(''),
+    );
+    const nesting = fc.array(fc.constantFrom('object', 'array'), { maxLength: 5 });
+    const routes = ['/api/v1/rulesets', '/api/v1/rulesets/check', '/api/v1/rulesets/everything/dry-run'];
+    await checkAsyncProperty(
+      '"__proto__" keys in JSON bodies',
+      200,
+      fc.asyncProperty(spelled, nesting, fc.constantFrom(...routes), async (key, levels, url) => {
+        let body = `{"a":1,"${key}":{"polluted":true}}`;
+        for (const level of levels) body = level === 'object' ? `{"x":${body}}` : `[0,${body}]`;
+        body = url.endsWith('dry-run') ? `{"records":[${body}]}` : url.endsWith('check') ? `{"document":${body}}` : body;
+        const response = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: body });
+        expectAnswered(response, `${url} ${body}`);
+        expect(response.statusCode, body).toBe(400);
+        expect(response.json(), body).toMatchObject({ error: 'invalid_json', message: expect.stringContaining('__proto__') });
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      }),
+    );
+  });
+
   it('checks any document: 200 with valid and errors, or a 4xx for a body that is not {document}', async () => {
     await checkAsyncProperty(
       'POST /api/v1/rulesets/check bodies',
