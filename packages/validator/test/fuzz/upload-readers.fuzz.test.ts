@@ -126,15 +126,15 @@ const csvUpload: fc.Arbitrary<CsvUpload> = fc
     }),
   );
 
-function csvField(value: string, quote: boolean): string {
+function csvField(value: string, quote: boolean, delimiter = ','): string {
   // Quoted when asked, and whenever the text needs it (a lone empty field would make an empty line).
-  const needs = /[",\r\n]/.test(value) || value === '';
+  const needs = /["\r\n]/.test(value) || value.includes(delimiter) || value === '';
   return quote || needs ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-function csvBytes(upload: CsvUpload, ends: readonly string[], finalEnd: boolean, bom: boolean): Buffer {
+function csvBytes(upload: CsvUpload, ends: readonly string[], finalEnd: boolean, bom: boolean, delimiter = ','): Buffer {
   const lines = [upload.columns, ...upload.rows.map((row) => row.fields)].map((fields, r) =>
-    fields.map((field, c) => csvField(field, r === 0 ? false : (upload.rows[r - 1]?.quote[c] ?? false))).join(','),
+    fields.map((field, c) => csvField(field, r === 0 ? false : (upload.rows[r - 1]?.quote[c] ?? false), delimiter)).join(delimiter),
   );
   const text = lines.map((line, i) => `${line}${i < lines.length - 1 || finalEnd ? (ends[i % ends.length] as string) : ''}`).join('');
   return Buffer.concat([bom ? BOM : Buffer.alloc(0), Buffer.from(text, 'utf8')]);
@@ -220,6 +220,23 @@ describe('upload readers, property-based', () => {
       300,
       fc.asyncProperty(withCuts(csvGenerated), async ([{ upload, bytes }, cuts]) => {
         const outcome = await sameWholeAndChunked(READERS.csv, bytes, cuts);
+        expect(outcome.error).toBeUndefined();
+        expect(outcome.records.map((r) => (r.ok ? r.value : `${r.code}: ${r.reason}`))).toEqual(
+          upload.rows.map((row) => csvObject(upload.columns, row.fields)),
+        );
+      }),
+    );
+  });
+
+  it('CSV with another delimiter (semicolon, tab, pipe, space, NUL): the rows written, under any chunking', async () => {
+    const generated = fc
+      .tuple(csvUpload, fc.constantFrom(';', '\t', '|', ' ', '\u0000'), fc.constantFrom('\n', '\r\n'), fc.boolean())
+      .map(([upload, delimiter, end, finalEnd]) => ({ upload, delimiter, bytes: csvBytes(upload, [end], finalEnd, false, delimiter) }));
+    await checkAsyncProperty(
+      'CSV generated uploads with other delimiters',
+      300,
+      fc.asyncProperty(withCuts(generated), async ([{ upload, delimiter, bytes }, cuts]) => {
+        const outcome = await sameWholeAndChunked((source) => parseCsv(source, { maxRecordBytes: 512, delimiter }), bytes, cuts);
         expect(outcome.error).toBeUndefined();
         expect(outcome.records.map((r) => (r.ok ? r.value : `${r.code}: ${r.reason}`))).toEqual(
           upload.rows.map((row) => csvObject(upload.columns, row.fields)),
