@@ -213,6 +213,9 @@ describe('lagscale autoscale, SIGKILLed mid-decision and restarted (real broker)
       );
       expect(firstScaleEvents, 'the kill came after a scale-out decision').toBeGreaterThanOrEqual(1);
       expect(firstWorkers.length, 'the first autoscaler started its two workers and more').toBeGreaterThan(2);
+      // One write per decision before the kill too: the workers it started are its minimum plus what its decisions added.
+      const firstAdded = scaleDecisions(first.events).reduce((sum, e) => sum + Math.max(0, Number(e.desiredReplicas) - Number(e.currentReplicas)), 0);
+      expect(firstWorkers.length).toBe(2 + firstAdded);
       expect(orphans, 'workers of the killed autoscaler still running').toBe(0);
       expect(decisions[0]?.currentReplicas, `the restart observes its own two workers first\n${story}`).toBe(2);
       expect(scaleEventsMetric, `one scale event per decision that changed the replicas\n${story}`).toBe(writes.length);
