@@ -351,9 +351,19 @@ export class KubeletStandIn {
       });
       child.once('error', () => resolve());
     });
-    void this.#patchStatus(running, true).catch((error: Error) =>
-      this.#options.logger.warn({ event: 'kubelet_status_failed', pod: running.key, err: error.message }, 'cannot report the pod status'),
-    );
+    const reportFailure = (error: Error): void =>
+      this.#options.logger.warn({ event: 'kubelet_status_failed', pod: running.key, err: error.message }, 'cannot report the pod status');
+    // A readiness probe's initialDelaySeconds is honoured (the probe itself is not run): Running
+    // but not Ready until then, as a real kubelet reports a pod whose probe has not passed yet.
+    const readyAfterSeconds = pod.spec?.containers?.[0]?.readinessProbe?.initialDelaySeconds ?? 0;
+    if (readyAfterSeconds <= 0) {
+      void this.#patchStatus(running, true).catch(reportFailure);
+      return;
+    }
+    void this.#patchStatus(running, false).catch(reportFailure);
+    setTimeout(() => {
+      if (running.child === child && !running.stopping && !this.#stopped) void this.#patchStatus(running, true).catch(reportFailure);
+    }, readyAfterSeconds * 1000).unref();
   }
 
   async #patchStatus(running: RunningPod, ready: boolean): Promise<void> {
