@@ -49,7 +49,7 @@ export interface AutoscalerSection {
   behavior?: Record<string, unknown>;
   /** Hold scale-ups while the workers' result store does not answer (default true; `npm start`). */
   holdScaleOutWhenStoreDown?: boolean;
-  target: { type: 'local'; command: string[]; env?: Record<string, string>; cwd?: string; drainTimeoutSeconds?: number };
+  target: { type: 'local'; command: string[]; env?: Record<string, string>; cwd?: string; drainTimeoutSeconds?: number; readinessPath?: string };
 }
 
 export { ConfigError } from './config-error.js';
@@ -145,6 +145,7 @@ const schema = {
             env: { type: 'object', additionalProperties: { type: 'string' } },
             cwd: { type: 'string' },
             drainTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+            readinessPath: { type: 'string', pattern: '^/' },
           },
         },
       },

@@ -70,6 +70,7 @@ export function registerAutoscaleCommand(program: Command): void {
       ...(section.target.env ? { env: section.target.env } : {}),
       ...(section.target.cwd ? { cwd: section.target.cwd } : {}),
       ...(section.target.drainTimeoutSeconds ? { drainTimeoutSeconds: section.target.drainTimeoutSeconds } : {}),
+      ...(section.target.readinessPath ? { readinessPath: section.target.readinessPath } : {}),
       logger,
       name: `local:${section.group}`,
     });
