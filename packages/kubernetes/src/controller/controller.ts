@@ -341,7 +341,8 @@ export class ScaledConsumerController {
       merged.map((c) => [c.type, c.status, c.reason]),
     ]);
     if (this.#unchanged(runtime, significant)) return;
-    const readyReplicas = await runtime.target.readyReplicas().catch(() => null);
+    // A policy that reads ready replicas (metricType Value) had them listed this cycle: no second list.
+    const readyReplicas = decision.inputs.readyReplicas ?? (await runtime.target.readyReplicas().catch(() => null));
     const status: ScaledConsumerStatus = {
       observedGeneration: generation,
       currentReplicas: decision.currentReplicas,
