@@ -7,4 +7,5 @@ export type { TestCertificates } from './launcher/certificates.js';
 export * from './launcher/cluster.js';
 export * from './protocol.js';
 export * from './protocol-fix.js';
+export * from './send-through-failover.js';
 export * from './topics.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ensureTopics, type KafkaConnectionOptions, PRODUCER_RETRIES, toClientConnectionOptions } from '@lagscale/kafka';
+import { ensureTopics, FAILOVER_PRODUCER_RETRIES, type KafkaConnectionOptions, sendThroughFailover, toClientConnectionOptions } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
 import { type Job, type ResultStore, StoreError } from '../store/store.js';
 import { encodeDeadLetter, encodeRequest, JOB_ID_PATTERN, requestKey, VALIDATION_TOPICS } from './envelope.js';
@@ -172,9 +172,10 @@ export function createRequestProducer(
     ...toClientConnectionOptions(connection),
     idempotent: true,
     acks: -1,
-    ...PRODUCER_RETRIES,
+    ...FAILOVER_PRODUCER_RETRIES,
   });
-  return { ...serialSends(producer), close: () => producer.close() };
+  // Through a broker failover too: a send to a leader that died is sent again to the new one.
+  return { ...serialSends({ send: ({ messages }) => sendThroughFailover(producer, messages) }), close: () => producer.close() };
 }
 
 /**

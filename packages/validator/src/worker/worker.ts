@@ -3,9 +3,10 @@ import {
   type ConsumedRecord,
   type ConsumerLogger,
   ensureTopics,
+  FAILOVER_PRODUCER_RETRIES,
   type KafkaConnectionOptions,
-  PRODUCER_RETRIES,
   runBatchConsumer,
+  sendThroughFailover,
   toClientConnectionOptions,
 } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
@@ -178,7 +179,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
           ...toClientConnectionOptions(options.connection),
           idempotent: true,
           acks: -1,
-          ...PRODUCER_RETRIES,
+          ...FAILOVER_PRODUCER_RETRIES,
           // Results are repetitive JSON: lz4 (WebAssembly in the client, no native code) shrinks a
           // batch several times for little CPU, and the broker, sharing the cores, writes less.
           compression: 'lz4',
@@ -405,7 +406,13 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     if (messages.length === 0) return;
     // With two in flight the client's idempotent producer can have the broker refuse one
     // (OUT_OF_ORDER_SEQUENCE_NUMBER).
-    const sent = lastSend.then(() => producer.send({ messages: messages as Parameters<typeof producer.send>[0]['messages'] }));
+    // Through a broker failover too: a send to a leader that died is sent again to the new one.
+    const sent = lastSend.then(() =>
+      sendThroughFailover(producer, messages as Parameters<typeof producer.send>[0]['messages'], {
+        onRetry: (attempt, error, remaining) =>
+          logger.warn({ event: 'publish_retry', attempt, remaining, err: error.message }, 'publishing results failed; sending again with fresh metadata'),
+      }),
+    );
     lastSend = sent.catch(() => {});
     await sent;
   };
