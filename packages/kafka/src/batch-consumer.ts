@@ -1,6 +1,10 @@
-import { ConnectionPool, Consumer, type Message, metadataV12, offsetCommitV8 } from '@platformatic/kafka';
+import { ConnectionPool, Consumer, findCoordinatorV4, type Message, metadataV12, offsetCommitV8 } from '@platformatic/kafka';
 import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
-import { callTolerant, kafkaErrorName } from './protocol.js';
+import { COORDINATOR_MOVED, callTolerant, kafkaErrorName } from './protocol.js';
+
+/** A commit whose coordinator moved is sent to the group's coordinator now up to this many times in all, this far apart. */
+const COMMIT_COORDINATOR_ATTEMPTS = 5;
+const COMMIT_COORDINATOR_RETRY_MS = 500;
 
 /** How long the coordinator waits for members to rejoin in a rebalance. */
 const REBALANCE_TIMEOUT_MS = 30_000;
@@ -405,6 +409,8 @@ export class FencedCommitter {
   readonly #pool: ConnectionPool;
   readonly #bootstrap: { host: string; port: number }[];
   readonly #brokers = new Map<number, { host: string; port: number }>();
+  /** Per group, the coordinator found after the one the consumer named stopped answering for it. */
+  readonly #moved = new Map<string, { from: number; to: number }>();
 
   constructor(connection: KafkaConnectionOptions) {
     this.#pool = new ConnectionPool(connection.clientId ?? 'lagscale-demo-committer', toClientConnectionOptions(connection));
@@ -443,18 +449,40 @@ export class FencedCommitter {
         topics.set(m.topic, topic);
       }
       const ok = new Set<string>();
-      try {
-        const connection = await this.#pool.get(await this.#broker(under.coordinatorId));
-        const response = await callTolerant(offsetCommitV8.api, connection, group, under.generationId, under.memberId, null, [...topics.values()]);
-        for (const t of response.topics) {
-          for (const p of t.partitions) {
-            if (p.errorCode === 0) ok.add(`${t.name}\u0000${p.partitionIndex}`);
-            else onRefused({ topic: t.name, partition: p.partitionIndex, generationId: under.generationId, reason: kafkaErrorName(p.errorCode) });
+      // The coordinator the records were fetched under may have died and the group moved to
+      // another broker (which loaded its state, generations included): a commit answered
+      // NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, or that cannot reach it, is sent again to the
+      // group's coordinator now, still with the generation the records were fetched under, so the
+      // new coordinator refuses it as the old one would after a rebalance. Without this a worker
+      // kept committing to the dead coordinator: every commit refused, its group's lag frozen.
+      const moved = this.#moved.get(group);
+      let coordinator = moved !== undefined && moved.from === under.coordinatorId ? moved.to : under.coordinatorId;
+      for (let attempt = 1; ; attempt++) {
+        let refusals: { topic: string; partition: number; reason: string; moved: boolean }[] = [];
+        try {
+          const connection = await this.#pool.get(await this.#broker(coordinator));
+          const response = await callTolerant(offsetCommitV8.api, connection, group, under.generationId, under.memberId, null, [...topics.values()]);
+          for (const t of response.topics) {
+            for (const p of t.partitions) {
+              if (p.errorCode === 0) ok.add(`${t.name}\u0000${p.partitionIndex}`);
+              else
+                refusals.push({ topic: t.name, partition: p.partitionIndex, reason: kafkaErrorName(p.errorCode), moved: COORDINATOR_MOVED.has(p.errorCode) });
+            }
           }
+        } catch (error) {
+          refusals = [...last.values()].map((m) => ({ topic: m.topic, partition: m.partition, reason: (error as Error).message, moved: true }));
         }
-      } catch (error) {
-        for (const m of last.values())
-          onRefused({ topic: m.topic, partition: m.partition, generationId: under.generationId, reason: (error as Error).message });
+        if (refusals.length > 0 && refusals.every((r) => r.moved) && attempt < COMMIT_COORDINATOR_ATTEMPTS) {
+          const found = await this.#findCoordinator(group).catch(() => null);
+          if (found !== null) {
+            this.#moved.set(group, { from: under.coordinatorId, to: found });
+            coordinator = found;
+          }
+          await new Promise((resolve) => setTimeout(resolve, COMMIT_COORDINATOR_RETRY_MS));
+          continue;
+        }
+        for (const r of refusals) onRefused({ topic: r.topic, partition: r.partition, generationId: under.generationId, reason: r.reason });
+        break;
       }
       for (const m of records) if (ok.has(`${m.topic}\u0000${m.partition}`)) accepted.add(m);
     }
@@ -463,6 +491,17 @@ export class FencedCommitter {
 
   async close(): Promise<void> {
     await this.#pool.close();
+  }
+
+  /** The group's coordinator now (FindCoordinator on any broker that answers). */
+  async #findCoordinator(group: string): Promise<number> {
+    const connection = await this.#pool.getFirstAvailable([...this.#brokers.values(), ...this.#bootstrap]);
+    const response = await callTolerant(findCoordinatorV4.api, connection, 0, [group]);
+    const found = response.coordinators.find((c) => c.key === group);
+    if (found === undefined || found.errorCode !== 0)
+      throw new Error(`no coordinator for group ${group}: ${found ? kafkaErrorName(found.errorCode) : 'no answer'}`);
+    this.#brokers.set(found.nodeId, { host: found.host, port: found.port });
+    return found.nodeId;
   }
 
   async #broker(id: number): Promise<{ host: string; port: number }> {
