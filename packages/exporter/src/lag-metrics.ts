@@ -51,7 +51,9 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
   groupPartitionSamples(out, 'kafka_consumergroup_lag', snapshot, (p) => p.lag);
   out.family('kafka_consumergroup_lag_sum', 'gauge', 'Lag of a consumer group summed over the partitions of a topic.');
   for (const g of snapshot.groups) {
-    for (const [topic, sum] of sumByTopic(g.partitions, (p) => p.lag)) out.sample('kafka_consumergroup_lag_sum', { consumergroup: g.group, topic }, sum);
+    // Only whole sums: with a partition's lag unknown (its leader gone, say) the sum of the rest
+    // would read as a drop in lag; the series is absent instead (lagscale_consumergroup_lag_complete says why).
+    for (const [topic, sum] of sumByTopic(g.partitions, (p) => p.lag, true)) out.sample('kafka_consumergroup_lag_sum', { consumergroup: g.group, topic }, sum);
   }
 
   out.family('lagscale_consumergroup_lag_complete', 'gauge', '1 when every partition lag of the group was known this cycle.');
@@ -92,12 +94,16 @@ function groupPartitionSamples(out: PrometheusText, name: string, snapshot: LagS
   }
 }
 
-function sumByTopic<T extends { topic: string }>(partitions: readonly T[], value: (p: T) => number | null): Map<string, number> {
+/** Per topic, the sum of the partitions' values; with `wholeOnly`, topics with an unknown (null) value are left out. */
+function sumByTopic<T extends { topic: string }>(partitions: readonly T[], value: (p: T) => number | null, wholeOnly = false): Map<string, number> {
   const sums = new Map<string, number>();
+  const partial = new Set<string>();
   for (const p of partitions) {
     const v = value(p);
     if (v !== null) sums.set(p.topic, (sums.get(p.topic) ?? 0) + v);
+    else partial.add(p.topic);
   }
+  if (wholeOnly) for (const topic of partial) sums.delete(topic);
   return sums;
 }
 
