@@ -392,10 +392,29 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
         'the Kafka client reported an error while leaving the group',
       ),
     );
-    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+    await closeConsumer(consumer, (error) =>
+      logger.warn(
+        { event: 'leave_group_failed', group: options.group, err: error.message },
+        'could not leave the group (its coordinator moved?); closed the connections anyway, the group drops this member after its session timeout',
+      ),
+    );
     await commits.close();
   }
   return { handled, committed, discarded };
+}
+
+/**
+ * Closes a consumer for good. The client's close first leaves the group and, when that fails (the
+ * coordinator it knows died and the group moved), returns the error with every connection still
+ * open, so the process never exits: a drained worker then hung until the pool SIGKILLed it. Here
+ * the connections are closed anyway (the client's base close, which only closes them).
+ */
+async function closeConsumer(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, onLeaveFailed: (error: Error) => void): Promise<void> {
+  const error = await new Promise<Error | null>((resolve) => consumer.close(true, (e?: Error | null) => resolve(e ?? null)));
+  if (error === null) return;
+  onLeaveFailed(error);
+  const baseClose = (Object.getPrototypeOf(Consumer.prototype) as { close(this: unknown, callback: (error?: Error | null) => void): unknown }).close;
+  await new Promise<void>((resolve) => baseClose.call(consumer, () => resolve()));
 }
 
 interface FetchedUnder {
