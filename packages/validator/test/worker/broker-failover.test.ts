@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
 import { LagEvaluator, type LagSnapshot, parseBehaviorConfig, type ScalingDecision } from '@lagscale/core';
 import { createLogger, PrometheusText, writeLagMetrics } from '@lagscale/exporter';
-import { KafkaCluster, LagMonitor, OffsetCollector } from '@lagscale/kafka';
+import { callTolerant, KafkaCluster, LagMonitor, OffsetCollector } from '@lagscale/kafka';
 import { createRequestProducer, type Job, type ProducedMessage, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
-import { Connection, metadataV12 } from '@platformatic/kafka';
+import { Connection, findCoordinatorV4, metadataV12 } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { endOffsets } from './helpers.js';
@@ -50,6 +50,46 @@ async function partitionStates(cluster: KafkaCluster, topics: string[]): Promise
     }
   }
   throw new Error(`no running node answered Metadata: ${(lastError as Error | undefined)?.message ?? 'none running'}`);
+}
+
+/** The node coordinating `group` now (FindCoordinator; -1 while the offsets topic is being created or moved). */
+async function coordinatorOf(cluster: KafkaCluster, group: string): Promise<number> {
+  for (const id of cluster.runningNodeIds) {
+    const [host, port] = cluster.brokerOf(id).split(':') as [string, string];
+    const connection = new Connection('lagscale-test-coordinator', { connectTimeout: 1000, requestTimeout: 3000 });
+    try {
+      await connection.connect(host, Number(port));
+      const answer = (await callTolerant(findCoordinatorV4.api, connection, 0, [group])).coordinators[0];
+      return answer !== undefined && answer.errorCode === 0 ? answer.nodeId : -1;
+    } catch {
+      // the next node
+    } finally {
+      await connection.close().catch(() => {});
+    }
+  }
+  return -1;
+}
+
+/**
+ * A group name whose coordinator is `node`: the group's coordinator is the leader of the offsets
+ * partition its name hashes to, so trying names finds one. Then the failover takes the group's
+ * coordinator down with the controller, every run, not one run in three.
+ */
+async function groupCoordinatedBy(cluster: KafkaCluster, node: number, prefix: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const name = `${prefix}-${i}`;
+    const coordinator = await waitFor(
+      `a coordinator for ${name}`,
+      async () => {
+        const id = await coordinatorOf(cluster, name);
+        return id >= 0 ? id : undefined;
+      },
+      30_000,
+      250,
+    );
+    if (coordinator === node) return name;
+  }
+  throw new Error(`no group name among 200 tried is coordinated by node ${node}`);
 }
 
 /** One look of the lag engine at the group while brokers fail. */
@@ -119,7 +159,8 @@ describe('a broker failover during a validation job', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lagscale-failover-'));
     const storeFile = join(dir, 'results.db');
     const job = `failover-${Date.now().toString(36)}`;
-    const group = `${job}-validators`;
+    // The group is coordinated by the active controller: the node killed first, unless another node leads more input partitions.
+    const group = await groupCoordinatedBy(cluster, await cluster.activeController(), `${job}-validators`);
     const replicated = { 'min.insync.replicas': '2' };
     await createTopic(brokers, TOPIC, PARTITIONS, replicated, 3);
     await createTopic(brokers, DLQ_TOPIC, 1, replicated, 3);
@@ -313,12 +354,15 @@ describe('a broker failover during a validation job', () => {
 
       // The victims: the node leading most input partitions and the active controller.
       const controller = await cluster.activeController();
+      const coordinator = await coordinatorOf(cluster, group);
       const leaders = await partitionStates(cluster, [TOPIC]);
       const ledBy = (node: number): number => leaders.filter((p) => p.leader === node).length;
       const most = Math.max(...cluster.nodeIds.map(ledBy));
       // On a tie, the controller if it is among the busiest: one kill then takes both roles.
       const busiest = ledBy(controller) === most ? controller : (cluster.nodeIds.find((n) => ledBy(n) === most) as number);
-      timeline.push(`${elapsed()}: leaders ${cluster.nodeIds.map((n) => `node ${n}: ${ledBy(n)}`).join(', ')}; active controller node ${controller}`);
+      timeline.push(
+        `${elapsed()}: leaders ${cluster.nodeIds.map((n) => `node ${n}: ${ledBy(n)}`).join(', ')}; active controller node ${controller}; group coordinator node ${coordinator}`,
+      );
       const produceLate = async (): Promise<void> => {
         const started = Date.now();
         late = await produceRange(EARLY + 1, TOTAL);
@@ -360,6 +404,14 @@ describe('a broker failover during a validation job', () => {
       await new Promise((r) => setTimeout(r, 2000));
       await stopScaling();
       scaleEvents = autoscaler.counters.scaleUps + autoscaler.counters.scaleDowns;
+      // The workers drain and exit on SIGTERM after the failover too (they hung once: the client's
+      // close left every connection open when leaving the group failed at the dead coordinator).
+      const exitsBefore = exits.length;
+      await pool.setReplicas(0);
+      await waitFor('every worker to drain and exit', async () => pool.workers().length === 0, 40_000, 200);
+      const drains = exits.slice(exitsBefore);
+      for (const d of drains) expect(d.expected && (d.code === 0 || (d.code === null && d.signal === 'SIGTERM')), JSON.stringify(d)).toBe(true);
+      timeline.push(`${elapsed()}: ${drains.length} workers drained and exited on SIGTERM`);
 
       // Counts: one result per well-formed record, exactly the malformed ones in the DLQ.
       const malformed = new Set([...early.malformed, ...((late as { malformed: number[] } | null)?.malformed ?? [])]);
