@@ -1,10 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { buildOnce, defaultCacheDir, goEnvironment } from './build-cache.js';
 import { logTail } from './log-tail.js';
 
 export const DEFAULT_KUBERNETES_VERSION = 'v1.37.2';
@@ -40,10 +39,6 @@ interface CompleteMarker {
   readonly etcd: string;
   readonly go: string;
   readonly builtAt: string;
-}
-
-function defaultCacheDir(): string {
-  return process.env.LAGSCALE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lagscale');
 }
 
 /** Where the binaries of one Kubernetes version live once built. */
@@ -88,55 +83,15 @@ export async function resolveControlPlaneBinaries(options: ResolveBinariesOption
   if (isComplete(binDir, version, etcdVersion)) return binariesIn(binDir, version, etcdVersion);
 
   const progress = options.onProgress ?? (() => {});
-  await mkdir(versionDir, { recursive: true });
-  const lock = join(versionDir, '.building');
-  const lockTimeoutMs = options.lockTimeoutMs ?? 60 * 60_000;
-  for (let waited = 0; ; waited += 1000) {
-    try {
-      await mkdir(lock);
-      await writeFile(join(lock, 'owner.json'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (isComplete(binDir, version, etcdVersion)) return binariesIn(binDir, version, etcdVersion);
-      if (lockIsStale(lock)) {
-        progress(`removing the lock ${lock} of a build that died`);
-        await rm(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (waited === 0) progress(`waiting for another process building Kubernetes ${version} binaries`);
-      if (waited > lockTimeoutMs) {
-        throw new Error(
-          `Kubernetes ${version} binaries: lock ${lock} held for over ${Math.round(lockTimeoutMs / 60_000)} minutes; remove it if no other lagscale process is building`,
-        );
-      }
-      await sleep(1000);
-    }
-  }
-  try {
-    if (isComplete(binDir, version, etcdVersion)) return binariesIn(binDir, version, etcdVersion);
-    await build(versionDir, version, etcdVersion, progress);
-    return binariesIn(binDir, version, etcdVersion);
-  } finally {
-    await rm(lock, { recursive: true, force: true });
-  }
-}
-
-/** A lock whose owner was a process on this machine that no longer runs (killed mid-build). */
-function lockIsStale(lock: string): boolean {
-  let owner: { pid: number; host: string };
-  try {
-    owner = JSON.parse(readFileSync(join(lock, 'owner.json'), 'utf8')) as { pid: number; host: string };
-  } catch {
-    return false; // just created, owner not written yet
-  }
-  if (owner.host !== hostname()) return false;
-  try {
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  await buildOnce({
+    dir: versionDir,
+    what: `Kubernetes ${version} binaries`,
+    isComplete: () => isComplete(binDir, version, etcdVersion),
+    build: () => build(versionDir, version, etcdVersion, progress),
+    progress,
+    lockTimeoutMs: options.lockTimeoutMs ?? 60 * 60_000,
+  });
+  return binariesIn(binDir, version, etcdVersion);
 }
 
 async function build(versionDir: string, version: string, etcdVersion: string, progress: (line: string) => void): Promise<void> {
@@ -279,14 +234,7 @@ class GoRunner {
   constructor(logFile: string, progress: (line: string) => void) {
     this.#logFile = logFile;
     this.#progress = progress;
-    this.#env = {
-      ...process.env,
-      // Never fetch another Go toolchain; no C compiler needed; no go.work from above the cache.
-      GOTOOLCHAIN: 'local',
-      CGO_ENABLED: '0',
-      GOWORK: 'off',
-      GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=mod`.trim(),
-    };
+    this.#env = goEnvironment({ GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=mod`.trim() });
   }
 
   async output(cwd: string, args: string[]): Promise<string> {

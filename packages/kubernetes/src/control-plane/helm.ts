@@ -1,10 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { buildOnce, defaultCacheDir, goEnvironment } from './build-cache.js';
 import { logTail } from './log-tail.js';
 
 export const DEFAULT_HELM_VERSION = 'v4.3.2';
@@ -32,10 +31,6 @@ interface CompleteMarker {
   readonly builtAt: string;
 }
 
-function defaultCacheDir(): string {
-  return process.env.LAGSCALE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lagscale');
-}
-
 function isComplete(binDir: string, version: string): boolean {
   const marker = join(binDir, '.complete');
   if (!existsSync(marker) || !existsSync(join(binDir, 'helm'))) return false;
@@ -59,59 +54,15 @@ export async function resolveHelm(options: ResolveHelmOptions = {}): Promise<Hel
   if (isComplete(versionDir, version)) return found;
 
   const progress = options.onProgress ?? (() => {});
-  await mkdir(versionDir, { recursive: true });
-  const lock = join(versionDir, '.building');
-  const lockTimeoutMs = options.lockTimeoutMs ?? 30 * 60_000;
-  for (let waited = 0; ; waited += 1000) {
-    try {
-      await mkdir(lock);
-      await writeFile(join(lock, 'owner.json'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (isComplete(versionDir, version)) return found;
-      if (lockIsStale(lock)) {
-        progress(`removing the lock ${lock} of a build that died`);
-        await rm(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (waited === 0) progress(`waiting for another process building helm ${version}`);
-      if (waited > lockTimeoutMs) {
-        throw new Error(
-          `helm ${version}: lock ${lock} held for over ${Math.round(lockTimeoutMs / 60_000)} minutes; remove it if no other lagscale process is building`,
-        );
-      }
-      await sleep(1000);
-    }
-  }
-  try {
-    if (!isComplete(versionDir, version)) await build(versionDir, version, progress);
-    return found;
-  } finally {
-    await rm(lock, { recursive: true, force: true });
-  }
-}
-
-/** A lock whose owner was a process on this machine that no longer runs (killed mid-build). */
-function lockIsStale(lock: string): boolean {
-  let owner: { pid: number; host: string };
-  try {
-    owner = JSON.parse(readFileSync(join(lock, 'owner.json'), 'utf8')) as { pid: number; host: string };
-  } catch {
-    return false; // just created, owner not written yet
-  }
-  if (owner.host !== hostname()) return false;
-  try {
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-function goEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
-  // Never fetch another Go toolchain; no C compiler needed; no go.work from the current folder.
-  return { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOWORK: 'off', ...extra };
+  await buildOnce({
+    dir: versionDir,
+    what: `helm ${version}`,
+    isComplete: () => isComplete(versionDir, version),
+    build: () => build(versionDir, version, progress),
+    progress,
+    lockTimeoutMs: options.lockTimeoutMs ?? 30 * 60_000,
+  });
+  return found;
 }
 
 async function build(versionDir: string, version: string, progress: (line: string) => void): Promise<void> {
