@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { LocalProcessPool } from '@lagscale/autoscaler';
 import { createLogger } from '@lagscale/exporter';
 import { type Job, OpenSearchResultStore, type ResultStore, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
-import { Consumer } from '@platformatic/kafka';
 import { describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
-import { endOffsets, startGroupAtEnd } from './helpers.js';
+import { startGroupAtEnd } from './helpers.js';
+import { keysOf } from './job-audit.js';
 import { OrderRecords, produceOrders, requestProducer } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
@@ -25,28 +25,6 @@ const PARTITIONS = 8;
 const isMalformed = (n: number): boolean => n % 100 === 0;
 /** 100 records repeat the order_id of a record 777 earlier (another batch, most likely another partition and worker). */
 const duplicateOf = (n: number): number | undefined => (n % 1000 === 901 ? n - 777 : undefined);
-
-/** Every key of `topic` from the start to its current end, with how often each appears. */
-async function keysOf(topic: string, group: string, keep: (key: string) => boolean): Promise<Map<string, number>> {
-  const ends = await endOffsets(brokers, topic);
-  const open = new Set(ends.flatMap((end, partition) => (end > 0n ? [partition] : [])));
-  const counts = new Map<string, number>();
-  if (open.size === 0) return counts;
-  const consumer = new Consumer({ clientId: 'lagscale-test-reader', groupId: group, bootstrapBrokers: [...brokers], autocommit: false, maxWaitTime: 200 });
-  const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
-  try {
-    for await (const message of stream) {
-      const key = message.key?.toString() ?? '';
-      if (keep(key)) counts.set(key, (counts.get(key) ?? 0) + 1);
-      if (message.offset + 1n >= (ends[message.partition] ?? 0n)) open.delete(message.partition);
-      if (open.size === 0) break;
-    }
-  } finally {
-    await stream.close().catch(() => {});
-    await consumer.close(true);
-  }
-  return counts;
-}
 
 /** How the workers and the test reach one kind of store. */
 interface StoreUnderTest {
@@ -251,8 +229,8 @@ describe.each(Object.keys(STORES))('validation workers on %s scaled 1 → 4 → 
 
       // The topics: every well-formed record on validation.results, every malformed one on the DLQ topic.
       const prefix = `${job}:`;
-      const published = await keysOf(VALIDATION_TOPICS.results, `${job}-results-reader`, (key) => key.startsWith(prefix));
-      const deadLetters = await keysOf(VALIDATION_TOPICS.deadLetters, `${job}-dlq-reader`, (key) => key.startsWith(prefix));
+      const published = await keysOf(brokers, VALIDATION_TOPICS.results, `${job}-results-reader`, (key) => key.startsWith(prefix));
+      const deadLetters = await keysOf(brokers, VALIDATION_TOPICS.deadLetters, `${job}-dlq-reader`, (key) => key.startsWith(prefix));
       expect(published.size).toBe(wellFormed);
       expect(deadLetters.size).toBe(malformed.size);
       for (const n of malformed) expect(deadLetters.has(`${prefix}${n}`)).toBe(true);
