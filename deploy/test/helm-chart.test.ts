@@ -265,7 +265,8 @@ describe('Helm chart deploy/helm/lagscale', () => {
       const group = `helm-${suffix}-validators`;
       // 10,000 records behind on 4 partitions, no consumer of this topic: the lag stays put.
       await createTopic(brokers, topic, 4);
-      await createTopic(brokers, VALIDATION_TOPICS.requests, 4).catch(() => {});
+      // The shared broker's validation.requests has the 8 partitions of ensureValidationTopics, as every test of the run expects.
+      await createTopic(brokers, VALIDATION_TOPICS.requests, 8).catch(() => {});
       await produce(brokers, { topic, perPartition: { 0: 2500, 1: 2500, 2: 2500, 3: 2500 } });
       await commitOffsets(brokers, group, topic, { 0: 0, 1: 0, 2: 0, 3: 0 });
       const [controllerPort, metricsApiPort, apiPort, exporterPort] = (await freePorts(4)) as [number, number, number, number];
