@@ -322,11 +322,20 @@ describe('ScaledConsumer on a real control plane', () => {
       expect(numbers.filter((n) => malformed.has(n))).toEqual([]);
       expect(numbers).toHaveLength(TOTAL - malformed.size);
 
-      // The decision is in the status, with its arithmetic, and the resource is Ready.
-      const status = (await read('validator')).status;
+      // The decision is in the status, with its arithmetic, and the resource is Ready. The status is
+      // written after the scale (the pod can be gone first): it follows within a few cycles.
+      const status = await waitFor(
+        'the status to show the scale-in to 1',
+        async () => {
+          const s = (await read('validator')).status;
+          return s?.desiredReplicas === 1 && s.currentReplicas === 1 ? s : undefined;
+        },
+        20_000,
+        250,
+      );
       expect(status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Serving' });
       expect(status?.lastDecision?.arithmetic).toMatch(/\d/);
-      expect(status?.desiredReplicas).toBe(1);
+      expect(status?.lastDecision?.desiredReplicas).toBe(1);
       expect(kubelet.started).toBeGreaterThanOrEqual(3);
       process.stderr.write(
         `[scaled-consumer] replicas over time: ${replicas.filter((r, i) => i === 0 || r !== replicas[i - 1]).join(' → ')}; scale writes ${controller.counters.scaleWrites}, status writes ${controller.counters.statusWrites}, pods started ${kubelet.started}\n`,

@@ -58,6 +58,9 @@ export interface ScaledConsumerRuntime {
   readonly secretDir: string | null;
   lastStatus: { json: string; at: number } | null;
   conditions: Map<ScaledConsumerCondition['type'], ScaledConsumerCondition>;
+  /** The newest decision not yet turned into a status; `writing` while one is (writes never overlap or reorder). */
+  pendingDecision: ScalingDecision | null;
+  writing: boolean;
 }
 
 export interface ControllerCounters {
@@ -259,10 +262,13 @@ export class ScaledConsumerController {
       secretDir: connection.secretDir,
       lastStatus: null,
       conditions: new Map((resource.status?.conditions ?? []).map((c) => [c.type, c])),
+      pendingDecision: null,
+      writing: false,
     };
     this.#runtimes.set(key, runtime);
     autoscaler.on('decision', (decision) => {
-      void this.#afterDecision(runtime, decision);
+      runtime.pendingDecision = decision;
+      void this.#drainDecisions(runtime);
     });
     this.#options.logger.info(
       { event: 'scaled_consumer_started', scaledConsumer: key, group: resource.spec.group, target: target.name, policy: parsed.policy.name },
@@ -304,6 +310,24 @@ export class ScaledConsumerController {
       },
       close: () => target.close(),
     };
+  }
+
+  /**
+   * One status write at a time per resource, always from the newest decision: a slow write (a pod
+   * list, a busy API server) can neither be overtaken by the next one nor land after it with older
+   * numbers; decisions that arrive meanwhile collapse into the newest.
+   */
+  async #drainDecisions(runtime: ScaledConsumerRuntime): Promise<void> {
+    if (runtime.writing) return;
+    runtime.writing = true;
+    try {
+      for (let decision = runtime.pendingDecision; decision !== null; decision = runtime.pendingDecision) {
+        runtime.pendingDecision = null;
+        await this.#afterDecision(runtime, decision);
+      }
+    } finally {
+      runtime.writing = false;
+    }
   }
 
   async #afterDecision(runtime: ScaledConsumerRuntime, decision: ScalingDecision): Promise<void> {
