@@ -38,7 +38,7 @@ export function registerWorkerCommand(program: Command): void {
     const workerId = process.env.LAGSCALE_WORKER_ID ?? String(process.pid);
     const logger = createLogger('lagscale-worker').child({ workerId });
     const metrics = new WorkerMetrics();
-    const state = { ready: false, stopping: false, storeAvailable: true };
+    const state = { ready: false, stopping: false, storeAvailable: true, rejoining: false };
     // The worker writes all the time: SQLite's WAL checkpoints run in a thread, not inside its commits.
     const store = await openResultStore(storeConfig, {
       backgroundCheckpoint: true,
@@ -89,6 +89,12 @@ export function registerWorkerCommand(program: Command): void {
         validationThreads: parseInteger(flags.validationThreads, '--validation-threads', 0, 64),
         onReady: () => {
           state.ready = true;
+          state.rejoining = false;
+        },
+        // Not ready while it rejoins after a consumer failure: the HPA Value arithmetic and probes see it.
+        onConsumerLost: () => {
+          state.ready = false;
+          state.rejoining = true;
         },
       });
       logger.info({ event: 'worker_stopped', ...result }, 'worker left the group');

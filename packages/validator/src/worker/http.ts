@@ -7,6 +7,8 @@ export interface WorkerHttpState {
   stopping: boolean;
   /** False while the result store does not answer: not ready (a load balancer, a rollout, an operator see why). */
   storeAvailable?: boolean;
+  /** True while the consumer, failed after it had worked, waits to rejoin its group: not ready. */
+  rejoining?: boolean;
 }
 
 /** A worker's own HTTP face: `/metrics`, `/healthz` (alive), `/readyz` (joined and consuming, not draining, its store answering). */
@@ -24,7 +26,9 @@ export function createWorkerHttp(metrics: WorkerMetrics, state: WorkerHttpState,
     const storeDown = state.storeAvailable === false;
     const ready = state.ready && !state.stopping && !storeDown;
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : state.stopping ? 'draining' : storeDown ? 'store_unavailable' : 'starting' };
+    return {
+      status: ready ? 'ready' : state.stopping ? 'draining' : storeDown ? 'store_unavailable' : state.rejoining === true ? 'rejoining' : 'starting',
+    };
   });
   return app;
 }

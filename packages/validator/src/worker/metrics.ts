@@ -8,6 +8,7 @@ export class WorkerMetrics {
   readonly #batchSeconds = new Histogram([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
   #batches = 0;
   #commitRefusals = 0;
+  #consumerRestarts = 0;
   #storeAvailable = true;
 
   recordOutcome(outcome: 'valid' | 'invalid' | 'dlq', count = 1): void {
@@ -32,6 +33,11 @@ export class WorkerMetrics {
     this.#storeAvailable = available;
   }
 
+  /** The consumer failed after it had worked and is started again in the same process. */
+  consumerRestarted(): void {
+    this.#consumerRestarts++;
+  }
+
   commitRefused(count: number): void {
     this.#commitRefusals += count;
   }
@@ -53,6 +59,13 @@ export class WorkerMetrics {
       'Records whose offset commit the coordinator refused after a rebalance (re-read by their new owner).',
     );
     out.sample('lagscale_validator_commit_refusals_total', labels, this.#commitRefusals);
+    out
+      .family(
+        'lagscale_validator_consumer_restarts_total',
+        'counter',
+        'Times the Kafka consumer failed after it had worked and rejoined its group in the same process.',
+      )
+      .sample('lagscale_validator_consumer_restarts_total', labels, this.#consumerRestarts);
     out
       .family(
         'lagscale_validator_store_up',

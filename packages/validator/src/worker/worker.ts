@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ConsumedRecord,
   type ConsumerLogger,
@@ -47,8 +48,10 @@ export interface WorkerOptions {
   readonly logger: ConsumerLogger & { error(fields: object, message: string): void };
   readonly metrics: WorkerMetrics;
   readonly signal: AbortSignal;
-  /** Called once the worker joined its group and is consuming (for /readyz). */
+  /** Called once the worker joined its group and is consuming (for /readyz), and again after each rejoin. */
   readonly onReady?: () => void;
+  /** The consumer failed after it had worked and rejoins in `retryInMs` (for /readyz: not ready meanwhile). */
+  readonly onConsumerLost?: (error: Error, retryInMs: number) => void;
   /**
    * Extra time spent per record (ms) before the batch is committed, standing in for a heavier rule set
    * or a slow downstream call: the demo uses it so scaling shows at rates a laptop can produce.
@@ -416,8 +419,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     lastSend = sent.catch(() => {});
     await sent;
   };
-  try {
-    const consumed = await runBatchConsumer({
+  const consumeOnce = (onAssigned: () => void) =>
+    runBatchConsumer({
       connection: options.connection,
       group: options.group ?? 'validator',
       topics: [requestsTopic],
@@ -425,7 +428,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
       logger,
       signal: options.signal,
-      assigned: () => options.onReady?.(),
+      assigned: onAssigned,
       handle: async (batch) => {
         const started = performance.now();
         const prepared = await prepareBatch(batch);
@@ -459,9 +462,59 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         return { settled };
       },
     });
-    return { handled: consumed.handled, committed: consumed.committed };
+  try {
+    return await consumeUntilStopped(consumeOnce, options);
   } finally {
     await validator.close();
     await producer?.close();
+  }
+}
+
+/** The longest wait between two rejoins of a consumer that keeps failing. */
+const MAX_REJOIN_DELAY_MS = 30_000;
+
+/**
+ * Runs the consumer until the signal stops it. A consumer that fails after it had been assigned
+ * partitions (a broker failover outlasting the client's fetch retries, a coordinator that moved
+ * mid-rejoin) is started again in this process, after 1, 2, 4 ... 30 s while it keeps failing:
+ * nothing is lost, since only durable batches were committed and the rejoined consumer reads on
+ * from those commits, and the store's writes are idempotent by record. Exiting instead would cost
+ * a pod restart (and on Kubernetes, CrashLoopBackOff's growing delays) for a cluster that is back
+ * in seconds. A consumer that never got an assignment in this process (wrong brokers, credentials,
+ * ACLs) still fails start-up with its error.
+ */
+async function consumeUntilStopped(
+  consumeOnce: (onAssigned: () => void) => Promise<{ handled: number; committed: number }>,
+  options: WorkerOptions,
+): Promise<{ handled: number; committed: number; rejoins: number }> {
+  const total = { handled: 0, committed: 0, rejoins: 0 };
+  let everAssigned = false;
+  let failuresInARow = 0;
+  for (;;) {
+    let assigned = false;
+    try {
+      const run = await consumeOnce(() => {
+        assigned = true;
+        everAssigned = true;
+        options.onReady?.();
+      });
+      total.handled += run.handled;
+      total.committed += run.committed;
+      return total;
+    } catch (error) {
+      if (options.signal.aborted || !everAssigned) throw error;
+      failuresInARow = assigned ? 1 : failuresInARow + 1;
+      const retryInMs = Math.min(MAX_REJOIN_DELAY_MS, 1000 * 2 ** (failuresInARow - 1));
+      total.rejoins++;
+      options.metrics.consumerRestarted();
+      options.onConsumerLost?.(error as Error, retryInMs);
+      options.logger.warn(
+        { event: 'consumer_rejoining', err: (error as Error).message, failuresInARow, retryInMs },
+        `the Kafka consumer failed after it had worked; rejoining the group in ${retryInMs / 1000} s (only durable batches were committed)`,
+      );
+      // Rejects when the signal stops the worker meanwhile: it then ends as asked.
+      await sleep(retryInMs, undefined, { signal: options.signal }).catch(() => {});
+      if (options.signal.aborted) return total;
+    }
   }
 }
