@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,13 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { endOffsets } from './helpers.js';
 import { auditJob, keysOf, repeats } from './job-audit.js';
-import { OrderRecords } from './order-records.js';
+import { OrderRecords, ordersRuleSet as ruleSet } from './order-records.js';
 
 const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
-const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
-  name: string;
-  version: number;
-};
 
 const TOTAL = 100_000;
 /** Produced before the workers start; the rest during the first outage. */

@@ -1,35 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KafkaCluster } from '@lagscale/kafka';
+import { freePorts, KafkaCluster } from '@lagscale/kafka';
 import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { auditJob } from './job-audit.js';
-import { OrderRecords, produceOrders, requestProducer } from './order-records.js';
+import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from './order-records.js';
 
 const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
-const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
-  name: string;
-  version: number;
-};
 const topic = VALIDATION_TOPICS.requests;
 const isMalformed = (n: number): boolean => n % 100 === 0;
 /** Produced before the outage; as many again after it. */
 const HALF = 10_000;
 /** Long past the client's fetch and heartbeat retries, so the consumer fails for good. */
 const OUTAGE_MS = 25_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -72,7 +59,7 @@ describe('a worker whose consumer fails after it had worked', () => {
     await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total: 2 * HALF, createdAt: Date.now(), source: 'test' });
     await setup.close();
 
-    const port = await freePort();
+    const port = (await freePorts(1))[0];
     const log = join(dir, 'worker.log');
     const worker: ChildProcess = spawn(
       process.execPath,

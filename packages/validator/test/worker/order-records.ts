@@ -3,8 +3,15 @@
  * request, malformed ones (truncated JSON) for the DLQ, plus a fast producer for them. Used by the
  * worker tests and by bench/validator-throughput.
  */
+import { readFileSync } from 'node:fs';
 import { encodeRequest, type OutgoingMessage, type SampleOrderOptions, SampleOrders } from '@lagscale/validator';
 import { type MessageToProduce, Producer } from '@platformatic/kafka';
+
+/** The example rule set these records are checked against (`examples/orders.ruleset.json`). */
+export const ordersRuleSet = JSON.parse(readFileSync(new URL('../../examples/orders.ruleset.json', import.meta.url), 'utf8')) as {
+  name: string;
+  version: number;
+};
 
 /** See `SampleOrders`: seed, share of invalid records, repeated order ids. */
 export type OrderRecordOptions = SampleOrderOptions;

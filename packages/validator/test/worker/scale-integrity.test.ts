@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,15 +9,11 @@ import { describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { startGroupAtEnd } from './helpers.js';
 import { keysOf } from './job-audit.js';
-import { OrderRecords, produceOrders, requestProducer } from './order-records.js';
+import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
 const openSearchUrl = inject('openSearchUrl');
 const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
-const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
-  name: string;
-  version: number;
-};
 
 const TOTAL = 100_000;
 const PARTITIONS = 8;

@@ -4,30 +4,18 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '@lagscale/kafka';
 import { type OpenSearchNode, startOpenSearchNode } from '@lagscale/opensearch';
 import { OpenSearchResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { admin, createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { endOffsets, startGroupAtEnd } from './helpers.js';
-import { OrderRecords, produceOrders, requestProducer } from './order-records.js';
+import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
-const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
-  name: string;
-  version: number;
-};
 const topic = VALIDATION_TOPICS.requests;
 const isMalformed = (n: number): boolean => n % 100 === 0;
-
-/** Free loopback ports for the workers' /metrics and /readyz. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Worker {
   readonly process: ChildProcess;
@@ -84,7 +72,7 @@ describe('workers on OpenSearch through store outages', () => {
     read = await OpenSearchResultStore.open({ url: node.url, indexPrefix: prefix, readRetryMs: 60_000 });
     await read.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
     for (let i = 0; i < 2; i++) {
-      const port = await freePort();
+      const port = (await freePorts(1))[0];
       const child = spawn(
         process.execPath,
         [main, 'worker', '-b', brokers.join(','), '--store', node.url, '--group', group, '--batch-size', '500', '--port', String(port)],

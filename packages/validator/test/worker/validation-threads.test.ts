@@ -1,17 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runWorker, SqliteResultStore, WorkerMetrics } from '@lagscale/validator';
 import { describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
-import { OrderRecords, produceOrders, requestProducer } from './order-records.js';
+import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
-const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
-  name: string;
-  version: number;
-};
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
 const TOTAL = 3000;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,13 +7,10 @@ import { encodeRequest, SqliteResultStore } from '@lagscale/validator';
 import { describe, expect, inject, it } from 'vitest';
 import { createTopic, producer, waitFor } from '../../../../test-support/kafka.js';
 import { startGroupAtEnd } from './helpers.js';
+import { ordersRuleSet as ruleSet } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
-const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
-  name: string;
-  version: number;
-};
 
 function startWorker(store: string, group: string): ChildProcess {
   return spawn(process.execPath, [main, 'worker', '-b', brokers.join(','), '--store', store, '--group', group, '--batch-size', '100'], {
