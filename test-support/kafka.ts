@@ -176,7 +176,7 @@ export async function startConsumer(
       stopped = true;
       abort.abort();
       await stream.close().catch(() => {});
-      await consumer.close(true).catch(() => {});
+      await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
       await loop;
     },
   };

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -116,4 +116,41 @@ export async function startPrometheus(options: {
     targets: async () => (await api<{ activeTargets: { scrapeUrl: string; health: string; lastError: string }[] }>('/api/v1/targets')).activeTargets,
     stop,
   };
+}
+
+/** A test-only basic-auth user; `hash` is the bcrypt (cost 4, to keep Prometheus' check cheap) of `password`. */
+export const TEST_BASIC_AUTH = {
+  username: 'lagscale',
+  password: 'lagscale-test-password',
+  hash: '$2b$04$7/SCzPYXwClU9erU1zC.6OjqMGFDMIJSyhL/CSZTmnGcPxFGi089W',
+} as const;
+
+/**
+ * A self-signed certificate for 127.0.0.1 (its own CA) in `dir`, and the web config that puts a
+ * Prometheus behind it with TEST_BASIC_AUTH: pass `webConfig` to startPrometheus.
+ */
+export function securedWebConfig(dir: string): { cert: string; key: string; webConfig: { yaml: string; scheme: 'https' } } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'].concat([
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]),
+    { stdio: 'ignore' },
+  );
+  const yaml = [
+    'tls_server_config:',
+    `  cert_file: ${cert}`,
+    `  key_file: ${key}`,
+    'basic_auth_users:',
+    `  ${TEST_BASIC_AUTH.username}: '${TEST_BASIC_AUTH.hash}'`,
+    '',
+  ];
+  return { cert, key, webConfig: { yaml: yaml.join('\n'), scheme: 'https' } };
 }

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
@@ -26,7 +25,7 @@ import { createExporterServer, createLogger, PrometheusText } from '@lagscale/ex
 import { LagMonitor } from '@lagscale/kafka';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
-import { type RunningPrometheus, startPrometheus } from '../../../test-support/prometheus.js';
+import { type RunningPrometheus, securedWebConfig, startPrometheus, TEST_BASIC_AUTH } from '../../../test-support/prometheus.js';
 
 const logger = createLogger('test-prometheus-source', 'silent');
 
@@ -246,44 +245,14 @@ describe('prometheus source on a real Prometheus', () => {
 });
 
 describe('prometheus source on a real Prometheus behind TLS and basic auth', () => {
-  // bcrypt (cost 4, to keep Prometheus' check cheap) of the password below; a test-only credential.
-  const password = 'lagscale-test-password';
-  const hash = '$2b$04$7/SCzPYXwClU9erU1zC.6OjqMGFDMIJSyhL/CSZTmnGcPxFGi089W';
+  const { password } = TEST_BASIC_AUTH;
 
   it('queries over https with a CA file and a password; a wrong password or an unknown CA fails the read', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lagscale-prometheus-tls-'));
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    // A self-signed certificate for 127.0.0.1: it is its own CA.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, webConfig } = securedWebConfig(dir);
     const secured = await startPrometheus({
       scrapeConfigs: "  - job_name: none\n    static_configs: [{ targets: ['127.0.0.1:1'] }]",
-      webConfig: {
-        scheme: 'https',
-        yaml: [`tls_server_config:`, `  cert_file: ${cert}`, `  key_file: ${key}`, 'basic_auth_users:', `  lagscale: '${hash}'`, ''].join('\n'),
-      },
+      webConfig,
     });
     try {
       const at = (raw: Record<string, unknown>) =>

@@ -131,4 +131,19 @@ describe('parseScaledConsumer', () => {
     const sasl = parseScaledConsumer(resource({ kafka: { brokers: ['a:9092', 'b:9092'], sasl: { mechanism: 'PLAIN', secretRef: { name: 's' } } } }));
     expect(sasl.clusterKey).not.toBe(a.clusterKey);
   });
+
+  it('takes a prometheus source without Kafka, keeps its secretRef out of the query settings, and names mistakes with their path', () => {
+    const query = { type: 'prometheus', serverAddress: 'https://prometheus:9090', query: 'sum(queue_depth)', threshold: 10 } as const;
+    const { kafka: _kafka, ...withoutKafka } = resource({}).spec;
+    const parsed = parseScaledConsumer({ ...resource({}), spec: { ...withoutKafka, source: { ...query, secretRef: { name: 'auth' } } } });
+    expect(parsed.source.type).toBe('prometheus');
+    expect(parsed.policy.name).toBe('prometheus');
+    expect(parsed.clusterKey).toBeNull();
+    expect(parsed.source.type === 'prometheus' && parsed.source.config.threshold).toBe(10);
+    expect(parseScaledConsumer(resource({ source: { type: 'kafka' } })).source.type).toBe('kafka');
+    expect(() => parseScaledConsumer({ ...resource({}), spec: withoutKafka })).toThrow(/spec\.kafka: required unless spec\.source\.type is prometheus/);
+    expect(() => parseScaledConsumer(resource({ source: query, policy: { name: 'rate' } }))).toThrow(/spec\.policy: not used with source type prometheus/);
+    expect(() => parseScaledConsumer(resource({ source: { ...query, serverAddress: 'ftp://x' } }))).toThrow(/spec\.source\.serverAddress/);
+    expect(() => parseScaledConsumer(resource({ source: { type: 'kafka', query: 'x' } as never }))).toThrow(/spec\.source\.query: unknown key/);
+  });
 });

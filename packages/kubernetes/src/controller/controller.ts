@@ -12,7 +12,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { Autoscaler, type ScaleTarget } from '@lagscale/autoscaler';
+import { Autoscaler, PrometheusMetricSource, resolveSource, type ScaleTarget } from '@lagscale/autoscaler';
 import { ScalingConfigError, type ScalingDecision } from '@lagscale/core';
 import type { Logger } from '@lagscale/exporter';
 import type { KafkaConnectionOptions } from '@lagscale/kafka';
@@ -50,7 +50,10 @@ export interface ScaledConsumerControllerOptions {
 export interface ScaledConsumerRuntime {
   readonly key: string;
   readonly parsed: ParsedScaledConsumer;
-  readonly view: GroupView;
+  /** The group's lag (Kafka source); null with a prometheus source. */
+  readonly view: GroupView | null;
+  /** The query's poller (prometheus source); null with Kafka lag. */
+  readonly metricSource: PrometheusMetricSource | null;
   readonly target: KubernetesScaleTarget;
   readonly autoscaler: Autoscaler;
   /** Generation the runtime was built for: a spec change rebuilds it. */
@@ -116,7 +119,7 @@ export class ScaledConsumerController {
           .map((runtime) => ({
             name: runtime.parsed.resource.metadata.name,
             group: runtime.parsed.resource.spec.group,
-            snapshot: runtime.view.latest,
+            snapshot: runtime.view?.latest ?? null,
             decision: runtime.autoscaler.lastDecision,
             behavior: runtime.parsed.behavior,
           })),
@@ -208,22 +211,27 @@ export class ScaledConsumerController {
       return;
     }
     this.#invalid.delete(key);
-    let connection: { connection: KafkaConnectionOptions; secretDir: string | null };
+    let inputs: { view: GroupView | null; metricSource: PrometheusMetricSource | null; secretDir: string | null };
     try {
-      connection = await this.#connection(resource);
+      inputs = await this.#inputs(resource, parsed);
     } catch (error) {
       const message = (error as Error).message;
       if (this.#invalid.get(key) === `${generation}:${message}` && resource.status?.observedGeneration === generation) return;
       this.#invalid.set(key, `${generation}:${message}`);
+      const reason =
+        error instanceof ScalingConfigError
+          ? 'InvalidSpec'
+          : parsed.source.type === 'prometheus'
+            ? 'SourceCredentialsUnavailable'
+            : 'KafkaCredentialsUnavailable';
       await this.#writeStatus(resource, null, {
-        conditions: [condition('Ready', 'False', 'KafkaCredentialsUnavailable', message, generation)],
+        conditions: [condition('Ready', 'False', reason, message, generation)],
         observedGeneration: generation,
       });
       return;
     }
+    const { view, metricSource } = inputs;
     const { namespace } = resource.metadata;
-    const monitor = this.#monitors.acquire(parsed.clusterKey, connection.connection);
-    const view = new GroupView(monitor, resource.spec.group, resource.spec.topics);
     const target = new KubernetesScaleTarget({
       kubeConfig: this.#options.kubeConfig,
       namespace,
@@ -240,7 +248,7 @@ export class ScaledConsumerController {
       },
     });
     const autoscaler = new Autoscaler({
-      monitor: view,
+      ...(metricSource !== null ? { metricSource } : { monitor: view as GroupView }),
       group: resource.spec.group,
       policy: parsed.policy,
       behavior: parsed.behavior,
@@ -256,10 +264,11 @@ export class ScaledConsumerController {
       key,
       parsed,
       view,
+      metricSource,
       target,
       autoscaler,
       generation,
-      secretDir: connection.secretDir,
+      secretDir: inputs.secretDir,
       lastStatus: null,
       conditions: new Map((resource.status?.conditions ?? []).map((c) => [c.type, c])),
       pendingDecision: null,
@@ -274,6 +283,7 @@ export class ScaledConsumerController {
       { event: 'scaled_consumer_started', scaledConsumer: key, group: resource.spec.group, target: target.name, policy: parsed.policy.name },
       `serving ScaledConsumer ${key}`,
     );
+    metricSource?.start();
     if (this.leading) autoscaler.start();
   }
 
@@ -283,8 +293,9 @@ export class ScaledConsumerController {
     if (runtime === undefined) return;
     this.#runtimes.delete(key);
     await runtime.autoscaler.stop();
-    runtime.view.detach();
-    await this.#monitors.release(runtime.parsed.clusterKey);
+    await runtime.metricSource?.stop();
+    runtime.view?.detach();
+    if (runtime.parsed.clusterKey !== null) await this.#monitors.release(runtime.parsed.clusterKey);
     if (runtime.secretDir !== null) rmSync(runtime.secretDir, { recursive: true, force: true });
     this.#options.logger.info({ event: 'scaled_consumer_stopped', scaledConsumer: key }, `stopped serving ScaledConsumer ${key}`);
   }
@@ -336,7 +347,15 @@ export class ScaledConsumerController {
     const reading = runtime.target.lastReading;
     // A decision means the target was read this cycle.
     const conditions = [
-      condition('Ready', 'True', 'Serving', `scaling ${runtime.target.name} on the lag of group ${resource.spec.group}`, generation),
+      condition(
+        'Ready',
+        'True',
+        'Serving',
+        runtime.metricSource === null
+          ? `scaling ${runtime.target.name} on the lag of group ${resource.spec.group}`
+          : `scaling ${runtime.target.name} on the query ${runtime.metricSource.config.query}`,
+        generation,
+      ),
       decision.recommendation === null
         ? condition('Active', 'Unknown', 'MetricsUnavailable', decision.reason, generation)
         : condition(
@@ -448,49 +467,100 @@ export class ScaledConsumerController {
   }
 
   /** Kafka connection options, with TLS and SASL material read from the resource's Secrets. */
+  /**
+   * What the autoscaler follows: the group's view of the shared lag collection, or a poller of
+   * the query with the credentials of `spec.source.secretRef`. Secret files (CA, client
+   * certificate) go to a private folder removed with the runtime.
+   */
+  async #inputs(
+    resource: ScaledConsumer,
+    parsed: ParsedScaledConsumer,
+  ): Promise<{ view: GroupView | null; metricSource: PrometheusMetricSource | null; secretDir: string | null }> {
+    if (parsed.source.type === 'prometheus') {
+      const { metricSource, secretDir } = await this.#prometheusSource(resource);
+      return { view: null, metricSource, secretDir };
+    }
+    const { connection, secretDir } = await this.#connection(resource);
+    const monitor = this.#monitors.acquire(parsed.clusterKey as string, connection);
+    return { view: new GroupView(monitor, resource.spec.group, resource.spec.topics), metricSource: null, secretDir };
+  }
+
+  /** A Secret's data as text; errors say which field referred to it and what to grant. */
+  async #secret(namespace: string, name: string, field: string): Promise<Record<string, string>> {
+    try {
+      const found = await this.#core.readNamespacedSecret({ name, namespace });
+      return Object.fromEntries(Object.entries(found.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    } catch (error) {
+      const status = error instanceof ApiException ? error.code : null;
+      throw new Error(
+        status === 404
+          ? `Secret ${namespace}/${name} (${field}) does not exist`
+          : status === 403
+            ? `the controller may not read Secret ${namespace}/${name} (${field}): grant it get on secrets in ${namespace}`
+            : `cannot read Secret ${namespace}/${name}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** `ca.crt`, `tls.crt` and `tls.key` of a Secret as files in a new private folder. */
+  #secretFiles(data: Record<string, string>, prefix: string): { dir: string; ca?: string; cert?: string; key?: string } {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    chmodSync(dir, 0o700);
+    const file = (name: string): string | undefined => {
+      const text = data[name];
+      if (text === undefined) return undefined;
+      const path = join(dir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const ca = file('ca.crt');
+    const cert = file('tls.crt');
+    const key = file('tls.key');
+    return { dir, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  }
+
+  async #prometheusSource(resource: ScaledConsumer): Promise<{ metricSource: PrometheusMetricSource; secretDir: string | null }> {
+    const { secretRef, ...raw } = resource.spec.source as Record<string, unknown> & { secretRef?: { name: string } };
+    if (secretRef === undefined) {
+      const source = resolveSource(raw, 'spec.source');
+      return { metricSource: new PrometheusMetricSource((source as Extract<typeof source, { type: 'prometheus' }>).config), secretDir: null };
+    }
+    const namespace = resource.metadata.namespace;
+    const data = await this.#secret(namespace, secretRef.name, 'spec.source.secretRef');
+    const authKeys = ['bearerToken', 'username', 'password', 'customAuthHeader', 'customAuthValue'] as const;
+    const auth = Object.fromEntries(authKeys.filter((k) => data[k] !== undefined).map((k) => [k, data[k]]));
+    const files = this.#secretFiles(data, 'lagscale-prometheus-tls-');
+    try {
+      const tls = { ...(files.ca ? { ca: files.ca } : {}), ...(files.cert ? { cert: files.cert } : {}), ...(files.key ? { key: files.key } : {}) };
+      // Checked again with the credentials: a Secret with two kinds of auth, or TLS files for an http address, is refused here.
+      const source = resolveSource(
+        { ...raw, ...(Object.keys(auth).length > 0 ? { auth } : {}), ...(Object.keys(tls).length > 0 ? { tls } : {}) },
+        `spec.source (with Secret ${namespace}/${secretRef.name})`,
+      );
+      return { metricSource: new PrometheusMetricSource((source as Extract<typeof source, { type: 'prometheus' }>).config), secretDir: files.dir };
+    } catch (error) {
+      rmSync(files.dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
   async #connection(resource: ScaledConsumer): Promise<{ connection: KafkaConnectionOptions; secretDir: string | null }> {
-    const { kafka } = resource.spec;
+    const kafka = resource.spec.kafka as NonNullable<ScaledConsumer['spec']['kafka']>;
     const base = { brokers: kafka.brokers, clientId: kafka.clientId ?? 'lagscale-controller' };
     const namespace = resource.metadata.namespace;
-    const secret = async (name: string): Promise<Record<string, string>> => {
-      try {
-        const found = await this.#core.readNamespacedSecret({ name, namespace });
-        return Object.fromEntries(Object.entries(found.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-      } catch (error) {
-        const status = error instanceof ApiException ? error.code : null;
-        throw new Error(
-          status === 404
-            ? `Secret ${namespace}/${name} (spec.kafka) does not exist`
-            : status === 403
-              ? `the controller may not read Secret ${namespace}/${name} (spec.kafka): grant it get on secrets in ${namespace}`
-              : `cannot read Secret ${namespace}/${name}: ${(error as Error).message}`,
-        );
-      }
-    };
     let secretDir: string | null = null;
     let tls: KafkaConnectionOptions['tls'];
     if (kafka.tls?.enabled === true) {
       tls = {};
       if (kafka.tls.secretRef !== undefined) {
-        const data = await secret(kafka.tls.secretRef.name);
-        secretDir = mkdtempSync(join(tmpdir(), 'lagscale-kafka-tls-'));
-        chmodSync(secretDir, 0o700);
-        const file = (name: string): string | undefined => {
-          const text = data[name];
-          if (text === undefined) return undefined;
-          const path = join(secretDir as string, name);
-          writeFileSync(path, text, { mode: 0o600 });
-          return path;
-        };
-        const ca = file('ca.crt');
-        const cert = file('tls.crt');
-        const key = file('tls.key');
-        tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+        const { dir, ...files } = this.#secretFiles(await this.#secret(namespace, kafka.tls.secretRef.name, 'spec.kafka.tls'), 'lagscale-kafka-tls-');
+        secretDir = dir;
+        tls = files;
       }
     }
     let sasl: KafkaConnectionOptions['sasl'];
     if (kafka.sasl !== undefined) {
-      const data = await secret(kafka.sasl.secretRef.name);
+      const data = await this.#secret(namespace, kafka.sasl.secretRef.name, 'spec.kafka.sasl');
       if (data.username === undefined || data.password === undefined)
         throw new Error(`Secret ${namespace}/${kafka.sasl.secretRef.name} (spec.kafka.sasl) needs the keys username and password`);
       sasl = { mechanism: kafka.sasl.mechanism, username: data.username, password: data.password };

@@ -1,4 +1,4 @@
-import { type ResolvedPolicy, resolvePolicy } from '@lagscale/autoscaler';
+import { type ResolvedPolicy, type ResolvedSource, resolveSourceAndPolicy } from '@lagscale/autoscaler';
 import { type BehaviorConfig, parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
 import type { ScaleTargetRef } from '../target/scale-target.js';
 
@@ -11,8 +11,19 @@ import type { ScaleTargetRef } from '../target/scale-target.js';
 export const SCALED_CONSUMER = { group: 'lagscale.dev', version: 'v1alpha1', kind: 'ScaledConsumer', plural: 'scaledconsumers' } as const;
 export const SCALED_CONSUMER_API_VERSION = `${SCALED_CONSUMER.group}/${SCALED_CONSUMER.version}`;
 
+/**
+ * `spec.source`: where the metric comes from. Kafka lag (the default, `spec.kafka` and
+ * `spec.group`) or a PromQL query with KEDA's prometheus scaler semantics. Credentials come from
+ * `secretRef`, a Secret with `bearerToken`, or `username` and `password`, or `customAuthHeader`
+ * and `customAuthValue`, and optionally `ca.crt`, `tls.crt` and `tls.key`.
+ */
+export type ScaledConsumerSource =
+  | { readonly type: 'kafka' }
+  | ({ readonly type: 'prometheus'; readonly secretRef?: { readonly name: string } } & Readonly<Record<string, unknown>>);
+
 export interface ScaledConsumerSpec {
-  readonly kafka: {
+  /** Required unless `source.type` is prometheus. */
+  readonly kafka?: {
     readonly brokers: readonly string[];
     readonly clientId?: string;
     /** TLS to the brokers; the Secret holds `ca.crt`, and `tls.crt` + `tls.key` for client certificates. */
@@ -21,10 +32,11 @@ export interface ScaledConsumerSpec {
     readonly sasl?: { readonly mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; readonly secretRef: { readonly name: string } };
   };
   readonly group: string;
+  readonly source?: ScaledConsumerSource;
   /** Only these topics count (default: every topic the group consumes). */
   readonly topics?: readonly string[];
   readonly scaleTargetRef: ScaleTargetRef;
-  /** `{ name: rate | threshold, ...its parameters }` (the YAML config's autoscaler.policy). */
+  /** `{ name: rate | threshold, ...its parameters }` (the YAML config's autoscaler.policy); not with a prometheus source. */
   readonly policy?: Record<string, unknown>;
   /** The YAML config's autoscaler.behavior: min/max, scaleUp/scaleDown, cooldown, idle, fallback. */
   readonly behavior?: Record<string, unknown>;
@@ -81,8 +93,13 @@ export interface ParsedScaledConsumer {
   readonly resource: ScaledConsumer;
   readonly policy: ResolvedPolicy;
   readonly behavior: BehaviorConfig;
-  /** Identifies the Kafka cluster (and credentials): ScaledConsumers with the same key share one lag collection. */
-  readonly clusterKey: string;
+  /**
+   * Kafka lag, or the query with every setting but its credentials (the controller adds those
+   * from `spec.source.secretRef` and checks the whole again).
+   */
+  readonly source: ResolvedSource;
+  /** Identifies the Kafka cluster (and credentials): ScaledConsumers with the same key share one lag collection. Null with a prometheus source. */
+  readonly clusterKey: string | null;
 }
 
 /** `namespace/name`. */
@@ -94,29 +111,34 @@ export function scaledConsumerKey(resource: Pick<ScaledConsumer, 'metadata'>): s
 export function parseScaledConsumer(resource: ScaledConsumer): ParsedScaledConsumer {
   const { spec } = resource;
   const problems: string[] = [];
-  let policy: ResolvedPolicy | null = null;
+  let resolved: { source: ResolvedSource; policy: ResolvedPolicy } | null = null;
   let behavior: BehaviorConfig | null = null;
+  const { secretRef: _credentials, ...rawSource } = (spec.source ?? { type: 'kafka' }) as Record<string, unknown>;
+  const prometheus = rawSource.type === 'prometheus';
   try {
-    policy = resolvePolicy(spec.policy ?? {}, 'spec.policy');
+    resolved = resolveSourceAndPolicy(rawSource, prometheus ? spec.policy : (spec.policy ?? {}), { source: 'spec.source', policy: 'spec.policy' });
   } catch (error) {
     if (!(error instanceof ScalingConfigError)) throw error;
     problems.push(...error.problems);
   }
+  if (!prometheus && spec.kafka === undefined) problems.push('spec.kafka: required unless spec.source.type is prometheus');
   try {
     behavior = parseBehaviorConfig({ ...(spec.behavior ?? {}), ...(spec.paused === true ? { paused: true } : {}) }, 'spec.behavior');
   } catch (error) {
     if (!(error instanceof ScalingConfigError)) throw error;
     problems.push(...error.problems);
   }
-  if (problems.length > 0 || policy === null || behavior === null) throw new ScalingConfigError(problems);
+  if (problems.length > 0 || resolved === null || behavior === null) throw new ScalingConfigError(problems);
+  const { source, policy } = resolved;
   const kafka = spec.kafka;
+  if (source.type === 'prometheus' || kafka === undefined) return { key: scaledConsumerKey(resource), resource, policy, behavior, source, clusterKey: null };
   const clusterKey = JSON.stringify({
     namespace: kafka.tls?.secretRef !== undefined || kafka.sasl !== undefined ? resource.metadata.namespace : '',
     brokers: [...kafka.brokers].sort(),
     tls: kafka.tls?.enabled === true ? (kafka.tls.secretRef?.name ?? true) : false,
     sasl: kafka.sasl === undefined ? null : `${kafka.sasl.mechanism}:${kafka.sasl.secretRef.name}`,
   });
-  return { key: scaledConsumerKey(resource), resource, policy, behavior, clusterKey };
+  return { key: scaledConsumerKey(resource), resource, policy, behavior, source, clusterKey };
 }
 
 const nonNegativeInteger = { type: 'integer', minimum: 0 } as const;
@@ -157,7 +179,19 @@ export const scaledConsumerSchema = {
     metadata: { type: 'object' },
     spec: {
       type: 'object',
-      required: ['kafka', 'group', 'scaleTargetRef'],
+      required: ['group', 'scaleTargetRef'],
+      'x-kubernetes-validations': [
+        {
+          rule: "has(self.kafka) || (has(self.source) && self.source.type == 'prometheus')",
+          message: 'kafka is required unless source.type is prometheus',
+          fieldPath: '.kafka',
+        },
+        {
+          rule: "!has(self.source) || self.source.type != 'prometheus' || !has(self.policy)",
+          message: "policy is not used with source type prometheus (the source's threshold and activationThreshold decide); remove it",
+          fieldPath: '.policy',
+        },
+      ],
       properties: {
         kafka: {
           type: 'object',
@@ -173,7 +207,42 @@ export const scaledConsumerSchema = {
             },
           },
         },
-        group: { type: 'string', minLength: 1, maxLength: 249, description: 'the consumer group whose lag drives the scaling' },
+        group: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 249,
+          description: 'the consumer group whose lag drives the scaling (with a prometheus source, the scaled group, for labels and the metrics API)',
+        },
+        source: {
+          type: 'object',
+          required: ['type'],
+          properties: {
+            type: { type: 'string', enum: ['kafka', 'prometheus'] },
+            serverAddress: { type: 'string', minLength: 1, maxLength: 2000 },
+            query: { type: 'string', minLength: 1, maxLength: 20000 },
+            threshold: { type: 'number', exclusiveMinimum: true, minimum: 0 },
+            activationThreshold: { type: 'number' },
+            metricType: { type: 'string', enum: ['AverageValue', 'Value'] },
+            ignoreNullValues: { type: 'boolean' },
+            queryParameters: { type: 'object', additionalProperties: { type: 'string' } },
+            customHeaders: { type: 'object', additionalProperties: { type: 'string' } },
+            namespace: { type: 'string', minLength: 1 },
+            unsafeSsl: { type: 'boolean' },
+            timeout: { type: 'integer', minimum: 1 },
+            pollingInterval: { type: 'number', exclusiveMinimum: true, minimum: 0 },
+            tolerance: {
+              type: 'object',
+              properties: { scaleUp: { type: 'number', minimum: 0, maximum: 1 }, scaleDown: { type: 'number', minimum: 0, maximum: 1 } },
+            },
+            secretRef,
+          },
+          'x-kubernetes-validations': [
+            {
+              rule: "self.type != 'prometheus' || (has(self.serverAddress) && has(self.query) && has(self.threshold))",
+              message: 'source type prometheus needs serverAddress, query and threshold',
+            },
+          ],
+        },
         topics: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$' } },
         scaleTargetRef: {
           type: 'object',
