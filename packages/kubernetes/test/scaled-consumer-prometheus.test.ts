@@ -1,15 +1,19 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '@lagscale/exporter';
+import { freePorts } from '@lagscale/kafka';
 import { type ControlPlane, SCALED_CONSUMER, type ScaledConsumer, ScaledConsumerController } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test-support/kafka.js';
 import { type RunningPrometheus, securedWebConfig, startPrometheus, TEST_BASIC_AUTH } from '../../../test-support/prometheus.js';
 import { createScaledConsumer, startTestCluster, workerDeployment } from './helpers.js';
 
+const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 const logger = createLogger('scaled-consumer-prometheus-test', 'warn');
 const { group: crdGroup, version, plural } = SCALED_CONSUMER;
 const { username, password } = TEST_BASIC_AUTH;
@@ -156,6 +160,56 @@ describe('ScaledConsumer with a prometheus source', () => {
       process.stdout.write(`[scaled-consumer-prometheus] ${steps.join('; ')}; ${runtime?.metricSource?.counters.queries} queries\n`);
     } finally {
       await controller.stop();
+    }
+  });
+
+  it("has `lagscale controller` export each query's counters and last value on /metrics", async () => {
+    const [port] = (await freePorts(1)) as [number];
+    depth = 30;
+    const child = spawn(
+      process.execPath,
+      [
+        main,
+        'controller',
+        '--kubeconfig',
+        controlPlane.kubeconfigPath,
+        '--no-leader-elect',
+        '-n',
+        namespace,
+        '--interval-seconds',
+        '1',
+        '--port',
+        String(port),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      log = (log + chunk).slice(-4000);
+    });
+    try {
+      const labels = 'consumergroup="queue-workers",target="kubernetes:deployment/prom-scaling/queue-workers",source="prometheus"';
+      const text = await waitFor(
+        'the controller to export the query',
+        async () => {
+          const body = await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => null))?.text();
+          return body?.includes(`lagscale_autoscaler_source_value{${labels}} 30`) ? body : null;
+        },
+        30_000,
+        250,
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}\ncontroller log:\n${log}`);
+      });
+      expect(Number(new RegExp(`^lagscale_autoscaler_source_queries_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1])).toBeGreaterThan(0);
+      expect(text).toMatch(new RegExp(`^lagscale_autoscaler_source_failures_total\\{${labels}\\} 0$`, 'm'));
+      // The query's 30 at threshold 10 asks 3.
+      await waitFor(
+        '3 replicas from the controller process',
+        async () => (await apps.readNamespacedDeployment({ name: 'queue-workers', namespace })).spec?.replicas === 3,
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
     }
   });
 });

@@ -68,14 +68,32 @@ export function resolveSourceAndPolicy(
   return { source, policy };
 }
 
-/** Prometheus families of a prometheus source: queries run, failed, and the last value read. */
-export function prometheusSourceMetrics(source: PrometheusMetricSource, labels: Readonly<Record<string, string>>): (out: PrometheusText) => void {
+/** A prometheus source with the labels of its autoscaler (`consumergroup`, `target`). */
+export interface LabelledSource {
+  readonly source: PrometheusMetricSource;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * Prometheus families of prometheus sources: queries run, failed, and the last value read. One
+ * source (`lagscale autoscale`) or all of them at each scrape (the Kubernetes controller's).
+ */
+export function prometheusSourceMetrics(
+  sources: PrometheusMetricSource | (() => Iterable<LabelledSource>),
+  labels: Readonly<Record<string, string>> = {},
+): (out: PrometheusText) => void {
+  const all = (): LabelledSource[] => (typeof sources === 'function' ? [...sources()] : [{ source: sources, labels }]);
   return (out) => {
+    const entries = all();
+    if (entries.length === 0) return;
     out.family('lagscale_autoscaler_source_queries_total', 'counter', 'Queries the autoscaler ran against its metric source.');
-    out.sample('lagscale_autoscaler_source_queries_total', { ...labels, source: 'prometheus' }, source.counters.queries);
+    for (const { source, labels } of entries)
+      out.sample('lagscale_autoscaler_source_queries_total', { ...labels, source: 'prometheus' }, source.counters.queries);
     out.family('lagscale_autoscaler_source_failures_total', 'counter', 'Queries of the metric source that failed (each a failed metric read).');
-    out.sample('lagscale_autoscaler_source_failures_total', { ...labels, source: 'prometheus' }, source.counters.failures);
+    for (const { source, labels } of entries)
+      out.sample('lagscale_autoscaler_source_failures_total', { ...labels, source: 'prometheus' }, source.counters.failures);
     out.family('lagscale_autoscaler_source_value', 'gauge', 'The last value read from the metric source.');
-    if (source.lastReading !== null) out.sample('lagscale_autoscaler_source_value', { ...labels, source: 'prometheus' }, source.lastReading.value);
+    for (const { source, labels } of entries)
+      if (source.lastReading !== null) out.sample('lagscale_autoscaler_source_value', { ...labels, source: 'prometheus' }, source.lastReading.value);
   };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
-import { autoscalerMetrics } from '@lagscale/autoscaler';
+import { autoscalerMetrics, prometheusSourceMetrics } from '@lagscale/autoscaler';
 import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions } from '@lagscale/exporter';
 import { createExternalMetricsServer, LeaseElector, ScaledConsumerController } from '@lagscale/kubernetes';
 import type { Command } from 'commander';
@@ -50,7 +50,9 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
 export function registerControllerCommand(program: Command): void {
   program
     .command('controller')
-    .description('the Kubernetes controller: scales the workloads of ScaledConsumer resources on their Kafka lag (Lease-elected); /metrics /healthz /readyz')
+    .description(
+      'the Kubernetes controller: scales the workloads of ScaledConsumer resources on their Kafka lag or a PromQL query (Lease-elected); /metrics /healthz /readyz',
+    )
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
     .option('-n, --namespace <ns>', 'watch ScaledConsumers of this namespace only (default: all)')
     .option('--no-leader-elect', 'run without a Lease (only when a single instance runs)')
@@ -95,6 +97,12 @@ export function registerControllerCommand(program: Command): void {
         ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
       });
       const writeScaledConsumerMetrics = autoscalerMetrics(() => [...controller.runtimes().values()].map((runtime) => runtime.autoscaler));
+      // ScaledConsumers that scale on a PromQL query: their queries, failures and last value.
+      const writeSourceMetrics = prometheusSourceMetrics(() =>
+        [...controller.runtimes().values()].flatMap(({ autoscaler, metricSource }) =>
+          metricSource === null ? [] : [{ source: metricSource, labels: { consumergroup: autoscaler.group, target: autoscaler.target.name } }],
+        ),
+      );
       const app = Fastify(serverOptions(logger as FastifyBaseLogger));
       let watching = false;
       app.get('/metrics', async (_request, reply) => {
@@ -110,6 +118,7 @@ export function registerControllerCommand(program: Command): void {
         one('lagscale_controller_status_write_failures_total', 'counter', 'ScaledConsumer status writes that failed.', controller.counters.statusWriteFailures);
         // Each ScaledConsumer's decisions, replicas and bounds, as the local autoscaler exports them.
         writeScaledConsumerMetrics(out);
+        writeSourceMetrics(out);
         reply.header('content-type', CONTENT_TYPE);
         return out.toString();
       });
