@@ -1,3 +1,5 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { applyManifests, type ControlPlane, type Manifest, SCALED_CONSUMER, scaledConsumerCrd, startControlPlane } from '@lagscale/kubernetes';
 import { waitFor } from '../../../test-support/kafka.js';
@@ -98,4 +100,16 @@ export async function startTestCluster(namespace: string): Promise<{ controlPlan
   await installCrd(kubeConfig);
   await createNamespace(kubeConfig, namespace);
   return { controlPlane, kubeConfig };
+}
+
+const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
+
+/**
+ * A `lagscale controller` process for the control plane of `kubeconfigPath`, collecting every
+ * second, with `args` added (lease or namespace flags, `--port`); logs are JSON lines on stderr.
+ */
+export function spawnController(kubeconfigPath: string, args: readonly string[]): ChildProcess {
+  return spawn(process.execPath, [main, 'controller', '--kubeconfig', kubeconfigPath, '--interval-seconds', '1', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
 }

@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { AppsV1Api, CoordinationV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { ControlPlane } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
-import { createScaledConsumer, startTestCluster, workerDeployment } from './helpers.js';
+import { createScaledConsumer, spawnController, startTestCluster, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
-const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 const namespace = 'election';
 const LEASE_SECONDS = 6;
 /** 10,000 records over eight partitions. */
@@ -35,26 +33,16 @@ describe('two controllers and a Lease', () => {
   const group = `${topic}-group`;
 
   const startController = (identity: string): ControllerProcess => {
-    const child = spawn(
-      process.execPath,
-      [
-        main,
-        'controller',
-        '--kubeconfig',
-        controlPlane.kubeconfigPath,
-        '--lease-namespace',
-        namespace,
-        '--identity',
-        identity,
-        '--lease-duration-seconds',
-        String(LEASE_SECONDS),
-        '--interval-seconds',
-        '1',
-        '--port',
-        '0',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnController(controlPlane.kubeconfigPath, [
+      '--lease-namespace',
+      namespace,
+      '--identity',
+      identity,
+      '--lease-duration-seconds',
+      String(LEASE_SECONDS),
+      '--port',
+      '0',
+    ]);
     const started: ControllerProcess = { identity, child, scales: [], noticed: 0 };
     let pending = '';
     // Logs are JSON lines on stderr.
@@ -70,7 +58,6 @@ describe('two controllers and a Lease', () => {
         } catch {}
       }
     });
-    child.stdout?.resume();
     controllers.push(started);
     return started;
   };

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '@lagscale/exporter';
 import { freePorts } from '@lagscale/kafka';
@@ -11,9 +9,8 @@ import { type ControlPlane, SCALED_CONSUMER, type ScaledConsumer, ScaledConsumer
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test-support/kafka.js';
 import { type RunningPrometheus, securedWebConfig, startPrometheus, TEST_BASIC_AUTH } from '../../../test-support/prometheus.js';
-import { createScaledConsumer, startTestCluster, workerDeployment } from './helpers.js';
+import { createScaledConsumer, spawnController, startTestCluster, workerDeployment } from './helpers.js';
 
-const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 const logger = createLogger('scaled-consumer-prometheus-test', 'warn');
 const { group: crdGroup, version, plural } = SCALED_CONSUMER;
 const { username, password } = TEST_BASIC_AUTH;
@@ -166,23 +163,7 @@ describe('ScaledConsumer with a prometheus source', () => {
   it("has `lagscale controller` export each query's counters and last value on /metrics", async () => {
     const [port] = (await freePorts(1)) as [number];
     depth = 30;
-    const child = spawn(
-      process.execPath,
-      [
-        main,
-        'controller',
-        '--kubeconfig',
-        controlPlane.kubeconfigPath,
-        '--no-leader-elect',
-        '-n',
-        namespace,
-        '--interval-seconds',
-        '1',
-        '--port',
-        String(port),
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = spawnController(controlPlane.kubeconfigPath, ['--no-leader-elect', '-n', namespace, '--port', String(port)]);
     let log = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       log = (log + chunk).slice(-4000);

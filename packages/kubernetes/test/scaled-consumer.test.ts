@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,15 +21,11 @@ import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/valida
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../test-support/kafka.js';
 import { startGroupAtEnd } from '../../validator/test/worker/helpers.js';
-import { OrderRecords, produceOrders, requestProducer } from '../../validator/test/worker/order-records.js';
+import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from '../../validator/test/worker/order-records.js';
 import { startTestCluster, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
-const ruleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../validator/examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
-  name: string;
-  version: number;
-};
 const logger = createLogger('scaled-consumer-test', 'warn');
 const { group: crdGroup, version, plural } = SCALED_CONSUMER;
 

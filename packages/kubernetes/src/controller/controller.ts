@@ -12,8 +12,8 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { Autoscaler, PrometheusMetricSource, resolveSource, type ScaleTarget } from '@lagscale/autoscaler';
-import { ScalingConfigError, type ScalingDecision } from '@lagscale/core';
+import { Autoscaler, PrometheusMetricSource, type ResolvedSource, resolveSource, type ScaleTarget } from '@lagscale/autoscaler';
+import { type PrometheusSourceConfig, ScalingConfigError, type ScalingDecision } from '@lagscale/core';
 import type { Logger } from '@lagscale/exporter';
 import type { KafkaConnectionOptions } from '@lagscale/kafka';
 import {
@@ -466,7 +466,6 @@ export class ScaledConsumerController {
     }
   }
 
-  /** Kafka connection options, with TLS and SASL material read from the resource's Secrets. */
   /**
    * What the autoscaler follows: the group's view of the shared lag collection, or a poller of
    * the query with the credentials of `spec.source.secretRef`. Secret files (CA, client
@@ -477,8 +476,8 @@ export class ScaledConsumerController {
     parsed: ParsedScaledConsumer,
   ): Promise<{ view: GroupView | null; metricSource: PrometheusMetricSource | null; secretDir: string | null }> {
     if (parsed.source.type === 'prometheus') {
-      const { metricSource, secretDir } = await this.#prometheusSource(resource);
-      return { view: null, metricSource, secretDir };
+      const { config, secretDir } = await this.#prometheusConfig(resource, parsed.source.config);
+      return { view: null, metricSource: new PrometheusMetricSource(config), secretDir };
     }
     const { connection, secretDir } = await this.#connection(resource);
     const monitor = this.#monitors.acquire(parsed.clusterKey as string, connection);
@@ -519,31 +518,32 @@ export class ScaledConsumerController {
     return { dir, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
   }
 
-  async #prometheusSource(resource: ScaledConsumer): Promise<{ metricSource: PrometheusMetricSource; secretDir: string | null }> {
+  /**
+   * The query's settings with the credentials and certificate files of `spec.source.secretRef`,
+   * checked again as a whole (a Secret with two kinds of auth, or TLS files for an http address,
+   * is refused here). Without a secretRef, the parsed settings as they are.
+   */
+  async #prometheusConfig(resource: ScaledConsumer, parsed: PrometheusSourceConfig): Promise<{ config: PrometheusSourceConfig; secretDir: string | null }> {
     const { secretRef, ...raw } = resource.spec.source as Record<string, unknown> & { secretRef?: { name: string } };
-    if (secretRef === undefined) {
-      const source = resolveSource(raw, 'spec.source');
-      return { metricSource: new PrometheusMetricSource((source as Extract<typeof source, { type: 'prometheus' }>).config), secretDir: null };
-    }
+    if (secretRef === undefined) return { config: parsed, secretDir: null };
     const namespace = resource.metadata.namespace;
     const data = await this.#secret(namespace, secretRef.name, 'spec.source.secretRef');
     const authKeys = ['bearerToken', 'username', 'password', 'customAuthHeader', 'customAuthValue'] as const;
     const auth = Object.fromEntries(authKeys.filter((k) => data[k] !== undefined).map((k) => [k, data[k]]));
-    const files = this.#secretFiles(data, 'lagscale-prometheus-tls-');
+    const { dir, ...tls } = this.#secretFiles(data, 'lagscale-prometheus-tls-');
     try {
-      const tls = { ...(files.ca ? { ca: files.ca } : {}), ...(files.cert ? { cert: files.cert } : {}), ...(files.key ? { key: files.key } : {}) };
-      // Checked again with the credentials: a Secret with two kinds of auth, or TLS files for an http address, is refused here.
       const source = resolveSource(
         { ...raw, ...(Object.keys(auth).length > 0 ? { auth } : {}), ...(Object.keys(tls).length > 0 ? { tls } : {}) },
         `spec.source (with Secret ${namespace}/${secretRef.name})`,
       );
-      return { metricSource: new PrometheusMetricSource((source as Extract<typeof source, { type: 'prometheus' }>).config), secretDir: files.dir };
+      return { config: (source as Extract<ResolvedSource, { type: 'prometheus' }>).config, secretDir: dir };
     } catch (error) {
-      rmSync(files.dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
       throw error;
     }
   }
 
+  /** Kafka connection options, with TLS and SASL material read from the resource's Secrets. */
   async #connection(resource: ScaledConsumer): Promise<{ connection: KafkaConnectionOptions; secretDir: string | null }> {
     const kafka = resource.spec.kafka as NonNullable<ScaledConsumer['spec']['kafka']>;
     const base = { brokers: kafka.brokers, clientId: kafka.clientId ?? 'lagscale-controller' };

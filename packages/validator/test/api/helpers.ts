@@ -1,8 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   type ApiToken,
   type ResultStore,
@@ -18,10 +17,7 @@ import { inject } from 'vitest';
 import type {} from '../../../../test-support/global-services.js';
 import { openSearchTestStore } from '../store/refreshed.js';
 
-export const ordersRuleSet = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as {
-  name: string;
-  version: number;
-};
+export { ordersRuleSet } from '../worker/order-records.js';
 
 export function tempStore(): SqliteResultStore {
   return SqliteResultStore.open(join(mkdtempSync(join(tmpdir(), 'lagscale-api-')), 'results.db'));
