@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Severity } from '../rules/rule-set.js';
+import { MAX_SEARCH_TEXT_CHARS } from '../store/input-checks.js';
 import type { Job } from '../store/store.js';
 import { ApiError, errorResponses } from './errors.js';
 import { cursorParameter, jobId, job as jobSchema, jobSummary, limitParameter, page, resultFacets, storedResult } from './schemas.js';
@@ -84,7 +85,12 @@ export function registerJobRoutes(app: FastifyInstance, context: ApiContext): vo
             ruleId: { type: 'string', minLength: 1, maxLength: 200 },
             severity: { type: 'string', enum: ['error', 'warning'] },
             field: { type: 'string', pattern: '^/', maxLength: 1024, description: 'JSON pointer: the field or anything under it' },
-            text: { type: 'string', minLength: 1, maxLength: 200, description: 'part of the message, any case' },
+            text: {
+              type: 'string',
+              minLength: 1,
+              maxLength: MAX_SEARCH_TEXT_CHARS,
+              description: 'part of the message, any case, taken literally (no operators or wildcards); NUL (%00) is refused',
+            },
             limit: limitParameter,
             cursor: cursorParameter,
             facets: { type: 'boolean' },

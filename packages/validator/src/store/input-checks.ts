@@ -5,6 +5,9 @@ import { StoreError } from './store.js';
 
 export const MAX_PAGE_LIMIT = 1000;
 
+/** Longest text a results search takes, in characters (code points); the API's `text` has the same limit. */
+export const MAX_SEARCH_TEXT_CHARS = 200;
+
 /** JSON with object keys sorted at every level, so equal documents give equal text. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) => {
@@ -44,6 +47,27 @@ export function pageLimit(limit: number): number {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
     throw invalid(`limit must be an integer from 1 to ${MAX_PAGE_LIMIT}, got ${String(limit)}`);
   return limit;
+}
+
+/**
+ * The `text` of a results search as the stores search it: trimmed, or undefined when there is
+ * none (absent, empty or only white space). Every character is searched literally; refused are
+ * text over MAX_SEARCH_TEXT_CHARS (it bounds the work of one search: the SQLite store's trigram
+ * phrase has at most 198 trigrams), NUL, which no violation message is meant to hold and which
+ * SQLite's FTS5 reads as the end of its query, and unpaired surrogates, which no UTF-8 can carry.
+ */
+export function searchText(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  requireString('text', text);
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  if (trimmed.includes('\u0000')) throw invalid('text cannot contain NUL (U+0000, %00 in a URL): search for the text around it');
+  // With the u flag the class matches only a surrogate without its pair.
+  if (/[\uD800-\uDFFF]/u.test(trimmed)) throw invalid('text is not valid Unicode (it has an unpaired surrogate)');
+  // Counting code points only when the UTF-16 length could be over the limit.
+  if (trimmed.length > MAX_SEARCH_TEXT_CHARS && [...trimmed].length > MAX_SEARCH_TEXT_CHARS)
+    throw invalid(`text is ${[...trimmed].length} characters long, over the limit of ${MAX_SEARCH_TEXT_CHARS}: search for a shorter part of the message`);
+  return trimmed;
 }
 
 export function requireName(what: string, value: string): void {

@@ -15,6 +15,7 @@ import {
   requireName,
   requireString,
   requireTime,
+  searchText,
 } from './input-checks.js';
 import { INDEX_NAMES, type IndexName, indexTemplate, OPENSEARCH_SCHEMA_VERSION } from './opensearch-indices.js';
 import {
@@ -1004,9 +1005,10 @@ function violationConditions(query: ResultQuery): Query[] {
       bool: { should: [{ term: { 'violations.path': query.field } }, { prefix: { 'violations.path': `${query.field}/` } }], minimum_should_match: 1 },
     });
   }
-  if (query.text !== undefined && query.text.trim() !== '') {
-    requireString('text', query.text);
-    const pattern = `*${query.text.trim().replace(/[\\*?]/g, (c) => `\\${c}`)}*`;
+  const text = searchText(query.text);
+  if (text !== undefined) {
+    // A wildcard query takes no query syntax: only its own `*`, `?` and `\` are escaped.
+    const pattern = `*${text.replace(/[\\*?]/g, (c) => `\\${c}`)}*`;
     conditions.push({ wildcard: { 'violations.message': { value: pattern, case_insensitive: true } } });
   }
   return conditions;

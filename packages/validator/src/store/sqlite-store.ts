@@ -15,6 +15,7 @@ import {
   requireName,
   requireString,
   requireTime,
+  searchText,
 } from './input-checks.js';
 import { BackgroundCheckpointer } from './sqlite-checkpointer.js';
 import { applyMigrations, SCHEMA_VERSION } from './sqlite-migrations.js';
@@ -675,13 +676,12 @@ export class SqliteResultStore implements ResultStore, UniquenessBacking {
       conditions.push('v.path >= ? AND v.path < ? AND (v.path = ? OR v.path >= ?)');
       params.push(query.field, `${query.field}0`, query.field, `${query.field}/`);
     }
-    if (query.text !== undefined && query.text.trim() !== '') {
-      requireString('text', query.text);
-      const text = query.text.trim();
+    const text = searchText(query.text);
+    if (text !== undefined) {
       // the trigram index answers substrings of 3 characters or more
       if (this.textSearch === 'fts5' && [...text].length >= 3) {
         conditions.push('v.message_id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)');
-        params.push(`"${text.replaceAll('"', '""')}"`);
+        params.push(fts5Phrase(text));
       } else {
         conditions.push('v.message_id IN (SELECT message_id FROM messages WHERE instr(lower(text), lower(?)) > 0)');
         params.push(text);
@@ -897,6 +897,15 @@ interface RuleSetRow {
   version: number;
   document: string;
   created_at: number;
+}
+
+/**
+ * An FTS5 query that matches `text` as a substring and nothing else: one string in double
+ * quotes, its quotes doubled, so operators (AND, NEAR, `*`, `^`, `col:`) and brackets in it are
+ * plain characters. The one character a quoted string cannot hold is NUL (`searchText` refuses it).
+ */
+function fts5Phrase(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
 }
 
 function toStoredRuleSet(row: RuleSetRow): StoredRuleSet {

@@ -1,6 +1,8 @@
 import type { ResultInput, ResultQuery, ResultStore, RuleSetDocument } from '@lagscale/validator';
 import { StoreError } from '@lagscale/validator';
+import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { checkAsyncProperty } from '../fuzz/fuzz-settings.js';
 import { byKey, expectedFacets, expectedRecordNumbers, expectedSummary, generateResults, latest } from './results-oracle.js';
 
 /** Options every store takes. */
@@ -357,6 +359,129 @@ export function describeStoreContract(harness: StoreHarness): void {
       );
       expect((await storeError(() => store.searchResults({ jobId: 'job-1', limit: 5, severity: 'info' as 'error' }))).code).toBe('INVALID_ARGUMENT');
       expect((await storeError(() => store.searchResults({ jobId: 'ghost', limit: 5 }))).code).toBe('JOB_NOT_FOUND');
+    });
+  });
+
+  describe('searchResults by text', () => {
+    /** Messages full of what query languages read as syntax: FTS5's and Lucene's. */
+    const MESSAGES = [
+      'says "hello" to col:val',
+      'NEAR(a b) AND x* OR ^start',
+      'back\\slash ?question *star',
+      'tab\there and NOT this',
+      "{braces} [brackets] (parens) -minus +plus ~tilde 'single' a/b",
+      'plain message, nothing special',
+      'control \u0001 and delete \u007f inside',
+    ];
+    let store: ResultStore;
+
+    beforeEach(async () => {
+      store = await storeWithJobs(['job-t']);
+      await store.upsertResults(
+        MESSAGES.map((message, index) => ({
+          jobId: 'job-t',
+          recordNumber: index + 1,
+          valid: false,
+          violations: [{ ruleId: 'r', severity: 'error', path: '/a', message }],
+        })),
+      );
+    });
+
+    /** Record numbers whose message holds the text, ASCII case ignored (every message is ASCII). */
+    function expectedFor(text: string): number[] {
+      const wanted = text.trim().toLowerCase();
+      return MESSAGES.flatMap((message, index) => (message.toLowerCase().includes(wanted) ? [index + 1] : []));
+    }
+
+    async function found(text: string): Promise<number[]> {
+      const page = await store.searchResults({ jobId: 'job-t', limit: 100, facets: false, text });
+      return page.items.map((item) => item.recordNumber);
+    }
+
+    it('takes any text literally, as part of a message: quotes, operators, column filters, wildcards', async () => {
+      for (const text of [
+        '"hello"',
+        'col:val',
+        'o" to c',
+        'NEAR(a b)',
+        'x* OR ^',
+        '^start',
+        '*star',
+        '?question',
+        'back\\slash',
+        'K\\S',
+        '"',
+        '""',
+        '*',
+        '\\',
+        '(parens) -minus +plus ~',
+        'AND',
+        ' and not ',
+        "'single'",
+        'a/b',
+        '\u0001 and',
+        '\u007f',
+        'x*',
+        'nothing"special',
+      ]) {
+        expect(await found(text), JSON.stringify(text)).toEqual(expectedFor(text));
+      }
+    });
+
+    it('refuses NUL, unpaired surrogates and text over 200 characters, saying why', async () => {
+      for (const text of ['\u0000\u0000\u0000', 'ab\u0000cd', '\u0000']) {
+        const error = await storeError(() => found(text));
+        expect(error.code).toBe('INVALID_ARGUMENT');
+        expect(error.message).toBe('text cannot contain NUL (U+0000, %00 in a URL): search for the text around it');
+      }
+      expect((await storeError(() => found('ab\uD800cd'))).message).toBe('text is not valid Unicode (it has an unpaired surrogate)');
+      expect((await storeError(() => found('x'.repeat(201)))).message).toBe(
+        'text is 201 characters long, over the limit of 200: search for a shorter part of the message',
+      );
+      // 200 characters, of which the emoji are two UTF-16 units each, and spaces around that are trimmed
+      expect(await found(` ${'😀'.repeat(100)}${'x'.repeat(100)}  `)).toEqual([]);
+      expect(await found('   ')).toEqual(MESSAGES.map((_, index) => index + 1));
+    });
+
+    it('searches the longest text of letters with several case forms (a case-insensitive pattern of 200 characters)', async () => {
+      for (const letters of ['kK\u212a', 's\u017fS', 'i\u0130I\u0131', 'aAbB', 'x?*\\']) {
+        const text = letters.repeat(70).slice(0, 200);
+        expect(await found(text)).toEqual([]);
+      }
+    });
+
+    it('answers any text (fuzzed) with the messages that hold it, or refuses it as invalid', async () => {
+      const syntax = fc.constantFrom(...'"\'*?\\:^()[]{}-+~/!&|<>=.,@#$%_ \t\n\u0001\u007fAaNnDdOoRrEeé中😀\u0000');
+      const slice = fc
+        .tuple(fc.constantFrom(...MESSAGES), fc.nat(), fc.integer({ min: 1, max: 12 }))
+        .map(([message, at, length]) => message.slice(at % message.length, (at % message.length) + length));
+      const text = fc.oneof(
+        fc.string({ unit: syntax, minLength: 1, maxLength: 8 }),
+        slice,
+        fc.tuple(slice, fc.string({ unit: syntax, maxLength: 2 })).map(([a, b]) => `${a}${b}`),
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
+      );
+      await checkAsyncProperty(
+        'results text search',
+        100,
+        fc.asyncProperty(text, async (text) => {
+          const trimmed = text.trim();
+          let numbers: number[];
+          try {
+            numbers = await found(text);
+          } catch (error) {
+            // the only refusals: NUL and unpaired surrogates (nothing here is over 200 characters)
+            expect(error).toBeInstanceOf(StoreError);
+            expect((error as StoreError).code).toBe('INVALID_ARGUMENT');
+            expect(trimmed.includes('\u0000') || /[\uD800-\uDFFF]/u.test(trimmed)).toBe(true);
+            return;
+          }
+          expect(trimmed.includes('\u0000')).toBe(false);
+          // the oracle knows ASCII case only; other text must not match these ASCII messages
+          if (Buffer.byteLength(trimmed, 'utf8') === trimmed.length) expect(numbers).toEqual(expectedFor(text));
+          else if (!/[\u212a\u017f\u0130\u0131]/.test(trimmed)) expect(numbers).toEqual([]);
+        }),
+      );
     });
   });
 
