@@ -1,6 +1,6 @@
 import { watchPoolParent } from '@lagscale/autoscaler';
 import { createLogger } from '@lagscale/exporter';
-import { createWorkerHttp, runWorker, WorkerMetrics } from '@lagscale/validator';
+import { createWorkerHttp, runWorker, type WorkerHttpState, WorkerMetrics } from '@lagscale/validator';
 import type { Command } from 'commander';
 import { parseInteger, toConnectionOptions } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
@@ -38,7 +38,7 @@ export function registerWorkerCommand(program: Command): void {
     const workerId = process.env.LAGSCALE_WORKER_ID ?? String(process.pid);
     const logger = createLogger('lagscale-worker').child({ workerId });
     const metrics = new WorkerMetrics();
-    const state = { ready: false, stopping: false, storeAvailable: true, rejoining: false };
+    const state: WorkerHttpState = { ready: false, stopping: false, storeAvailable: true, rejoining: false, validationIncidents: { count: 0, last: null } };
     // The worker writes all the time: SQLite's WAL checkpoints run in a thread, not inside its commits.
     const store = await openResultStore(storeConfig, {
       backgroundCheckpoint: true,
@@ -87,6 +87,11 @@ export function registerWorkerCommand(program: Command): void {
         recordCostMs: parseInteger(flags.recordCostMs, '--record-cost-ms', 0, 60_000),
         resultsTopic: flags.resultsTopic ?? null,
         validationThreads: parseInteger(flags.validationThreads, '--validation-threads', 0, 64),
+        onValidationIncident: (incident) => {
+          const incidents = state.validationIncidents as NonNullable<WorkerHttpState['validationIncidents']>;
+          incidents.count++;
+          incidents.last = { kind: incident.kind, detail: incident.detail, at: new Date().toISOString() };
+        },
         onReady: () => {
           state.ready = true;
           state.rejoining = false;

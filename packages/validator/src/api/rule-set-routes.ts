@@ -1,9 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
 import { RuleSetError } from '../rules/rule-set-error.js';
-import { InMemoryUniquenessTracker } from '../rules/uniqueness.js';
-import { validateRecord, validationFailure } from '../rules/validate.js';
 import { type StoredRuleSet, StoreError } from '../store/store.js';
 import { ApiError, errorResponses } from './errors.js';
 import { ruleSetDocument, ruleSetIssue, ruleSetListing, ruleSetName, storedRuleSet, violation } from './schemas.js';
@@ -11,15 +8,12 @@ import type { ApiContext } from './validator-api.js';
 
 const TAG = 'rule sets';
 export const MAX_DRY_RUN_RECORDS = 100;
-/** Compiled rule sets kept for dry runs (a compile builds an ajv validator: milliseconds). */
-const COMPILED_CACHE_SIZE = 32;
 
 const nameParams = { type: 'object', required: ['name'], properties: { name: ruleSetName }, additionalProperties: false } as const;
 
 /** `/api/v1/rulesets...`: list, create (a new version), check, get, get a version, dry run. */
 export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext): void {
-  const { store } = context;
-  const compiled = new CompiledCache(COMPILED_CACHE_SIZE);
+  const { store, sandbox } = context;
 
   app.get(
     '/api/v1/rulesets',
@@ -43,21 +37,22 @@ export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext)
         summary: 'Create a rule set, or a new version of one',
         description:
           'Without `version` the server assigns the next one (1 for a new name). The document is checked first: ' +
-          '422 `rule_set_invalid` lists every mistake with its JSON pointer. Versions are immutable: the same version with the ' +
+          '422 `rule_set_invalid` lists every mistake with its JSON pointer, a part over a cost limit among them (docs/http-api.md, Budgets). Versions are immutable: the same version with the ' +
           'same document answers 200, with another document 409 `rule_set_version_exists`.',
         body: ruleSetDocument,
-        response: { 200: storedRuleSet, 201: storedRuleSet, ...errorResponses(409, 413, 415, 422) },
+        response: { 200: storedRuleSet, 201: storedRuleSet, ...errorResponses(409, 413, 415, 422, 503) },
       },
     },
     async (request, reply) => {
       const document = request.body;
       const assignVersion = document.version === undefined;
+      // Checked once, as version 1 when the server assigns it (the version does not change what compiles).
+      const issues = await sandbox.check(assignVersion ? { ...document, version: 1 } : document);
+      if (issues !== null) throw new RuleSetError(issues, typeof document.name === 'string' ? document.name : undefined);
       for (let attempt = 1; ; attempt++) {
         let version = document.version;
-        // Without a valid name the version does not matter: the check below reports the name.
-        if (assignVersion) version = typeof document.name === 'string' ? ((await store.getRuleSet(document.name))?.version ?? 0) + 1 : 1;
+        if (assignVersion) version = ((await store.getRuleSet(document.name as string))?.version ?? 0) + 1;
         const candidate = { ...document, ...(version === undefined ? {} : { version }) };
-        compileRuleSet(candidate);
         const { name } = candidate as unknown as RuleSetDocument;
         try {
           const saved = await store.saveRuleSet(name, version as number, candidate as unknown as RuleSetDocument, context.now());
@@ -88,7 +83,7 @@ export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext)
             required: ['valid'],
             properties: { valid: { type: 'boolean' }, errors: { type: 'array', items: ruleSetIssue } },
           },
-          ...errorResponses(413, 415),
+          ...errorResponses(413, 415, 503),
         },
       },
     },
@@ -96,13 +91,9 @@ export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext)
       const { document } = request.body;
       const candidate =
         typeof document === 'object' && document !== null && !Array.isArray(document) && !('version' in document) ? { ...document, version: 1 } : document;
-      try {
-        compileRuleSet(candidate);
-        return { valid: true };
-      } catch (error) {
-        if (!(error instanceof RuleSetError)) throw error;
-        return { valid: false, errors: error.issues.map((issue) => ({ pointer: issue.pointer, message: issue.message })) };
-      }
+      const issues = await sandbox.check(candidate);
+      if (issues === null) return { valid: true };
+      return { valid: false, errors: new RuleSetError(issues).issues.map((issue) => ({ pointer: issue.pointer, message: issue.message })) };
     },
   );
 
@@ -144,7 +135,10 @@ export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext)
       schema: {
         tags: [TAG],
         summary: 'Validate sample records against a rule set, without a job',
-        description: `1 to ${MAX_DRY_RUN_RECORDS} records; \`unique\` rules compare the records of this request with each other. \`index\` counts from 0.`,
+        description:
+          `1 to ${MAX_DRY_RUN_RECORDS} records; \`unique\` rules compare the records of this request with each other. \`index\` counts from 0. ` +
+          'Each record has the time budget a worker gives it: one that overruns is answered with `deadLetter.code` `validation_timeout` ' +
+          '(after 3 such records the rest are not run). 409 `rule_set_too_costly` when the stored version overruns the compile budget.',
         params: nameParams,
         body: {
           type: 'object',
@@ -183,7 +177,7 @@ export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext)
               },
             },
           },
-          ...errorResponses(404, 413, 415),
+          ...errorResponses(404, 409, 413, 415, 503),
         },
       },
     },
@@ -198,19 +192,7 @@ export function registerRuleSetRoutes(app: FastifyInstance, context: ApiContext)
           ]);
       });
       const stored = ruleSetOr404(await store.getRuleSet(name, version), name, version);
-      const ruleSet = compiled.get(stored);
-      const uniqueness = new InMemoryUniquenessTracker();
-      const now = context.now();
-      const results = records.map((record, index) => {
-        try {
-          const result = validateRecord(ruleSet, record, { jobId: 'dry-run', recordNumber: index + 1, uniqueness, now });
-          return { index, valid: result.valid, violations: result.violations, ...(result.truncated === true ? { truncated: true } : {}) };
-        } catch (error) {
-          // What the worker does with such a record: a dead letter with the reason.
-          const { code, reason } = validationFailure(error);
-          return { index, valid: false, violations: [], deadLetter: { code, reason } };
-        }
-      });
+      const results = await sandbox.dryRun(stored, records, context.now());
       return { name: stored.name, version: stored.version, results };
     },
   );
@@ -220,28 +202,4 @@ function ruleSetOr404(ruleSet: StoredRuleSet | undefined, name: string, version?
   if (ruleSet !== undefined) return ruleSet;
   const which = version === undefined ? `rule set "${name}"` : `rule set "${name}" version ${version}`;
   throw new ApiError(404, 'rule_set_not_found', `${which} does not exist; GET /api/v1/rulesets lists the rule sets and their versions`);
-}
-
-/** Compiled rule sets by name and version (versions are immutable), least recently used dropped first. */
-class CompiledCache {
-  readonly #entries = new Map<string, CompiledRuleSet>();
-
-  constructor(readonly size: number) {}
-
-  get(stored: StoredRuleSet): CompiledRuleSet {
-    const key = `${stored.version}@${stored.name}`;
-    let entry = this.#entries.get(key);
-    if (entry !== undefined) this.#entries.delete(key);
-    else {
-      try {
-        entry = compileRuleSet(stored.document);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        throw new ApiError(409, 'rule_set_invalid', `rule set "${stored.name}" version ${stored.version} cannot be used: ${message}; save a corrected version`);
-      }
-    }
-    this.#entries.set(key, entry);
-    if (this.#entries.size > this.size) this.#entries.delete(this.#entries.keys().next().value as string);
-    return entry;
-  }
 }

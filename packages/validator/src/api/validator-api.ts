@@ -2,12 +2,14 @@ import type { KafkaConnectionOptions } from '@lagscale/kafka';
 import type { FastifyInstance } from 'fastify';
 import { createRequestProducer, DEFAULT_SUBMIT_MAX_RECORD_BYTES, ensureValidationTopics, type RequestProducer, serialSends } from '../jobs/submit.js';
 import { DEFAULT_MAX_DEPTH } from '../jobs/upload-record.js';
+import type { ValidationBudgets } from '../sandbox/budgets.js';
 import type { ResultStore } from '../store/store.js';
 import { registerDlqRoutes } from './dlq-routes.js';
 import { ApiError, registerApiErrorHandler } from './errors.js';
 import { registerJobRoutes } from './job-routes.js';
 import { registerJsonBodyParser, schemaCompiler } from './request-parsing.js';
 import { registerRuleSetRoutes } from './rule-set-routes.js';
+import { RuleSetSandbox } from './rule-set-sandbox.js';
 import type { UploadMetrics } from './upload-metrics.js';
 import { registerUploadRoute } from './upload-route.js';
 
@@ -43,6 +45,8 @@ export interface ValidatorApiOptions {
   readonly now?: () => number;
   /** Counts uploads and the records they produced or sent to the DLQ (for a /metrics route). */
   readonly metrics?: UploadMetrics;
+  /** Time and memory a check, a save or a dry run may spend compiling and validating (see sandbox/budgets.ts). */
+  readonly validationBudgets?: Partial<ValidationBudgets>;
 }
 
 export interface ResolvedApiLimits {
@@ -61,6 +65,8 @@ export interface ApiContext {
   readonly producer: () => Promise<RequestProducer>;
   readonly options: ValidatorApiOptions;
   readonly now: () => number;
+  /** Where rule sets are compiled and dry runs validated: a thread, within budgets. */
+  readonly sandbox: RuleSetSandbox;
 }
 
 /**
@@ -72,11 +78,15 @@ export async function registerValidatorApi(app: FastifyInstance, options: Valida
   const limits = resolveLimits(options.limits ?? {});
   const now = options.now ?? Date.now;
   const producer = producerSource(options);
+  const sandbox = new RuleSetSandbox({
+    ...(options.validationBudgets === undefined ? {} : { budgets: options.validationBudgets }),
+    onIncident: (incident) => app.log.warn({ event: 'validation_thread_replaced', ...incident }, `an API validation thread was replaced: ${incident.detail}`),
+  });
   app.addHook('onClose', async () => {
-    await producer.close();
+    await Promise.all([producer.close(), sandbox.close()]);
   });
   await app.register(async (scope) => {
-    const context: ApiContext = { store: options.store, limits, producer: producer.get, options, now };
+    const context: ApiContext = { store: options.store, limits, producer: producer.get, options, now, sandbox };
     scope.setValidatorCompiler(schemaCompiler());
     registerJsonBodyParser(scope, { maxBytes: limits.maxJsonBodyBytes, maxDepth: limits.maxDepth });
     registerApiErrorHandler(scope, { maxJsonBodyBytes: limits.maxJsonBodyBytes, notFound: false });

@@ -15,12 +15,13 @@ import {
   requiredCheck,
   typeCheck,
 } from './checks.js';
+import { checkDocumentSize, PatternBudget, RULE_SET_BUDGETS, type RuleSetBudgets } from './cost.js';
 import { ExpressionSyntaxError } from './expression/errors.js';
 import { type CompiledExpression, compileExpression, DEFAULT_EXPRESSION_BUDGET } from './expression/expression.js';
 import { parseIsoDate } from './iso-date.js';
 import { type CompiledPointer, compilePointer, InvalidPointerError } from './json-pointer.js';
 import { compileRecordSchema } from './record-schema.js';
-import { compileLinearRegex, RegexCompileError } from './regex.js';
+import { RegexCompileError } from './regex.js';
 import { JSON_TYPES, type JsonTypeName, type RuleType, type Scalar, type Severity } from './rule-set.js';
 import { RuleSetError, type RuleSetIssue } from './rule-set-error.js';
 import { checkRuleSetFormat } from './rule-set-format.js';
@@ -30,6 +31,8 @@ export interface CompileOptions {
   readonly maxViolations?: number;
   /** Units of data-dependent work one expression evaluation may spend (default 100,000). */
   readonly expressionBudget?: number;
+  /** What the document may cost to compile and to validate with (default RULE_SET_BUDGETS). */
+  readonly budgets?: RuleSetBudgets;
 }
 
 export interface CompiledRule {
@@ -58,6 +61,7 @@ interface CompileContext {
   readonly references: ReadonlyMap<string, ReadonlySet<Scalar>>;
   readonly firstIndexOfId: Map<string, number>;
   readonly expressionBudget: number;
+  readonly patterns: PatternBudget;
 }
 
 type RawObject = Record<string, unknown>;
@@ -68,9 +72,14 @@ const isObject = (value: unknown): value is RawObject => value !== null && typeo
  * with the JSON pointer of the place in the document, so a user can fix them all in one go.
  */
 export function compileRuleSet(document: unknown, options: CompileOptions = {}): CompiledRuleSet {
+  const budgets = options.budgets ?? RULE_SET_BUDGETS;
+  // Measured before anything else reads the document: every later step is linear in its size.
+  const tooLarge = checkDocumentSize(document, budgets);
+  if (tooLarge !== null) throw new RuleSetError([tooLarge]);
   const issues = checkRuleSetFormat(document);
   if (!isObject(document)) throw new RuleSetError(issues);
   const name = typeof document.name === 'string' ? document.name : undefined;
+  const patterns = new PatternBudget(budgets);
 
   const references = new Map<string, ReadonlySet<Scalar>>();
   if (isObject(document.references)) {
@@ -78,13 +87,14 @@ export function compileRuleSet(document: unknown, options: CompileOptions = {}):
   }
 
   let schemaValidator: ValidateFunction | null = null;
-  if (isObject(document.schema) || typeof document.schema === 'boolean') schemaValidator = compileRecordSchema(document.schema, '/schema', issues);
+  if (isObject(document.schema) || typeof document.schema === 'boolean') schemaValidator = compileRecordSchema(document.schema, '/schema', issues, patterns);
 
   const context: CompileContext = {
     issues,
     references,
     firstIndexOfId: new Map(),
     expressionBudget: options.expressionBudget ?? DEFAULT_EXPRESSION_BUDGET,
+    patterns,
   };
   const rules: CompiledRule[] = [];
   if (Array.isArray(document.rules)) {
@@ -94,7 +104,7 @@ export function compileRuleSet(document: unknown, options: CompileOptions = {}):
     });
   }
 
-  if (issues.length > 0) throw new RuleSetError(issues, name);
+  if (issues.length > 0) throw new RuleSetError(listed(issues), name);
   return {
     name: name as string,
     version: document.version as number,
@@ -104,6 +114,23 @@ export function compileRuleSet(document: unknown, options: CompileOptions = {}):
     schemaValidator,
     maxViolations: options.maxViolations ?? 100,
   };
+}
+
+/** A document can hold thousands of mistakes: the first ones are listed (a message at most 3 times), the rest counted. */
+const MAX_LISTED_ISSUES = 200;
+const MAX_SAME_MESSAGE = 3;
+
+function listed(issues: RuleSetIssue[]): RuleSetIssue[] {
+  const times = new Map<string, number>();
+  const shown: RuleSetIssue[] = [];
+  for (const issue of issues) {
+    const seen = (times.get(issue.message) ?? 0) + 1;
+    times.set(issue.message, seen);
+    if (seen <= MAX_SAME_MESSAGE && shown.length < MAX_LISTED_ISSUES) shown.push(issue);
+  }
+  const more = issues.length - shown.length;
+  if (more > 0) shown.push({ pointer: '', message: `${more} more problem${more === 1 ? '' : 's'} not listed (some repeat one above): fix these first` });
+  return shown;
 }
 
 function compileRule(raw: unknown, index: number, context: CompileContext): CompiledRule | null {
@@ -182,7 +209,7 @@ function buildApplier(
     case 'pattern': {
       if (typeof raw.pattern !== 'string') return null;
       try {
-        const regex = compileLinearRegex(raw.pattern, { ignoreCase: raw.ignoreCase === true });
+        const regex = context.patterns.compile(raw.pattern, { ignoreCase: raw.ignoreCase === true });
         return applyToField(rule, pointer, patternCheck(regex, raw.match !== 'search'));
       } catch (error) {
         if (!(error instanceof RegexCompileError)) throw error;
@@ -276,7 +303,7 @@ function referenceApplier(raw: RawObject, at: string, rule: RuleIdentity, pointe
 
 function expressionAt(source: string, pointer: string, context: CompileContext): CompiledExpression | null {
   try {
-    return compileExpression(source, { budget: context.expressionBudget });
+    return compileExpression(source, { budget: context.expressionBudget, compileRegex: (pattern) => context.patterns.compile(pattern) });
   } catch (error) {
     if (!(error instanceof ExpressionSyntaxError)) throw error;
     context.issues.push({ pointer, message: error.message });

@@ -1,26 +1,13 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import type { RegExpEngine } from 'ajv/dist/types/index.js';
+import type { FuncKeywordDefinition, RegExpEngine } from 'ajv/dist/types/index.js';
 import addFormatsModule from 'ajv-formats';
-import { RE2JS } from 're2js';
+import { checkSchemaCost, PatternBudget } from './cost.js';
 import { escapePointerSegment } from './json-pointer.js';
-import { compileLinearRegex, RegexCompileError } from './regex.js';
+import { RegexCompileError } from './regex.js';
 import type { RuleSetIssue } from './rule-set-error.js';
-import { findInPlaceCycles } from './schema-cycles.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module object.
 const addFormats = addFormatsModule.default;
-
-/**
- * `pattern` and `patternProperties` in a record schema run on RE2 too: ajv's default would be a
- * backtracking JS RegExp, which one hostile pattern can stall for minutes on one record.
- */
-const re2Engine: RegExpEngine = Object.assign(
-  (pattern: string) => {
-    const re = RE2JS.compile(pattern);
-    return { test: (input: string) => re.test(input), toString: () => `re2:${pattern}` };
-  },
-  { code: 're2' },
-);
 
 export interface RecordSchemaViolation {
   readonly keyword: string;
@@ -28,19 +15,37 @@ export interface RecordSchemaViolation {
   readonly message: string;
 }
 
-/** Compiles the record schema with its own ajv instance (a schema's $id cannot clash with another rule set's). */
-export function compileRecordSchema(schema: unknown, pointer: string, issues: RuleSetIssue[]): ValidateFunction | null {
+/** The only dialect the validator speaks; `$schema` may name it (with or without the empty fragment) or be left out. */
+const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
+
+/**
+ * Compiles the record schema with its own ajv instance (a schema's $id cannot clash with another
+ * rule set's), after the checks that bound what compiling and validating it can cost (see
+ * cost.ts): its size and references, its nesting, and its patterns, each compiled once through
+ * the rule set's pattern budget and run on RE2 (ajv's default would be a backtracking JS RegExp,
+ * which one hostile pattern can stall for minutes on one record).
+ */
+export function compileRecordSchema(
+  schema: unknown,
+  pointer: string,
+  issues: RuleSetIssue[],
+  patterns: PatternBudget = new PatternBudget(),
+): ValidateFunction | null {
   const before = issues.length;
-  findSchemaPatterns(schema, pointer, issues);
-  findInPlaceCycles(schema, pointer, issues);
+  if (!checkSchemaCost(schema, pointer, patterns.budgets, issues)) return null;
+  checkSchemaParts(schema, pointer, patterns, issues);
   const ajv = new Ajv2020({
     allErrors: true,
     strict: false,
     strictSchema: true,
     logger: false,
-    code: { regExp: re2Engine },
+    code: { regExp: re2Engine(patterns) },
   });
   addFormats(ajv);
+  // ajv compares every pair of items when their type is not known in advance (quadratic in the
+  // array's length: 20,000 strings took seconds); this one hashes each item once.
+  ajv.removeKeyword('uniqueItems');
+  ajv.addKeyword(uniqueItemsKeyword);
   if (ajv.validateSchema(schema as object) !== true) issues.push(...metaSchemaIssues(ajv.errors ?? [], pointer));
   if (issues.length > before) return null;
   try {
@@ -57,9 +62,59 @@ export function compileRecordSchema(schema: unknown, pointer: string, issues: Ru
     }
     // ajv names the place as a URI fragment for some errors ("unknown format ... at path "#/properties/x"").
     const at = /at path "#([^"]*)"/.exec(message)?.[1];
-    issues.push({ pointer: at === undefined ? pointer : pointer + decodeURIComponent(at), message: `JSON Schema does not compile: ${message}` });
+    issues.push({ pointer: at === undefined ? pointer : pointer + safeDecode(at), message: `JSON Schema does not compile: ${message}` });
     return null;
   }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** ajv's regex engine: the rule set's budget compiles each pattern (once; the schema check compiled it already). */
+function re2Engine(patterns: PatternBudget): RegExpEngine {
+  return Object.assign(
+    (pattern: string) => {
+      const re = patterns.compile(pattern);
+      return { test: (input: string) => re.search(input), toString: () => `re2:${pattern}` };
+    },
+    { code: 're2' },
+  );
+}
+
+const uniqueItemsKeyword: FuncKeywordDefinition = {
+  keyword: 'uniqueItems',
+  type: 'array',
+  schemaType: 'boolean',
+  errors: true,
+  validate: function uniqueItems(this: unknown, wanted: boolean, data: unknown[]): boolean {
+    if (!wanted || data.length < 2) return true;
+    const first = new Map<string, number>();
+    for (let i = 0; i < data.length; i++) {
+      const key = canonicalJson(data[i]);
+      const earlier = first.get(key);
+      if (earlier !== undefined) {
+        (uniqueItems as unknown as { errors: Partial<ErrorObject>[] }).errors = [
+          { keyword: 'uniqueItems', params: { i, j: earlier }, message: `must NOT have duplicate items (items ## ${earlier} and ${i} are identical)` },
+        ];
+        return false;
+      }
+      first.set(key, i);
+    }
+    return true;
+  },
+};
+
+/** JSON with object keys sorted: two values JSON Schema calls equal give the same text. */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`).join(',')}}`;
 }
 
 /** One issue per place: the meta-schema's anyOf alternatives are merged ("must be one of ... or array"). */
@@ -117,17 +172,27 @@ function walkSchema(schema: unknown, pointer: string, depth: number, visit: Sche
   }
 }
 
-/** Reports every regex of the schema RE2 cannot compile, at its exact pointer. */
-function findSchemaPatterns(schema: unknown, pointer: string, issues: RuleSetIssue[]): void {
+/**
+ * Walks the schema once (its nesting bounded: ajv compiles recursively): each `$schema` must name
+ * 2020-12, and each regex must compile within the pattern budget, reported at its exact pointer.
+ */
+function checkSchemaParts(schema: unknown, pointer: string, patterns: PatternBudget, issues: RuleSetIssue[]): void {
   walkSchema(
     schema,
     pointer,
     0,
     (subschema, at) => {
-      if (typeof subschema.pattern === 'string') checkPattern(subschema.pattern, `${at}/pattern`, issues);
+      const dialect = subschema.$schema;
+      if (dialect !== undefined && dialect !== DIALECT && dialect !== `${DIALECT}#`) {
+        issues.push({
+          pointer: `${at}/$schema`,
+          message: `only JSON Schema 2020-12 is supported: remove "$schema" or set it to "${DIALECT}"`,
+        });
+      }
+      if (typeof subschema.pattern === 'string') checkPattern(subschema.pattern, `${at}/pattern`, patterns, issues);
       const patternProperties = subschema.patternProperties;
       if (patternProperties !== null && typeof patternProperties === 'object') {
-        for (const key of Object.keys(patternProperties)) checkPattern(key, `${at}/patternProperties/${escapePointerSegment(key)}`, issues);
+        for (const key of Object.keys(patternProperties)) checkPattern(key, `${at}/patternProperties/${escapePointerSegment(key)}`, patterns, issues);
       }
     },
     issues,
@@ -149,9 +214,9 @@ function findKeyword(schema: unknown, pointer: string, keyword: string): string 
   return found;
 }
 
-function checkPattern(pattern: string, pointer: string, issues: RuleSetIssue[]): void {
+function checkPattern(pattern: string, pointer: string, patterns: PatternBudget, issues: RuleSetIssue[]): void {
   try {
-    compileLinearRegex(pattern);
+    patterns.compile(pattern);
   } catch (error) {
     if (!(error instanceof RegexCompileError)) throw error;
     issues.push({ pointer, message: error.message });

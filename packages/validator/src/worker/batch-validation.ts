@@ -1,7 +1,7 @@
 import type { CompiledRuleSet } from '../rules/compile.js';
 import { decodeRecord } from '../rules/decode.js';
 import type { Violation } from '../rules/record-run.js';
-import { ClaimRecorder } from '../rules/uniqueness.js';
+import { AnsweredClaims, ClaimRecorder, type UniqueClaim, type UniquenessTracker } from '../rules/uniqueness.js';
 import { RuleSetUnusableError, validateRecord, validationFailure } from '../rules/validate.js';
 
 /**
@@ -24,6 +24,22 @@ export interface ValidationInput {
   readonly recordNumbers: Float64Array;
   /** 1 when the store has the record's job; a record of an unknown job that decodes is a dead letter. */
   readonly jobKnown: Uint8Array;
+  /** Records not to validate (they overran their budget or crashed a thread before): dead letters as given. */
+  readonly skipped?: readonly { readonly index: number; readonly code: string; readonly reason: string }[];
+  /**
+   * Validating again with the store's answers to the claims (see ClaimRecorder): `unique` rules are
+   * answered from these instead of the batch's own claims, and no claims are recorded.
+   */
+  readonly answered?: ClaimsOf;
+}
+
+/** Uniqueness claims as flat arrays (one entry per claim), with the answer to each. */
+export interface ClaimsOf {
+  readonly jobIds: readonly string[];
+  readonly ruleIds: readonly string[];
+  readonly keys: readonly string[];
+  readonly recordNumbers: readonly number[];
+  readonly answers: Uint8Array;
 }
 
 export const OUTCOME = { invalid: 0, valid: 1, deadLetter: 2 } as const;
@@ -59,8 +75,15 @@ export function ruleSetKey(name: string, version: number): string {
   return `${name}@${version}`;
 }
 
-/** Decodes and validates every record of `input`; `ruleSet` gives the compiled rule set of a key. */
-export function validateBatch(input: ValidationInput, ruleSet: (key: string) => CompiledRuleSet): ValidationOutput {
+/**
+ * Decodes and validates every record of `input`; `ruleSet` gives the compiled rule set of a key
+ * (for the record at an index), `onRecord` is told where the batch is (the thread's progress).
+ */
+export function validateBatch(
+  input: ValidationInput,
+  ruleSet: (key: string, index: number) => CompiledRuleSet,
+  onRecord: (index: number) => void = () => {},
+): ValidationOutput {
   const count = input.ends.length;
   const outcomes = new Uint8Array(count);
   const truncated = new Uint8Array(count);
@@ -79,6 +102,8 @@ export function validateBatch(input: ValidationInput, ruleSet: (key: string) => 
     output.deadLetterCodes.push(code);
     output.deadLetterReasons.push(reason);
   };
+  const skipped = new Map((input.skipped ?? []).map((skip) => [skip.index, skip]));
+  const answered = input.answered === undefined ? null : answeredByJob(input.answered);
   const recorders = new Map<string, ClaimRecorder>();
   const order: { jobId: string; recorder: ClaimRecorder; at: number }[] = [];
   let claimCount = 0;
@@ -91,6 +116,12 @@ export function validateBatch(input: ValidationInput, ruleSet: (key: string) => 
     const bytes = input.data.subarray(start, end);
     start = end;
     const jobId = input.jobIds[i] as string;
+    const skip = skipped.get(i);
+    if (skip !== undefined) {
+      deadLetter(i, skip.code, skip.reason);
+      continue;
+    }
+    onRecord(i);
     const decoded = decodeRecord(bytes, limits);
     if (!decoded.ok) {
       deadLetter(i, decoded.code, decoded.reason);
@@ -109,14 +140,15 @@ export function validateBatch(input: ValidationInput, ruleSet: (key: string) => 
     const recordNumber = input.recordNumbers[i] as number;
     // A key the validator was not given is the caller's bug and fails the batch; a rule set that
     // did not compile is its records' problem.
-    const compiled = usableRuleSet(ruleSet, input.ruleSets[i] as string);
+    const compiled = usableRuleSet(ruleSet, input.ruleSets[i] as string, i);
     if (compiled instanceof RuleSetUnusableError) {
       deadLetter(i, compiled.code, compiled.message);
       continue;
     }
     let result: ReturnType<typeof validateRecord>;
     try {
-      result = validateRecord(compiled, decoded.value, { jobId, recordNumber, uniqueness: recorder, now: input.now });
+      const uniqueness: UniquenessTracker = answered === null ? recorder : (answered.get(jobId) ?? NO_ANSWERS);
+      result = validateRecord(compiled, decoded.value, { jobId, recordNumber, uniqueness, now: input.now });
     } catch (error) {
       // Nothing a record or a rule set holds may stop the worker: the record is a dead letter, and
       // the claims it made before failing are not made for real.
@@ -157,9 +189,25 @@ export function validateBatch(input: ValidationInput, ruleSet: (key: string) => 
   return { outcomes, truncated, ...output, claims, claimsFrom, claimsTo };
 }
 
-function usableRuleSet(ruleSet: (key: string) => CompiledRuleSet, key: string): CompiledRuleSet | RuleSetUnusableError {
+const NO_ANSWERS = new AnsweredClaims([], []);
+
+function answeredByJob(claims: ClaimsOf): Map<string, AnsweredClaims> {
+  const byJob = new Map<string, { claims: UniqueClaim[]; answers: boolean[] }>();
+  claims.jobIds.forEach((jobId, i) => {
+    let entry = byJob.get(jobId);
+    if (entry === undefined) {
+      entry = { claims: [], answers: [] };
+      byJob.set(jobId, entry);
+    }
+    entry.claims.push({ ruleId: claims.ruleIds[i] as string, key: claims.keys[i] as string, recordNumber: claims.recordNumbers[i] as number });
+    entry.answers.push(claims.answers[i] === 1);
+  });
+  return new Map([...byJob].map(([jobId, entry]) => [jobId, new AnsweredClaims(entry.claims, entry.answers)]));
+}
+
+function usableRuleSet(ruleSet: (key: string, index: number) => CompiledRuleSet, key: string, index: number): CompiledRuleSet | RuleSetUnusableError {
   try {
-    return ruleSet(key);
+    return ruleSet(key, index);
   } catch (error) {
     if (error instanceof RuleSetUnusableError) return error;
     throw error;
@@ -171,6 +219,6 @@ export function transferables(value: ValidationOutput | ValidationInput): ArrayB
   const views =
     'outcomes' in value
       ? [value.outcomes, value.truncated, value.claims.answers, value.claimsFrom, value.claimsTo]
-      : [value.data, value.ends, value.recordNumbers, value.jobKnown];
+      : [value.data, value.ends, value.recordNumbers, value.jobKnown, ...(value.answered === undefined ? [] : [value.answered.answers])];
   return views.map((view) => view.buffer as ArrayBuffer);
 }

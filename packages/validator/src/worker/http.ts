@@ -9,6 +9,8 @@ export interface WorkerHttpState {
   storeAvailable?: boolean;
   /** True while the consumer, failed after it had worked, waits to rejoin its group: not ready. */
   rejoining?: boolean;
+  /** Validation threads replaced (a record or compile over its budget, or a thread that died), and the last time why. */
+  validationIncidents?: { count: number; last: { kind: string; detail: string; at: string } | null };
 }
 
 /** A worker's own HTTP face: `/metrics`, `/healthz` (alive), `/readyz` (joined and consuming, not draining, its store answering). */
@@ -28,6 +30,8 @@ export function createWorkerHttp(metrics: WorkerMetrics, state: WorkerHttpState,
     reply.code(ready ? 200 : 503);
     return {
       status: ready ? 'ready' : state.stopping ? 'draining' : storeDown ? 'store_unavailable' : state.rejoining === true ? 'rejoining' : 'starting',
+      // Still ready: the record that cost a thread went to the DLQ and the worker went on.
+      ...(state.validationIncidents === undefined || state.validationIncidents.count === 0 ? {} : { validationThreadsReplaced: state.validationIncidents }),
     };
   });
   return app;

@@ -9,6 +9,10 @@ export class WorkerMetrics {
   #batches = 0;
   #commitRefusals = 0;
   #consumerRestarts = 0;
+  readonly #threadReplacements = new Map<string, number>([
+    ['timeout', 0],
+    ['crash', 0],
+  ]);
   #storeAvailable = true;
 
   recordOutcome(outcome: 'valid' | 'invalid' | 'dlq', count = 1): void {
@@ -36,6 +40,11 @@ export class WorkerMetrics {
   /** The consumer failed after it had worked and is started again in the same process. */
   consumerRestarted(): void {
     this.#consumerRestarts++;
+  }
+
+  /** A validation thread was stopped over a budget (`timeout`) or died (`crash`), and replaced. */
+  validationIncident(kind: 'timeout' | 'crash'): void {
+    this.#threadReplacements.set(kind, (this.#threadReplacements.get(kind) ?? 0) + 1);
   }
 
   commitRefused(count: number): void {
@@ -66,6 +75,12 @@ export class WorkerMetrics {
         'Times the Kafka consumer failed after it had worked and rejoined its group in the same process.',
       )
       .sample('lagscale_validator_consumer_restarts_total', labels, this.#consumerRestarts);
+    out.family(
+      'lagscale_validator_thread_replacements_total',
+      'counter',
+      'Validation threads replaced: stopped when a record or compile overran its time budget (timeout), or dead (crash).',
+    );
+    for (const [reason, count] of this.#threadReplacements) out.sample('lagscale_validator_thread_replacements_total', { ...labels, reason }, count);
     out
       .family(
         'lagscale_validator_store_up',

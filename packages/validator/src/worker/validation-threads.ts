@@ -1,9 +1,11 @@
-import { Worker } from 'node:worker_threads';
 import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
 import { RuleSetUnusableError } from '../rules/validate.js';
-import { threadModule } from '../thread-module.js';
-import { transferables, type ValidationInput, type ValidationOutput, validateBatch } from './batch-validation.js';
+import { resolveBudgets, type ValidationBudgets } from '../sandbox/budgets.js';
+import type { SkippedRecord } from '../sandbox/messages.js';
+import { BudgetExceededError, type SandboxIncident, SandboxPool, ThreadDiedError } from '../sandbox/pool.js';
+import { PHASE } from '../sandbox/progress.js';
+import { type ValidationInput, type ValidationOutput, validateBatch } from './batch-validation.js';
 
 /** Runs `validateBatch` for the worker: in threads of its own, or inline on the calling thread. */
 export interface BatchValidator {
@@ -12,16 +14,10 @@ export interface BatchValidator {
   close(): Promise<void>;
 }
 
-export type ToThread =
-  | { readonly type: 'ruleSet'; readonly key: string; readonly document: RuleSetDocument }
-  | { readonly type: 'batch'; readonly id: number; readonly input: ValidationInput };
-
-export type FromThread = { readonly id: number; readonly output: ValidationOutput } | { readonly id: number; readonly error: string };
-
 /**
- * Rule sets compiled once per key, for the life of the worker: the main thread sends a thread
- * each key once, so none may be forgotten (a compiled rule set is small). A document that does
- * not compile is remembered as its error: its records go to the DLQ, the thread lives on.
+ * Rule sets compiled once per key, for the life of the validator (inline validation only: the
+ * threads keep their own). A document that does not compile is remembered as its error: its
+ * records go to the DLQ.
  */
 export class CompiledRuleSets {
   readonly #compiled = new Map<string, CompiledRuleSet | RuleSetUnusableError>();
@@ -48,6 +44,10 @@ export function compileOrError(key: string, document: RuleSetDocument): Compiled
   }
 }
 
+/**
+ * Validation on the calling thread: no time budget can be enforced there (a costly record holds
+ * the event loop), so it is for tests and benchmarks; the worker's default is a thread.
+ */
 export class InlineValidator implements BatchValidator {
   readonly #ruleSets = new CompiledRuleSets();
 
@@ -59,78 +59,103 @@ export class InlineValidator implements BatchValidator {
   async close(): Promise<void> {}
 }
 
-interface Thread {
-  readonly worker: Worker;
-  /** Rule set keys the thread has compiled. */
-  readonly known: Set<string>;
-}
+/** Rule set keys whose compile overran its budget: their records are dead-lettered without another try. */
+const KEPT_COSTLY_RULE_SETS = 1_000;
 
 /**
  * Validation threads: batches go to them in turn, so that decoding and rule runs of one batch
- * overlap the consumer, the store and the producer of others on the worker's main thread. A
- * thread that fails fails every batch it holds, and the worker with them.
+ * overlap the consumer, the store and the producer of others on the worker's main thread. Each
+ * record and each compile has a time budget, and each thread a heap: a record that overruns is
+ * dead-lettered as `validation_timeout`, one on which a thread dies twice as `validation_crashed`,
+ * a rule set whose compile overruns as `rule_set_too_costly` (and its later records with it); the
+ * thread is replaced and the rest of the batch validated. Nothing a record or a rule set holds
+ * fails the batch or makes the worker rejoin its group.
  */
 export class ValidationThreads implements BatchValidator {
-  readonly #threads: Thread[];
-  readonly #pending = new Map<number, { resolve: (output: ValidationOutput) => void; reject: (error: Error) => void; thread: Thread }>();
+  readonly #pool: SandboxPool;
+  readonly #costly = new Map<string, string>();
+  readonly #compileDeaths = new Map<string, number>();
   #nextId = 1;
-  #turn = 0;
-  #closing = false;
-  /** Set when a thread failed: every later batch is refused with it (the worker stops). */
-  #failure: Error | null = null;
 
-  constructor(count: number) {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`validation threads must be an integer ≥ 1, got ${count}`);
-    this.#threads = Array.from({ length: count }, (_, index) => this.#start(index));
+  constructor(count: number, options: { budgets?: Partial<ValidationBudgets>; onIncident?: (incident: SandboxIncident) => void } = {}) {
+    this.#pool = new SandboxPool({
+      threads: count,
+      budgets: resolveBudgets(options.budgets),
+      label: 'validation',
+      ...(options.onIncident === undefined ? {} : { onIncident: options.onIncident }),
+    });
   }
 
-  #start(index: number): Thread {
-    const worker = new Worker(threadModule(import.meta.url, 'validation-thread.js', 'validation thread'), { name: `lagscale-validation-${index + 1}` });
-    const thread: Thread = { worker, known: new Set() };
-    worker.on('message', (message: FromThread) => {
-      const pending = this.#pending.get(message.id);
-      if (pending === undefined) return;
-      this.#pending.delete(message.id);
-      if ('error' in message) pending.reject(new Error(`validation thread ${index + 1}: ${message.error}`));
-      else pending.resolve(message.output);
-    });
-    const fail = (error: Error): void => {
-      this.#failure ??= error;
-      for (const [id, pending] of this.#pending) {
-        if (pending.thread !== thread) continue;
-        this.#pending.delete(id);
-        pending.reject(error);
-      }
+  async validate(input: ValidationInput, ruleSets: ReadonlyMap<string, RuleSetDocument>): Promise<ValidationOutput> {
+    const budgets = this.#pool.budgets;
+    const skipped = new Map<number, SkippedRecord>((input.skipped ?? []).map((skip) => [skip.index, skip]));
+    const skipCostly = () => {
+      input.ruleSets.forEach((key, index) => {
+        const reason = this.#costly.get(key);
+        if (reason !== undefined && !skipped.has(index)) skipped.set(index, { index, code: 'rule_set_too_costly', reason });
+      });
     };
-    worker.on('error', (error) => fail(new Error(`validation thread ${index + 1} failed: ${error.message}`)));
-    worker.on('exit', (code) => {
-      if (!this.#closing) fail(new Error(`validation thread ${index + 1} exited (code ${code})`));
-    });
-    // Idle threads do not keep the process alive; a batch in flight is awaited by the worker anyway.
-    worker.unref();
-    return thread;
+    skipCostly();
+    const deaths = new Map<number, number>();
+    let deathsOffRecord = 0;
+    for (;;) {
+      const documents = [...ruleSets].filter(([key]) => !this.#costly.has(key));
+      try {
+        // The input is copied, not moved: a thread stopped midway must not take the batch's bytes with it.
+        const reply = await this.#pool.run({ type: 'batch', id: this.#nextId++, input: { ...input, skipped: [...skipped.values()] }, documents });
+        if (reply.type === 'batch') return reply.output;
+        throw new Error(`validation thread: ${reply.type === 'error' ? reply.error : `unexpected reply ${reply.type}`}`);
+      } catch (error) {
+        if (error instanceof BudgetExceededError && error.phase === PHASE.compile) {
+          const key = input.ruleSets[error.index] as string;
+          this.#markCostly(
+            key,
+            `rule set ${key} took more than ${budgets.compileMs} ms to compile, over the budget; save a smaller version, then replay this record`,
+          );
+          skipCostly();
+        } else if (error instanceof ThreadDiedError && error.phase === PHASE.compile) {
+          const key = input.ruleSets[error.index] as string;
+          const count = (this.#compileDeaths.get(key) ?? 0) + 1;
+          this.#compileDeaths.set(key, count);
+          if (count >= budgets.deathsPerRecord) {
+            this.#markCostly(
+              key,
+              `the validation thread died ${count} times compiling rule set ${key} (${error.reason.slice(0, 300)}); save a smaller version, then replay this record`,
+            );
+            skipCostly();
+          }
+        } else if (error instanceof BudgetExceededError) {
+          const key = input.ruleSets[error.index] as string;
+          skipped.set(error.index, {
+            index: error.index,
+            code: 'validation_timeout',
+            reason: `validating this record against rule set ${key} took more than ${budgets.recordMs} ms, over the budget per record; simplify the rule set or split the record, then replay it`,
+          });
+        } else if (error instanceof ThreadDiedError && error.index >= 0 && error.phase !== PHASE.idle) {
+          const count = (deaths.get(error.index) ?? 0) + 1;
+          deaths.set(error.index, count);
+          if (count >= budgets.deathsPerRecord) {
+            const key = input.ruleSets[error.index] as string;
+            skipped.set(error.index, {
+              index: error.index,
+              code: 'validation_crashed',
+              reason: `the validation thread died ${count} times on this record with rule set ${key} (${error.reason.slice(0, 300)}); simplify the rule set or split the record, then replay it`,
+            });
+          }
+        } else if (error instanceof ThreadDiedError && ++deathsOffRecord < 3) {
+          // Died between records (rare: memory filled by earlier ones): the batch is tried again.
+        } else throw error;
+      }
+    }
   }
 
-  validate(input: ValidationInput, ruleSets: ReadonlyMap<string, RuleSetDocument>): Promise<ValidationOutput> {
-    if (this.#failure !== null) return Promise.reject(this.#failure);
-    if (this.#closing) return Promise.reject(new Error('the validation threads are closed'));
-    const thread = this.#threads[this.#turn++ % this.#threads.length] as Thread;
-    for (const [key, document] of ruleSets) {
-      if (thread.known.has(key)) continue;
-      thread.worker.postMessage({ type: 'ruleSet', key, document } satisfies ToThread);
-      thread.known.add(key);
-    }
-    const id = this.#nextId++;
-    return new Promise<ValidationOutput>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, thread });
-      thread.worker.postMessage({ type: 'batch', id, input } satisfies ToThread, transferables(input));
-    });
+  #markCostly(key: string, reason: string): void {
+    if (this.#costly.size >= KEPT_COSTLY_RULE_SETS) this.#costly.delete(this.#costly.keys().next().value as string);
+    this.#costly.set(key, reason);
+    this.#compileDeaths.delete(key);
   }
 
   async close(): Promise<void> {
-    this.#closing = true;
-    await Promise.all(this.#threads.map((thread) => thread.worker.terminate()));
-    for (const pending of this.#pending.values()) pending.reject(new Error('the validation threads were closed'));
-    this.#pending.clear();
+    await this.#pool.close();
   }
 }

@@ -12,16 +12,16 @@ import {
 } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
 import { type DecodedRequest, decodeRequest, encodeDeadLetter, encodeResult, VALIDATION_TOPICS } from '../jobs/envelope.js';
-import type { CompiledRuleSet } from '../rules/compile.js';
-import { decodeRecord, tooLargeReason } from '../rules/decode.js';
+import { tooLargeReason } from '../rules/decode.js';
 import type { RecordResult, Violation } from '../rules/record-run.js';
 import type { RuleSetDocument } from '../rules/rule-set.js';
-import { AnsweredClaims, type UniqueClaim, type UniquenessTracker } from '../rules/uniqueness.js';
-import { RuleSetUnusableError, validateRecord, validationFailure } from '../rules/validate.js';
+import type { UniqueClaim } from '../rules/uniqueness.js';
+import type { ValidationBudgets } from '../sandbox/budgets.js';
+import type { SandboxIncident } from '../sandbox/pool.js';
 import type { DlqInput, ResultInput, ResultStore } from '../store/store.js';
 import { OUTCOME, ruleSetKey, type ValidationInput, type ValidationOutput } from './batch-validation.js';
 import type { WorkerMetrics } from './metrics.js';
-import { type BatchValidator, compileOrError, InlineValidator, ValidationThreads } from './validation-threads.js';
+import { type BatchValidator, InlineValidator, ValidationThreads } from './validation-threads.js';
 
 export interface WorkerOptions {
   readonly connection: KafkaConnectionOptions;
@@ -59,9 +59,14 @@ export interface WorkerOptions {
   readonly recordCostMs?: number;
   /**
    * Threads that decode and validate records, beside the main thread's consumer, store writes and
-   * producer. Default 1; 0 validates on the main thread.
+   * producer. Default 1; 0 validates on the main thread, where no time budget can be enforced
+   * (tests and benchmarks only).
    */
   readonly validationThreads?: number;
+  /** Time and memory one record, one compile and one thread may take (see sandbox/budgets.ts). */
+  readonly validationBudgets?: Partial<ValidationBudgets>;
+  /** A validation thread was stopped (a record or compile over its budget) or died, and was replaced. */
+  readonly onValidationIncident?: (incident: SandboxIncident) => void;
 }
 
 /**
@@ -71,7 +76,10 @@ export interface WorkerOptions {
  */
 export const DEFAULT_BATCH_SIZE = 1000;
 
-/** Rule sets by name and version, compiled once; `latest` is re-resolved every few seconds. */
+/**
+ * Rule sets by name and version, read once; `latest` is re-resolved every few seconds. They are
+ * compiled where the records are validated (the threads, within their budgets), not here.
+ */
 class RuleSetCache {
   readonly #store: ResultStore;
   readonly #compiled = new Map<string, ResolvedRuleSet | null>();
@@ -99,9 +107,12 @@ class RuleSetCache {
     if (this.#compiled.has(key)) return this.#compiled.get(key) ?? null;
     const stored = await this.#store.getRuleSet(name, wanted);
     // Saved rule sets were checked when saved; one that no longer compiles (saved by an older
-    // version, or a corrupted store) is kept as its error, and its records go to the DLQ.
-    const entry = stored ? { key, version: stored.version, document: stored.document, compiled: compileOrError(key, stored.document) } : null;
-    if (entry !== null) this.#compiled.set(key, entry);
+    // version, or a corrupted store) sends its records to the DLQ with the reason, from the thread.
+    const entry = stored ? { key, version: stored.version, document: stored.document } : null;
+    if (entry !== null) {
+      if (this.#compiled.size >= 10_000) this.#compiled.clear();
+      this.#compiled.set(key, entry);
+    }
     return entry;
   }
 }
@@ -110,7 +121,6 @@ interface ResolvedRuleSet {
   readonly key: string;
   readonly version: number;
   readonly document: RuleSetDocument;
-  readonly compiled: CompiledRuleSet | RuleSetUnusableError;
 }
 
 /** A record's bytes without the UTF-8 byte order mark decoding drops too. */
@@ -172,7 +182,17 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     ...(deadLetterTopic === null ? [] : [{ name: deadLetterTopic, partitions: 1 }]),
   ]);
   const threads = options.validationThreads ?? 1;
-  const validator: BatchValidator = threads === 0 ? new InlineValidator() : new ValidationThreads(threads);
+  const validator: BatchValidator =
+    threads === 0
+      ? new InlineValidator()
+      : new ValidationThreads(threads, {
+          ...(options.validationBudgets === undefined ? {} : { budgets: options.validationBudgets }),
+          onIncident: (incident) => {
+            metrics.validationIncident(incident.kind);
+            logger.warn({ event: 'validation_thread_replaced', ...incident }, `a validation thread was replaced: ${incident.detail}`);
+            options.onValidationIncident?.(incident);
+          },
+        });
   const producer =
     resultsTopic === null && deadLetterTopic === null
       ? null
@@ -255,10 +275,6 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         toDlq(outcome, now, m, 'unknown_rule_set', `rule set ${which} does not exist; create it, then replay this record`, request.jobId, request.recordNumber);
         return;
       }
-      if (ruleSet.compiled instanceof RuleSetUnusableError) {
-        toDlq(outcome, now, m, ruleSet.compiled.code, ruleSet.compiled.message, request.jobId, request.recordNumber);
-        return;
-      }
       if (request.value.length > maxRecordBytes) {
         toDlq(outcome, now, m, 'too_large', tooLargeReason(request.value.length, maxRecordBytes), request.jobId, request.recordNumber);
         return;
@@ -294,6 +310,67 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
   };
 
   /**
+   * The records the store answered otherwise than the batch alone did, validated again (in the
+   * threads, within the same budgets) against the store's answers: by index, the new result or
+   * the dead letter.
+   */
+  const revalidate = async (
+    prepared: PreparedBatch,
+    output: ValidationOutput,
+    real: Uint8Array,
+  ): Promise<Map<number, RecordResult | { deadLetter: { code: string; reason: string } }>> => {
+    const indexes: number[] = [];
+    prepared.records.forEach((_, i) => {
+      if (output.outcomes[i] === OUTCOME.deadLetter) return;
+      for (let flat = output.claimsFrom[i] as number; flat < (output.claimsTo[i] as number); flat++) {
+        if (real[flat] !== output.claims.answers[flat]) {
+          indexes.push(i);
+          return;
+        }
+      }
+    });
+    const redone = new Map<number, RecordResult | { deadLetter: { code: string; reason: string } }>();
+    if (indexes.length === 0) return redone;
+    const chosen = indexes.map((i) => prepared.records[i] as PreparedBatch['records'][number]);
+    const data = new Uint8Array(chosen.reduce((total, r) => total + r.request.value.length, 0));
+    const ends = new Uint32Array(chosen.length);
+    let at = 0;
+    chosen.forEach((r, n) => {
+      data.set(r.request.value, at);
+      at += r.request.value.length;
+      ends[n] = at;
+    });
+    const input: ValidationInput = {
+      now: prepared.input.now,
+      maxBytes: prepared.input.maxBytes,
+      maxDepth: prepared.input.maxDepth,
+      data,
+      ends,
+      ruleSets: chosen.map((r) => r.ruleSet.key),
+      jobIds: chosen.map((r) => r.request.jobId),
+      recordNumbers: Float64Array.from(chosen.map((r) => r.request.recordNumber)),
+      jobKnown: new Uint8Array(chosen.length).fill(1),
+      answered: { ...output.claims, answers: real },
+    };
+    const again = await validator.validate(input, prepared.documents);
+    const violationsOf = new Map(again.violationRecords.map((n, v) => [n, again.violations[v] as Violation[]]));
+    const deadLetterOf = new Map(again.deadLetterRecords.map((n, d) => [n, d]));
+    indexes.forEach((i, n) => {
+      const d = deadLetterOf.get(n);
+      if (d !== undefined) {
+        redone.set(i, { deadLetter: { code: again.deadLetterCodes[d] as string, reason: again.deadLetterReasons[d] as string } });
+        return;
+      }
+      redone.set(i, {
+        valid: again.outcomes[n] === OUTCOME.valid,
+        violations: violationsOf.get(n) ?? [],
+        ...(again.truncated[n] === 1 ? { truncated: true as const } : {}),
+      });
+    });
+    return redone;
+  };
+
+  /**
    * The main thread's part after validation. The batch's uniqueness claims are made for real, one
    * store call per job; a record answered otherwise than the store answers is validated again
    * against the store's answers (see ClaimRecorder). Then the results, dead letters and outgoing
@@ -308,7 +385,6 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       if (list === undefined) byJob.set(jobId, [flat]);
       else list.push(flat);
     });
-    const answered = new Map<string, UniquenessTracker>();
     for (const [jobId, flats] of byJob) {
       const claims: UniqueClaim[] = flats.map((flat) => ({
         ruleId: output.claims.ruleIds[flat] as string,
@@ -316,11 +392,11 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         recordNumber: output.claims.recordNumbers[flat] as number,
       }));
       const answers = await store.claimUnique(jobId, claims);
-      answered.set(jobId, new AnsweredClaims(claims, answers));
       flats.forEach((flat, i) => {
         real[flat] = answers[i] ? 1 : 0;
       });
     }
+    const again = await revalidate(prepared, output, real);
     const violationsOf = new Map<number, Violation[]>();
     output.violationRecords.forEach((index, i) => {
       violationsOf.set(index, output.violations[i] as Violation[]);
@@ -331,7 +407,6 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     });
     records.forEach(({ m, request, ruleSet }, i) => {
       const kind = output.outcomes[i];
-      const compiled = ruleSet.compiled as CompiledRuleSet;
       if (kind === OUTCOME.deadLetter) {
         const d = deadLetterOf.get(i) as number;
         toDlq(outcome, now, m, output.deadLetterCodes[d] as string, output.deadLetterReasons[d] as string, request.jobId, request.recordNumber);
@@ -342,21 +417,12 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
         violations: violationsOf.get(i) ?? [],
         ...(output.truncated[i] === 1 ? { truncated: true as const } : {}),
       };
-      for (let flat = output.claimsFrom[i] as number; flat < (output.claimsTo[i] as number); flat++) {
-        if (real[flat] === output.claims.answers[flat]) continue;
-        const decoded = decodeRecord(request.value, { maxBytes: maxRecordBytes, maxDepth });
-        if (decoded.ok) {
-          const uniqueness = answered.get(request.jobId) as UniquenessTracker;
-          try {
-            result = validateRecord(compiled, decoded.value, { jobId: request.jobId, recordNumber: request.recordNumber, uniqueness, now });
-          } catch (error) {
-            const failure = validationFailure(error);
-            toDlq(outcome, now, m, failure.code, failure.reason, request.jobId, request.recordNumber);
-            return;
-          }
-        }
-        break;
+      const redone = again.get(i);
+      if (redone !== undefined && 'deadLetter' in redone) {
+        toDlq(outcome, now, m, redone.deadLetter.code, redone.deadLetter.reason, request.jobId, request.recordNumber);
+        return;
       }
+      if (redone !== undefined) result = redone;
       metrics.recordOutcome(result.valid ? 'valid' : 'invalid');
       for (const v of result.violations) metrics.violation(v.severity);
       outcome.results.push({

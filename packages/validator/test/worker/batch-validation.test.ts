@@ -143,7 +143,7 @@ describe('validateBatch', () => {
 
   it('fails a batch whose rule set the thread was not given, and refuses batches once closed', async () => {
     const threads = new ValidationThreads(1);
-    await expect(threads.validate(batch(), new Map())).rejects.toThrow(/validation thread 1: .*rule set customer-orders@3 was not handed to the validator/s);
+    await expect(threads.validate(batch(), new Map())).rejects.toThrow(/validation thread: .*rule set customer-orders@3 was not handed to the validator/s);
     await threads.close();
     await expect(threads.validate(batch(), new Map([[KEY, document]]))).rejects.toThrow('the validation threads are closed');
   });

@@ -1,7 +1,7 @@
 import type { ExpressionNode } from './ast.js';
 import { compileNode, type Evaluator } from './evaluate.js';
 import type { EvaluationState, Value } from './functions.js';
-import { parseExpression } from './parser.js';
+import { parseExpression, type RegexCompiler } from './parser.js';
 
 /** Default units of data-dependent work one evaluation may spend (about a millisecond at most). */
 export const DEFAULT_EXPRESSION_BUDGET = 100_000;
@@ -14,8 +14,8 @@ export interface CompiledExpression {
 }
 
 /** Parses and compiles; throws ExpressionSyntaxError (with its column) on a mistake in the text. */
-export function compileExpression(source: string, options: { budget?: number } = {}): CompiledExpression {
-  const ast = parseExpression(source);
+export function compileExpression(source: string, options: { budget?: number; compileRegex?: RegexCompiler } = {}): CompiledExpression {
+  const ast = parseExpression(source, options.compileRegex);
   const evaluator: Evaluator = compileNode(ast);
   const budget = options.budget ?? DEFAULT_EXPRESSION_BUDGET;
   return {

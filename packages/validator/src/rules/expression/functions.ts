@@ -22,6 +22,12 @@ export interface FunctionDefinition {
   readonly apply: (args: readonly Value[], state: EvaluationState, call: CallNode) => Value;
 }
 
+/**
+ * `matches()` is charged one unit per character for every this many instructions of its pattern:
+ * a unit is about 10 ns of work, and RE2's automaton covers a few dozen instructions in that time.
+ */
+const REGEX_INSTRUCTIONS_PER_UNIT = 32;
+
 export function spend(state: EvaluationState, units: number): void {
   state.budget -= units;
   if (state.budget < 0) throw new ExpressionEvaluationError('expression is too costly for this record (evaluation budget spent)');
@@ -224,9 +230,12 @@ export const FUNCTIONS: ReadonlyMap<string, FunctionDefinition> = new Map<string
       apply: ([value = null], state, call) => {
         if (value === null) return null;
         if (typeof value !== 'string') throw wrongType(call, 'a string', value);
-        spend(state, value.length);
-        // The parser guarantees the regex for matches().
-        return call.regex?.search(value) ?? false;
+        // The parser guarantees the regex for matches(). RE2 steps its live instructions for each
+        // character: a large program costs more per character (charged before it runs).
+        const regex = call.regex;
+        if (regex === undefined) return false;
+        spend(state, value.length * Math.max(1, Math.ceil(regex.instructions / REGEX_INSTRUCTIONS_PER_UNIT)));
+        return regex.search(value);
       },
     },
   ],

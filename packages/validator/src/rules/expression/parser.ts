@@ -1,5 +1,5 @@
 import { compilePointer, InvalidPointerError, pointerFromKeys } from '../json-pointer.js';
-import { compileLinearRegex, RegexCompileError } from '../regex.js';
+import { compileLinearRegex, type LinearRegex, RegexCompileError } from '../regex.js';
 import type { BinaryOperator, ExpressionNode } from './ast.js';
 import { ExpressionSyntaxError } from './errors.js';
 import { FUNCTIONS } from './functions.js';
@@ -41,11 +41,14 @@ const INFIX: ReadonlyMap<string, InfixOperator> = new Map<string, InfixOperator>
 const PREFIX_POWER = 70;
 const KEYWORDS = new Set(['true', 'false', 'null', 'in']);
 
-export function parseExpression(source: string): ExpressionNode {
+/** Compiles the pattern of a `matches()` call; a rule set's compile passes one that charges its pattern budget. */
+export type RegexCompiler = (pattern: string) => LinearRegex;
+
+export function parseExpression(source: string, compileRegex: RegexCompiler = compileLinearRegex): ExpressionNode {
   if (source.length > MAX_EXPRESSION_LENGTH) {
     throw new ExpressionSyntaxError(`expression is longer than ${MAX_EXPRESSION_LENGTH} characters`, MAX_EXPRESSION_LENGTH + 1);
   }
-  const parser = new Parser(tokenize(source));
+  const parser = new Parser(tokenize(source), compileRegex);
   const node = parser.expression(0);
   parser.expectEnd();
   // Nesting is capped while parsing; a long flat chain (a + a + a ...) is capped here.
@@ -92,7 +95,10 @@ class Parser {
   #position = 0;
   #depth = 0;
 
-  constructor(private readonly tokens: readonly Token[]) {}
+  constructor(
+    private readonly tokens: readonly Token[],
+    private readonly compileRegex: RegexCompiler,
+  ) {}
 
   expression(minPower: number): ExpressionNode {
     const start = this.#peek();
@@ -240,7 +246,7 @@ class Parser {
         throw new ExpressionSyntaxError('the pattern of matches() must be a string literal', pattern?.column ?? name.column);
       }
       try {
-        return { kind: 'call', name: name.text, args, column: name.column, regex: compileLinearRegex(pattern.value) };
+        return { kind: 'call', name: name.text, args, column: name.column, regex: this.compileRegex(pattern.value) };
       } catch (error) {
         if (error instanceof RegexCompileError) throw new ExpressionSyntaxError(error.message, pattern.column);
         throw error;
