@@ -1,3 +1,5 @@
+export * from './auth.js';
+export * from './browser-headers.js';
 export * from './lag-metrics.js';
 export * from './logger.js';
 export * from './process-metrics.js';

@@ -1,6 +1,8 @@
 import type { GroupLag, LagSnapshot } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
+import { type ApiAuthOptions, assertTokensBeyondLoopback, type RouteScope, registerApiAuth } from './auth.js';
+import { BROWSER_HEADER_LINES, browserHeadersServerFactory } from './browser-headers.js';
 import { CollectionMetrics, renderMetrics } from './lag-metrics.js';
 import { writeProcessMetrics } from './process-metrics.js';
 import { CONTENT_TYPE, PrometheusText } from './prometheus.js';
@@ -12,6 +14,19 @@ export interface ExporterServerOptions {
   readonly metrics?: readonly ((out: PrometheusText) => void)[];
   /** More parts whose state `/healthz` and `/readyz` report (the stack's workers, for one). */
   readonly components?: readonly HealthComponent[];
+  /**
+   * Tokens and the Host check, as the validation API has them (docs/http-api.md,
+   * "Authentication"): `/metrics` and `/api/v1` need a `read` token, `/healthz` and `/readyz`
+   * stay open for probes; without tokens only loopback clients naming a loopback Host are served,
+   * and listening beyond loopback is refused. Omitted: no checks (`lagscale exporter` always
+   * passes them).
+   */
+  readonly auth?: ExporterAuthOptions;
+}
+
+export interface ExporterAuthOptions extends ApiAuthOptions {
+  /** The address the server will listen on: beyond loopback, tokens are required. */
+  readonly host: string;
 }
 
 /** A part of a server whose state the health routes report: failing (`ok: false`) makes both answer 503, not ready only `/readyz`. */
@@ -32,16 +47,20 @@ export function groupsResponse(snapshot: LagSnapshot) {
 
 /**
  * Fastify options shared by lagscale's servers: our structured logger, no per-request log lines,
+ * the browser headers (`BROWSER_HEADERS`: no framing, no sniffing, no Referer) on every response,
  * and the error body shape (`{ error, message }`) even for requests fastify or Node's HTTP parser
  * refuse before any route runs (a URL that is not UTF-8, a malformed header).
  */
 export function serverOptions(logger: FastifyBaseLogger): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> & {
   loggerInstance: FastifyBaseLogger;
   logController: LogController;
+  serverFactory: typeof browserHeadersServerFactory;
 } {
   return {
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
+    // The headers are set where fastify cannot skip them: before it reads the request.
+    serverFactory: browserHeadersServerFactory,
     frameworkErrors: (error, _request, reply) => {
       const badUrl = error.code === 'FST_ERR_BAD_URL';
       (reply as FastifyReply)
@@ -65,7 +84,7 @@ export function serverOptions(logger: FastifyBaseLogger): Pick<FastifyServerOpti
       });
       const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
       socket.end(
-        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n${BROWSER_HEADER_LINES}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     },
   };
@@ -82,22 +101,29 @@ const errorBody = {
  * Serves the latest snapshot; it never triggers a collection itself, so scrapes are cheap.
  */
 export async function createExporterServer(options: ExporterServerOptions): Promise<FastifyInstance> {
+  const { auth } = options;
+  if (auth !== undefined) assertTokensBeyondLoopback(auth.host, auth.tokens, 'lag metrics', 'read every consumer group, topic and lag');
   const app = Fastify(serverOptions(options.logger));
-  registerLagRoutes(app, options);
+  // Before the routes: the token check sees only the routes added after it.
+  if (auth !== undefined) registerApiAuth(app, auth);
+  registerLagRoutes(app, { ...options, ...(auth === undefined ? {} : { metricsScope: 'read' }) });
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}; try /metrics, /healthz, /api/v1/groups` });
   });
   return app;
 }
 
-export type LagRoutesOptions = Omit<ExporterServerOptions, 'logger'>;
+export interface LagRoutesOptions extends Omit<ExporterServerOptions, 'logger' | 'auth'> {
+  /** The scope `/metrics` needs where the app checks tokens (`registerApiAuth`); default: open, as the stack's. */
+  readonly metricsScope?: RouteScope;
+}
 
 /** The lag engine's routes (`/metrics`, `/healthz`, `/api/v1/groups...`) on an app that may serve more. */
 export function registerLagRoutes(app: FastifyInstance, options: LagRoutesOptions): void {
   const { monitor } = options;
   const collection = new CollectionMetrics(monitor);
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: options.metricsScope === undefined ? {} : { scope: options.metricsScope } }, async (_request, reply) => {
     reply.header('content-type', CONTENT_TYPE);
     const out = new PrometheusText();
     renderMetrics(out, monitor, collection);
