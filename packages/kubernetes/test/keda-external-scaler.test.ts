@@ -98,6 +98,25 @@ describe('KEDA external scaler (gRPC) on a real broker', () => {
     }
   });
 
+  it("keeps a ScaledObject's decisions when another caller asks under its namespace/name with other metadata", async () => {
+    // excludePersistentLag: offsets that have not moved since the previous cycle (the group is
+    // stuck at 0) are left out of the metric, so each answer depends on the state the last one left.
+    const real = ref({ consumerGroup: behind, topic, lagThreshold: '10', excludePersistentLag: 'true' }, 'persistent');
+    const impostor = ref({ consumerGroup: behind, topic, lagThreshold: '10', excludePersistentLag: 'true', activationLagThreshold: '1' }, 'persistent');
+    const metric = async (asked: ReturnType<typeof ref>) =>
+      (await call(client.GetMetrics.bind(client), { scaledObjectRef: asked, metricName: '' })).metricValues[0]?.metricValue;
+    const decisions: (number | undefined)[] = [];
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const seen = monitor.latest?.time;
+      await waitFor('a new lag snapshot', async () => monitor.latest !== null && monitor.latest.time !== seen);
+      decisions.push(await metric(real));
+      await metric(impostor);
+    }
+    // 90 behind, capped at 3 partitions x 10 on first sight; then the stuck offsets are left out.
+    // (Keyed by namespace/name alone, the impostor reset the state each time: 30, 30, 30.)
+    expect(decisions).toEqual([30, 0, 0]);
+  });
+
   it('refuses bad trigger metadata with INVALID_ARGUMENT and the exact key', async () => {
     const refusal = async (metadata: Metadata) => {
       const error = (await call(client.GetMetricSpec.bind(client), ref(metadata, 'bad')).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
@@ -108,6 +127,10 @@ describe('KEDA external scaler (gRPC) on a real broker', () => {
     expect(await refusal({ consumerGroup: behind, lagThreshold: '-5' })).toMatch(/scalerMetadata\.lagThreshold/);
     expect(await refusal({ consumerGroup: behind, lagThreshold: 'lots' })).toMatch(/scalerMetadata\.lagThreshold/);
     expect(await refusal({ consumerGroup: behind, policy: 'magic' })).toMatch(/scalerMetadata\.policy: unknown policy "magic"/);
+    // Names Object.prototype holds are no policies either (they were answered INTERNAL).
+    for (const policy of ['constructor', 'toString', '__proto__']) {
+      expect(await refusal({ consumerGroup: behind, policy })).toBe(`scalerMetadata.policy: unknown policy "${policy}"; use one of rate, threshold`);
+    }
     expect(await refusal({ consumerGroup: behind, lagThreshhold: '10' })).toMatch(/scalerMetadata.*lagThreshhold/);
     expect(await refusal({ consumerGroup: behind, bootstrapServers: 'kafka.elsewhere:9092' })).toMatch(
       /scalerMetadata\.bootstrapServers: this scaler reads the cluster at/,

@@ -15,8 +15,10 @@
  * - any other policy: the replicas the policy recommends, with target 1, so the HPA's
  *   ceil(value / target) is the policy's answer (and the HPA's behavior applies on top).
  */
-import { resolvePolicy } from '@lagscale/autoscaler';
+import { createHash } from 'node:crypto';
+import { resolvePolicy, SCALING_POLICIES } from '@lagscale/autoscaler';
 import { type LagSnapshot, type PolicyRecommendation, ScalingConfigError, ScalingMetricUnavailableError, scalingInputFromSnapshot } from '@lagscale/core';
+import { SCALER_TOKEN_METADATA_KEY } from './scaler-auth.js';
 
 /** Metadata keys the scaler reads itself; every other key is a parameter of the policy. */
 const OWN_KEYS = ['consumerGroup', 'topic', 'policy', 'bootstrapServers'] as const;
@@ -26,8 +28,11 @@ const KEDA_KEYS = ['scalerAddress', 'caCert', 'tlsCertFile', 'tlsClientCert', 't
 export class ScalerRequestError extends Error {
   constructor(
     message: string,
-    /** gRPC-like kind: the request is wrong (`invalid`), or the data is not there (`unavailable`). */
-    readonly kind: 'invalid' | 'unavailable',
+    /**
+     * gRPC-like kind: the request is wrong (`invalid`), the data is not there (`unavailable`), the
+     * caller is not known (`unauthenticated`), or the scaler holds all it may (`exhausted`).
+     */
+    readonly kind: 'invalid' | 'unavailable' | 'unauthenticated' | 'exhausted',
   ) {
     super(message);
     this.name = 'ScalerRequestError';
@@ -39,8 +44,101 @@ export interface ScalerTrigger {
   readonly group: string;
   readonly topic: string | null;
   readonly policy: ReturnType<typeof resolvePolicy>;
-  /** Identifies the trigger's settings: a change of metadata starts the policy's state afresh. */
+  /**
+   * Fingerprint of the trigger's metadata (SHA-256 of its sorted keys and values, the token left
+   * out): the policy's state is held per namespace/name and fingerprint, so other metadata under a
+   * ScaledObject's name gets a state of its own and cannot reset that ScaledObject's.
+   */
   readonly key: string;
+}
+
+/**
+ * Bounds on what a caller can make the scaler hold. Each caller's ScaledObject costs an entry (its
+ * parsed trigger and policy state, about a kilobyte); the bounds keep the total flat whoever calls.
+ */
+export interface ScalerLimits {
+  /** ScaledObject states held at once; beyond it the least recently used is dropped (its policy starts afresh). */
+  readonly maxEntries: number;
+  /** A state nobody asked about for this long is dropped. KEDA asks every pollingInterval, the HPA every 15 s. */
+  readonly idleSeconds: number;
+  /** Keys in a trigger's metadata. */
+  readonly maxMetadataKeys: number;
+  /** Characters of a metadata key. */
+  readonly maxMetadataKeyLength: number;
+  /** Characters of a metadata value (room for a PEM certificate, which KEDA passes along as caCert). */
+  readonly maxMetadataValueLength: number;
+  /** StreamIsActive calls open at once (each holds a listener on the lag collection). */
+  readonly maxStreams: number;
+}
+
+export const DEFAULT_SCALER_LIMITS: ScalerLimits = {
+  maxEntries: 1000,
+  idleSeconds: 1800,
+  maxMetadataKeys: 64,
+  maxMetadataKeyLength: 253,
+  maxMetadataValueLength: 4096,
+  maxStreams: 1000,
+};
+
+/** Kubernetes' own limits: a namespace is a DNS label, a ScaledObject's name a DNS subdomain. */
+export const MAX_NAMESPACE_LENGTH = 63;
+export const MAX_SCALED_OBJECT_NAME_LENGTH = 253;
+
+/** The largest request the limits allow, with room for the protobuf framing: gRPC refuses bigger ones before they are read. */
+export function maxRequestBytes(limits: ScalerLimits): number {
+  return limits.maxMetadataKeys * (limits.maxMetadataKeyLength + limits.maxMetadataValueLength + 16) + 2 * MAX_SCALED_OBJECT_NAME_LENGTH + 4096;
+}
+
+/** What KEDA sends with every call: the ScaledObject and its trigger's metadata. */
+export interface ScaledObjectRef {
+  readonly name: string;
+  readonly namespace: string;
+  readonly scalerMetadata: Readonly<Record<string, string>>;
+}
+
+const shown = (text: string): string => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+
+/** Checks the sizes of what a caller sent, naming the field and the limit; the ref as checked. */
+export function checkScaledObjectRef(ref: Partial<ScaledObjectRef> | null | undefined, limits: ScalerLimits): ScaledObjectRef {
+  if (!ref) throw new ScalerRequestError('scaledObjectRef: required', 'invalid');
+  const field = (name: 'namespace' | 'name', value: string | undefined, max: number, what: string): string => {
+    if (typeof value !== 'string' || value === '')
+      throw new ScalerRequestError(`scaledObjectRef.${name}: required (KEDA sends the ScaledObject's ${name})`, 'invalid');
+    if (value.length > max) {
+      throw new ScalerRequestError(`scaledObjectRef.${name}: ${value.length} characters, more than the ${max} Kubernetes allows for ${what}`, 'invalid');
+    }
+    return value;
+  };
+  const namespace = field('namespace', ref.namespace, MAX_NAMESPACE_LENGTH, 'a namespace');
+  const name = field('name', ref.name, MAX_SCALED_OBJECT_NAME_LENGTH, "a ScaledObject's name");
+  const scalerMetadata = ref.scalerMetadata ?? {};
+  const entries = Object.entries(scalerMetadata);
+  if (entries.length > limits.maxMetadataKeys) {
+    throw new ScalerRequestError(`scalerMetadata: ${entries.length} keys, more than the ${limits.maxMetadataKeys} allowed`, 'invalid');
+  }
+  for (const [key, value] of entries) {
+    if (key.length > limits.maxMetadataKeyLength) {
+      throw new ScalerRequestError(
+        `scalerMetadata: key ${shown(key)} has ${key.length} characters, more than the ${limits.maxMetadataKeyLength} allowed`,
+        'invalid',
+      );
+    }
+    if (typeof value === 'string' && value.length > limits.maxMetadataValueLength) {
+      throw new ScalerRequestError(
+        `scalerMetadata.${key}: value of ${value.length} characters, more than the ${limits.maxMetadataValueLength} allowed`,
+        'invalid',
+      );
+    }
+  }
+  return { namespace, name, scalerMetadata };
+}
+
+/** The fingerprint of a trigger's metadata (see ScalerTrigger.key). */
+export function metadataFingerprint(metadata: Readonly<Record<string, string>>): string {
+  const entries = Object.entries(metadata)
+    .filter(([key]) => key !== SCALER_TOKEN_METADATA_KEY)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
 }
 
 /** KEDA passes every value as a string: numbers, booleans and JSON objects are read back. */
@@ -63,9 +161,10 @@ function metadataValue(value: string): unknown {
  * ScaledObject: `scalerMetadata.lagThreshold: must be ...`.
  */
 export function parseScalerMetadata(metadata: Readonly<Record<string, string>>, clusterBrokers: readonly string[]): ScalerTrigger {
-  const group = metadata.consumerGroup?.trim();
+  const own = (key: string): string | undefined => (Object.hasOwn(metadata, key) ? metadata[key] : undefined);
+  const group = own('consumerGroup')?.trim();
   if (!group) throw new ScalerRequestError('scalerMetadata.consumerGroup: required, the consumer group whose lag drives the workload', 'invalid');
-  const servers = metadata.bootstrapServers?.trim();
+  const servers = own('bootstrapServers')?.trim();
   if (servers) {
     const asked = servers.split(',').map((s) => s.trim());
     if (!asked.some((server) => clusterBrokers.includes(server))) {
@@ -75,15 +174,25 @@ export function parseScalerMetadata(metadata: Readonly<Record<string, string>>, 
       );
     }
   }
-  const topic = metadata.topic?.trim() || null;
-  const policyName = metadata.policy?.trim() || 'threshold';
-  const parameters: Record<string, unknown> = { name: policyName };
+  const topic = own('topic')?.trim() || null;
+  const policyName = own('policy')?.trim() || 'threshold';
+  if (Object.hasOwn(metadata, 'name')) throw new ScalerRequestError('scalerMetadata.name: not a parameter; the policy is chosen with `policy`', 'invalid');
+  // An own key only: `constructor`, `toString` or `__proto__` are not policies (Object.prototype's are not ours).
+  if (!Object.hasOwn(SCALING_POLICIES, policyName)) {
+    throw new ScalerRequestError(
+      `scalerMetadata.policy: unknown policy ${JSON.stringify(policyName)}; use one of ${Object.keys(SCALING_POLICIES).join(', ')}`,
+      'invalid',
+    );
+  }
+  // Built from entries (own data properties): a `__proto__` key stays a key, it never sets a prototype.
+  const parameterEntries: [string, unknown][] = [['name', policyName]];
   for (const [key, value] of Object.entries(metadata)) {
-    if ((OWN_KEYS as readonly string[]).includes(key) || (KEDA_KEYS as readonly string[]).includes(key)) continue;
-    parameters[key] = metadataValue(value);
+    if ((OWN_KEYS as readonly string[]).includes(key) || (KEDA_KEYS as readonly string[]).includes(key) || key === SCALER_TOKEN_METADATA_KEY) continue;
+    parameterEntries.push([key, metadataValue(value)]);
   }
   // KEDA's Kafka scaler takes the topic as a parameter of its metric (limitToPartitionsWithLag needs it).
-  if (policyName === 'threshold' && topic !== null) parameters.topic = topic;
+  if (policyName === 'threshold' && topic !== null) parameterEntries.push(['topic', topic]);
+  const parameters: Record<string, unknown> = Object.fromEntries(parameterEntries);
   let policy: ReturnType<typeof resolvePolicy>;
   try {
     policy = resolvePolicy(parameters, 'scalerMetadata');
@@ -94,8 +203,7 @@ export function parseScalerMetadata(metadata: Readonly<Record<string, string>>, 
     }
     throw error;
   }
-  const key = JSON.stringify(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return { group, topic, policy, key };
+  return { group, topic, policy, key: metadataFingerprint(metadata) };
 }
 
 /** The metric of a trigger: its name, for GetMetricSpec and GetMetrics. */
