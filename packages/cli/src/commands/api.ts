@@ -19,10 +19,11 @@ import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../op
 import { listenOn, untilStopSignal } from '../runtime.js';
 import { registerConsoleAssets } from '../stack/console-assets.js';
 import { describeStore, openResultStore, resolveStoreConfig } from '../store.js';
+import { addBudgetOptions, type BudgetFlags, budgetsFrom } from '../validation-budgets.js';
 
 const CLOSE_GRACE_MS = 10_000;
 
-interface ApiFlags extends ConnectionFlags {
+interface ApiFlags extends ConnectionFlags, BudgetFlags {
   store?: string;
   host: string;
   port: string;
@@ -65,6 +66,7 @@ export function registerApiCommand(program: Command): void {
     .option('--max-upload-bytes <n>', 'largest upload (default 4 GiB)')
     .option('--max-record-bytes <n>', 'largest record; larger ones go to the DLQ (default 1000000)')
     .option('--console', 'also serve the web console at / (its validation pages; the lag pages need the local stack or the controller)');
+  addBudgetOptions(command);
   addConnectionOptions(command).action(async (flags: ApiFlags) => {
     const config = resolveConfig(flags);
     const host = flags.host;
@@ -102,7 +104,7 @@ export function registerApiCommand(program: Command): void {
         reply.header('content-type', CONTENT_TYPE);
         return out.toString();
       });
-      await registerValidatorApi(app, { store, ...(connection === undefined ? {} : { connection }), limits, metrics: uploads });
+      await registerValidatorApi(app, { store, ...(connection === undefined ? {} : { connection }), limits, metrics: uploads, validationBudgets: budgetsFrom(flags) });
       // After the API's routes: the console answers only what they do not (its files are public, the API keeps its tokens).
       if (flags.console === true) await registerConsoleAssets(app);
       const url = await listenOn(app, { ...config, exporter: { host, port } });

@@ -5,8 +5,9 @@ import type { Command } from 'commander';
 import { parseInteger, toConnectionOptions } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { describeStore, openResultStore, resolveStoreConfig } from '../store.js';
+import { addBudgetOptions, type BudgetFlags, budgetsFrom } from '../validation-budgets.js';
 
-interface WorkerFlags extends ConnectionFlags {
+interface WorkerFlags extends ConnectionFlags, BudgetFlags {
   store?: string;
   group: string;
   batchSize: string;
@@ -31,7 +32,8 @@ export function registerWorkerCommand(program: Command): void {
     .option('-p, --port <port>', 'listen port of /metrics (0: any free port)', '0')
     .option('--record-cost-ms <ms>', 'extra time per record, standing in for heavier work (demos)', '0')
     .option('--results-topic <topic>', 'also publish every result to this topic (e.g. validation.results); default: the store only')
-    .option('--validation-threads <n>', 'threads that decode and validate records beside the consumer and the store (0: on the main thread)', '1');
+    .option('--validation-threads <n>', 'threads that decode and validate records beside the consumer and the store (0: on the main thread, no time budget)', '1');
+  addBudgetOptions(command);
   addConnectionOptions(command).action(async (flags: WorkerFlags) => {
     const config = resolveConfig(flags);
     const storeConfig = resolveStoreConfig(config.store, flags.store);
@@ -87,6 +89,7 @@ export function registerWorkerCommand(program: Command): void {
         recordCostMs: parseInteger(flags.recordCostMs, '--record-cost-ms', 0, 60_000),
         resultsTopic: flags.resultsTopic ?? null,
         validationThreads: parseInteger(flags.validationThreads, '--validation-threads', 0, 64),
+        validationBudgets: budgetsFrom(flags),
         onValidationIncident: (incident) => {
           const incidents = state.validationIncidents as NonNullable<WorkerHttpState['validationIncidents']>;
           incidents.count++;

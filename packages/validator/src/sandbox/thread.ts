@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
 import { RuleSetError } from '../rules/rule-set-error.js';
+import { checkRuleSetFormat } from '../rules/rule-set-format.js';
 import { InMemoryUniquenessTracker } from '../rules/uniqueness.js';
 import { RuleSetUnusableError, validateRecord, validationFailure } from '../rules/validate.js';
 import { transferables, validateBatch } from '../worker/batch-validation.js';
@@ -15,6 +16,8 @@ import { PHASE, Progress } from './progress.js';
 const port = parentPort;
 if (port === null) throw new Error('thread.js runs as a worker thread, not as a program');
 const progress = new Progress((workerData as { progress: SharedArrayBuffer }).progress);
+// The rule set format's own validator, compiled once per thread before any budget runs: not a cost of the first rule set.
+checkRuleSetFormat({});
 
 /** Compiled rule sets (or why one cannot be used) by key, least recently used dropped past the bound. */
 const KEPT_RULE_SETS = 64;
