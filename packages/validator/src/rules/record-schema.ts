@@ -33,7 +33,8 @@ export function compileRecordSchema(
 ): ValidateFunction | null {
   const before = issues.length;
   if (!checkSchemaCost(schema, pointer, patterns.budgets, issues)) return null;
-  checkSchemaParts(schema, pointer, patterns, issues);
+  // A dialect other than 2020-12 stops here: ajv's meta-schema check would throw on it, not report it.
+  if (!checkSchemaParts(schema, pointer, patterns, issues)) return null;
   const ajv = new Ajv2020({
     allErrors: true,
     strict: false,
@@ -176,7 +177,8 @@ function walkSchema(schema: unknown, pointer: string, depth: number, visit: Sche
  * Walks the schema once (its nesting bounded: ajv compiles recursively): each `$schema` must name
  * 2020-12, and each regex must compile within the pattern budget, reported at its exact pointer.
  */
-function checkSchemaParts(schema: unknown, pointer: string, patterns: PatternBudget, issues: RuleSetIssue[]): void {
+function checkSchemaParts(schema: unknown, pointer: string, patterns: PatternBudget, issues: RuleSetIssue[]): boolean {
+  let dialectsKnown = true;
   walkSchema(
     schema,
     pointer,
@@ -184,6 +186,7 @@ function checkSchemaParts(schema: unknown, pointer: string, patterns: PatternBud
     (subschema, at) => {
       const dialect = subschema.$schema;
       if (dialect !== undefined && dialect !== DIALECT && dialect !== `${DIALECT}#`) {
+        dialectsKnown = false;
         issues.push({
           pointer: `${at}/$schema`,
           message: `only JSON Schema 2020-12 is supported: remove "$schema" or set it to "${DIALECT}"`,
@@ -197,6 +200,7 @@ function checkSchemaParts(schema: unknown, pointer: string, patterns: PatternBud
     },
     issues,
   );
+  return dialectsKnown;
 }
 
 /** Where a keyword ajv does not know first appears (ajv's strict-mode error does not say). */
