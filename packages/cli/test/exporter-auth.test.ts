@@ -22,10 +22,25 @@ function exporter(extra: string[], env: Record<string, string>): ChildProcess & 
   return Object.assign(child, { output: () => output });
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
+/**
+ * The exit code; null if it still runs after `withinMs`: then it is stopped (SIGTERM, which also
+ * stops its children, then SIGKILL), so a refusal that did not happen leaves nothing listening.
+ */
+function exited(child: ChildProcess, withinMs = 20_000): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
+    if (child.exitCode !== null) {
+      resolve(child.exitCode);
+      return;
+    }
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      child.once('exit', () => resolve(null));
+    }, withinMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
   });
 }
 

@@ -11,12 +11,24 @@ import {
   resolveSourceAndPolicy,
 } from '@lagscale/autoscaler';
 import { parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
-import { CONTENT_TYPE, createExporterServer, createLogger, type Logger, PrometheusText, serverOptions } from '@lagscale/exporter';
+import {
+  ApiConfigError,
+  assertTokensBeyondLoopback,
+  CONTENT_TYPE,
+  createExporterServer,
+  createLogger,
+  type ExporterAuthOptions,
+  type Logger,
+  PrometheusText,
+  registerApiAuth,
+  serverOptions,
+} from '@lagscale/exporter';
 import type { Command } from 'commander';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigError, parseInteger } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { lagMonitorFrom, listenOn, logCollection, untilStopSignal } from '../runtime.js';
+import { exporterAuth } from './exporter.js';
 
 interface AutoscaleFlags extends ConnectionFlags {
   port?: string;
@@ -29,7 +41,7 @@ export function registerAutoscaleCommand(program: Command): void {
     .description(
       'the control loop: collect lag (or run the PromQL query of autoscaler.source), decide, scale the target; serves /metrics and /api/v1/autoscaler',
     )
-    .option('--host <address>', 'listen address (default 127.0.0.1)')
+    .option('--host <address>', 'listen address (default 127.0.0.1); beyond loopback API tokens are required (LAGSCALE_API_TOKENS)')
     .option('-p, --port <port>', 'listen port (default 9308)');
   addConnectionOptions(command).action(async (flags: AutoscaleFlags) => {
     if (!flags.config) throw new ConfigError('autoscale needs a config file with an autoscaler section: --config lagscale.yaml (see docs/autoscaler.md)');
@@ -38,6 +50,14 @@ export function registerAutoscaleCommand(program: Command): void {
     if (flags.port) config.exporter.port = parseInteger(flags.port, '--port', 0, 65535);
     const section = config.autoscaler;
     if (!section) throw new ConfigError(`config file ${flags.config} has no autoscaler section (group, policy, behavior, target)`);
+    // The exporter's rules (tokens, Host check): its pause and resume routes must not be one
+    // cross-site request or one open port away.
+    const auth = exporterAuth(config);
+    try {
+      assertTokensBeyondLoopback(auth.host, auth.tokens, 'the autoscaler', 'read lag and pause or resume scaling');
+    } catch (error) {
+      throw error instanceof ApiConfigError ? new ConfigError(error.message) : error;
+    }
     let source: ResolvedSource;
     let policy: ResolvedPolicy;
     let behavior: ReturnType<typeof parseBehaviorConfig>;
@@ -77,8 +97,8 @@ export function registerAutoscaleCommand(program: Command): void {
     const autoscaler = new Autoscaler({ ...metrics, group: section.group, policy, behavior, target, logger });
     const app =
       'monitor' in metrics
-        ? await createExporterServer({ monitor: metrics.monitor, logger, metrics: [autoscalerMetrics(autoscaler)] })
-        : sourceServer(metrics.metricSource, autoscaler, logger);
+        ? await createExporterServer({ monitor: metrics.monitor, logger, metrics: [autoscalerMetrics(autoscaler)], auth })
+        : sourceServer(metrics.metricSource, autoscaler, logger, auth);
     registerAutoscalerRoutes(app, autoscaler);
     const url = await listenOn(app, config);
     // Start at the minimum; the first decision follows the first lag snapshot.
@@ -115,11 +135,12 @@ export function registerAutoscaleCommand(program: Command): void {
  * the source's families) and `/healthz`, `/readyz`. Health does not follow Prometheus: while it
  * does not answer, the autoscaler holds or falls back as configured, which is its job, not a crash.
  */
-function sourceServer(source: PrometheusMetricSource, autoscaler: Autoscaler, logger: Logger): FastifyInstance {
+function sourceServer(source: PrometheusMetricSource, autoscaler: Autoscaler, logger: Logger, auth: ExporterAuthOptions): FastifyInstance {
   const app = Fastify(serverOptions(logger));
+  registerApiAuth(app, auth);
   const labels = { consumergroup: autoscaler.group, target: autoscaler.target.name };
   const writers = [autoscalerMetrics(autoscaler), prometheusSourceMetrics(source, labels)];
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => {
     reply.header('content-type', CONTENT_TYPE);
     const out = new PrometheusText();
     for (const write of writers) write(out);
