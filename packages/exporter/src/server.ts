@@ -18,8 +18,8 @@ export interface ExporterServerOptions {
    * Tokens and the Host check, as the validation API has them (docs/http-api.md,
    * "Authentication"): `/metrics` and `/api/v1` need a `read` token, `/healthz` and `/readyz`
    * stay open for probes; without tokens only loopback clients naming a loopback Host are served,
-   * and listening beyond loopback is refused. Omitted: no checks (`lagscale exporter` always
-   * passes them).
+   * and listening beyond loopback is refused. Omitted: no checks (`lagscale exporter` and
+   * `lagscale autoscale` pass them).
    */
   readonly auth?: ExporterAuthOptions;
 }
