@@ -212,6 +212,9 @@ describe('hostile rule sets and records against the API and a worker', () => {
     expect((await post('/api/v1/rulesets', costlyPattern)).status).toBe(201);
     expect((await post('/api/v1/rulesets', tagsRuleSet)).status).toBe(201);
 
+    // Made before the probes start: the test's own event loop must not delay them.
+    const orders = new SampleOrders({ seed: 11 });
+    const normalRecords = Array.from({ length: 2_000 }, (_, i) => orders.order(i + 1).record);
     const watch = watchHealth([`${apiUrl}/healthz`, `${workerUrl}/healthz`]);
     try {
       const stale = await post('/api/v1/rulesets/poison-refs/dry-run', { records: [5] });
@@ -241,11 +244,7 @@ describe('hostile rule sets and records against the API and a worker', () => {
       const poisonJob = await upload('poison-refs', [5]);
       const costlyJob = await upload('costly-pattern', [{ code: GOOD_CODE }, { code: COSTLY_VALUE }]);
       const tagsJob = await upload('tags', [{ tags: TWENTY_THOUSAND_TAGS }]);
-      const orders = new SampleOrders({ seed: 11 });
-      const normalJob = await upload(
-        ordersRuleSet.name,
-        Array.from({ length: 2_000 }, (_, i) => orders.order(i + 1).record),
-      );
+      const normalJob = await upload(ordersRuleSet.name, normalRecords);
 
       expect(await jobDone(poisonJob, 1)).toMatchObject({ results: 0, dlq: 1 });
       expect(await dlqOf(poisonJob)).toEqual([expect.objectContaining({ code: 'rule_set_invalid', reason: expect.stringMatching(/\/schema\/\$defs\/d9/) })]);
