@@ -133,8 +133,35 @@ describe('Helm chart deploy/helm/lagscale', () => {
       '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 4 Deployment, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 2 Secret, 4 Service, 1 ServiceAccount',
     );
     expect(kindCounts(allOn)).toBe(
-      '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 5 Deployment, 1 PrometheusRule, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 2 Secret, 6 Service, 1 ServiceAccount, 1 ServiceMonitor',
+      '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 1 ClusterTriggerAuthentication, 5 Deployment, 1 PrometheusRule, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 6 Secret, 6 Service, 1 ServiceAccount, 1 ServiceMonitor',
     );
+    // The KEDA scaler: TLS with a client certificate required, and a token from a mounted Secret (re-read, no subPath).
+    const scaler = allOn.find((m) => m.kind === 'Deployment' && m.metadata.name === 'lagscale-keda-scaler') as Manifest;
+    const scalerArgs = containerOf(scaler).args;
+    for (const flag of ['--server-cert', '--server-key', '--client-ca']) expect(scalerArgs, flag).toContain(flag);
+    expect(containerOf(scaler).env).toContainEqual({ name: 'LAGSCALE_KEDA_SCALER_TOKEN_FILE', value: '/etc/lagscale/keda-scaler-token/token' });
+    const secretsOf = (manifests: readonly Manifest[]) =>
+      manifests
+        .filter((m) => m.kind === 'Secret')
+        .map((m) => `${m.metadata.namespace}/${m.metadata.name}`)
+        .filter((s) => s.includes('keda-scaler'));
+    expect(secretsOf(allOn).sort()).toEqual([
+      'keda/lagscale-keda-scaler-client',
+      'lagscale/lagscale-keda-scaler-client',
+      'lagscale/lagscale-keda-scaler-tls',
+      'lagscale/lagscale-keda-scaler-token',
+    ]);
+    const triggerAuthentication = allOn.find((m) => m.kind === 'ClusterTriggerAuthentication') as unknown as { spec: { secretTargetRef: unknown[] } };
+    expect(triggerAuthentication.spec.secretTargetRef).toEqual([
+      { parameter: 'caCert', name: 'lagscale-keda-scaler-client', key: 'ca.crt' },
+      { parameter: 'tlsClientCert', name: 'lagscale-keda-scaler-client', key: 'tls.crt' },
+      { parameter: 'tlsClientKey', name: 'lagscale-keda-scaler-client', key: 'tls.key' },
+    ]);
+    // Authentication is on by default: enabling the scaler alone serves TLS and requires client certificates.
+    const scalerOnly = await template(['--set', 'kedaScaler.enabled=true']);
+    const defaultScaler = scalerOnly.find((m) => m.kind === 'Deployment' && m.metadata.name === 'lagscale-keda-scaler') as Manifest;
+    expect(containerOf(defaultScaler).args).toEqual(expect.arrayContaining(['--server-cert', '--server-key', '--client-ca']));
+    expect(secretsOf(scalerOnly).sort()).toEqual(['lagscale/lagscale-keda-scaler-client', 'lagscale/lagscale-keda-scaler-tls']);
     // Every flag a pod passes is one its subcommand lists in --help (a typo would stop the pod).
     const deployments = allOn.filter((m) => m.kind === 'Deployment');
     const subcommands = deployments.map((d) => containerOf(d).args[0]);
@@ -170,6 +197,8 @@ describe('Helm chart deploy/helm/lagscale', () => {
       [['--set', 'exporter.interval=soon'], /at '\/exporter\/interval': 'soon' does not match pattern/],
       // Beyond the schema: a given certificate needs its CA for the APIService.
       [['--set', 'controller.metricsApi.tls.secretName=mine'], /controller\.metricsApi\.tls\.caBundle: give the PEM of the CA/],
+      [['--set', 'kedaScaler.enabled=true', '--set', 'kedaScaler.tls.enabled=false'], /kedaScaler\.auth\.clientCertificates: client certificates need TLS/],
+      [['--set', 'kedaScaler.auth.token.bogus=1'], /at '\/kedaScaler\/auth\/token': additional properties 'bogus' not allowed/],
     ];
     for (const [args, expected] of cases) {
       const result = await helm(['template', 'lagscale', CHART_DIR, ...args]);
@@ -225,10 +254,35 @@ describe('Helm chart deploy/helm/lagscale', () => {
           ],
         },
       });
+      // KEDA's ClusterTriggerAuthentication (cluster-scoped), standing in for KEDA's CRD likewise.
+      const kedaCrd: Manifest = {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: 'clustertriggerauthentications.keda.sh' },
+        spec: {
+          group: 'keda.sh',
+          scope: 'Cluster',
+          names: {
+            kind: 'ClusterTriggerAuthentication',
+            plural: 'clustertriggerauthentications',
+            singular: 'clustertriggerauthentication',
+            listKind: 'ClusterTriggerAuthenticationList',
+          },
+          versions: [
+            {
+              name: 'v1alpha1',
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+            },
+          ],
+        },
+      } as unknown as Manifest;
       const crds = [
         scaledConsumerCrd() as unknown as Manifest,
         monitoringCrd('ServiceMonitor', 'servicemonitors'),
         monitoringCrd('PrometheusRule', 'prometheusrules'),
+        kedaCrd,
       ];
       await applyManifests(kubeConfig, crds);
       const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
@@ -239,7 +293,11 @@ describe('Helm chart deploy/helm/lagscale', () => {
           ),
         );
       }
-      await applyManifests(kubeConfig, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lagscale' } }]);
+      await applyManifests(kubeConfig, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lagscale' } },
+        // KEDA's namespace: the all-on values copy the scaler's client certificate there.
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'keda' } },
+      ]);
       for (const [what, args] of [
         ['defaults', []],
         ['every part on', ['--values', ALL_ON_VALUES]],
