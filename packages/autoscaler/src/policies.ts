@@ -25,7 +25,8 @@ export function resolvePolicy(raw: unknown, pathPrefix = 'policy'): ResolvedPoli
   const spec = raw === undefined || raw === null ? {} : raw;
   if (typeof spec !== 'object' || Array.isArray(spec)) throw new ScalingConfigError([`${pathPrefix}: must be an object like { name: rate, ... }`]);
   const { name = DEFAULT_POLICY, ...rest } = spec as Record<string, unknown>;
-  if (typeof name !== 'string' || !(name in SCALING_POLICIES)) {
+  // Own keys only: `in` would take `constructor`, `toString` or `__proto__` (Object.prototype's) for policies.
+  if (typeof name !== 'string' || !Object.hasOwn(SCALING_POLICIES, name)) {
     throw new ScalingConfigError([`${pathPrefix}.name: unknown policy "${String(name)}"; use one of ${Object.keys(SCALING_POLICIES).join(', ')}`]);
   }
   const policy = SCALING_POLICIES[name] as ScalingPolicy<unknown, unknown>;

@@ -159,6 +159,31 @@ describe('prometheus source config (KEDA prometheus trigger metadata)', () => {
     });
   });
 
+  it('keeps constructor and toString as ordinary header and parameter names, and refuses __proto__ (an object would drop it)', () => {
+    // Names Object.prototype holds: plain keys of the maps, sent as written.
+    const kept = config({ queryParameters: 'constructor=1,toString=2', customHeaders: { constructor: 'a', toString: 'b' } });
+    expect(Object.entries(kept.queryParameters)).toEqual([
+      ['constructor', '1'],
+      ['toString', '2'],
+    ]);
+    expect(Object.entries(kept.customHeaders)).toEqual([
+      ['constructor', 'a'],
+      ['toString', 'b'],
+    ]);
+    const url = prometheusQueryUrl(kept, Date.UTC(2026, 11, 4, 15, 0, 0));
+    expect([url.searchParams.get('constructor'), url.searchParams.get('toString')]).toEqual(['1', '2']);
+    expect(config({ auth: { customAuthHeader: 'constructor', customAuthValue: 'k' } }).auth).toMatchObject({ customAuthHeader: 'constructor' });
+    // `__proto__` was dropped without a word (assigning a string to it sets no key): the header, or the credential, never sent.
+    const refusal = (what: string) => `"__proto__" cannot be a ${what} name here (a JavaScript object would drop it, not send it); rename it`;
+    expect(problemsOf(() => config({ queryParameters: '__proto__=1', customHeaders: JSON.parse('{"__proto__": "team-a"}') as unknown }))).toEqual([
+      `queryParameters.__proto__: ${refusal('query parameter')}`,
+      `customHeaders.__proto__: ${refusal('header')}`,
+    ]);
+    expect(problemsOf(() => config({ auth: { customAuthHeader: '__proto__', customAuthValue: 'k' } }))).toEqual([
+      `auth.customAuthHeader: ${refusal('header')}`,
+    ]);
+  });
+
   it('builds the query URL as KEDA does: query, time, namespace, extra parameters', () => {
     const url = prometheusQueryUrl(config({ namespace: 'team-a', queryParameters: { dedup: 'true' } }), Date.UTC(2026, 11, 4, 15, 0, 0));
     expect(url.pathname).toBe('/api/v1/query');

@@ -159,6 +159,10 @@ function readStringMap(obj: ConfigObject, key: string, path: string, problems: s
       problems.push(`${joinPath(at, name)}: ${JSON.stringify(name)} is not a valid ${what} name`);
       continue;
     }
+    if (name === PROTO) {
+      problems.push(`${joinPath(at, name)}: ${protoRefusal(what)}`);
+      continue;
+    }
     if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean') {
       problems.push(`${joinPath(at, name)}: must be a string, got ${describe(item)}`);
       continue;
@@ -170,6 +174,10 @@ function readStringMap(obj: ConfigObject, key: string, path: string, problems: s
 
 // RFC 9110 token characters: what a header name may hold.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// A name the token rules allow but a JavaScript object does not hold: `map.__proto__ = 'x'` sets
+// no key, so the header or parameter would be dropped without a word (an auth header among them).
+const PROTO = '__proto__';
+const protoRefusal = (what: string): string => `"${PROTO}" cannot be a ${what} name here (a JavaScript object would drop it, not send it); rename it`;
 const PARAMETER_NAME = /^[^\s&=#]+$/;
 const RESERVED_PARAMETERS = ['query', 'time'];
 
@@ -243,6 +251,7 @@ function readAuth(obj: ConfigObject, path: string, problems: string[]): Promethe
   }
   if (modes[0] === 'custom') {
     if (!HEADER_NAME.test(customAuthHeader as string)) problems.push(`${joinPath(at, 'customAuthHeader')}: is not a valid header name`);
+    else if (customAuthHeader === PROTO) problems.push(`${joinPath(at, 'customAuthHeader')}: ${protoRefusal('header')}`);
     const value = readText(inner, 'customAuthValue', at, problems, true);
     return { mode: 'custom', customAuthHeader: customAuthHeader as string, customAuthValue: value ?? '' };
   }
@@ -279,7 +288,7 @@ export function parsePrometheusSourceConfig(raw: unknown, path = ''): Prometheus
   const ignoreNullValues = readBoolean(obj, 'ignoreNullValues', path, problems, d.ignoreNullValues);
   const queryParameters = readStringMap(obj, 'queryParameters', path, problems, PARAMETER_NAME, 'query parameter');
   for (const name of RESERVED_PARAMETERS) {
-    if (name in queryParameters) problems.push(`${joinPath(joinPath(path, 'queryParameters'), name)}: is set by the source itself; remove it`);
+    if (Object.hasOwn(queryParameters, name)) problems.push(`${joinPath(joinPath(path, 'queryParameters'), name)}: is set by the source itself; remove it`);
   }
   const customHeaders = readStringMap(obj, 'customHeaders', path, problems, HEADER_NAME, 'header');
   const namespace = readText(obj, 'namespace', path, problems, false);
