@@ -6,6 +6,7 @@ import { type CompiledPointer, resolvePointer, visitPointer } from './json-point
 import type { RecordRun } from './record-run.js';
 import type { LinearRegex } from './regex.js';
 import type { JsonTypeName, Scalar, Severity } from './rule-set.js';
+import { uniqueKey } from './uniqueness.js';
 
 /**
  * Checks of one field value: null when the value passes, else the default message. `undefined`
@@ -156,7 +157,8 @@ export function describeValues(values: readonly Scalar[]): string {
 
 /**
  * Each value (not null) must not have appeared in another record of the job; a wildcard field
- * must also not repeat a value within the record.
+ * must also not repeat a value within the record. Values are compared by `uniqueKey`: their JSON,
+ * with numbers as exact as the record wrote them.
  */
 export function applyUnique(rule: RuleIdentity, pointer: CompiledPointer): RuleApplier {
   const { id, severity, message } = rule;
@@ -165,7 +167,7 @@ export function applyUnique(rule: RuleIdentity, pointer: CompiledPointer): RuleA
     return (record, run) => {
       const value = resolvePointer(record, pointer);
       if (value === undefined || value === null) return;
-      if (trackerOf(run, id).seen(id, JSON.stringify(value), run.context.recordNumber)) run.report(id, severity, pointer.text, failure);
+      if (trackerOf(run, id).seen(id, uniqueKey(record, pointer.text, value), run.context.recordNumber)) run.report(id, severity, pointer.text, failure);
     };
   }
   return (record, run) => {
@@ -173,7 +175,7 @@ export function applyUnique(rule: RuleIdentity, pointer: CompiledPointer): RuleA
     const inRecord = new Set<string>();
     visitPointer(record, pointer, (value, path) => {
       if (value === undefined || value === null) return;
-      const key = JSON.stringify(value);
+      const key = uniqueKey(record, path, value);
       const repeated = inRecord.has(key);
       inRecord.add(key);
       if (tracker.seen(id, key, run.context.recordNumber) || repeated) run.report(id, severity, path, failure);

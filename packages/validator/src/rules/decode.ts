@@ -33,12 +33,15 @@ export function decodeRecord(bytes: Uint8Array, limits: DecodeLimits): DecodeRes
     const deep = findExcessNesting(text, limits.maxDepth);
     if (deep >= 0) return failure('too_deep', `nesting deeper than ${limits.maxDepth} levels at byte ${byteOffset(text, deep, bom)}`);
   }
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch {
     // V8's messages quote the input and vary by version; find the place ourselves.
     return describeJsonError(text, bom);
   }
+  if (typeof value === 'object' && value !== null && mayHoldRoundedNumber(bytes, text)) noteRoundedNumbers(text, value);
+  return { ok: true, value };
 }
 
 /** The DLQ reason of a record over the size limit. */
@@ -266,4 +269,209 @@ function scanNumber(text: string, start: number): ScanResult {
     if (digits() === 0) return missingDigits('digits must follow the exponent');
   }
   return i;
+}
+
+// ---- numbers JSON.parse rounds ----
+//
+// JSON.parse gives every number literal as a double: 9007199254740993 arrives as 9007199254740992,
+// 1e400 as Infinity. Whatever compares records by value (unique rules) must still tell them apart,
+// so the decoder keeps the exact value of each such literal beside the parsed record: its canonical
+// decimal text, by holder (the object or array holding it) and key. Node 20's JSON.parse gives no
+// source text, so a second scan of the text finds them; mayHoldRoundedNumber keeps most records
+// out of that scan.
+
+/** Holder → key (array index as text) → canonical text of a number literal JSON.parse rounded. */
+const roundedNumbers = new WeakMap<object, Map<string, string>>();
+/** Every object and array holding such a literal at any depth (a holder, and each one above it). */
+const holdsRoundedNumbers = new WeakSet<object>();
+
+/**
+ * Whether the record may hold a literal JSON.parse rounds: one needs more than 15 significant
+ * digits (so a run of 16 or more digits and '.'), or an exponent of 3 digits or more (over- and
+ * underflow; without one such a literal has hundreds of digits). A yes is only a candidate (the
+ * run may be in a string): the scan decides per literal. Ordinary records cost a look at every
+ * 16th byte and one regular expression.
+ */
+function mayHoldRoundedNumber(bytes: Uint8Array, text: string): boolean {
+  return hasDigitRun16(bytes) || LONG_EXPONENT.test(text);
+}
+
+const LONG_EXPONENT = /[0-9][eE][+-]?[0-9]{3}/;
+
+/**
+ * A run of 16 or more digits and points, looking at every 16th byte (every such run holds one)
+ * and, from a digit, back to where its run starts: the next run of 16 cannot end before 16 past it.
+ */
+function hasDigitRun16(bytes: Uint8Array): boolean {
+  const n = bytes.length;
+  let probe = 15;
+  while (probe < n) {
+    let at = probe;
+    for (;;) {
+      const b = bytes[at] as number;
+      if (!((b >= 0x30 && b <= 0x39) || b === 0x2e)) break;
+      if (--at < probe - 15) return true;
+    }
+    probe = at + 16;
+  }
+  return false;
+}
+
+/**
+ * The exact value of a JSON number literal as text: the shortest decimal, written as JavaScript
+ * writes numbers (Number.prototype.toString), so `1e3`, `1000` and `1000.0` are all `1000` and a
+ * literal JSON.parse keeps exactly gives `String(JSON.parse(literal))`. Expects a valid literal.
+ */
+export function canonicalNumberText(literal: string): string {
+  const negative = literal.charCodeAt(0) === 0x2d;
+  let exponentAt = literal.indexOf('e');
+  if (exponentAt === -1) exponentAt = literal.indexOf('E');
+  const mantissa = literal.slice(negative ? 1 : 0, exponentAt === -1 ? literal.length : exponentAt);
+  const dot = mantissa.indexOf('.');
+  const integerDigits = dot === -1 ? mantissa.length : dot;
+  let digits = dot === -1 ? mantissa : mantissa.slice(0, dot) + mantissa.slice(dot + 1);
+  // value = 0.<digits> × 10^point; BigInt because the exponent can have any number of digits
+  let point = BigInt(integerDigits) + (exponentAt === -1 ? 0n : BigInt(literal.slice(exponentAt + 1)));
+  let first = 0;
+  while (first < digits.length && digits.charCodeAt(first) === 0x30) first++;
+  let end = digits.length;
+  while (end > first && digits.charCodeAt(end - 1) === 0x30) end--;
+  if (first === end) return '0';
+  point -= BigInt(first);
+  digits = digits.slice(first, end);
+  const k = BigInt(digits.length);
+  let text: string;
+  if (k <= point && point <= 21n) text = digits + '0'.repeat(Number(point - k));
+  else if (0n < point && point <= 21n) text = `${digits.slice(0, Number(point))}.${digits.slice(Number(point))}`;
+  else if (-6n < point && point <= 0n) text = `0.${'0'.repeat(Number(-point))}${digits}`;
+  else {
+    const exponent = point - 1n;
+    text = `${digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`}e${exponent < 0n ? '-' : '+'}${exponent < 0n ? -exponent : exponent}`;
+  }
+  return negative ? `-${text}` : text;
+}
+
+/**
+ * The canonical text of the number at `holder[key]` when JSON.parse rounded its literal (the
+ * holder came from `decodeRecord`); undefined for any other value.
+ */
+export function roundedNumberText(holder: object, key: string): string | undefined {
+  return roundedNumbers.get(holder)?.get(key);
+}
+
+/** Whether `value` (from `decodeRecord`) holds, at any depth, a number literal JSON.parse rounded. */
+export function holdsRoundedNumber(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && holdsRoundedNumbers.has(value);
+}
+
+/**
+ * `JSON.stringify(value)`, except that numbers JSON.parse rounded are written with their exact
+ * canonical text: the JSON text of the value as the record wrote it. For a value without such a
+ * number (nearly all), it is `JSON.stringify` itself; so it is for a record that is a bare number
+ * (there is no holder to keep its text by).
+ */
+export function exactJson(value: unknown): string {
+  if (!holdsRoundedNumber(value)) return JSON.stringify(value);
+  const holder = value as object;
+  const rounded = roundedNumbers.get(holder);
+  const member = (key: string, inner: unknown): string => (typeof inner === 'number' ? rounded?.get(key) : undefined) ?? exactJson(inner);
+  if (Array.isArray(holder)) return `[${holder.map((inner: unknown, index) => member(String(index), inner)).join(',')}]`;
+  const entries = Object.keys(holder).map((key) => `${JSON.stringify(key)}:${member(key, (holder as Record<string, unknown>)[key])}`);
+  return `{${entries.join(',')}}`;
+}
+
+interface ScanFrame {
+  /** The parsed container this bracket opened; undefined when the text and the value disagree (a duplicate key's earlier value). */
+  readonly holder: object | undefined;
+  readonly isArray: boolean;
+  /** Key of the member being read: the property name, or the array index as text. */
+  key: string;
+  index: number;
+  expectKey: boolean;
+}
+
+/**
+ * Walks the (valid) JSON text beside its parsed value and notes every number literal JSON.parse
+ * rounded. Duplicate keys: JSON.parse keeps the last member, and so does this walk (a later
+ * member under the same key clears what an earlier one noted).
+ */
+function noteRoundedNumbers(text: string, root: object): void {
+  const stack: ScanFrame[] = [];
+  const n = text.length;
+  let i = 0;
+  const valueStarts = (): ScanFrame | undefined => {
+    const frame = stack[stack.length - 1];
+    if (frame?.isArray) frame.key = String(++frame.index);
+    return frame;
+  };
+  const forget = (frame: ScanFrame | undefined): void => {
+    if (frame?.holder !== undefined) roundedNumbers.get(frame.holder)?.delete(frame.key);
+  };
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) {
+      // { or [
+      const parent = valueStarts();
+      forget(parent);
+      let holder: object | undefined;
+      if (parent === undefined) holder = root;
+      else if (parent.holder !== undefined && Object.hasOwn(parent.holder, parent.key)) {
+        const inner: unknown = (parent.holder as Record<string, unknown>)[parent.key];
+        if (typeof inner === 'object' && inner !== null && Array.isArray(inner) === (c === 0x5b)) holder = inner;
+      }
+      stack.push({ holder, isArray: c === 0x5b, key: '', index: -1, expectKey: c === 0x7b });
+      i++;
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+      i++;
+    } else if (c === 0x2c) {
+      const frame = stack[stack.length - 1];
+      if (frame !== undefined && !frame.isArray) frame.expectKey = true;
+      i++;
+    } else if (c === 0x22) {
+      const start = i;
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+      i++;
+      const frame = stack[stack.length - 1];
+      if (frame?.expectKey) {
+        const raw = text.slice(start + 1, i - 1);
+        frame.key = raw.includes('\\') ? (JSON.parse(text.slice(start, i)) as string) : raw;
+        frame.expectKey = false;
+      } else {
+        forget(valueStarts());
+      }
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      const start = i;
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
+      }
+      const frame = valueStarts();
+      if (frame?.holder === undefined) continue;
+      const literal = text.slice(start, i);
+      // Under 16 characters without an exponent: at most 15 digits, in the normal range, exact.
+      const exact = literal.length < 16 && !/[eE]/.test(literal) ? undefined : canonicalNumberText(literal);
+      if (exact === undefined || exact === String(Number(literal))) {
+        forget(frame);
+        continue;
+      }
+      let noted = roundedNumbers.get(frame.holder);
+      if (noted === undefined) {
+        noted = new Map();
+        roundedNumbers.set(frame.holder, noted);
+      }
+      noted.set(frame.key, exact);
+      for (const above of stack) if (above.holder !== undefined) holdsRoundedNumbers.add(above.holder);
+    } else if (c === 0x74 || c === 0x66 || c === 0x6e) {
+      // true, false, null
+      forget(valueStarts());
+      i += c === 0x66 ? 5 : 4;
+    } else {
+      i++; // white space and ':'
+    }
+  }
 }

@@ -1,3 +1,6 @@
+import { exactJson, holdsRoundedNumber, roundedNumberText } from './decode.js';
+import { pointerFromKeys, resolvePointer } from './json-pointer.js';
+
 /**
  * Remembers the values `unique` rules have seen within one job. The worker backs it with its
  * store (so uniqueness holds across worker processes); tests and dry runs use the in-memory one.
@@ -91,4 +94,23 @@ export class AnsweredClaims implements UniquenessTracker {
 
 function answeredKey(ruleId: string, key: string, recordNumber: number): string {
   return `${ruleId}\u0000${recordNumber}\u0000${key}`;
+}
+
+/**
+ * The key a unique rule claims for `value`, found at `path` (a JSON pointer) in `record`: the
+ * `JSON.stringify` of the value that keys have always been (claims already stored stay valid),
+ * except that a number whose literal JSON.parse rounded (see `exactJson`) is keyed by its exact
+ * canonical text, alone or inside an object or array. So 9007199254740993 and 9007199254740992
+ * are two values, and 1e3, 1000 and 1000.0 one. A record without such a number costs one lookup.
+ */
+export function uniqueKey(record: unknown, path: string, value: unknown): string {
+  if (!holdsRoundedNumber(record)) return JSON.stringify(value);
+  if (typeof value !== 'number') return exactJson(value);
+  const keys = path
+    .slice(1)
+    .split('/')
+    .map((key) => key.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const holder = resolvePointer(record, pointerFromKeys(keys.slice(0, -1)));
+  const exact = typeof holder === 'object' && holder !== null ? roundedNumberText(holder, keys[keys.length - 1] as string) : undefined;
+  return exact ?? JSON.stringify(value);
 }
