@@ -1,3 +1,4 @@
+import { exactJson } from '../rules/decode.js';
 import type { RuleSetIssue } from '../rules/rule-set-error.js';
 import { resolveBudgets, type ValidationBudgets } from '../sandbox/budgets.js';
 import type { DryRunResult, SkippedRecord } from '../sandbox/messages.js';
@@ -63,12 +64,15 @@ export class RuleSetSandbox {
   /** Validates the records as a worker would (without a job), each within the record budget. */
   async dryRun(stored: StoredRuleSet, records: readonly unknown[], now: number): Promise<DryRunResult[]> {
     const key = `${stored.name}@${stored.version}`;
+    // As text, not as values: a number the body's parse rounded (beyond 2^53) keeps its exact
+    // literal only beside the decoded value, and a structured clone would drop it.
+    const texts = records.map((record) => exactJson(record));
     const skipped = new Map<number, SkippedRecord>();
     const deaths = new Map<number, number>();
     let timeouts = 0;
     for (;;) {
       try {
-        const reply = await this.#run({ type: 'dryRun', id: this.#nextId++, key, document: stored.document, records, now, skipped: [...skipped.values()] });
+        const reply = await this.#run({ type: 'dryRun', id: this.#nextId++, key, document: stored.document, records: texts, now, skipped: [...skipped.values()] });
         if (reply.type === 'error') throw new Error(reply.error);
         if (reply.type !== 'dryRun') throw new Error(`unexpected reply ${reply.type}`);
         if (reply.unusable !== undefined)

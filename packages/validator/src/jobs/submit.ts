@@ -1,3 +1,4 @@
+import { exactJson } from '../rules/decode.js';
 import { createHash } from 'node:crypto';
 import { ensureTopics, FAILOVER_PRODUCER_RETRIES, type KafkaConnectionOptions, sendThroughFailover, toClientConnectionOptions } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
@@ -289,7 +290,8 @@ export async function submitJob(upload: UploadSource, options: SubmitJobOptions)
       handlingFailed = true;
       recordsRead++;
       if (record.ok) {
-        const value = Buffer.from(JSON.stringify(record.value), 'utf8');
+        // exactJson: a number JSON.parse rounded (beyond 2^53, say) goes on as the record wrote it.
+        const value = Buffer.from(exactJson(record.value), 'utf8');
         if (value.length <= maxRecordBytes) {
           const message = encodeRequest({ jobId, recordNumber: record.recordNumber, ruleSet: stored.name, ruleSetVersion: stored.version, value });
           await batcher.add({ topic: requestsTopic, key: message.key, value: message.value, headers: headerMap(message.headers) }, 1);

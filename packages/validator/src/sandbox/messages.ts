@@ -23,7 +23,8 @@ export type ToThread =
       readonly id: number;
       readonly key: string;
       readonly document: unknown;
-      readonly records: readonly unknown[];
+      /** Each record as JSON text (decoded in the thread, exact numbers kept). */
+      readonly records: readonly string[];
       readonly now: number;
       readonly skipped: readonly SkippedRecord[];
     };

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type CompiledRuleSet, compileRuleSet } from '../rules/compile.js';
+import { decodeRecord } from '../rules/decode.js';
 import { RuleSetError } from '../rules/rule-set-error.js';
 import { checkRuleSetFormat } from '../rules/rule-set-format.js';
 import { InMemoryUniquenessTracker } from '../rules/uniqueness.js';
@@ -18,6 +19,9 @@ if (port === null) throw new Error('thread.js runs as a worker thread, not as a 
 const progress = new Progress((workerData as { progress: SharedArrayBuffer }).progress);
 // The rule set format's own validator, compiled once per thread before any budget runs: not a cost of the first rule set.
 checkRuleSetFormat({});
+
+/** A dry-run record sits inside the request body, whose depth the API already bounded. */
+const DRY_RUN_MAX_DEPTH = 1_000;
 
 /** Compiled rule sets (or why one cannot be used) by key, least recently used dropped past the bound. */
 const KEPT_RULE_SETS = 64;
@@ -84,12 +88,15 @@ function dryRun(message: Extract<ToThread, { type: 'dryRun' }>): FromThread {
   if (ruleSet instanceof RuleSetUnusableError) return { id: message.id, type: 'dryRun', results: [], unusable: ruleSet.message };
   const skipped = new Map(message.skipped.map((skip) => [skip.index, skip]));
   const uniqueness = new InMemoryUniquenessTracker();
-  const results: DryRunResult[] = message.records.map((record, index) => {
+  const results: DryRunResult[] = message.records.map((text, index) => {
     const skip = skipped.get(index);
     if (skip !== undefined) return { index, valid: false, violations: [], deadLetter: { code: skip.code, reason: skip.reason } };
     progress.enter(PHASE.record, index);
+    // The API checked each record's size and depth; decoding again keeps numbers beyond 2^53 exact.
+    const decoded = decodeRecord(Buffer.from(text, 'utf8'), { maxBytes: Number.MAX_SAFE_INTEGER, maxDepth: DRY_RUN_MAX_DEPTH });
+    if (!decoded.ok) return { index, valid: false, violations: [], deadLetter: { code: decoded.code, reason: decoded.reason } };
     try {
-      const result = validateRecord(ruleSet, record, { jobId: 'dry-run', recordNumber: index + 1, uniqueness, now: message.now });
+      const result = validateRecord(ruleSet, decoded.value, { jobId: 'dry-run', recordNumber: index + 1, uniqueness, now: message.now });
       return { index, valid: result.valid, violations: result.violations, ...(result.truncated === true ? { truncated: true as const } : {}) };
     } catch (error) {
       // What the worker does with such a record: a dead letter with the reason.
