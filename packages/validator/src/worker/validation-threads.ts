@@ -116,6 +116,7 @@ export class ValidationThreads implements BatchValidator {
         } else if (error instanceof ThreadDiedError && error.phase === PHASE.compile) {
           const key = input.ruleSets[error.index] as string;
           const count = (this.#compileDeaths.get(key) ?? 0) + 1;
+          if (this.#compileDeaths.size >= KEPT_COSTLY_RULE_SETS) this.#compileDeaths.clear();
           this.#compileDeaths.set(key, count);
           if (count >= budgets.deathsPerRecord) {
             this.#markCostly(

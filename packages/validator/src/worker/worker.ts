@@ -76,6 +76,9 @@ export interface WorkerOptions {
  */
 export const DEFAULT_BATCH_SIZE = 1000;
 
+/** Rule set lookups kept by the worker's main thread (names and versions in use are far fewer). */
+const KEPT_RULE_SETS = 10_000;
+
 /**
  * Rule sets by name and version, read once; `latest` is re-resolved every few seconds. They are
  * compiled where the records are validated (the threads, within their budgets), not here.
@@ -97,6 +100,8 @@ class RuleSetCache {
       if (known && Date.now() - known.at < 5000) wanted = known.version ?? undefined;
       else {
         const stored = await this.#store.getRuleSet(name);
+        // Names come from the requests, which anyone who can produce to the topic writes: bounded.
+        if (this.#latest.size >= KEPT_RULE_SETS) this.#latest.clear();
         this.#latest.set(name, { version: stored?.version ?? null, at: Date.now() });
         if (!stored) return null;
         wanted = stored.version;
@@ -110,7 +115,7 @@ class RuleSetCache {
     // version, or a corrupted store) sends its records to the DLQ with the reason, from the thread.
     const entry = stored ? { key, version: stored.version, document: stored.document } : null;
     if (entry !== null) {
-      if (this.#compiled.size >= 10_000) this.#compiled.clear();
+      if (this.#compiled.size >= KEPT_RULE_SETS) this.#compiled.clear();
       this.#compiled.set(key, entry);
     }
     return entry;
