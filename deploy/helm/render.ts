@@ -49,7 +49,7 @@ export async function renderPlainManifests(helm: string): Promise<string> {
     '# lagscale, rendered from the Helm chart deploy/helm/lagscale for clusters without Helm:',
     '#   kubectl apply --server-side -f deploy/manifests/lagscale.yaml',
     '# Re-render with `npx tsx deploy/helm/render.ts` (values: deploy/helm/plain-manifests.values.yaml).',
-    '# Before applying, create the API token Secret (see deploy/README.md); the external metrics API',
+    '# Before applying, create the API and exporter token Secrets (see deploy/README.md); the external metrics API',
     '# is left out here (its TLS needs a CA per cluster): install the chart for it.',
     '---',
     'apiVersion: v1',

@@ -130,11 +130,28 @@ describe('Helm chart deploy/helm/lagscale', () => {
     const allOn = await template(['--values', ALL_ON_VALUES]);
     process.stderr.write(`[helm] template, defaults: ${kindCounts(defaults)}\n[helm] template, every part on: ${kindCounts(allOn)}\n`);
     expect(kindCounts(defaults)).toBe(
-      '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 4 Deployment, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 2 Secret, 4 Service, 1 ServiceAccount',
+      '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 4 Deployment, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 3 Secret, 4 Service, 1 ServiceAccount',
     );
     expect(kindCounts(allOn)).toBe(
-      '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 1 ClusterTriggerAuthentication, 5 Deployment, 1 PrometheusRule, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 6 Secret, 6 Service, 1 ServiceAccount, 1 ServiceMonitor',
+      '1 APIService, 2 ClusterRole, 3 ClusterRoleBinding, 1 ClusterTriggerAuthentication, 5 Deployment, 1 PrometheusRule, 1 Role, 2 RoleBinding, 1 ScaledConsumer, 7 Secret, 6 Service, 1 ServiceAccount, 1 ServiceMonitor',
     );
+    // The exporter listens beyond loopback, so it has tokens (a generated read one) and Prometheus sends one.
+    const exporter = allOn.find((m) => m.kind === 'Deployment' && m.metadata.name === 'lagscale-exporter') as Manifest;
+    expect(containerOf(exporter).env).toContainEqual({
+      name: 'LAGSCALE_API_TOKENS',
+      valueFrom: { secretKeyRef: { name: 'lagscale-exporter-tokens', key: 'tokens' } },
+    });
+    const exporterTokens = allOn.find((m) => m.kind === 'Secret' && m.metadata.name === 'lagscale-exporter-tokens') as unknown as {
+      data: { tokens: string; token: string };
+    };
+    const scrapeSecret = Buffer.from(exporterTokens.data.token, 'base64').toString('utf8');
+    expect(scrapeSecret).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(Buffer.from(exporterTokens.data.tokens, 'base64').toString('utf8')).toBe(`prometheus:read:${scrapeSecret}`);
+    const monitor = allOn.find((m) => m.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: { port: string; authorization?: unknown }[] } };
+    expect(monitor.spec.endpoints.find((endpoint) => endpoint.port === 'exporter')?.authorization).toEqual({
+      type: 'Bearer',
+      credentials: { name: 'lagscale-exporter-tokens', key: 'token' },
+    });
     // The KEDA scaler: TLS with a client certificate required, and a token from a mounted Secret (re-read, no subPath).
     const scaler = allOn.find((m) => m.kind === 'Deployment' && m.metadata.name === 'lagscale-keda-scaler') as Manifest;
     const scalerArgs = containerOf(scaler).args;
@@ -485,12 +502,18 @@ describe('Helm chart deploy/helm/lagscale', () => {
       expect(lag.value).toBe('10000');
       // Someone the chart granted nothing is refused.
       expect((await asAggregator(metricPath, 'system:serviceaccount:lagscale:nobody')).status).toBe(403);
-      // The exporter and the API from the chart answer too (the API with the token Secret the chart made).
+      // The exporter and the API from the chart answer too, each with the token Secret the chart made.
+      const exporterSecret = await core.readNamespacedSecret({ name: 'lagscale-exporter-tokens', namespace: 'lagscale' });
+      const scrapeToken = Buffer.from(exporterSecret.data?.token ?? '', 'base64').toString('utf8');
       const exported = await waitFor('the exporter to export the group', async () => {
-        const text = await (await fetch(`http://127.0.0.1:${exporterPort}/metrics`).catch(() => undefined))?.text();
+        const text = await (
+          await fetch(`http://127.0.0.1:${exporterPort}/metrics`, { headers: { authorization: `Bearer ${scrapeToken}` } }).catch(() => undefined)
+        )?.text();
         return text?.split('\n').find((line) => line.startsWith('kafka_consumergroup_lag_sum{') && line.includes(`"${group}"`) && line.includes(`"${topic}"`));
       });
       expect(exported).toMatch(/ 10000$/);
+      // Without the token the exporter (listening beyond loopback) answers 401.
+      expect((await fetch(`http://127.0.0.1:${exporterPort}/metrics`)).status).toBe(401);
       const health = await waitFor('the API /healthz', async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => undefined))?.status === 200);
       expect(health).toBe(true);
       const tokens = await core.readNamespacedSecret({ name: 'lagscale-api-tokens', namespace: 'lagscale' });
