@@ -59,6 +59,8 @@ export interface ExternalScalerOptions {
   readonly limits?: Partial<ScalerLimits>;
   /** The clock of the idle bound (tests). */
   readonly now?: () => number;
+  /** Refused calls are logged at most once per method and reason in this window (tests shorten it). Default 10 s. */
+  readonly refusalLogWindowMs?: number;
 }
 
 /** Per ScaledObject: the policy's state, advanced once per snapshot however often KEDA asks. */
@@ -128,6 +130,84 @@ function clientCertificateCredentials(tls: { readonly cert: string; readonly key
     removeIdentityCertificateListener: () => {},
   };
   return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
+}
+
+/** Why a call was refused: a ScalerRequestError's kind, or `internal`. */
+export type RefusalReason = ScalerRequestError['kind'] | 'internal';
+
+/** A line for refused calls: the first of a window, or the window's summary of those left out. */
+export interface RefusalLine {
+  readonly method: string;
+  readonly reason: RefusalReason;
+  /** The refusal written (the first of the window, or the last one left out). */
+  readonly message: string;
+  /** Refusals of this method and reason not written since the previous line (0 on a window's first). */
+  readonly suppressed: number;
+}
+
+export const REFUSAL_LOG_WINDOW_MS = 10_000;
+
+interface RefusalWindow {
+  readonly method: string;
+  readonly reason: RefusalReason;
+  suppressed: number;
+  last: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * One warning per method and reason per window. Whoever reaches the scaler can make it refuse as
+ * fast as it can call, and a line per refused call would let that flood the log (and bury
+ * everything else in it). The first refusal is written at once; those that follow within the
+ * window are counted, and when the window ends one line says how many there were and shows the
+ * last, opening the next window: under a flood, one line per window, and no count lost. Memory
+ * is flat: a window per method and reason, both from small fixed sets.
+ */
+export class RefusalLog {
+  readonly #open = new Map<string, RefusalWindow>();
+  readonly #windowMs: number;
+  readonly #write: (line: RefusalLine) => void;
+
+  constructor(windowMs: number, write: (line: RefusalLine) => void) {
+    if (!(windowMs > 0)) throw new RangeError(`windowMs: must be > 0, got ${windowMs}`);
+    this.#windowMs = windowMs;
+    this.#write = write;
+  }
+
+  note(method: string, reason: RefusalReason, message: string): void {
+    const key = `${method}/${reason}`;
+    const open = this.#open.get(key);
+    if (open !== undefined) {
+      open.suppressed++;
+      open.last = message;
+      return;
+    }
+    this.#write({ method, reason, message, suppressed: 0 });
+    this.#openWindow(key, method, reason);
+  }
+
+  /** Writes what the open windows left out (the server is stopping) and forgets them. */
+  close(): void {
+    const open = [...this.#open.values()];
+    this.#open.clear();
+    for (const { method, reason, last, suppressed, timer } of open) {
+      clearTimeout(timer);
+      if (suppressed > 0) this.#write({ method, reason, message: last, suppressed });
+    }
+  }
+
+  #openWindow(key: string, method: string, reason: RefusalReason): void {
+    const timer = setTimeout(() => {
+      const ended = this.#open.get(key);
+      this.#open.delete(key);
+      if (ended === undefined || ended.suppressed === 0) return;
+      // The summary is this window's line: refusals still coming are counted for the next one.
+      this.#write({ method, reason, message: ended.last, suppressed: ended.suppressed });
+      this.#openWindow(key, method, reason);
+    }, this.#windowMs);
+    timer.unref();
+    this.#open.set(key, { method, reason, suppressed: 0, last: '', timer });
+  }
 }
 
 interface AuthenticatedCall {
@@ -201,10 +281,19 @@ export async function startExternalScaler(options: ExternalScalerOptions & { rea
     if (snapshot !== null) state.answered = { time: snapshot.time, answer: result };
     return result;
   };
+  const windowSeconds = (options.refusalLogWindowMs ?? REFUSAL_LOG_WINDOW_MS) / 1000;
+  const refusals = new RefusalLog(options.refusalLogWindowMs ?? REFUSAL_LOG_WINDOW_MS, ({ method, reason, message, suppressed }) =>
+    options.logger.warn(
+      { event: 'keda_scaler_refused', method, reason, err: message, suppressed },
+      suppressed === 0
+        ? `${method}: ${message}`
+        : `${method}: ${suppressed} more call(s) refused (${reason}) in the last ${windowSeconds} s, not logged one by one; the last: ${message}`,
+    ),
+  );
   const refused = (method: string, error: unknown): void => {
     count(counters.errors, method);
     if (error instanceof ScalerRequestError && error.kind === 'unauthenticated') count(counters.unauthenticated, method);
-    options.logger.warn({ event: 'keda_scaler_refused', method, err: (error as Error).message }, `${method}: ${(error as Error).message}`);
+    refusals.note(method, error instanceof ScalerRequestError ? error.kind : 'internal', (error as Error).message);
   };
   const unary = <Req, Res>(
     method: string,
@@ -308,6 +397,7 @@ export async function startExternalScaler(options: ExternalScalerOptions & { rea
     );
   }).catch((error: unknown) => {
     clearInterval(sweeper);
+    refusals.close();
     throw error;
   });
   const authentication = { token: tokens.required, clientCertificate: requireClientCertificate };
@@ -333,6 +423,7 @@ export async function startExternalScaler(options: ExternalScalerOptions & { rea
         clearInterval(sweeper);
         server.tryShutdown(() => {
           states.clear();
+          refusals.close();
           resolve();
         });
         // Streams (StreamIsActive) stay open until KEDA cancels them: end them after a grace period.
