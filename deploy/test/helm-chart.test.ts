@@ -157,6 +157,17 @@ describe('Helm chart deploy/helm/lagscale', () => {
     const scalerArgs = containerOf(scaler).args;
     for (const flag of ['--server-cert', '--server-key', '--client-ca']) expect(scalerArgs, flag).toContain(flag);
     expect(containerOf(scaler).env).toContainEqual({ name: 'LAGSCALE_KEDA_SCALER_TOKEN_FILE', value: '/etc/lagscale/keda-scaler-token/token' });
+    // Its bounds: the flags of those set (numbers as written, not 1e+06), none of those left null.
+    const flagValue = (args: readonly string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+    expect(['--max-states', '--state-idle', '--max-metadata-value-length', '--max-streams'].map((flag) => flagValue(scalerArgs, flag))).toEqual([
+      '2000',
+      '45m',
+      '8192',
+      '500',
+    ]);
+    const million = await template(['--values', ALL_ON_VALUES, '--set', 'kedaScaler.limits.maxStates=1000000']);
+    const millionArgs = containerOf(million.find((m) => m.kind === 'Deployment' && m.metadata.name === 'lagscale-keda-scaler') as Manifest).args;
+    expect(flagValue(millionArgs, '--max-states')).toBe('1000000');
     const secretsOf = (manifests: readonly Manifest[]) =>
       manifests
         .filter((m) => m.kind === 'Secret')
@@ -179,6 +190,7 @@ describe('Helm chart deploy/helm/lagscale', () => {
     const defaultScaler = scalerOnly.find((m) => m.kind === 'Deployment' && m.metadata.name === 'lagscale-keda-scaler') as Manifest;
     expect(containerOf(defaultScaler).args).toEqual(expect.arrayContaining(['--server-cert', '--server-key', '--client-ca']));
     expect(secretsOf(scalerOnly).sort()).toEqual(['lagscale/lagscale-keda-scaler-client', 'lagscale/lagscale-keda-scaler-tls']);
+    expect(containerOf(defaultScaler).args.filter((arg) => /^--(max-|state-idle)/.test(arg))).toEqual([]);
     // Every flag a pod passes is one its subcommand lists in --help (a typo would stop the pod).
     const deployments = allOn.filter((m) => m.kind === 'Deployment');
     const subcommands = deployments.map((d) => containerOf(d).args[0]);
@@ -216,6 +228,8 @@ describe('Helm chart deploy/helm/lagscale', () => {
       [['--set', 'controller.metricsApi.tls.secretName=mine'], /controller\.metricsApi\.tls\.caBundle: give the PEM of the CA/],
       [['--set', 'kedaScaler.enabled=true', '--set', 'kedaScaler.tls.enabled=false'], /kedaScaler\.auth\.clientCertificates: client certificates need TLS/],
       [['--set', 'kedaScaler.auth.token.bogus=1'], /at '\/kedaScaler\/auth\/token': additional properties 'bogus' not allowed/],
+      [['--set', 'kedaScaler.limits.maxStates=0'], /at '\/kedaScaler\/limits\/maxStates': minimum: got 0, want 1/],
+      [['--set', 'kedaScaler.limits.stateIdle=forever'], /at '\/kedaScaler\/limits\/stateIdle'/],
     ];
     for (const [args, expected] of cases) {
       const result = await helm(['template', 'lagscale', CHART_DIR, ...args]);

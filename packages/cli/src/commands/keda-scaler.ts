@@ -1,6 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { createExporterServer, createLogger, type PrometheusText } from '@lagscale/exporter';
-import { type ExternalScalerServer, startExternalScaler } from '@lagscale/kubernetes';
+import { createExporterServer, createLogger } from '@lagscale/exporter';
+import {
+  DEFAULT_SCALER_LIMITS,
+  type ExternalScalerAuth,
+  type ExternalScalerServer,
+  externalScalerMetrics,
+  SCALER_TOKEN_ENV,
+  SCALER_TOKEN_FILE_ENV,
+  type ScalerLimits,
+  ScalerTokens,
+  scalerAuthFromEnvironment,
+  startExternalScaler,
+} from '@lagscale/kubernetes';
 import type { Command } from 'commander';
 import { ConfigError, parseInteger, parseSeconds } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
@@ -16,6 +27,13 @@ interface KedaScalerFlags extends ConnectionFlags {
   serverCert?: string;
   serverKey?: string;
   clientCa?: string;
+  tokenFile?: string;
+  maxStates?: string;
+  stateIdle?: string;
+  maxMetadataKeys?: string;
+  maxMetadataKeyLength?: string;
+  maxMetadataValueLength?: string;
+  maxStreams?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -26,6 +44,38 @@ function readPem(file: string, flag: string): string {
   } catch (error) {
     throw new ConfigError(`${flag}: cannot read ${file}: ${(error as Error).message}`);
   }
+}
+
+const d = DEFAULT_SCALER_LIMITS;
+
+/**
+ * The --max-* and --state-idle flags as `limits` (only those given; the rest keep their defaults).
+ * The upper ends keep the largest request gRPC must accept (maxRequestBytes) in the tens of MB.
+ */
+function limitsFrom(flags: KedaScalerFlags): Partial<ScalerLimits> {
+  const integer = (value: string | undefined, flag: string, max: number): number | undefined =>
+    value === undefined ? undefined : parseInteger(value, flag, 1, max);
+  const limits: Partial<Record<keyof ScalerLimits, number | undefined>> = {
+    maxEntries: integer(flags.maxStates, '--max-states', 1_000_000),
+    idleSeconds: flags.stateIdle === undefined ? undefined : parseSeconds(flags.stateIdle, '--state-idle'),
+    maxMetadataKeys: integer(flags.maxMetadataKeys, '--max-metadata-keys', 1000),
+    maxMetadataKeyLength: integer(flags.maxMetadataKeyLength, '--max-metadata-key-length', 4096),
+    maxMetadataValueLength: integer(flags.maxMetadataValueLength, '--max-metadata-value-length', 65_536),
+    maxStreams: integer(flags.maxStreams, '--max-streams', 100_000),
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
+}
+
+/** --token-file (else LAGSCALE_KEDA_SCALER_TOKEN_FILE) and LAGSCALE_KEDA_SCALER_TOKEN, checked before anything starts. */
+function authFrom(flags: KedaScalerFlags): ExternalScalerAuth {
+  const auth = { ...scalerAuthFromEnvironment(), ...(flags.tokenFile === undefined ? {} : { tokenFile: flags.tokenFile }) };
+  try {
+    new ScalerTokens(auth);
+  } catch (error) {
+    const where = flags.tokenFile !== undefined ? '--token-file' : auth.tokenFile !== undefined ? SCALER_TOKEN_FILE_ENV : SCALER_TOKEN_ENV;
+    throw new ConfigError(`${where}: ${(error as Error).message}`);
+  }
+  return auth;
 }
 
 export function registerKedaScalerCommand(program: Command): void {
@@ -40,7 +90,17 @@ export function registerKedaScalerCommand(program: Command): void {
     .option('--group-pattern <regex>', 'watch only groups whose id matches')
     .option('--server-cert <file>', 'serve TLS with this PEM certificate (KEDA trigger: caCert)')
     .option('--server-key <file>', 'PEM key of --server-cert')
-    .option('--client-ca <file>', 'require client certificates signed by this CA (KEDA trigger: tlsClientCert, tlsClientKey)');
+    .option('--client-ca <file>', 'require client certificates signed by this CA (KEDA trigger: tlsClientCert, tlsClientKey)')
+    .option(
+      '--token-file <file>',
+      `require a token from this file, one a line, re-read within 10 s of a change (default: $${SCALER_TOKEN_FILE_ENV}; $${SCALER_TOKEN_ENV} is accepted too)`,
+    )
+    .option('--max-states <n>', `ScaledObject states held at once, the least recently used dropped beyond it (default ${d.maxEntries})`)
+    .option('--state-idle <duration>', `drop a state nobody asked about for this long, e.g. 30m (default ${d.idleSeconds / 60}m)`)
+    .option('--max-metadata-keys <n>', `keys in a trigger's metadata (default ${d.maxMetadataKeys})`)
+    .option('--max-metadata-key-length <n>', `characters of a metadata key (default ${d.maxMetadataKeyLength})`)
+    .option('--max-metadata-value-length <n>', `characters of a metadata value (default ${d.maxMetadataValueLength})`)
+    .option('--max-streams <n>', `StreamIsActive calls open at once (default ${d.maxStreams})`);
   addConnectionOptions(command).action(async (flags: KedaScalerFlags) => {
     const config = resolveConfig(flags);
     if (config.kafka.brokers.length === 0) throw new ConfigError('no Kafka brokers: pass --brokers host:port or set KAFKA_BROKERS');
@@ -50,6 +110,9 @@ export function registerKedaScalerCommand(program: Command): void {
     if ((flags.serverCert === undefined) !== (flags.serverKey === undefined)) throw new ConfigError('--server-cert and --server-key go together');
     if (flags.clientCa !== undefined && flags.serverCert === undefined) throw new ConfigError('--client-ca needs --server-cert and --server-key (TLS)');
     const port = parseInteger(flags.port, '--port', 0, 65535);
+    const metricsPort = flags.metricsPort === undefined ? undefined : parseInteger(flags.metricsPort, '--metrics-port', 0, 65535);
+    const limits = limitsFrom(flags);
+    const auth = authFrom(flags);
     const logger = createLogger('lagscale-keda-scaler');
     const monitor = lagMonitorFrom(config, config.lag.groups);
     logCollection(monitor, logger);
@@ -63,6 +126,8 @@ export function registerKedaScalerCommand(program: Command): void {
         logger,
         host: flags.host,
         port,
+        limits,
+        auth,
         ...(flags.serverCert === undefined
           ? {}
           : {
@@ -75,20 +140,21 @@ export function registerKedaScalerCommand(program: Command): void {
       });
       const running = scaler;
       stops.unshift(() => running.close());
-      if (flags.metricsPort !== undefined) {
-        const requests = (out: PrometheusText): void => {
-          out.family('lagscale_keda_scaler_requests_total', 'counter', 'gRPC calls from KEDA, by method.');
-          for (const [method, count] of running.counters.requests) out.sample('lagscale_keda_scaler_requests_total', { method }, count);
-          out.family('lagscale_keda_scaler_errors_total', 'counter', 'gRPC calls answered with an error (bad metadata, lag unknown), by method.');
-          for (const [method, count] of running.counters.errors) out.sample('lagscale_keda_scaler_errors_total', { method }, count);
-        };
-        const app = await createExporterServer({ monitor, logger, metrics: [requests] });
-        const url = await listenOn(app, { ...config, exporter: { host: flags.host, port: parseInteger(flags.metricsPort, '--metrics-port', 0, 65535) } });
+      if (metricsPort !== undefined) {
+        const app = await createExporterServer({ monitor, logger, metrics: [externalScalerMetrics(running)] });
+        const url = await listenOn(app, { ...config, exporter: { host: flags.host, port: metricsPort } });
         stops.unshift(() => app.close());
         logger.info({ event: 'metrics_started', url }, `metrics on ${url}/metrics`);
       }
       logger.info(
-        { event: 'keda_scaler_started', address: scaler.address, tls: flags.serverCert !== undefined, brokers: config.kafka.brokers },
+        {
+          event: 'keda_scaler_started',
+          address: scaler.address,
+          tls: flags.serverCert !== undefined,
+          authentication: scaler.authentication,
+          limits: scaler.limits,
+          brokers: config.kafka.brokers,
+        },
         `KEDA external scaler on ${scaler.address} (trigger metadata: scalerAddress, consumerGroup, topic, policy, ...)`,
       );
       const signal = await untilStopSignal();
