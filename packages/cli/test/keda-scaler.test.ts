@@ -3,12 +3,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SCALER_LIMITS } from '@lagscale/kubernetes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { call, connectKedaClient } from '../../../test-support/keda-client.js';
+import { get } from '../../exporter/test/http-client.js';
 
 /**
- * lagscale keda-scaler's flags for its bounds and token, and its /metrics. No Kafka: the broker
- * address answers nothing, and every call here is refused or answered before any lag is read.
+ * lagscale keda-scaler's flags for its bounds and token, and its /metrics (with the exporter's
+ * tokens and Host rules). No Kafka: the broker address answers nothing, and every call here is
+ * refused or answered before any lag is read.
  */
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -19,6 +22,12 @@ interface Started {
   readonly address: string;
   readonly metricsUrl: string;
   readonly started: Record<string, unknown>;
+}
+
+/** The caller's environment without anything that would give the command tokens or a config file. */
+function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const { LAGSCALE_API_TOKENS: _tokens, LAGSCALE_CONFIG: _config, ...rest } = process.env;
+  return { ...rest, KAFKA_BROKERS: '', LAGSCALE_KEDA_SCALER_TOKEN_FILE: '', LAGSCALE_KEDA_SCALER_TOKEN: '', ...env };
 }
 
 const children: ChildProcess[] = [];
@@ -34,7 +43,7 @@ afterEach(async () => {
 /** Starts the command and waits for its started lines (the scaler's address, the metrics URL). */
 function start(args: readonly string[], env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(process.execPath, [main, 'keda-scaler', '-b', UNREACHABLE, '-p', '0', '--metrics-port', '0', ...args], {
-    env: { ...process.env, KAFKA_BROKERS: '', LAGSCALE_KEDA_SCALER_TOKEN_FILE: '', LAGSCALE_KEDA_SCALER_TOKEN: '', ...env },
+    env: cleanEnv(env),
   });
   children.push(child);
   let output = '';
@@ -54,16 +63,18 @@ function start(args: readonly string[], env: Record<string, string> = {}): Promi
   });
 }
 
-function run(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+function run(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [main, 'keda-scaler', '-b', UNREACHABLE, ...args], {
-      env: { ...process.env, KAFKA_BROKERS: '', LAGSCALE_KEDA_SCALER_TOKEN_FILE: '', LAGSCALE_KEDA_SCALER_TOKEN: '' },
-    });
+    const child = spawn(process.execPath, [main, 'keda-scaler', '-b', UNREACHABLE, ...args], { env: cleanEnv(env) });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d) => {
       stderr += d;
     });
-    child.on('exit', (code) => resolve({ code, stderr }));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.on('exit', (code) => resolve({ code, stderr, stdout }));
   });
 }
 
@@ -146,4 +157,53 @@ describe('lagscale keda-scaler: bounds, token file, /metrics', () => {
       expect(results[index]?.stderr, args.join(' ')).toContain(message);
     }
   });
+});
+
+describe('lagscale keda-scaler --metrics-port: the tokens and Host rules of lagscale exporter', () => {
+  const secret = 'prometheus-0123456789abcdef';
+  const portOf = (url: string): number => Number(new URL(url).port);
+
+  it('refuses to listen beyond loopback without API tokens: exit 2, what to set, no stack trace', async () => {
+    const refused = await run(['--host', '0.0.0.0', '-p', '0', '--metrics-port', '0']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--metrics-port: refusing to serve lag metrics on 0.0.0.0 without API tokens');
+    expect(refused.stderr).toContain('LAGSCALE_API_TOKENS=name:scope:secret');
+    expect(refused.stderr).toContain('or leave out --metrics-port');
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+    // Refused before anything started: no gRPC server, no metrics server.
+    expect(refused.stdout + refused.stderr).not.toMatch(/keda_scaler_started|metrics_started/);
+    // A token that cannot be used is a config error too, naming the entry.
+    const bad = await run(['--host', '0.0.0.0', '-p', '0', '--metrics-port', '0'], { LAGSCALE_API_TOKENS: 'prometheus:read:short' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('LAGSCALE_API_TOKENS token 1 ("prometheus"): the secret must be at least 16 characters');
+  });
+
+  it('on 0.0.0.0 with a read token: /metrics and /api/v1 need it, /healthz does not', async () => {
+    const scaler = await start(['--host', '0.0.0.0'], { LAGSCALE_API_TOKENS: `prometheus:read:${secret}` });
+    const port = portOf(scaler.metricsUrl);
+    const refused = await get(port, '/metrics');
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer');
+    expect((await get(port, '/metrics', { authorization: 'Bearer wrong-0123456789abcdef' })).status).toBe(401);
+    expect((await get(port, '/api/v1/groups')).status).toBe(401);
+    const metrics = await get(port, '/metrics', { authorization: `Bearer ${secret}` });
+    expect(metrics.status).toBe(200);
+    expect(sample(metrics.body, 'lagscale_keda_scaler_state_entries_max')).toBe(DEFAULT_SCALER_LIMITS.maxEntries);
+    expect(metrics.body).toContain('lagscale_collection_duration_seconds');
+    // The probe's route needs no token; with no broker, lag collection has not completed: "starting".
+    for (const headers of [{}, { host: 'lagscale-keda-scaler.lagscale.svc:9308' }]) {
+      const health = await get(port, '/healthz', headers);
+      expect([health.status, (JSON.parse(health.body) as { status: string }).status]).toEqual([503, 'starting']);
+    }
+  }, 30_000);
+
+  it('on loopback without tokens: loopback Host names only (421 for another)', async () => {
+    const scaler = await start([]);
+    const port = portOf(scaler.metricsUrl);
+    expect((await get(port, '/metrics')).status).toBe(200);
+    const rebound = await get(port, '/metrics', { host: `attacker.example:${port}` });
+    expect(rebound.status).toBe(421);
+    expect(JSON.parse(rebound.body)).toMatchObject({ error: 'host_not_allowed' });
+    expect((await get(port, '/healthz', { host: `attacker.example:${port}` })).status).toBe(421);
+  }, 30_000);
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createExporterServer, createLogger } from '@lagscale/exporter';
+import { ApiConfigError, createExporterServer, createLogger, type ExporterAuthOptions, type PrometheusText } from '@lagscale/exporter';
+import type { LagMonitor } from '@lagscale/kafka';
 import {
   DEFAULT_SCALER_LIMITS,
   type ExternalScalerAuth,
@@ -13,9 +14,11 @@ import {
   startExternalScaler,
 } from '@lagscale/kubernetes';
 import type { Command } from 'commander';
-import { ConfigError, parseInteger, parseSeconds } from '../config.js';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { ConfigError, type LagscaleConfig, parseInteger, parseSeconds } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { lagMonitorFrom, listenOn, logCollection, untilStopSignal } from '../runtime.js';
+import { exporterAuth } from './exporter.js';
 
 interface KedaScalerFlags extends ConnectionFlags {
   host: string;
@@ -78,13 +81,42 @@ function authFrom(flags: KedaScalerFlags): ExternalScalerAuth {
   return auth;
 }
 
+/**
+ * The --metrics-port server: the lag (as `lagscale exporter` serves it) and the scaler's own
+ * metrics, under the exporter's rules (docs/http-api.md, "Authentication"), on the address of
+ * --host: tokens from LAGSCALE_API_TOKENS or the config file's api.tokens, /healthz open for
+ * probes, and without tokens loopback only. Refuses (a ConfigError) beyond loopback without tokens.
+ */
+async function metricsServer(
+  config: LagscaleConfig,
+  host: string,
+  monitor: LagMonitor,
+  logger: FastifyBaseLogger,
+  scaler: () => ExternalScalerServer | undefined,
+): Promise<{ app: FastifyInstance; auth: ExporterAuthOptions }> {
+  const auth = exporterAuth({ ...config, exporter: { ...config.exporter, host } });
+  const scalerMetrics = (out: PrometheusText): void => {
+    const running = scaler();
+    if (running !== undefined) externalScalerMetrics(running)(out);
+  };
+  try {
+    return { app: await createExporterServer({ monitor, logger, auth, metrics: [scalerMetrics] }), auth };
+  } catch (error) {
+    if (!(error instanceof ApiConfigError)) throw error;
+    throw new ConfigError(`--metrics-port: ${error.message} (--host sets the address of both servers), or leave out --metrics-port`);
+  }
+}
+
 export function registerKedaScalerCommand(program: Command): void {
   const command = program
     .command('keda-scaler')
     .description("KEDA external scaler (gRPC): KEDA's `external` and `external-push` triggers scale on lagscale's lag and policies")
-    .option('--host <address>', 'gRPC listen address', '127.0.0.1')
+    .option('--host <address>', 'listen address of gRPC and of --metrics-port', '127.0.0.1')
     .option('-p, --port <port>', 'gRPC listen port', '9500')
-    .option('--metrics-port <port>', 'also serve /metrics (lag and the scaler requests) and /healthz on this port')
+    .option(
+      '--metrics-port <port>',
+      'also serve /metrics (lag and the scaler requests), /api/v1/groups and /healthz on this port; beyond loopback API tokens are required (LAGSCALE_API_TOKENS, a read token for Prometheus)',
+    )
     .option('-i, --interval <duration>', 'lag collection interval, e.g. 5s (default 5s)')
     .option('-g, --group <id>', 'watch only this group (repeatable; default: all groups)', collect)
     .option('--group-pattern <regex>', 'watch only groups whose id matches')
@@ -115,10 +147,19 @@ export function registerKedaScalerCommand(program: Command): void {
     const auth = authFrom(flags);
     const logger = createLogger('lagscale-keda-scaler');
     const monitor = lagMonitorFrom(config, config.lag.groups);
+    let scaler: ExternalScalerServer | undefined;
+    // Made before anything starts, so a refusal (beyond loopback without tokens) stops start-up at once.
+    const metrics =
+      metricsPort === undefined
+        ? undefined
+        : await metricsServer(config, flags.host, monitor, logger, () => scaler).catch(async (error: unknown) => {
+            await monitor.stop();
+            throw error;
+          });
     logCollection(monitor, logger);
     monitor.start();
-    let scaler: ExternalScalerServer | undefined;
     const stops: (() => Promise<void>)[] = [() => monitor.stop()];
+    if (metrics !== undefined) stops.unshift(() => metrics.app.close());
     try {
       scaler = await startExternalScaler({
         source: monitor,
@@ -140,11 +181,13 @@ export function registerKedaScalerCommand(program: Command): void {
       });
       const running = scaler;
       stops.unshift(() => running.close());
-      if (metricsPort !== undefined) {
-        const app = await createExporterServer({ monitor, logger, metrics: [externalScalerMetrics(running)] });
-        const url = await listenOn(app, { ...config, exporter: { host: flags.host, port: metricsPort } });
-        stops.unshift(() => app.close());
-        logger.info({ event: 'metrics_started', url }, `metrics on ${url}/metrics`);
+      if (metrics !== undefined && metricsPort !== undefined) {
+        const url = await listenOn(metrics.app, { ...config, exporter: { host: flags.host, port: metricsPort } });
+        const { tokens } = metrics.auth;
+        logger.info(
+          { event: 'metrics_started', url, tokens: tokens.map((token) => `${token.name}:${token.scope}`) },
+          `metrics on ${url}/metrics${tokens.length === 0 ? '; no tokens: loopback clients only' : '; /metrics and /api/v1 need a read token'}`,
+        );
       }
       logger.info(
         {
