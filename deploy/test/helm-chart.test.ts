@@ -157,6 +157,40 @@ describe('Helm chart deploy/helm/lagscale', () => {
     const scalerArgs = containerOf(scaler).args;
     for (const flag of ['--server-cert', '--server-key', '--client-ca']) expect(scalerArgs, flag).toContain(flag);
     expect(containerOf(scaler).env).toContainEqual({ name: 'LAGSCALE_KEDA_SCALER_TOKEN_FILE', value: '/etc/lagscale/keda-scaler-token/token' });
+    // Its --metrics-port listens on 0.0.0.0 too: the exporter's read token, and Prometheus scrapes its own Service port with it.
+    const metricsTokens = { name: 'LAGSCALE_API_TOKENS', valueFrom: { secretKeyRef: { name: 'lagscale-exporter-tokens', key: 'tokens' } } };
+    expect(containerOf(scaler).env).toContainEqual(metricsTokens);
+    const scalerService = allOn.find((m) => m.kind === 'Service' && m.metadata.name === 'lagscale-keda-scaler') as unknown as {
+      spec: { ports: { name: string; targetPort: string }[] };
+    };
+    expect(scalerService.spec.ports.map((port) => `${port.name}->${port.targetPort}`)).toEqual(['grpc->grpc', 'scaler-metrics->metrics']);
+    expect(monitor.spec.endpoints.find((endpoint) => endpoint.port === 'scaler-metrics')?.authorization).toEqual({
+      type: 'Bearer',
+      credentials: { name: 'lagscale-exporter-tokens', key: 'token' },
+    });
+    // The token Secret is there with the scaler alone (same name and keys: an upgrade keeps the exporter's), or is yours.
+    const scalerAlone = await template(['--set', 'kedaScaler.enabled=true', '--set', 'exporter.enabled=false', '--set', 'serviceMonitor.enabled=true']);
+    const scalerAloneTokens = scalerAlone.find((m) => m.kind === 'Secret' && m.metadata.name === 'lagscale-exporter-tokens') as unknown as {
+      data: { tokens: string; token: string };
+    };
+    const scalerAloneSecret = Buffer.from(scalerAloneTokens.data.token, 'base64').toString('utf8');
+    expect(scalerAloneSecret).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(Buffer.from(scalerAloneTokens.data.tokens, 'base64').toString('utf8')).toBe(`prometheus:read:${scalerAloneSecret}`);
+    expect(scalerAlone.filter((m) => m.kind === 'Deployment' && m.metadata.name === 'lagscale-exporter')).toEqual([]);
+    const scalerAloneMonitor = scalerAlone.find((m) => m.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: { port: string }[] } };
+    expect(scalerAloneMonitor.spec.endpoints.map((endpoint) => endpoint.port)).toEqual(['metrics', 'http', 'scaler-metrics']);
+    const yours = await template(['--values', ALL_ON_VALUES, '--set', 'exporter.tokensSecret=my-metrics-tokens']);
+    expect(yours.filter((m) => m.kind === 'Secret' && m.metadata.name.endsWith('exporter-tokens'))).toEqual([]);
+    for (const name of ['lagscale-exporter', 'lagscale-keda-scaler'])
+      expect(containerOf(yours.find((m) => m.kind === 'Deployment' && m.metadata.name === name) as Manifest).env, name).toContainEqual({
+        name: 'LAGSCALE_API_TOKENS',
+        valueFrom: { secretKeyRef: { name: 'my-metrics-tokens', key: 'tokens' } },
+      });
+    const yourMonitor = yours.find((m) => m.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: { authorization?: { credentials: unknown } }[] } };
+    expect(yourMonitor.spec.endpoints.flatMap((endpoint) => (endpoint.authorization ? [endpoint.authorization.credentials] : []))).toEqual([
+      { name: 'my-metrics-tokens', key: 'token' },
+      { name: 'my-metrics-tokens', key: 'token' },
+    ]);
     // Its bounds: the flags of those set (numbers as written, not 1e+06), none of those left null.
     const flagValue = (args: readonly string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
     expect(['--max-states', '--state-idle', '--max-metadata-value-length', '--max-streams'].map((flag) => flagValue(scalerArgs, flag))).toEqual([

@@ -133,3 +133,8 @@ affinity:
 {{- define "lagscale.metricsApiTlsSecret" -}}
 {{- .Values.controller.metricsApi.tls.secretName | default (printf "%s-metrics-tls" (include "lagscale.fullname" .)) -}}
 {{- end -}}
+
+{{/* The Secret with the read token of the exporter's and the KEDA scaler's /metrics (keys tokens, token): the given one, or the chart's. */}}
+{{- define "lagscale.metricsTokensSecret" -}}
+{{- .Values.exporter.tokensSecret | default (printf "%s-exporter-tokens" (include "lagscale.fullname" .)) -}}
+{{- end -}}
