@@ -1,16 +1,6 @@
 import { resolvePolicy, resolveSourceAndPolicy } from '@lagscale/autoscaler';
-import { ScalingConfigError } from '@lagscale/core';
 import { describe, expect, it } from 'vitest';
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ScalingConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ScalingConfigError');
-}
+import { problemsOf } from '../../../test-support/scaling-config.js';
 
 describe('resolvePolicy', () => {
   it('resolves the policies it lists, rate by default', () => {

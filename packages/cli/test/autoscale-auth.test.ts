@@ -1,12 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expectBrowserHeaders, get } from '../../exporter/test/http-client.js';
+import { type CliProcess, exited, listening, spawnCli } from './cli-process.js';
 
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const worker = [process.execPath, '-e', "setInterval(() => {}, 1000); process.on('SIGTERM', () => process.exit(0));"];
 
 /** Nothing answers on port 9: the loop fails to read its metric and holds, the server runs all the same. */
@@ -28,49 +26,8 @@ function configFile(kind: keyof typeof SOURCES): string {
   return file;
 }
 
-function autoscale(kind: keyof typeof SOURCES, extra: string[] = []): ChildProcess & { output: () => string } {
-  const { LAGSCALE_API_TOKENS: _tokens, ...env } = process.env;
-  const child = spawn(process.execPath, [main, 'autoscale', '-c', configFile(kind), '--port', '0', ...extra], { env: { ...env, KAFKA_BROKERS: '' } });
-  let output = '';
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  return Object.assign(child, { output: () => output });
-}
-
-/**
- * The exit code; null if it still runs after `withinMs`: then it is stopped (SIGTERM, which also
- * stops its children, then SIGKILL), so a refusal that did not happen leaves nothing listening.
- */
-function exited(child: ChildProcess, withinMs = 20_000): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) {
-      resolve(child.exitCode);
-      return;
-    }
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-      child.once('exit', () => resolve(null));
-    }, withinMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
-async function listening(child: ChildProcess & { output: () => string }): Promise<number> {
-  for (let i = 0; i < 150; i++) {
-    const match = /"url":"http:\/\/[^"]*:(\d+)"/.exec(child.output());
-    if (match) return Number(match[1]);
-    if (child.exitCode !== null) throw new Error(`autoscale exited ${child.exitCode}: ${child.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`autoscale did not start: ${child.output()}`);
+function autoscale(kind: keyof typeof SOURCES, extra: string[] = []): CliProcess {
+  return spawnCli(['autoscale', '-c', configFile(kind), '--port', '0', ...extra], { KAFKA_BROKERS: '' });
 }
 
 describe.each(['kafka', 'prometheus'] as const)('lagscale autoscale (source %s): the API rules on its own server', (kind) => {
@@ -83,7 +40,7 @@ describe.each(['kafka', 'prometheus'] as const)('lagscale autoscale (source %s):
   it('refuses a pause from a page of another site or another Host name, with the browser headers', async () => {
     const child = autoscale(kind);
     try {
-      const port = await listening(child);
+      const port = await listening(child, 'autoscale');
       const forged = await get(port, '/api/v1/autoscaler/pause', { origin: 'http://attacker.example' }, { method: 'POST' });
       expect(forged.status).toBe(403);
       expect(JSON.parse(forged.body)).toMatchObject({ error: 'cross_origin' });

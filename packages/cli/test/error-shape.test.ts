@@ -1,27 +1,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, serverOptions } from '@lagscale/exporter';
 import { registerApiErrorHandler } from '@lagscale/validator';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRaw } from '../../exporter/test/http-client.js';
 import { registerConsoleAssets } from '../src/stack/console-assets.js';
 
 /** Sends bytes as they are on a connection of its own; resolves with the status and the parsed body. */
-function send(port: number, raw: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(raw));
-    let received = '';
-    socket.on('data', (chunk) => {
-      received += chunk;
-    });
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const [head = '', body = ''] = received.split('\r\n\r\n');
-      resolve({ status: Number(head.split(' ')[1]), body: JSON.parse(body) });
-    });
-  });
+async function send(port: number, raw: string): Promise<{ status: number; body: unknown }> {
+  const answer = await sendRaw(port, raw);
+  return { status: answer.status, body: JSON.parse(answer.body) };
 }
 
 describe("the stack server's refusals keep the documented error shape", () => {

@@ -1,57 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expectBrowserHeaders, get } from '../../exporter/test/http-client.js';
+import { type CliProcess, exited, listening, spawnCli } from './cli-process.js';
 
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const secret = 'prometheus-0123456789abcdef';
 // No broker answers there: the server starts all the same, and its refusals come before any collection.
 const args = ['exporter', '-b', '127.0.0.1:9', '--port', '0', '--interval', '5s'];
 
 /** `lagscale exporter` as a process, with only the environment given (no tokens from the caller's). */
-function exporter(extra: string[], env: Record<string, string>): ChildProcess & { output: () => string } {
-  const { LAGSCALE_API_TOKENS: _tokens, LAGSCALE_CONFIG: _config, ...rest } = process.env;
-  const child = spawn(process.execPath, [main, ...args, ...extra], { env: { ...rest, LAGSCALE_LOG_LEVEL: 'info', ...env } });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  return Object.assign(child, { output: () => output });
-}
-
-/**
- * The exit code; null if it still runs after `withinMs`: then it is stopped (SIGTERM, which also
- * stops its children, then SIGKILL), so a refusal that did not happen leaves nothing listening.
- */
-function exited(child: ChildProcess, withinMs = 20_000): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) {
-      resolve(child.exitCode);
-      return;
-    }
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-      child.once('exit', () => resolve(null));
-    }, withinMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
-async function listening(child: ChildProcess & { output: () => string }): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const match = /"url":"http:\/\/[^"]*:(\d+)"/.exec(child.output());
-    if (match) return Number(match[1]);
-    if (child.exitCode !== null) throw new Error(`the exporter exited ${child.exitCode}: ${child.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`the exporter did not start: ${child.output()}`);
+function exporter(extra: string[], env: Record<string, string>): CliProcess {
+  return spawnCli([...args, ...extra], env);
 }
 
 describe('lagscale exporter --host beyond loopback', () => {
@@ -68,7 +25,7 @@ describe('lagscale exporter --host beyond loopback', () => {
   it('starts with a read token in LAGSCALE_API_TOKENS and answers /metrics with it only', async () => {
     const child = exporter(['--host', '0.0.0.0'], { LAGSCALE_API_TOKENS: `prometheus:read:${secret}` });
     try {
-      const port = await listening(child);
+      const port = await listening(child, 'the exporter');
       expect(child.output()).toContain('"tokens":["prometheus:read"]');
       const refused = await get(port, '/metrics');
       expect(refused.status).toBe(401);
@@ -89,7 +46,7 @@ describe('lagscale exporter --host beyond loopback', () => {
   it('on loopback without tokens answers loopback Host names only', async () => {
     const child = exporter([], {});
     try {
-      const port = await listening(child);
+      const port = await listening(child, 'the exporter');
       expect((await get(port, '/metrics')).status).toBe(200);
       const rebound = await get(port, '/metrics', { host: `attacker.example:${port}` });
       expect(rebound.status).toBe(421);

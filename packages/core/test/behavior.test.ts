@@ -11,23 +11,13 @@ import {
   initialBehaviorState,
   knownLag,
   parseBehaviorConfig,
-  ScalingConfigError,
   type ScalingInput,
   thresholdPolicy,
 } from '@lagscale/core';
 import { describe, expect, it } from 'vitest';
+import { problemsOf } from '../../../test-support/scaling-config.js';
 
 const S = 1000;
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ScalingConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ScalingConfigError');
-}
 
 /** Drives applyBehavior cycle by cycle, feeding the returned state back like the control loop does. */
 class Loop {

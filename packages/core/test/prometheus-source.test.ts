@@ -5,27 +5,17 @@ import {
   prometheusPolicy,
   prometheusQueryUrl,
   prometheusQueryValue,
-  ScalingConfigError,
   type ScalingInput,
   type ScalingInputWithMetric,
   ScalingMetricUnavailableError,
 } from '@lagscale/core';
 import { describe, expect, it } from 'vitest';
+import { problemsOf } from '../../../test-support/scaling-config.js';
 
 const base = { serverAddress: 'http://127.0.0.1:9090', query: 'sum(kafka_consumergroup_lag{consumergroup="validator"})', threshold: 100 };
 
 function config(raw: Record<string, unknown> = {}): PrometheusSourceConfig {
   return parsePrometheusSourceConfig({ ...base, ...raw });
-}
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ScalingConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ScalingConfigError');
 }
 
 function unavailable(fn: () => unknown): string {

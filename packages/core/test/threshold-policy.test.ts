@@ -4,7 +4,6 @@ import {
   hpaAverageValueReplicas,
   hpaValueReplicas,
   parseThresholdConfig,
-  ScalingConfigError,
   type ScalingInput,
   ScalingMetricUnavailableError,
   type ScalingPartition,
@@ -12,6 +11,7 @@ import {
   thresholdPolicy,
 } from '@lagscale/core';
 import { describe, expect, it } from 'vitest';
+import { problemsOf } from '../../../test-support/scaling-config.js';
 
 function partition(partition: number, committedOffset: number | null, logEndOffset: number | null, topic = 'orders'): ScalingPartition {
   return { topic, partition, committedOffset, logEndOffset, logStartOffset: 0 };
@@ -42,16 +42,6 @@ function recommend(partitions: ScalingPartition[], currentReplicas: number, raw:
 /** n partitions, each with the given lag (committed 1000, log end 1000 + lag). */
 function lagged(lags: number[]): ScalingPartition[] {
   return lags.map((lag, i) => partition(i, 1000, 1000 + lag));
-}
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ScalingConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ScalingConfigError');
 }
 
 describe('threshold config (KEDA kafkaMetadata rules)', () => {

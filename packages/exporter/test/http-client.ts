@@ -30,8 +30,8 @@ export function get(port: number, path: string, headers: Record<string, string> 
   });
 }
 
-/** The status line and headers of what the server answers to these bytes, sent as they are (requests no client library would send). */
-export function sendRaw(port: number, raw: string): Promise<{ status: number; headers: Record<string, string> }> {
+/** The status, headers and body of what the server answers to these bytes, sent as they are (requests no client library would send). */
+export function sendRaw(port: number, raw: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(raw));
     let received = '';
@@ -40,12 +40,12 @@ export function sendRaw(port: number, raw: string): Promise<{ status: number; he
     });
     socket.on('error', reject);
     socket.on('close', () => {
-      const [head = ''] = received.split('\r\n\r\n');
+      const [head = '', ...rest] = received.split('\r\n\r\n');
       const [statusLine = '', ...lines] = head.split('\r\n');
       const headers = Object.fromEntries(
         lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()] as [string, string]),
       );
-      resolve({ status: Number(statusLine.split(' ')[1]), headers });
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
     });
   });
 }

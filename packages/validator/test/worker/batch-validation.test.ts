@@ -4,6 +4,7 @@ import { compileRuleSet, type RuleSetDocument } from '@lagscale/validator';
 import { describe, expect, it } from 'vitest';
 import { OUTCOME, ruleSetKey, type ValidationInput, validateBatch } from '../../src/worker/batch-validation.js';
 import { InlineValidator, ValidationThreads } from '../../src/worker/validation-threads.js';
+import { packBatch } from './batch-input.js';
 
 const document = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/orders.ruleset.json', import.meta.url)), 'utf8')) as RuleSetDocument;
 const KEY = ruleSetKey(document.name, document.version);
@@ -22,26 +23,7 @@ const order = (id: string, overrides: Record<string, unknown> = {}): string =>
   });
 
 function pack(records: readonly { value: string; jobId?: string; recordNumber: number; jobKnown?: boolean }[]): ValidationInput {
-  const bytes = records.map((r) => Buffer.from(r.value));
-  const data = new Uint8Array(bytes.reduce((sum, b) => sum + b.length, 0));
-  const ends = new Uint32Array(records.length);
-  let at = 0;
-  bytes.forEach((b, i) => {
-    data.set(b, at);
-    at += b.length;
-    ends[i] = at;
-  });
-  return {
-    now: Date.parse('2025-06-01T00:00:00Z'),
-    maxBytes: 1 << 20,
-    maxDepth: 64,
-    data,
-    ends,
-    ruleSets: records.map(() => KEY),
-    jobIds: records.map((r) => r.jobId ?? 'job-1'),
-    recordNumbers: Float64Array.from(records.map((r) => r.recordNumber)),
-    jobKnown: Uint8Array.from(records.map((r) => (r.jobKnown === false ? 0 : 1))),
-  };
+  return packBatch(records.map((r) => ({ ...r, key: KEY })));
 }
 
 const batch = () =>

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { compileRuleSet } from '../../src/rules/compile.js';
 import { OUTCOME, ruleSetKey, type ValidationInput, validateBatch } from '../../src/worker/batch-validation.js';
 import { InlineValidator, ValidationThreads } from '../../src/worker/validation-threads.js';
+import { packBatch } from './batch-input.js';
 
 /**
  * The worker's path for `unique` rules: records arrive as bytes, validateBatch decodes and
@@ -22,24 +23,10 @@ const document: RuleSetDocument = {
 const KEY = ruleSetKey(document.name, document.version);
 
 function pack(values: readonly string[]): ValidationInput {
-  const bytes = values.map((value) => Buffer.from(value, 'utf8'));
-  const ends = new Uint32Array(bytes.length);
-  let at = 0;
-  bytes.forEach((b, i) => {
-    at += b.length;
-    ends[i] = at;
-  });
-  return {
-    now: Date.parse('2025-06-01T00:00:00Z'),
-    maxBytes: 1 << 16,
-    maxDepth: 16,
-    data: new Uint8Array(Buffer.concat(bytes)),
-    ends,
-    ruleSets: values.map(() => KEY),
-    jobIds: values.map(() => 'job-1'),
-    recordNumbers: Float64Array.from(values.map((_, i) => i + 1)),
-    jobKnown: Uint8Array.from(values.map(() => 1)),
-  };
+  return packBatch(
+    values.map((value) => ({ value, key: KEY })),
+    { maxBytes: 1 << 16, maxDepth: 16 },
+  );
 }
 
 const records = [

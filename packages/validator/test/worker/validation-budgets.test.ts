@@ -2,18 +2,17 @@ import type { RuleSetDocument, SandboxIncident } from '@lagscale/validator';
 import { describe, expect, it } from 'vitest';
 import { OUTCOME, type ValidationInput } from '../../src/worker/batch-validation.js';
 import { ValidationThreads } from '../../src/worker/validation-threads.js';
+import { COSTLY_PATTERN, MATCHING_CODE, packBatch, randomAb, type TestRecord } from './batch-input.js';
 
 /**
  * Rule sets and records within every static limit that still cost too much at run time: the
  * thread is stopped at its budget (or dies on its heap), replaced, the record dead-lettered with
  * the reason, and the rest of the batch validated, without the batch failing.
  */
-// 906 RE2 instructions, under the limit of 2,000; random a/b text defeats its automaton's cache, so
-// matching steps hundreds of instructions for each character.
 const costlyPattern: RuleSetDocument = {
   name: 'costly-pattern',
   version: 1,
-  rules: [{ id: 'code', severity: 'error', type: 'pattern', field: '/code', pattern: '[ab]*a[ab]{900}z' }],
+  rules: [{ id: 'code', severity: 'error', type: 'pattern', field: '/code', pattern: COSTLY_PATTERN }],
 };
 const plain: RuleSetDocument = { name: 'plain', version: 1, rules: [{ id: 'code', severity: 'error', type: 'required', field: '/code' }] };
 // Every item of a long array of numbers fails: the schema validator makes an error object for each.
@@ -24,37 +23,8 @@ const strings: RuleSetDocument = {
   rules: [],
 };
 
-function randomAb(length: number): string {
-  let seed = 7;
-  let text = '';
-  for (let i = 0; i < length; i++) {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    text += seed & 0x10000 ? 'a' : 'b';
-  }
-  return text;
-}
-
-function pack(records: readonly { value: string; key: string }[], maxBytes = 1 << 20): ValidationInput {
-  const bytes = records.map((r) => Buffer.from(r.value));
-  const data = new Uint8Array(bytes.reduce((sum, b) => sum + b.length, 0));
-  const ends = new Uint32Array(records.length);
-  let at = 0;
-  bytes.forEach((b, i) => {
-    data.set(b, at);
-    at += b.length;
-    ends[i] = at;
-  });
-  return {
-    now: Date.now(),
-    maxBytes,
-    maxDepth: 64,
-    data,
-    ends,
-    ruleSets: records.map((r) => r.key),
-    jobIds: records.map(() => 'job-1'),
-    recordNumbers: Float64Array.from(records.map((_, i) => i + 1)),
-    jobKnown: new Uint8Array(records.length).fill(1),
-  };
+function pack(records: readonly TestRecord[]): ValidationInput {
+  return packBatch(records, { now: Date.now() });
 }
 
 const documents = new Map<string, RuleSetDocument>([
@@ -71,7 +41,7 @@ describe('validation budgets in the worker threads', () => {
       const started = performance.now();
       const output = await threads.validate(
         pack([
-          { value: JSON.stringify({ code: `a${'b'.repeat(900)}z` }), key: 'costly-pattern@1' },
+          { value: JSON.stringify({ code: MATCHING_CODE }), key: 'costly-pattern@1' },
           // 200,000 random a/b characters: 3-5 s per 100,000 of them (measured here).
           { value: JSON.stringify({ code: randomAb(200_000) }), key: 'costly-pattern@1' },
           { value: '{"code": "x"}', key: 'plain@1' },
