@@ -11,7 +11,10 @@ export interface BudgetFlags {
 /** The flags that set what one record, one compile and one validation thread may cost (`lagscale worker`, `lagscale api`). */
 export function addBudgetOptions(command: Command): Command {
   return command
-    .option('--record-budget-ms <ms>', `time one record may take to validate; over it the record goes to the DLQ (validation_timeout) (default ${VALIDATION_BUDGETS.recordMs})`)
+    .option(
+      '--record-budget-ms <ms>',
+      `time one record may take to validate; over it the record goes to the DLQ (validation_timeout) (default ${VALIDATION_BUDGETS.recordMs})`,
+    )
     .option('--compile-budget-ms <ms>', `time one rule set may take to compile (default ${VALIDATION_BUDGETS.compileMs})`)
     .option('--thread-heap-mb <mb>', `heap of one validation thread (default ${VALIDATION_BUDGETS.threadHeapMb})`);
 }

@@ -104,7 +104,13 @@ export function registerApiCommand(program: Command): void {
         reply.header('content-type', CONTENT_TYPE);
         return out.toString();
       });
-      await registerValidatorApi(app, { store, ...(connection === undefined ? {} : { connection }), limits, metrics: uploads, validationBudgets: budgetsFrom(flags) });
+      await registerValidatorApi(app, {
+        store,
+        ...(connection === undefined ? {} : { connection }),
+        limits,
+        metrics: uploads,
+        validationBudgets: budgetsFrom(flags),
+      });
       // After the API's routes: the console answers only what they do not (its files are public, the API keeps its tokens).
       if (flags.console === true) await registerConsoleAssets(app);
       const url = await listenOn(app, { ...config, exporter: { host, port } });

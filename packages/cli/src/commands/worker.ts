@@ -32,7 +32,11 @@ export function registerWorkerCommand(program: Command): void {
     .option('-p, --port <port>', 'listen port of /metrics (0: any free port)', '0')
     .option('--record-cost-ms <ms>', 'extra time per record, standing in for heavier work (demos)', '0')
     .option('--results-topic <topic>', 'also publish every result to this topic (e.g. validation.results); default: the store only')
-    .option('--validation-threads <n>', 'threads that decode and validate records beside the consumer and the store (0: on the main thread, no time budget)', '1');
+    .option(
+      '--validation-threads <n>',
+      'threads that decode and validate records beside the consumer and the store (0: on the main thread, no time budget)',
+      '1',
+    );
   addBudgetOptions(command);
   addConnectionOptions(command).action(async (flags: WorkerFlags) => {
     const config = resolveConfig(flags);

@@ -72,7 +72,15 @@ export class RuleSetSandbox {
     let timeouts = 0;
     for (;;) {
       try {
-        const reply = await this.#run({ type: 'dryRun', id: this.#nextId++, key, document: stored.document, records: texts, now, skipped: [...skipped.values()] });
+        const reply = await this.#run({
+          type: 'dryRun',
+          id: this.#nextId++,
+          key,
+          document: stored.document,
+          records: texts,
+          now,
+          skipped: [...skipped.values()],
+        });
         if (reply.type === 'error') throw new Error(reply.error);
         if (reply.type !== 'dryRun') throw new Error(`unexpected reply ${reply.type}`);
         if (reply.unusable !== undefined)

@@ -1,7 +1,7 @@
-import { exactJson } from '../rules/decode.js';
 import { createHash } from 'node:crypto';
 import { ensureTopics, FAILOVER_PRODUCER_RETRIES, type KafkaConnectionOptions, sendThroughFailover, toClientConnectionOptions } from '@lagscale/kafka';
 import { Producer } from '@platformatic/kafka';
+import { exactJson } from '../rules/decode.js';
 import { type Job, type ResultStore, StoreError } from '../store/store.js';
 import { encodeDeadLetter, encodeRequest, JOB_ID_PATTERN, requestKey, VALIDATION_TOPICS } from './envelope.js';
 import { type CsvOptions, detectFormat, type FailedRecord, OVERSIZED_RAW_PREVIEW_BYTES, parseUpload, type UploadFormat, type UploadLimits } from './parsers.js';

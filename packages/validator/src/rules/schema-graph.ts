@@ -142,7 +142,7 @@ export function buildSchemaGraph(schema: unknown, pointer: string, maxNodes: num
         pending.push({ value: child, at: childAt, base });
       };
       if (place.shape === 'one') add(inner, here);
-      else if (place.shape === 'list' && Array.isArray(inner)) inner.forEach((item, i) => add(item, `${here}/${i}`));
+      else if (place.shape === 'list' && Array.isArray(inner)) for (const [i, item] of inner.entries()) add(item, `${here}/${i}`);
       else if (place.shape === 'map' && isObject(inner)) for (const [key, item] of Object.entries(inner)) add(item, `${here}/${escapePointerSegment(key)}`);
       if (place.placement === 'inPlace') for (const child of children) node.inPlace.push({ to: child });
       else if (place.placement !== 'none') node[place.placement].push(...children);
