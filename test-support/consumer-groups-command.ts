@@ -66,8 +66,18 @@ export function runConsumerGroupsCommand(
   args: string[],
   options: ConsumerGroupsCommandOptions = {},
 ): Promise<ConsumerGroupsCommandResult> {
+  return runKafkaTool(libDir, CONSUMER_GROUP_COMMAND_CLASS, ['--bootstrap-server', bootstrap, ...args], options);
+}
+
+/** Runs one of Kafka's command-line tools by its class, from the broker's jars (see runConsumerGroupsCommand). */
+export function runKafkaTool(
+  libDir: string,
+  className: string,
+  args: readonly string[],
+  options: ConsumerGroupsCommandOptions = {},
+): Promise<ConsumerGroupsCommandResult> {
   const java = javaBinary();
-  const argv = [...(options.jvmArgs ?? KAFKA_TOOL_JVM_ARGS), '-cp', `${libDir}/*`, CONSUMER_GROUP_COMMAND_CLASS, '--bootstrap-server', bootstrap, ...args];
+  const argv = [...(options.jvmArgs ?? KAFKA_TOOL_JVM_ARGS), '-cp', `${libDir}/*`, className, ...args];
   const timeoutMs = options.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -83,7 +93,7 @@ export function runConsumerGroupsCommand(
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.once('error', (error) => {
       clearTimeout(timer);
-      reject(new Error(`could not run '${java}' for ${CONSUMER_GROUP_COMMAND_CLASS}: ${error.message}. Install a JDK (17 or newer) or set JAVA_HOME.`));
+      reject(new Error(`could not run '${java}' for ${className}: ${error.message}. Install a JDK (17 or newer) or set JAVA_HOME.`));
     });
     child.once('close', (code, signal) => {
       const ms = performance.now() - started;

@@ -11,6 +11,8 @@ import type { AnnotationQuery, Dashboard, DataQuery, Panel, RowPanel, VariableMo
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 /** The consumer groups picked at the top of the dashboard. */
 const GROUP = 'consumergroup=~"$consumergroup"';
+/** The share groups picked at the top of the dashboard. */
+const SHARE_GROUP = 'sharegroup=~"$sharegroup"';
 
 interface PanelSpec {
   readonly title: string;
@@ -141,6 +143,43 @@ const ROWS: readonly { readonly title: string; readonly panels: readonly PanelSp
     ],
   },
   {
+    title: 'Share groups (Kafka 4.2+ queues)',
+    panels: [
+      {
+        title: 'Share group status',
+        description: "Burrow-style status of each share group, on its share-partitions' start offsets (STALL: the start does not move while records wait).",
+        type: 'state-timeline',
+        queries: [{ expr: `max by (sharegroup, status) (lagscale_sharegroup_status{${SHARE_GROUP}}) == 1`, legend: '{{sharegroup}} {{status}}' }],
+        width: 24,
+      },
+      {
+        title: 'Share-group lag by topic',
+        description: "Records not yet acknowledged, the broker's count (KIP-1226), summed over the partitions of each topic.",
+        type: 'timeseries',
+        queries: [{ expr: `sum by (sharegroup, topic) (lagscale_sharegroup_lag_sum{${SHARE_GROUP}})`, legend: '{{sharegroup}} {{topic}}' }],
+        unit: 'short',
+      },
+      {
+        title: 'Share-group time lag',
+        description: 'Age of the oldest record each share group has not acknowledged.',
+        type: 'timeseries',
+        queries: [{ expr: `max by (sharegroup) (lagscale_sharegroup_max_time_lag_seconds{${SHARE_GROUP}})`, legend: '{{sharegroup}}' }],
+        unit: 's',
+      },
+      {
+        title: 'Share-group members and acknowledgements',
+        description: 'Members of each share group (they may outnumber the partitions) and the records they acknowledge per second.',
+        type: 'timeseries',
+        queries: [
+          { expr: `max by (sharegroup) (lagscale_sharegroup_members{${SHARE_GROUP}})`, legend: '{{sharegroup}} members' },
+          { expr: `max by (sharegroup) (lagscale_sharegroup_acknowledged_records_per_second{${SHARE_GROUP}})`, legend: '{{sharegroup}} acknowledged/s' },
+        ],
+        unit: 'short',
+        width: 24,
+      },
+    ],
+  },
+  {
     title: 'Validator',
     panels: [
       {
@@ -244,6 +283,20 @@ const variables: VariableModel[] = [
     type: 'query',
     datasource: DATASOURCE,
     query: { query: 'label_values(kafka_consumergroup_lag, consumergroup)', refId: 'groups' },
+    refresh: 2,
+    sort: 1,
+    multi: true,
+    includeAll: true,
+    allValue: '.+',
+    current: { text: 'All', value: '$__all' },
+    hide: 0,
+  },
+  {
+    name: 'sharegroup',
+    label: 'Share group',
+    type: 'query',
+    datasource: DATASOURCE,
+    query: { query: 'label_values(lagscale_sharegroup_lag, sharegroup)', refId: 'sharegroups' },
     refresh: 2,
     sort: 1,
     multi: true,

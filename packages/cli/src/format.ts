@@ -1,4 +1,4 @@
-import type { GroupLag, LagSnapshot } from '@lagscale/core';
+import type { GroupLag, LagSnapshot, ShareGroupLag } from '@lagscale/core';
 
 /** Left-aligned text columns, like kafka-consumer-groups prints them. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -71,11 +71,42 @@ export function formatGroup(group: GroupLag): string {
   return [head, '', body, ...(problems.length > 0 ? ['', 'unavailable partitions:', ...problems] : [])].join('\n');
 }
 
+/**
+ * A share group as kafka-share-groups --describe prints it (GROUP TOPIC PARTITION START-OFFSET
+ * LAG), plus the log end, time lag, rates and status. A lag the broker did not count is shown as
+ * an upper bound, `<=N`.
+ */
+export function formatShareGroup(group: ShareGroupLag): string {
+  const members = `${group.members} member${group.members === 1 ? '' : 's'}`;
+  const lag = group.lagExact ? String(group.lag) : `<=${group.lag} (some partitions an upper bound or unknown)`;
+  const head =
+    `Share group '${group.group}' (${group.state}, ${members}): lag ${lag}, time lag ${formatSeconds(group.timeLagSeconds)}, ` +
+    `acknowledge ${formatRate(group.acknowledgeRate)}/s, produce ${formatRate(group.produceRate)}/s, status ${group.status}` +
+    (group.status === 'OK' ? '' : ` (${group.statusReason})`);
+  if (group.error) return `${head}\n  error: ${group.error}`;
+  const rows = group.partitions.map((p) => [
+    group.group,
+    p.topic,
+    String(p.partition),
+    dash(p.startOffset),
+    dash(p.logEndOffset),
+    p.lag === null ? '-' : p.lagMode === 'upper_bound' ? `<=${p.lag}` : String(p.lag),
+    formatSeconds(p.timeLagSeconds),
+    formatRate(p.acknowledgeRate),
+    formatRate(p.produceRate),
+    p.status,
+  ]);
+  const body = table(['GROUP', 'TOPIC', 'PARTITION', 'START-OFFSET', 'LOG-END-OFFSET', 'LAG', 'TIME-LAG', 'ACK/S', 'PRODUCE/S', 'STATUS'], rows);
+  const problems = group.partitions.filter((p) => p.error !== undefined).map((p) => `  ${p.topic}[${p.partition}]: ${p.error}`);
+  return [head, '', body, ...(problems.length > 0 ? ['', 'unavailable partitions:', ...problems] : [])].join('\n');
+}
+
 export function formatSnapshot(snapshot: LagSnapshot): string {
-  const parts = snapshot.groups.map(formatGroup);
+  const shareGroups = snapshot.shareGroups ?? [];
+  const parts = [...snapshot.groups.map(formatGroup), ...shareGroups.map(formatShareGroup)];
   if (snapshot.errors.length > 0) {
     parts.push(`collection errors:\n${snapshot.errors.map((e) => `  ${e.operation} at ${e.broker}: ${e.message}`).join('\n')}`);
   }
-  if (snapshot.groups.length === 0) parts.push('no consumer groups found');
+  if (snapshot.groups.length === 0 && shareGroups.length === 0) parts.push('no consumer or share groups found');
   return parts.join('\n\n');
 }

@@ -1,6 +1,7 @@
 import type { ClusterObservation, CommittedOffset, GroupObservation, PartitionObservation } from './observation.js';
 import { OffsetTimeTable } from './offset-time-table.js';
 import { SmoothedRate } from './rate.js';
+import { type PartitionView, ShareLagEvaluator } from './share-lag.js';
 import type { GroupLag, IsolationLevel, LagSnapshot, OffsetResetPolicy, PartitionLag, PartitionOwner, TopicOffsets } from './snapshot.js';
 import { evaluatePartitionStatus, type Status, StatusWindow, worstStatus } from './status.js';
 
@@ -64,6 +65,7 @@ export class LagEvaluator {
   readonly #readCommitted: ReadonlySet<string>;
   readonly #partitions: ByTopic<PartitionState> = new Map();
   readonly #groups = new Map<string, ByTopic<GroupPartitionState>>();
+  readonly #shares: ShareLagEvaluator;
   #cycle = 0;
 
   constructor(options: LagEvaluatorOptions = {}) {
@@ -77,6 +79,7 @@ export class LagEvaluator {
     this.#tableCapacity = options.timeTableCapacity ?? 64;
     this.#resetPolicy = options.offsetResetPolicy ?? 'latest';
     this.#readCommitted = new Set(options.readCommittedGroups ?? []);
+    this.#shares = new ShareLagEvaluator({ windowSize: this.#windowSize, allowedLag: this.#allowedLag, rateHalfLifeSeconds: this.#halfLife });
   }
 
   evaluate(observation: ClusterObservation): LagSnapshot {
@@ -123,8 +126,21 @@ export class LagEvaluator {
     }
 
     const groups = observation.groups.map((group) => this.#evaluateGroup(group, topicErrors, now, cycle));
+    const partitionOf = (topic: string, partition: number): PartitionView | undefined => {
+      const state = this.#partitions.get(topic)?.get(partition);
+      const observed = state?.seen === cycle ? state.observed : undefined;
+      if (state === undefined || observed === undefined) return undefined;
+      return {
+        logEndOffset: observed.logEndOffset,
+        logStartOffset: observed.logStartOffset,
+        table: state.table,
+        produceRate: state.currentProduceRate,
+        ...(observed.error === undefined ? {} : { error: observed.error }),
+      };
+    };
+    const shareGroups = observation.shareGroups?.map((group) => this.#shares.evaluate(group, partitionOf, now, cycle));
     this.#forget(cycle);
-    return { time: now, groups, topics, errors: observation.errors, stats: observation.stats };
+    return { time: now, groups, ...(shareGroups === undefined ? {} : { shareGroups }), topics, errors: observation.errors, stats: observation.stats };
   }
 
   #evaluateGroup(group: GroupObservation, topicErrors: ReadonlyMap<string, string | undefined>, now: number, cycle: number): GroupLag {
@@ -308,6 +324,7 @@ export class LagEvaluator {
 
   /** Drops state of partitions and groups absent from this cycle, so memory follows the cluster. */
   #forget(cycle: number): void {
+    this.#shares.forget(cycle);
     for (const [topic, states] of this.#partitions) {
       for (const [partition, state] of states) {
         if (state.seen !== cycle) states.delete(partition);

@@ -11,6 +11,8 @@ export interface ClusterObservation {
   readonly time: number;
   readonly topics: readonly TopicObservation[];
   readonly groups: readonly GroupObservation[];
+  /** Share groups (KIP-932, Kafka 4.2+); absent when the collector does not read them. */
+  readonly shareGroups?: readonly ShareGroupObservation[];
   /** Brokers or coordinators that could not be read this cycle; the rest is still reported. */
   readonly errors: readonly CollectionError[];
   readonly stats: CollectionStats;
@@ -83,4 +85,35 @@ export interface CommittedOffset {
    * that record no longer exists (deleted by retention) or was not read.
    */
   readonly recordTimestamp?: number | null;
+}
+
+/**
+ * A share group (KIP-932): its members take records one by one and acknowledge each; the broker
+ * keeps, per share-partition, a start offset (every record below it is acknowledged) and, since
+ * Kafka 4.2, the lag (records above the start not yet acknowledged).
+ */
+export interface ShareGroupObservation {
+  readonly group: string;
+  /** Empty, Stable or Dead, as the coordinator reports it. */
+  readonly state: string;
+  readonly members: readonly GroupMemberObservation[];
+  readonly partitions: readonly SharePartitionObservation[];
+  /** Set when the group's coordinator could not be read; members and partitions are then empty. */
+  readonly error?: string;
+}
+
+export interface SharePartitionObservation {
+  readonly topic: string;
+  readonly partition: number;
+  /** The share-partition start offset; null while the partition has no share state. */
+  readonly startOffset: number | null;
+  /**
+   * The broker's lag (KIP-1226): end offset − start offset − records acknowledged above the start.
+   * Null when the broker could not compute it, or answers only DescribeShareGroupOffsets v0
+   * (Kafka 4.1), where only the upper bound end − start can be given.
+   */
+  readonly brokerLag: number | null;
+  /** Exact mode only: the timestamp (ms) of the record at the start offset (the oldest not acknowledged). */
+  readonly recordTimestamp?: number | null;
+  readonly error?: string;
 }

@@ -5,6 +5,8 @@ import type { Status } from './status.js';
 export interface LagSnapshot {
   readonly time: number;
   readonly groups: readonly GroupLag[];
+  /** Share groups (KIP-932); absent where no share group was read. */
+  readonly shareGroups?: readonly ShareGroupLag[];
   readonly topics: readonly TopicOffsets[];
   readonly errors: readonly CollectionError[];
   readonly stats: CollectionStats;
@@ -70,6 +72,51 @@ export interface PartitionLag {
   readonly status: Status;
   readonly statusReason: string;
   readonly owner: PartitionOwner | null;
+  readonly error?: string;
+}
+
+/**
+ * A share group's lag: records produced and not yet acknowledged, per share-partition. Consumers
+ * may outnumber partitions, so nothing here is capped by the partition count.
+ */
+export interface ShareGroupLag {
+  readonly group: string;
+  readonly state: string;
+  readonly members: number;
+  readonly status: Status;
+  readonly statusReason: string;
+  /** Sum of the known partition lags. */
+  readonly lag: number;
+  /** False when some partition's lag is unknown or only an upper bound. */
+  readonly lagExact: boolean;
+  /** Age in seconds of the oldest record not acknowledged, the worst partition's. */
+  readonly timeLagSeconds: number | null;
+  readonly produceRate: number | null;
+  /** Records acknowledged per second (accepted, rejected or archived: no longer waiting). */
+  readonly acknowledgeRate: number | null;
+  readonly topics: readonly string[];
+  readonly partitions: readonly SharePartitionLag[];
+  readonly error?: string;
+}
+
+export interface SharePartitionLag {
+  readonly topic: string;
+  readonly partition: number;
+  readonly startOffset: number | null;
+  readonly logEndOffset: number | null;
+  /** Null when unknown. */
+  readonly lag: number | null;
+  /**
+   * `exact`: the broker's count (KIP-1226). `upper_bound`: end − start, from a broker that does
+   * not count (Kafka 4.1) or could not this time; records acknowledged above the start are in it.
+   */
+  readonly lagMode: 'exact' | 'upper_bound' | null;
+  readonly timeLagSeconds: number | null;
+  readonly timeLagMode: 'estimate' | 'exact' | null;
+  readonly produceRate: number | null;
+  readonly acknowledgeRate: number | null;
+  readonly status: Status;
+  readonly statusReason: string;
   readonly error?: string;
 }
 

@@ -105,6 +105,11 @@ export interface StatusInput {
    * trails by a batch is OK, not STALL or WARN. Default 0.
    */
   readonly allowedLag?: number;
+  /**
+   * How the group shows progress: `commits` of a committed offset (consumer groups, the default)
+   * or `acknowledgements` advancing a share-partition's start offset (share groups).
+   */
+  readonly progress?: 'commits' | 'acknowledgements';
 }
 
 export interface StatusResult {
@@ -117,14 +122,34 @@ const KEEPING_UP: StatusResult = { status: 'OK', reason: 'consumer is keeping up
 const ZERO_IN_WINDOW: StatusResult = { status: 'OK', reason: 'lag was zero within the window' };
 const NOT_COMMITTED: StatusResult = { status: 'OK', reason: 'no committed offset' };
 
+const WORDS = {
+  commits: {
+    offset: 'committed offset',
+    none: 'no committed offset',
+    progress: 'commits',
+    owned: 'while a member owns the partition',
+    unowned: 'no member owns the partition',
+    acting: 'the consumer commits',
+  },
+  acknowledgements: {
+    offset: 'start offset',
+    none: 'share-partition not initialised',
+    progress: 'acknowledgements',
+    owned: 'while the group has members',
+    unowned: 'the group has no members',
+    acting: 'the consumers acknowledge',
+  },
+} as const;
+
 export function evaluatePartitionStatus(input: StatusInput): StatusResult {
   const { window, windowSize, hasOwner } = input;
+  const words = WORDS[input.progress ?? 'commits'];
   const n = window.length;
   const last = n - 1;
   const currentLag = n === 0 ? null : window.lag(last);
   if (currentLag === null) return { status: 'ERR', reason: input.error ?? 'offsets unavailable' };
   const currentCommitted = window.committed(last);
-  if (currentCommitted === null) return NOT_COMMITTED;
+  if (currentCommitted === null) return input.progress === 'acknowledgements' ? { status: 'OK', reason: words.none } : NOT_COMMITTED;
   const allowed = input.allowedLag ?? 0;
   if (currentLag === 0) return CAUGHT_UP;
   if (currentLag <= allowed) return { status: 'OK', reason: `lag ${currentLag} is within the allowed lag ${allowed}` };
@@ -132,7 +157,7 @@ export function evaluatePartitionStatus(input: StatusInput): StatusResult {
     const before = window.committed(i - 1);
     const after = window.committed(i);
     if (before !== null && after !== null && after < before) {
-      return { status: 'REWIND', reason: `committed offset moved back from ${before} to ${after}` };
+      return { status: 'REWIND', reason: `${words.offset} moved back from ${before} to ${after}` };
     }
   }
   for (let i = 0; i < n; i++) {
@@ -144,8 +169,8 @@ export function evaluatePartitionStatus(input: StatusInput): StatusResult {
   if (window.committed(0) === currentCommitted) {
     const seconds = Math.round((window.time(last) - window.time(0)) / 1000);
     return hasOwner
-      ? { status: 'STALL', reason: `committed offset stuck at ${currentCommitted} for ${seconds}s with lag ${currentLag} while a member owns the partition` }
-      : { status: 'STOP', reason: `no commits for ${seconds}s with lag ${currentLag} and no member owns the partition` };
+      ? { status: 'STALL', reason: `${words.offset} stuck at ${currentCommitted} for ${seconds}s with lag ${currentLag} ${words.owned}` }
+      : { status: 'STOP', reason: `no ${words.progress} for ${seconds}s with lag ${currentLag} and ${words.unowned}` };
   }
   const firstLag = window.lag(0);
   for (let i = 1; i < n; i++) {
@@ -154,7 +179,7 @@ export function evaluatePartitionStatus(input: StatusInput): StatusResult {
     if (before === null || after === null || after < before) return KEEPING_UP;
   }
   if (firstLag !== null && currentLag > firstLag) {
-    return { status: 'WARN', reason: `lag rose from ${firstLag} to ${currentLag} over the window while the consumer commits` };
+    return { status: 'WARN', reason: `lag rose from ${firstLag} to ${currentLag} over the window while ${words.acting}` };
   }
   return KEEPING_UP;
 }

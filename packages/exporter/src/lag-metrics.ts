@@ -1,6 +1,7 @@
 import { type LagSnapshot, type PartitionLag, STATUSES, statusSeverity } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
 import { Histogram, type PrometheusText } from './prometheus.js';
+import { writeShareGroupMetrics } from './share-metrics.js';
 
 /**
  * Lag metrics. Names that mean what kafka_exporter's mean keep its names and labels, so
@@ -82,6 +83,7 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
       );
     }
   }
+  writeShareGroupMetrics(out, snapshot);
 }
 
 /** One sample per group partition whose value is known, labelled as kafka_exporter labels them. */

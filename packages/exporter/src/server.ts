@@ -1,4 +1,4 @@
-import type { GroupLag, LagSnapshot } from '@lagscale/core';
+import type { GroupLag, LagSnapshot, ShareGroupLag } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { type ApiAuthOptions, assertTokensBeyondLoopback, type RouteScope, registerApiAuth } from './auth.js';
@@ -40,9 +40,19 @@ function groupSummary(group: GroupLag): Omit<GroupLag, 'partitions'> & { partiti
   return { ...summary, partitionCount: partitions.length };
 }
 
-/** What `GET /api/v1/groups` answers for a snapshot: every group without its partitions. */
+function shareGroupSummary(group: ShareGroupLag): Omit<ShareGroupLag, 'partitions'> & { partitionCount: number } {
+  const { partitions, ...summary } = group;
+  return { ...summary, partitionCount: partitions.length };
+}
+
+/** What `GET /api/v1/groups` answers for a snapshot: every consumer group and share group without its partitions. */
 export function groupsResponse(snapshot: LagSnapshot) {
-  return { time: new Date(snapshot.time).toISOString(), groups: snapshot.groups.map(groupSummary), errors: snapshot.errors };
+  return {
+    time: new Date(snapshot.time).toISOString(),
+    groups: snapshot.groups.map(groupSummary),
+    shareGroups: (snapshot.shareGroups ?? []).map(shareGroupSummary),
+    errors: snapshot.errors,
+  };
 }
 
 /**
@@ -193,6 +203,33 @@ export function registerLagRoutes(app: FastifyInstance, options: LagRoutesOption
         };
       }
       return { time: new Date(latest.time).toISOString(), group, history: monitor.history(group.group) };
+    },
+  );
+
+  app.get<{ Params: { group: string } }>(
+    '/api/v1/sharegroups/:group',
+    {
+      schema: {
+        params: { type: 'object', properties: { group: { type: 'string', minLength: 1, maxLength: 249 } }, required: ['group'] },
+        response: { 404: errorBody, 503: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const latest = monitor.latest;
+      if (!latest) {
+        reply.code(503);
+        return { error: 'not_ready', message: 'no lag collection has completed yet; retry in a few seconds' };
+      }
+      const group = latest.shareGroups?.find((g) => g.group === request.params.group);
+      if (!group) {
+        reply.code(404);
+        const known = (latest.shareGroups ?? []).map((g) => g.group);
+        return {
+          error: 'share_group_not_found',
+          message: `share group "${request.params.group}" is not watched or does not exist; watched share groups: ${known.length > 0 ? known.join(', ') : '(none)'}`,
+        };
+      }
+      return { time: new Date(latest.time).toISOString(), group };
     },
   );
 }

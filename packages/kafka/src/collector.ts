@@ -5,9 +5,11 @@ import type {
   GroupMemberObservation,
   GroupObservation,
   PartitionObservation,
+  ShareGroupObservation,
   TopicObservation,
 } from '@lagscale/core';
 import {
+  apiVersionsV3,
   type Connection,
   ConnectionPool,
   describeGroupsV5,
@@ -20,10 +22,11 @@ import {
 } from '@platformatic/kafka';
 import { type BrokerAddress, type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
 import { COORDINATOR_MOVED, callTolerant, consumerGroupDescribe, decodeConsumerAssignment, kafkaErrorName, toOffset } from './protocol.js';
+import { readShareGroups } from './share-groups.js';
 
 export interface CollectorOptions {
   readonly connection: KafkaConnectionOptions;
-  /** Groups to watch; empty or absent means every consumer group in the cluster. */
+  /** Groups to watch (consumer or share groups); empty or absent means every group in the cluster. */
   readonly groups?: readonly string[];
   /** With all groups: keep only groups whose id matches. */
   readonly groupPattern?: RegExp;
@@ -44,6 +47,7 @@ const LATEST = -1n;
 const READ_UNCOMMITTED = 0;
 const READ_COMMITTED = 1;
 const COORDINATOR_KEY_GROUP = 0;
+const SHARE_SUPPORT_RECHECK_MS = 5 * 60_000;
 
 interface PartitionOffsets {
   logEnd: number | null;
@@ -66,6 +70,8 @@ export class OffsetCollector {
   readonly #brokers = new Map<number, BrokerNode>();
   readonly #coordinators = new Map<string, number>();
   readonly #withoutConsumerGroupDescribe = new Set<number>();
+  /** Per broker: whether it takes the share-group APIs, and which offsets version (from ApiVersions, asked once). */
+  readonly #shareSupport = new Map<number, { describe: boolean; offsetsV0: boolean; checkedAt: number }>();
   #requests = 0;
   #closed = false;
 
@@ -108,21 +114,34 @@ export class OffsetCollector {
     }
 
     const groupIds = await this.#groupIds(errors);
-    const groups = await this.#describeGroups(groupIds, errors);
+    const described = await this.#describeGroups(groupIds.consumer, errors);
+    // A named group that is no consumer group here (no members, no offsets) may be a share group:
+    // only those are asked as share groups, so watching consumer groups costs no extra request.
+    const named = (this.#options.groups ?? []).length > 0;
+    const shareCandidates = named
+      ? described.filter((g) => g.error === undefined && g.members.length === 0 && g.offsets.length === 0).map((g) => g.group)
+      : groupIds.share;
+    const shareGroups = await this.#describeShareGroups(shareCandidates, errors);
+    const shareIds = new Set(shareGroups.map((g) => g.group));
+    const groups = described.filter((g) => !shareIds.has(g.group));
 
     const wanted = new Set<string>();
     if (this.#options.allTopics) {
       for (const name of topicMeta.keys()) if (!name.startsWith('__')) wanted.add(name);
     }
-    for (const group of groups) {
-      for (const o of group.offsets) wanted.add(o.topic);
+    for (const group of [...groups, ...shareGroups]) {
+      if ('offsets' in group) for (const o of group.offsets) wanted.add(o.topic);
+      else for (const p of group.partitions) wanted.add(p.topic);
       for (const m of group.members) for (const a of m.assignment) wanted.add(a.topic);
     }
     const needLso = groups.some((g) => this.#options.readCommittedGroups?.includes(g.group));
     const offsets = await this.#listOffsets(wanted, topicMeta, needLso, errors);
     const time = Date.now();
 
-    const timestamps = this.#options.exactTimeLag ? await this.#readRecordTimestamps(groups, offsets, topicMeta, errors) : null;
+    const shareStarts = shareGroups.flatMap((g) => g.partitions.flatMap((p) => (p.startOffset === null ? [] : [{ ...p, offset: p.startOffset }])));
+    const timestamps = this.#options.exactTimeLag
+      ? await this.#readRecordTimestamps([...groups.flatMap((g) => g.offsets), ...shareStarts], offsets, topicMeta, errors)
+      : null;
 
     const topics: TopicObservation[] = [...wanted].sort().map((name) => {
       const meta = topicMeta.get(name);
@@ -159,16 +178,27 @@ export class OffsetCollector {
               }),
             },
       ),
+      shareGroups:
+        timestamps === null
+          ? shareGroups
+          : shareGroups.map((group) => ({
+              ...group,
+              partitions: group.partitions.map((p) => {
+                const ts = p.startOffset === null ? undefined : timestamps.get(`${p.topic}\u0000${p.partition}\u0000${p.startOffset}`);
+                return ts === undefined ? p : { ...p, recordTimestamp: ts };
+              }),
+            })),
       errors,
       stats: { durationMs: performance.now() - started, requests: this.#requests - requestsBefore, brokers: this.#brokers.size },
     };
   }
 
-  /** Ids of every consumer group in the cluster (or those matching the pattern). */
+  /** Ids of every consumer and share group in the cluster (or those matching the pattern). */
   async listGroupIds(): Promise<string[]> {
     await this.#metadata();
     const errors: CollectionError[] = [];
-    const ids = await this.#groupIds(errors, true);
+    const { consumer, share } = await this.#groupIds(errors, true);
+    const ids = [...new Set([...consumer, ...share])].sort();
     if (ids.length === 0 && errors.length > 0) throw new Error(errors.map((e) => `${e.operation} ${e.broker}: ${e.message}`).join('; '));
     return ids;
   }
@@ -219,19 +249,22 @@ export class OffsetCollector {
     );
   }
 
-  async #groupIds(errors: CollectionError[], all = false): Promise<string[]> {
+  /** Consumer groups (classic and KIP-848) and share groups to read; named groups are first read as consumer groups. */
+  async #groupIds(errors: CollectionError[], all = false): Promise<{ consumer: string[]; share: string[] }> {
     const explicit = all ? [] : (this.#options.groups ?? []);
-    if (explicit.length > 0) return [...new Set(explicit)];
+    if (explicit.length > 0) return { consumer: [...new Set(explicit)], share: [] };
     const ids = new Set<string>();
+    const shareIds = new Set<string>();
     await Promise.all(
       [...this.#brokers.values()].map(async (node) => {
         try {
           const response = await this.#send(node, (c) => callTolerant(listGroupsV4.api, c, [], []));
           if (response.errorCode !== 0) throw new Error(kafkaErrorName(response.errorCode));
           for (const g of response.groups) {
-            if (g.protocolType !== 'consumer' && g.protocolType !== '') continue;
+            const kind = g.protocolType === 'share' ? shareIds : g.protocolType === 'consumer' || g.protocolType === '' ? ids : null;
+            if (kind === null) continue;
             if (this.#options.groupPattern && !this.#options.groupPattern.test(g.groupId)) continue;
-            ids.add(g.groupId);
+            kind.add(g.groupId);
             this.#coordinators.set(g.groupId, node.id);
           }
         } catch (error) {
@@ -239,7 +272,74 @@ export class OffsetCollector {
         }
       }),
     );
-    return [...ids].sort();
+    return { consumer: [...ids].sort(), share: [...shareIds].sort() };
+  }
+
+  /**
+   * Share groups (KIP-932), from their coordinators: two requests per coordinator for all its
+   * groups. Brokers are asked only after ApiVersions says they take the share-group APIs (a broker
+   * sent an API it does not know closes the connection); a named group that is not a share group
+   * is dropped here and read as a consumer group.
+   */
+  async #describeShareGroups(groupIds: readonly string[], errors: CollectionError[]): Promise<ShareGroupObservation[]> {
+    if (groupIds.length === 0) return [];
+    const failed = new Map<string, string>();
+    await this.#findCoordinators(groupIds, errors, failed);
+    const byCoordinator = new Map<number, string[]>();
+    for (const g of groupIds) {
+      if (failed.has(g)) continue;
+      const node = this.#coordinators.get(g) as number;
+      byCoordinator.set(node, [...(byCoordinator.get(node) ?? []), g]);
+    }
+    const results: ShareGroupObservation[] = [];
+    await Promise.all(
+      [...byCoordinator].map(async ([nodeId, ids]) => {
+        const node = this.#brokers.get(nodeId) as BrokerNode;
+        try {
+          const support = await this.#shareSupportOf(node);
+          if (!support.describe) return;
+          const answer = await readShareGroups(
+            ids,
+            { send: (request) => this.#send(node, request), broker: this.#describeBroker(node), offsetsV0: support.offsetsV0 },
+            errors,
+          );
+          if (answer.offsetsV0 || answer.disabled) this.#shareSupport.set(nodeId, { ...support, offsetsV0: answer.offsetsV0, describe: !answer.disabled });
+          for (const g of answer.moved) this.#coordinators.delete(g);
+          results.push(...answer.groups);
+          for (const g of answer.moved)
+            results.push({ group: g, state: 'Unknown', members: [], partitions: [], error: `coordinator ${this.#describeBroker(node)} moved` });
+        } catch (error) {
+          const message = describeError(error);
+          errors.push({ broker: this.#describeBroker(node), operation: 'ShareGroupDescribe/DescribeShareGroupOffsets', message });
+          for (const g of ids) {
+            this.#coordinators.delete(g);
+            results.push({ group: g, state: 'Unknown', members: [], partitions: [], error: `coordinator ${message}` });
+          }
+        }
+      }),
+    );
+    // Named groups whose coordinator could not be found are reported by the consumer-group path.
+    if (this.#options.groups === undefined || this.#options.groups.length === 0) {
+      for (const [g, reason] of failed) results.push({ group: g, state: 'Unknown', members: [], partitions: [], error: reason });
+    }
+    return results.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  }
+
+  /** Asked again every few minutes: a cluster can be upgraded, or share groups turned on (share.version), while lagscale runs. */
+  async #shareSupportOf(node: BrokerNode): Promise<{ describe: boolean; offsetsV0: boolean; checkedAt: number }> {
+    const known = this.#shareSupport.get(node.id);
+    if (known !== undefined && Date.now() - known.checkedAt < SHARE_SUPPORT_RECHECK_MS) return known;
+    const versions = await this.#send(node, (c) => callTolerant(apiVersionsV3.api, c, 'lagscale', '0'));
+    const range = (key: number) => versions.apiKeys.find((api) => api.apiKey === key);
+    const describe = range(77);
+    const offsets = range(90);
+    const support = {
+      describe: describe !== undefined && describe.maxVersion >= 1 && describe.minVersion <= 1 && offsets !== undefined,
+      offsetsV0: offsets === undefined || offsets.maxVersion < 1,
+      checkedAt: Date.now(),
+    };
+    this.#shareSupport.set(node.id, support);
+    return support;
   }
 
   async #findCoordinators(groupIds: readonly string[], errors: CollectionError[], failed: Map<string, string>): Promise<void> {
@@ -475,21 +575,26 @@ export class OffsetCollector {
   }
 
   /** Exact mode: one Fetch per leader for the records at the lagging committed offsets. */
+  /** The timestamp of the record at each position (a committed offset, a share-partition start) below its log end. */
   async #readRecordTimestamps(
-    groups: (GroupObservation & { coordinator: number | null })[],
+    positions: Iterable<{ readonly topic: string; readonly partition: number; readonly offset: number }>,
     offsets: ReadonlyMap<string, ReadonlyMap<number, PartitionOffsets>>,
     topicMeta: ReadonlyMap<string, { partitions: { partition: number; leader: number; leaderEpoch: number }[] }>,
     errors: CollectionError[],
   ): Promise<Map<string, number | null>> {
     const wanted = new Map<string, { topic: string; partition: number; offset: number; leader: number; epoch: number }>();
-    for (const group of groups) {
-      for (const o of group.offsets) {
-        const read = offsets.get(o.topic)?.get(o.partition);
-        if (!read || read.logEnd === null || o.offset >= read.logEnd) continue;
-        const meta = topicMeta.get(o.topic)?.partitions.find((p) => p.partition === o.partition);
-        if (!meta || meta.leader < 0) continue;
-        wanted.set(`${o.topic}\u0000${o.partition}\u0000${o.offset}`, { ...o, leader: meta.leader, epoch: meta.leaderEpoch });
-      }
+    for (const o of positions) {
+      const read = offsets.get(o.topic)?.get(o.partition);
+      if (!read || read.logEnd === null || o.offset >= read.logEnd) continue;
+      const meta = topicMeta.get(o.topic)?.partitions.find((p) => p.partition === o.partition);
+      if (!meta || meta.leader < 0) continue;
+      wanted.set(`${o.topic}\u0000${o.partition}\u0000${o.offset}`, {
+        topic: o.topic,
+        partition: o.partition,
+        offset: o.offset,
+        leader: meta.leader,
+        epoch: meta.leaderEpoch,
+      });
     }
     const timestamps = new Map<string, number | null>();
     // One partition may be wanted at several offsets (several groups); Fetch takes each once, so

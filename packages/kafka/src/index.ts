@@ -8,4 +8,5 @@ export * from './launcher/cluster.js';
 export * from './protocol.js';
 export * from './protocol-fix.js';
 export * from './send-through-failover.js';
+export * from './share-protocol.js';
 export * from './topics.js';

@@ -44,6 +44,7 @@ const ERROR_NAMES: Record<number, string> = {
   29: 'TOPIC_AUTHORIZATION_FAILED',
   30: 'GROUP_AUTHORIZATION_FAILED',
   31: 'CLUSTER_AUTHORIZATION_FAILED',
+  35: 'UNSUPPORTED_VERSION',
   69: 'GROUP_ID_NOT_FOUND',
   74: 'FENCED_LEADER_EPOCH',
   75: 'UNKNOWN_LEADER_EPOCH',
@@ -124,7 +125,8 @@ export interface ConsumerGroupDescription {
   }[];
 }
 
-function readAssignment(r: Reader): { topicName: string; partitions: number[] }[] {
+/** A KIP-848 / KIP-932 member assignment: [topic id, topic name, [partition]], then the struct's tagged fields. */
+export function readAssignment(r: Reader): { topicName: string; partitions: number[] }[] {
   const topics = r.readArray((t) => {
     t.readUUID();
     return { topicName: t.readString(), partitions: t.readArray((p) => p.readInt32(), true, false) };

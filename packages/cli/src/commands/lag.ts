@@ -21,9 +21,11 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function registerLagCommand(program: Command): void {
   const command = program
     .command('lag')
-    .description('show consumer lag per partition, like kafka-consumer-groups --describe, plus time lag, rates and status')
+    .description(
+      'show consumer lag per partition, like kafka-consumer-groups --describe (and share groups like kafka-share-groups --describe), plus time lag, rates and status',
+    )
     .option('-g, --group <id>', 'consumer group to show (repeatable)', collect)
-    .option('-a, --all-groups', 'show every consumer group')
+    .option('-a, --all-groups', 'show every consumer group and share group')
     .option('--group-pattern <regex>', 'with --all-groups: only groups whose id matches')
     .option('--json', 'print JSON (one snapshot per line with --watch)')
     .option('-w, --watch [interval]', 'refresh every interval (default 5s) until Ctrl-C')
