@@ -15,8 +15,9 @@ import { listening, main, spawnCli } from './cli-process.js';
  */
 const TOPIC = 'cli-share-orders';
 const GROUP = 'cli-share-readers';
-const PARTITIONS = 3;
-const PER_PARTITION = 40;
+// One partition: the console consumer then initialises every share-partition it reads (others would stay without state).
+const PARTITIONS = 1;
+const PER_PARTITION = 1_000;
 const READ = 25;
 const run = promisify(execFile);
 
@@ -24,6 +25,7 @@ describe('share groups in lagscale lag and lagscale exporter', () => {
   let cluster: KafkaCluster;
   let bootstrap: string;
   let truth: SharePartitionRow[];
+  let lagSum: number;
 
   beforeAll(async () => {
     cluster = await KafkaCluster.start({ nodes: 1, version: '4.4.0', heapMb: 512 });
@@ -33,7 +35,10 @@ describe('share groups in lagscale lag and lagscale exporter', () => {
     await setGroupConfig(cluster.libDir, bootstrap, GROUP, 'share.auto.offset.reset=earliest');
     expect(await consumeShared(cluster.libDir, bootstrap, { topic: TOPIC, group: GROUP, maxMessages: READ })).toHaveLength(READ);
     truth = (await describeShareGroupOffsets(cluster.libDir, bootstrap, GROUP)).sort((a, b) => a.partition - b.partition);
-    expect(truth.reduce((sum, row) => sum + (row.lag ?? 0), 0)).toBe(PARTITIONS * PER_PARTITION - READ);
+    // The console consumer accepts every record its polls delivered, printed or not: some hundreds.
+    lagSum = truth.reduce((sum, row) => sum + (row.lag ?? 0), 0);
+    expect(lagSum).toBeGreaterThan(0);
+    expect(lagSum).toBeLessThanOrEqual(PARTITIONS * PER_PARTITION - READ);
   }, 240_000);
 
   afterAll(async () => {
@@ -50,7 +55,7 @@ describe('share groups in lagscale lag and lagscale exporter', () => {
     // One-shot runs read the record at each start offset: the oldest record waiting, dated exactly.
     expect(share?.partitions.every((p) => p.lag === 0 || (p.timeLagMode === 'exact' && (p.timeLagSeconds ?? -1) >= 0))).toBe(true);
     const text = (await run(process.execPath, [main, 'lag', '-g', GROUP, '-b', bootstrap], { env: { ...process.env, KAFKA_BROKERS: '' } })).stdout;
-    expect(text).toContain(`Share group '${GROUP}' (Empty, 0 members): lag ${PARTITIONS * PER_PARTITION - READ}`);
+    expect(text).toContain(`Share group '${GROUP}' (Empty, 0 members): lag ${lagSum}`);
     for (const row of truth)
       expect(text).toMatch(new RegExp(`^${GROUP}\\s+${TOPIC}\\s+${row.partition}\\s+${row.startOffset}\\s+${PER_PARTITION}\\s+${row.lag}\\s`, 'm'));
   });
@@ -68,14 +73,14 @@ describe('share groups in lagscale lag and lagscale exporter', () => {
         expect(metrics).toContain(`lagscale_sharegroup_lag{sharegroup="${GROUP}",topic="${TOPIC}",partition="${row.partition}"} ${row.lag}`);
         expect(metrics).toContain(`lagscale_sharegroup_start_offset{sharegroup="${GROUP}",topic="${TOPIC}",partition="${row.partition}"} ${row.startOffset}`);
       }
-      expect(metrics).toContain(`lagscale_sharegroup_lag_sum{sharegroup="${GROUP}",topic="${TOPIC}"} ${PARTITIONS * PER_PARTITION - READ}`);
+      expect(metrics).toContain(`lagscale_sharegroup_lag_sum{sharegroup="${GROUP}",topic="${TOPIC}"} ${lagSum}`);
       expect(metrics).toContain(`lagscale_sharegroup_members{sharegroup="${GROUP}"} 0`);
       expect(metrics).toContain(`lagscale_sharegroup_lag_exact{sharegroup="${GROUP}"} 1`);
       // A queue is not a consumer group: none of kafka_exporter's series name it.
       expect(metrics).not.toContain(`consumergroup="${GROUP}"`);
       const listed = JSON.parse((await get(port, '/api/v1/groups')).body) as { groups: { group: string }[]; shareGroups: { group: string; lag: number }[] };
       expect(listed.groups.map((g) => g.group)).not.toContain(GROUP);
-      expect(listed.shareGroups).toEqual([expect.objectContaining({ group: GROUP, lag: PARTITIONS * PER_PARTITION - READ, partitionCount: PARTITIONS })]);
+      expect(listed.shareGroups).toEqual([expect.objectContaining({ group: GROUP, lag: lagSum, partitionCount: PARTITIONS })]);
       const detail = JSON.parse((await get(port, `/api/v1/sharegroups/${GROUP}`)).body) as { group: { partitions: unknown[] } };
       expect(detail.group.partitions).toHaveLength(PARTITIONS);
       expect((await get(port, '/api/v1/sharegroups/nope')).status).toBe(404);

@@ -12,7 +12,7 @@ import { describeShareGroupOffsetsV0, describeShareGroupOffsetsV1, KafkaCluster,
  */
 const TOPIC = 'share-orders';
 const GROUP = 'share-readers';
-const PER_PARTITION = 50;
+const PER_PARTITION = 1_000;
 const PARTITIONS = 4;
 const READ = 60;
 
@@ -42,7 +42,8 @@ describe('share-group admin APIs on Kafka 4.4.0', () => {
 
   it('describes the share group: its state and, once the consumer left, no members', async () => {
     const { groups } = await shareGroupDescribe.async(connection, [GROUP, 'no-such-share-group']);
-    const [group, missing] = groups;
+    const group = groups.find((g) => g.groupId === GROUP);
+    const missing = groups.find((g) => g.groupId === 'no-such-share-group');
     expect(group).toMatchObject({ groupId: GROUP, errorCode: 0, groupState: 'Empty', members: [] });
     // An unknown id is answered per group, not by failing the request.
     expect(missing?.errorCode).toBe(69);
@@ -56,12 +57,15 @@ describe('share-group admin APIs on Kafka 4.4.0', () => {
     const ours = (group?.topics ?? []).flatMap((topic) =>
       topic.partitions.map((p) => ({ topic: topic.topicName, partition: p.partition, startOffset: Number(p.startOffset), lag: Number(p.lag) })),
     );
+    // The tool prints - where the broker has no number (-1 on the wire).
     const expected = truth.map((row) => ({ topic: row.topic, partition: row.partition, startOffset: row.startOffset ?? -1, lag: row.lag ?? -1 }));
     const byPartition = (a: { partition: number }, b: { partition: number }) => a.partition - b.partition;
     process.stderr.write(`[share-protocol] kafka-share-groups: ${JSON.stringify(expected)}\n[share-protocol] lagscale: ${JSON.stringify(ours)}\n`);
     expect(ours.sort(byPartition)).toEqual(expected.sort(byPartition));
-    // Every record read was acknowledged (ACCEPT) when the consumer left: what remains is the lag.
-    expect(ours.reduce((sum, p) => sum + p.lag, 0)).toBe(PARTITIONS * PER_PARTITION - READ);
+    // The console consumer accepts every record its polls delivered (printed or not) when it leaves: some waited.
+    const sum = ours.reduce((total, p) => total + Math.max(0, p.lag), 0);
+    expect(sum).toBeGreaterThan(0);
+    expect(sum).toBeLessThanOrEqual(PARTITIONS * PER_PARTITION - READ);
   });
 
   it('reads the same start offsets without lag from v0 (a 4.1 broker answers only that)', async () => {
@@ -82,7 +86,13 @@ describe('share-group admin APIs on Kafka 4.4.0', () => {
         expect(observation.groups.map((g) => g.group)).not.toContain(GROUP);
         const snapshot = new LagEvaluator().evaluate(observation);
         const share = snapshot.shareGroups?.find((g) => g.group === GROUP);
-        expect(share).toMatchObject({ state: 'Empty', members: 0, lag: PARTITIONS * PER_PARTITION - READ, lagExact: true });
+        // A share-partition the consumer never fetched from has no state (the tool prints -): its lag is unknown, not 0.
+        expect(share).toMatchObject({
+          state: 'Empty',
+          members: 0,
+          lag: truth.reduce((total, row) => total + (row.lag ?? 0), 0),
+          lagExact: truth.every((row) => row.lag !== null),
+        });
         expect(share?.partitions.map((p) => ({ topic: p.topic, partition: p.partition, startOffset: p.startOffset, lag: p.lag }))).toEqual(
           truth
             .map((row) => ({ topic: row.topic, partition: row.partition, startOffset: row.startOffset, lag: row.lag }))
