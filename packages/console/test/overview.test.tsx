@@ -54,3 +54,56 @@ test('the overview says so when no group is watched', async () => {
   render(<App connect={fakeEventStream().connect} />);
   expect(await screen.findByText('No consumer groups yet')).toBeTruthy();
 });
+
+test('the overview lists share groups beside the consumer groups, an upper-bound lag marked as such', async () => {
+  mockApi({
+    'GET /api/v1/groups': {
+      body: {
+        ...groupsResponse([groupSummary()]),
+        shareGroups: [
+          {
+            group: 'validation-queue',
+            state: 'Stable',
+            members: 24,
+            status: 'OK',
+            statusReason: 'all partitions OK',
+            lag: 5400,
+            lagExact: true,
+            timeLagSeconds: 2.5,
+            produceRate: 900,
+            acknowledgeRate: 1200,
+            topics: ['validation.requests'],
+            partitionCount: 8,
+          },
+          {
+            group: 'old-broker-queue',
+            state: 'Empty',
+            members: 0,
+            status: 'STOP',
+            statusReason: 'no acknowledgements for 50s',
+            lag: 300,
+            lagExact: false,
+            timeLagSeconds: null,
+            produceRate: null,
+            acknowledgeRate: null,
+            topics: ['t'],
+            partitionCount: 2,
+          },
+        ],
+      },
+    },
+    'GET /api/v1/autoscaler': { status: 404, body: { error: 'autoscaler_not_running', message: 'no autoscaler' } },
+  });
+  render(<App connect={fakeEventStream().connect} />);
+  const queue = await screen.findByTestId('share-group-row-validation-queue');
+  expect(within(queue).getByTestId('lag').textContent).toBe('5,400');
+  // 24 members on 8 partitions: share groups are not capped by the partition count.
+  expect(within(queue).getByTestId('members').textContent).toBe('24');
+  expect(within(queue).getByTestId('acknowledge-rate').textContent).toContain('1,200/s');
+  const old = screen.getByTestId('share-group-row-old-broker-queue');
+  expect(within(old).getByTestId('lag').textContent).toBe('≤ 300');
+  expect(within(old).getByTestId('status').textContent).toContain('STOP');
+  // The consumer groups' table is still there, and does not list the queues.
+  expect(screen.getByTestId('group-row-orders-validator')).toBeTruthy();
+  expect(within(screen.getByTestId('groups-table')).queryByText('validation-queue')).toBeNull();
+});

@@ -64,10 +64,31 @@ export interface CollectionError {
   readonly message: string;
 }
 
+/** A share group (KIP-932, Kafka 4.2+ queues) as `GET /api/v1/groups` lists it. */
+export interface ShareGroupSummary {
+  readonly group: string;
+  readonly state: string;
+  readonly members: number;
+  readonly status: LagStatus;
+  readonly statusReason: string;
+  /** Records not yet acknowledged, summed over the known share-partitions. */
+  readonly lag: number;
+  /** False when some partition's lag is unknown or only an upper bound (a broker that does not count it). */
+  readonly lagExact: boolean;
+  readonly timeLagSeconds: number | null;
+  readonly produceRate: number | null;
+  readonly acknowledgeRate: number | null;
+  readonly topics: readonly string[];
+  readonly partitionCount: number;
+  readonly error?: string;
+}
+
 export interface GroupsResponse {
   /** ISO time of the collection. */
   readonly time: string;
   readonly groups: readonly GroupSummary[];
+  /** Absent from servers before share groups were read. */
+  readonly shareGroups?: readonly ShareGroupSummary[];
   readonly errors: readonly CollectionError[];
 }
 

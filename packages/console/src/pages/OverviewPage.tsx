@@ -1,5 +1,5 @@
 import { useLive } from '../api/live';
-import type { AutoscalerState, GroupSummary } from '../api/types';
+import type { AutoscalerState, GroupSummary, ShareGroupSummary } from '../api/types';
 import { type Column, DataTable } from '../components/DataTable';
 import { EmptyState, ErrorMessage, Loading, StatusBadge } from '../components/Feedback';
 import { formatCount, formatDateTime, formatLag, formatRate, formatSeconds } from '../lib/format';
@@ -44,6 +44,18 @@ export function OverviewPage() {
     { header: 'Partitions', cell: (group) => formatCount(group.partitionCount), numeric: true },
   ];
 
+  const shareColumns: Column<ShareGroupSummary>[] = [
+    { header: 'Share group', cell: (group) => group.group, testId: 'share-group' },
+    { header: 'Status', cell: (group) => <StatusBadge status={group.status} reason={group.statusReason} />, testId: 'status' },
+    { header: 'Lag', cell: (group) => formatShareLag(group), numeric: true, testId: 'lag' },
+    { header: 'Time lag', cell: (group) => formatSeconds(group.timeLagSeconds), numeric: true, testId: 'time-lag' },
+    { header: 'Acknowledge rate', cell: (group) => formatRate(group.acknowledgeRate), numeric: true, testId: 'acknowledge-rate' },
+    { header: 'Produce rate', cell: (group) => formatRate(group.produceRate), numeric: true, testId: 'produce-rate' },
+    { header: 'Members', cell: (group) => formatCount(group.members), numeric: true, testId: 'members' },
+    { header: 'Partitions', cell: (group) => formatCount(group.partitionCount), numeric: true },
+  ];
+  const shareGroups = groups?.shareGroups ?? [];
+
   return (
     <section aria-labelledby="overview-title">
       <div className="page-head">
@@ -74,6 +86,21 @@ export function OverviewPage() {
               </EmptyState>
             }
           />
+          {shareGroups.length > 0 ? (
+            <>
+              <h2>Share groups</h2>
+              <p className="muted">Queues (Kafka 4.2+): members take records one by one and may outnumber the partitions.</p>
+              <DataTable
+                caption="Share groups with their lag"
+                testId="share-groups-table"
+                columns={shareColumns}
+                rows={shareGroups}
+                rowKey={(group) => group.group}
+                rowTestId={(group) => `share-group-row-${group.group}`}
+                empty={null}
+              />
+            </>
+          ) : null}
           {groups.errors.length > 0 ? (
             <div className="warning" role="status">
               <p>
@@ -92,4 +119,9 @@ export function OverviewPage() {
       )}
     </section>
   );
+}
+
+/** A share group's lag: `≤ n` when some partition's count is only an upper bound or unknown (never shown as exact). */
+export function formatShareLag(group: Pick<ShareGroupSummary, 'lag' | 'lagExact'>): string {
+  return group.lagExact ? formatLag(group.lag) : `≤ ${formatLag(group.lag)}`;
 }
