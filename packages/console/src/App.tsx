@@ -12,6 +12,7 @@ import { OverviewPage } from './pages/OverviewPage';
 import { ResultPage } from './pages/ResultPage';
 import { RuleSetEditorPage } from './pages/RuleSetEditorPage';
 import { RuleSetsPage } from './pages/RuleSetsPage';
+import { ShareGroupPage } from './pages/ShareGroupPage';
 import { Link, matchPath, useLocation } from './router';
 
 interface Route {
@@ -22,6 +23,7 @@ interface Route {
 const ROUTES: readonly Route[] = [
   { pattern: '/', render: () => <OverviewPage /> },
   { pattern: '/groups/:group', render: (params) => <GroupPage group={params.group ?? ''} /> },
+  { pattern: '/sharegroups/:group', render: (params) => <ShareGroupPage group={params.group ?? ''} /> },
   { pattern: '/autoscaler', render: () => <AutoscalerPage /> },
   { pattern: '/rulesets', render: () => <RuleSetsPage /> },
   { pattern: '/rulesets/new', render: () => <RuleSetEditorPage name={null} /> },

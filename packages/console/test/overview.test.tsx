@@ -107,3 +107,53 @@ test('the overview lists share groups beside the consumer groups, an upper-bound
   expect(screen.getByTestId('group-row-orders-validator')).toBeTruthy();
   expect(within(screen.getByTestId('groups-table')).queryByText('validation-queue')).toBeNull();
 });
+
+test('a share group has a page of its own: its share-partitions, an upper bound marked', async () => {
+  const partition = (overrides: Record<string, unknown>) => ({
+    topic: 'validation.requests',
+    partition: 0,
+    startOffset: 1000,
+    logEndOffset: 1500,
+    lag: 420,
+    lagMode: 'exact',
+    timeLagSeconds: 3.5,
+    timeLagMode: 'estimate',
+    produceRate: 50,
+    acknowledgeRate: 60,
+    status: 'OK',
+    statusReason: 'consumer is keeping up',
+    ...overrides,
+  });
+  mockApi({
+    'GET /api/v1/groups': { body: groupsResponse([]) },
+    'GET /api/v1/autoscaler': { status: 404, body: { error: 'autoscaler_not_running', message: 'no autoscaler' } },
+    'GET /api/v1/sharegroups/validation-queue': {
+      body: {
+        time: '2026-11-25T10:00:00.000Z',
+        group: {
+          group: 'validation-queue',
+          state: 'Stable',
+          members: 12,
+          status: 'OK',
+          statusReason: 'all partitions OK',
+          lag: 470,
+          lagExact: false,
+          timeLagSeconds: 3.5,
+          produceRate: 50,
+          acknowledgeRate: 60,
+          topics: ['validation.requests'],
+          partitions: [partition({}), partition({ partition: 1, startOffset: 90, logEndOffset: 140, lag: 50, lagMode: 'upper_bound' })],
+        },
+      },
+    },
+  });
+  window.location.hash = '#/sharegroups/validation-queue';
+  render(<App connect={fakeEventStream().connect} />);
+  expect((await screen.findByTestId('share-group-lag')).textContent).toBe('≤ 470');
+  const first = screen.getByTestId('share-partition-row-validation.requests-0');
+  expect(within(first).getByTestId('partition-lag').textContent).toBe('420');
+  expect(within(first).getByTestId('start-offset').textContent).toBe('1,000');
+  const second = screen.getByTestId('share-partition-row-validation.requests-1');
+  expect(within(second).getByTestId('partition-lag').textContent).toBe('≤ 50');
+  window.location.hash = '';
+});

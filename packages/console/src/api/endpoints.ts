@@ -15,6 +15,7 @@ import type {
   ResultPage,
   RuleSetCheck,
   RuleSetListing,
+  ShareGroupDetailResponse,
   StoredRuleSet,
   ValidationResult,
 } from './types';
@@ -25,6 +26,7 @@ const segment = encodeURIComponent;
 export const api = {
   groups: (signal?: AbortSignal) => apiRequest<GroupsResponse>('/groups', { signal }),
   group: (group: string, signal?: AbortSignal) => apiRequest<GroupDetailResponse>(`/groups/${segment(group)}`, { signal }),
+  shareGroup: (group: string, signal?: AbortSignal) => apiRequest<ShareGroupDetailResponse>(`/sharegroups/${segment(group)}`, { signal }),
   history: (group: string, signal?: AbortSignal) => apiRequest<HistoryResponse>(`/history${buildQuery({ group })}`, { signal }),
 
   autoscaler: (signal?: AbortSignal) => apiRequest<AutoscalerState>('/autoscaler', { signal }),

@@ -83,6 +83,29 @@ export interface ShareGroupSummary {
   readonly error?: string;
 }
 
+export interface SharePartitionLag {
+  readonly topic: string;
+  readonly partition: number;
+  /** Null while the share-partition has no state (no member fetched from it). */
+  readonly startOffset: number | null;
+  readonly logEndOffset: number | null;
+  readonly lag: number | null;
+  /** `exact`: the broker's count; `upper_bound`: end − start, from a broker that does not count. */
+  readonly lagMode: 'exact' | 'upper_bound' | null;
+  readonly timeLagSeconds: number | null;
+  readonly timeLagMode: 'estimate' | 'exact' | null;
+  readonly produceRate: number | null;
+  readonly acknowledgeRate: number | null;
+  readonly status: LagStatus;
+  readonly statusReason: string;
+  readonly error?: string;
+}
+
+export interface ShareGroupDetailResponse {
+  readonly time: string;
+  readonly group: Omit<ShareGroupSummary, 'partitionCount'> & { readonly partitions: readonly SharePartitionLag[] };
+}
+
 export interface GroupsResponse {
   /** ISO time of the collection. */
   readonly time: string;

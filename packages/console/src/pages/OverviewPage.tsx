@@ -45,7 +45,14 @@ export function OverviewPage() {
   ];
 
   const shareColumns: Column<ShareGroupSummary>[] = [
-    { header: 'Share group', cell: (group) => group.group, testId: 'share-group' },
+    {
+      header: 'Share group',
+      cell: (group) => (
+        <Link to={pathOf('sharegroups', group.group)} data-testid="share-group-link">
+          {group.group}
+        </Link>
+      ),
+    },
     { header: 'Status', cell: (group) => <StatusBadge status={group.status} reason={group.statusReason} />, testId: 'status' },
     { header: 'Lag', cell: (group) => formatShareLag(group), numeric: true, testId: 'lag' },
     { header: 'Time lag', cell: (group) => formatSeconds(group.timeLagSeconds), numeric: true, testId: 'time-lag' },
