@@ -130,7 +130,16 @@ describe('ScaledConsumer with a prometheus source', () => {
         await waitFor(`${expected} replicas for a queue depth of ${value}`, async () => (await replicas()) === expected, 60_000, 250);
         steps.push(`${value} -> ${expected} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       }
-      const status = (await read('queue')).status;
+      // The status is written after the scale (one write at a time per resource): wait for it to follow.
+      const status = await waitFor(
+        'the status to follow the scale to 1',
+        async () => {
+          const current = (await read('queue')).status;
+          return current?.desiredReplicas === 1 ? current : null;
+        },
+        20_000,
+        250,
+      );
       expect(status?.lastDecision?.policy).toBe('prometheus');
       expect(status?.desiredReplicas).toBe(1);
       const runtime = controller.runtimes().get(`${namespace}/queue`);
