@@ -7,6 +7,7 @@ import { freePorts } from '@lagscale/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitOffsets, createTopic, produce, type RunningConsumer, startConsumer, waitFor } from '../../test-support/kafka.js';
 import { type RunningPrometheus, startPrometheus } from '../../test-support/prometheus.js';
+import { consumeShared, setGroupConfig } from '../../test-support/share-groups-command.js';
 import { dashboardQueries } from '../grafana/dashboard.js';
 
 const RULES = new URL('../prometheus/alerts.yaml', import.meta.url);
@@ -153,9 +154,28 @@ describe('Prometheus scraping the stack, with the alert rules and the dashboard'
       500,
     );
 
+    // A share group (the stack's broker is Kafka 4.4.0), so the share-group panels have a queue to
+    // show: Kafka's console share consumer reads the one record of a new topic, then records arrive
+    // that nobody acknowledges. They are produced once lagscale watches the topic, so their age is
+    // known (records older than the first look at a topic have no time in its offset/time table).
+    const kafka = stack.kafka as NonNullable<LocalStack['kafka']>;
+    const bootstrap = kafka.brokers[0] as string;
+    await createTopic([...kafka.brokers], 'dashboard-share', 1);
+    await produce([...kafka.brokers], { topic: 'dashboard-share', perPartition: { 0: 1 } });
+    await setGroupConfig(kafka.libDir, bootstrap, 'dashboard-queue', 'share.auto.offset.reset=earliest');
+    await consumeShared(kafka.libDir, bootstrap, { topic: 'dashboard-share', group: 'dashboard-queue', maxMessages: 1 });
+    await waitFor(
+      'the stack to watch the share group',
+      async () => ((await (await fetch(`${stack.url}/api/v1/groups`)).json()) as { shareGroups?: unknown[] }).shareGroups?.length,
+      30_000,
+      500,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await produce([...kafka.brokers], { topic: 'dashboard-share', perPartition: { 0: 500 } });
+
     const queries = dashboardQueries().map((q) => ({
       ...q,
-      promql: q.expr.replaceAll('$consumergroup', '.+').replaceAll('$__rate_interval', '1m'),
+      promql: q.expr.replaceAll('$consumergroup', '.+').replaceAll('$sharegroup', '.+').replaceAll('$__rate_interval', '1m'),
     }));
     expect(queries.length).toBeGreaterThan(15);
     // As Grafana asks: a range query over the time the test ran, each must return series.

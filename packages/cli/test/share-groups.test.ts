@@ -1,20 +1,20 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { LagSnapshot } from '@lagscale/core';
-import { KafkaCluster } from '@lagscale/kafka';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, produce } from '../../../test-support/kafka.js';
 import { consumeShared, describeShareGroupOffsets, type SharePartitionRow, setGroupConfig } from '../../../test-support/share-groups-command.js';
 import { get } from '../../exporter/test/http-client.js';
 import { listening, main, spawnCli } from './cli-process.js';
 
 /**
- * Share groups (Kafka 4.4.0) through the command line: `lagscale lag` lists them beside consumer
+ * Share groups (the test broker, Kafka 4.4.0) through the command line: `lagscale lag` lists them beside consumer
  * groups with the numbers `kafka-share-groups --describe --offsets` prints, and `lagscale
  * exporter` exports them as lagscale_sharegroup_* series.
  */
-const TOPIC = 'cli-share-orders';
-const GROUP = 'cli-share-readers';
+const runId = `clishare${Date.now().toString(36)}`;
+const TOPIC = `${runId}-orders`;
+const GROUP = `${runId}-readers`;
 // One partition: the console consumer then initialises every share-partition it reads (others would stay without state).
 const PARTITIONS = 1;
 const PER_PARTITION = 1_000;
@@ -22,14 +22,12 @@ const READ = 25;
 const run = promisify(execFile);
 
 describe('share groups in lagscale lag and lagscale exporter', () => {
-  let cluster: KafkaCluster;
-  let bootstrap: string;
+  const cluster = { brokers: inject('kafkaBrokers'), libDir: inject('kafkaLibDir') };
+  const bootstrap = cluster.brokers[0] as string;
   let truth: SharePartitionRow[];
   let lagSum: number;
 
   beforeAll(async () => {
-    cluster = await KafkaCluster.start({ nodes: 1, version: '4.4.0', heapMb: 512 });
-    bootstrap = cluster.brokers[0] as string;
     await createTopic(cluster.brokers, TOPIC, PARTITIONS);
     await produce(cluster.brokers, { topic: TOPIC, perPartition: Object.fromEntries(Array.from({ length: PARTITIONS }, (_, p) => [p, PER_PARTITION])) });
     await setGroupConfig(cluster.libDir, bootstrap, GROUP, 'share.auto.offset.reset=earliest');
@@ -40,10 +38,6 @@ describe('share groups in lagscale lag and lagscale exporter', () => {
     expect(lagSum).toBeGreaterThan(0);
     expect(lagSum).toBeLessThanOrEqual(PARTITIONS * PER_PARTITION - READ);
   }, 240_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-  });
 
   it('lagscale lag --all-groups shows the share group with the tool’s start offsets and lag', async () => {
     const { stdout } = await run(process.execPath, [main, 'lag', '--all-groups', '-b', bootstrap, '--json'], { env: { ...process.env, KAFKA_BROKERS: '' } });
@@ -65,7 +59,7 @@ describe('share groups in lagscale lag and lagscale exporter', () => {
     try {
       const port = await listening(exporter, 'the exporter');
       let metrics = '';
-      for (let i = 0; i < 50 && !metrics.includes('lagscale_sharegroup_lag{'); i++) {
+      for (let i = 0; i < 50 && !metrics.includes(`lagscale_sharegroup_lag{sharegroup="${GROUP}"`); i++) {
         metrics = (await get(port, '/metrics')).body;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
@@ -80,7 +74,7 @@ describe('share groups in lagscale lag and lagscale exporter', () => {
       expect(metrics).not.toContain(`consumergroup="${GROUP}"`);
       const listed = JSON.parse((await get(port, '/api/v1/groups')).body) as { groups: { group: string }[]; shareGroups: { group: string; lag: number }[] };
       expect(listed.groups.map((g) => g.group)).not.toContain(GROUP);
-      expect(listed.shareGroups).toEqual([expect.objectContaining({ group: GROUP, lag: lagSum, partitionCount: PARTITIONS })]);
+      expect(listed.shareGroups).toContainEqual(expect.objectContaining({ group: GROUP, lag: lagSum, partitionCount: PARTITIONS }));
       const detail = JSON.parse((await get(port, `/api/v1/sharegroups/${GROUP}`)).body) as { group: { partitions: unknown[] } };
       expect(detail.group.partitions).toHaveLength(PARTITIONS);
       expect((await get(port, '/api/v1/sharegroups/nope')).status).toBe(404);

@@ -1,29 +1,28 @@
 import { LagEvaluator } from '@lagscale/core';
 import { Connection } from '@platformatic/kafka';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, produce } from '../../../test-support/kafka.js';
 import { consumeShared, describeShareGroupOffsets, setGroupConfig } from '../../../test-support/share-groups-command.js';
-import { describeShareGroupOffsetsV0, describeShareGroupOffsetsV1, KafkaCluster, OffsetCollector, shareGroupDescribe } from '../src/index.js';
+import { describeShareGroupOffsetsV0, describeShareGroupOffsetsV1, OffsetCollector, shareGroupDescribe } from '../src/index.js';
 
 /**
- * ShareGroupDescribe and DescribeShareGroupOffsets (v0 and v1) against a real Kafka 4.4.0 broker,
+ * ShareGroupDescribe and DescribeShareGroupOffsets (v0 and v1) against the test broker (Kafka 4.4.0),
  * with a share group that Kafka's own console share consumer read from; Kafka's own
  * `kafka-share-groups --describe --offsets` is the truth for start offsets and lag.
  */
-const TOPIC = 'share-orders';
-const GROUP = 'share-readers';
+const run = `share${Date.now().toString(36)}`;
+const TOPIC = `${run}-orders`;
+const GROUP = `${run}-readers`;
 const PER_PARTITION = 1_000;
 const PARTITIONS = 4;
 const READ = 60;
 
 describe('share-group admin APIs on Kafka 4.4.0', () => {
-  let cluster: KafkaCluster;
+  const cluster = { brokers: inject('kafkaBrokers'), libDir: inject('kafkaLibDir') };
+  const bootstrap = cluster.brokers[0] as string;
   let connection: Connection;
-  let bootstrap: string;
 
   beforeAll(async () => {
-    cluster = await KafkaCluster.start({ nodes: 1, version: '4.4.0', heapMb: 512 });
-    bootstrap = cluster.brokers[0] as string;
     await createTopic(cluster.brokers, TOPIC, PARTITIONS);
     await produce(cluster.brokers, { topic: TOPIC, perPartition: Object.fromEntries(Array.from({ length: PARTITIONS }, (_, p) => [p, PER_PARTITION])) });
     // Without it a share group starts at the end: it would see none of the records produced above.
@@ -37,7 +36,6 @@ describe('share-group admin APIs on Kafka 4.4.0', () => {
 
   afterAll(async () => {
     await connection?.close().catch(() => {});
-    await cluster?.stop();
   });
 
   it('describes the share group: its state and, once the consumer left, no members', async () => {

@@ -17,7 +17,7 @@ export function registerKafkaCommand(program: Command): void {
     .command('start')
     .description('start 1 or 3 brokers on loopback and keep them running until Ctrl-C')
     .addOption(new Option('-n, --nodes <count>', 'number of broker+controller nodes').choices(['1', '3']).default('1'))
-    .option('--kafka-version <version>', `Apache Kafka version (default ${DEFAULT_KAFKA_VERSION}; 4.4.0 for share groups, 3.9.1 also work)`)
+    .option('--kafka-version <version>', `Apache Kafka version (default ${DEFAULT_KAFKA_VERSION}, share groups on; 4.1.1 and 3.9.1 also work)`)
     .option('--data-dir <dir>', 'keep data here across runs (default: temporary)')
     .option('-p, --port <port>', 'plaintext port of the first node (default: any free port)')
     .option('--secure', 'also open SASL_SSL (SCRAM/PLAIN) and SSL (client certificate) listeners')

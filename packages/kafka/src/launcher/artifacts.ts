@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Kafka versions the launcher knows how to configure. Others are tried with the 4.x layout. */
-export const DEFAULT_KAFKA_VERSION = '4.1.1';
-export const SUPPORTED_KAFKA_VERSIONS = ['4.1.1', '4.4.0', '3.9.1'] as const;
+export const DEFAULT_KAFKA_VERSION = '4.4.0';
+export const SUPPORTED_KAFKA_VERSIONS = ['4.4.0', '4.1.1', '3.9.1'] as const;
 
 export function defaultCacheDir(): string {
   return process.env.LAGSCALE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lagscale');

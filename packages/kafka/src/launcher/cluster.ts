@@ -12,7 +12,7 @@ import { DEFAULT_KAFKA_VERSION, isKafka3, resolveKafkaJars } from './artifacts.j
 import { makeTestCertificates, type TestCertificates } from './certificates.js';
 
 export interface KafkaLaunchOptions {
-  /** Apache Kafka version, e.g. 4.1.1 (default) or 3.9.1. */
+  /** Apache Kafka version, e.g. 4.4.0 (default: share groups on), 4.1.1 or 3.9.1. */
   readonly version?: string;
   /** 1 (default) or 3 combined broker+controller nodes. */
   readonly nodes?: 1 | 3;
