@@ -26,13 +26,25 @@ export function formatRate(rate: number | null): string {
 
 const dash = (value: number | null | undefined): string => (value === null || value === undefined ? '-' : String(value));
 
-export function formatGroup(group: GroupLag): string {
+/** `Consumer group 'x' (Stable, 2 members): lag 12, time lag 1.0s, consume 3/s, produce 4/s, status OK`. */
+function headline(kind: string, group: GroupLag | ShareGroupLag, lag: string, progress: string): string {
   const members = `${group.members} member${group.members === 1 ? '' : 's'}`;
+  return (
+    `${kind} '${group.group}' (${group.state}, ${members}): lag ${lag}, time lag ${formatSeconds(group.timeLagSeconds)}, ` +
+    `${progress}, produce ${formatRate(group.produceRate)}/s, status ${group.status}` +
+    (group.status === 'OK' ? '' : ` (${group.statusReason})`)
+  );
+}
+
+/** The table, then the partitions whose offsets could not be read, each with why. */
+function withProblems(head: string, body: string, partitions: readonly { topic: string; partition: number; error?: string }[]): string {
+  const problems = partitions.filter((p) => p.error !== undefined).map((p) => `  ${p.topic}[${p.partition}]: ${p.error}`);
+  return [head, '', body, ...(problems.length > 0 ? ['', 'unavailable partitions:', ...problems] : [])].join('\n');
+}
+
+export function formatGroup(group: GroupLag): string {
   const lag = group.lagComplete ? String(group.lag) : `>=${group.lag} (some partitions unknown)`;
-  const head =
-    `Consumer group '${group.group}' (${group.state}, ${members}): lag ${lag}, time lag ${formatSeconds(group.timeLagSeconds)}, ` +
-    `consume ${formatRate(group.consumeRate)}/s, produce ${formatRate(group.produceRate)}/s, status ${group.status}` +
-    (group.status === 'OK' ? '' : ` (${group.statusReason})`);
+  const head = headline('Consumer group', group, lag, `consume ${formatRate(group.consumeRate)}/s`);
   if (group.error) return `${head}\n  error: ${group.error}`;
   const rows = group.partitions.map((p) => [
     group.group,
@@ -67,8 +79,7 @@ export function formatGroup(group: GroupLag): string {
     ],
     rows,
   );
-  const problems = group.partitions.filter((p) => p.error !== undefined).map((p) => `  ${p.topic}[${p.partition}]: ${p.error}`);
-  return [head, '', body, ...(problems.length > 0 ? ['', 'unavailable partitions:', ...problems] : [])].join('\n');
+  return withProblems(head, body, group.partitions);
 }
 
 /**
@@ -77,12 +88,8 @@ export function formatGroup(group: GroupLag): string {
  * an upper bound, `<=N`.
  */
 export function formatShareGroup(group: ShareGroupLag): string {
-  const members = `${group.members} member${group.members === 1 ? '' : 's'}`;
   const lag = group.lagExact ? String(group.lag) : `<=${group.lag} (some partitions an upper bound or unknown)`;
-  const head =
-    `Share group '${group.group}' (${group.state}, ${members}): lag ${lag}, time lag ${formatSeconds(group.timeLagSeconds)}, ` +
-    `acknowledge ${formatRate(group.acknowledgeRate)}/s, produce ${formatRate(group.produceRate)}/s, status ${group.status}` +
-    (group.status === 'OK' ? '' : ` (${group.statusReason})`);
+  const head = headline('Share group', group, lag, `acknowledge ${formatRate(group.acknowledgeRate)}/s`);
   if (group.error) return `${head}\n  error: ${group.error}`;
   const rows = group.partitions.map((p) => [
     group.group,
@@ -97,8 +104,7 @@ export function formatShareGroup(group: ShareGroupLag): string {
     p.status,
   ]);
   const body = table(['GROUP', 'TOPIC', 'PARTITION', 'START-OFFSET', 'LOG-END-OFFSET', 'LAG', 'TIME-LAG', 'ACK/S', 'PRODUCE/S', 'STATUS'], rows);
-  const problems = group.partitions.filter((p) => p.error !== undefined).map((p) => `  ${p.topic}[${p.partition}]: ${p.error}`);
-  return [head, '', body, ...(problems.length > 0 ? ['', 'unavailable partitions:', ...problems] : [])].join('\n');
+  return withProblems(head, body, group.partitions);
 }
 
 export function formatSnapshot(snapshot: LagSnapshot): string {

@@ -179,57 +179,47 @@ export function registerLagRoutes(app: FastifyInstance, options: LagRoutesOption
     return groupsResponse(latest);
   });
 
-  app.get<{ Params: { group: string } }>(
+  const groupDetail = <G extends { group: string }>(
+    path: string,
+    kind: { name: string; code: string },
+    groupsOf: (snapshot: LagSnapshot) => readonly G[],
+    answer: (snapshot: LagSnapshot, group: G) => object,
+  ) =>
+    app.get<{ Params: { group: string } }>(
+      path,
+      {
+        schema: {
+          params: { type: 'object', properties: { group: { type: 'string', minLength: 1, maxLength: 249 } }, required: ['group'] },
+          response: { 404: errorBody, 503: errorBody },
+        },
+      },
+      async (request, reply) => {
+        const latest = monitor.latest;
+        if (!latest) {
+          reply.code(503);
+          return { error: 'not_ready', message: 'no lag collection has completed yet; retry in a few seconds' };
+        }
+        const groups = groupsOf(latest);
+        const group = groups.find((g) => g.group === request.params.group);
+        if (group) return answer(latest, group);
+        reply.code(404);
+        const known = groups.map((g) => g.group);
+        return {
+          error: kind.code,
+          message: `${kind.name} "${request.params.group}" is not watched or does not exist; watched ${kind.name}s: ${known.length > 0 ? known.join(', ') : '(none)'}`,
+        };
+      },
+    );
+  groupDetail(
     '/api/v1/groups/:group',
-    {
-      schema: {
-        params: { type: 'object', properties: { group: { type: 'string', minLength: 1, maxLength: 249 } }, required: ['group'] },
-        response: { 404: errorBody, 503: errorBody },
-      },
-    },
-    async (request, reply) => {
-      const latest = monitor.latest;
-      if (!latest) {
-        reply.code(503);
-        return { error: 'not_ready', message: 'no lag collection has completed yet; retry in a few seconds' };
-      }
-      const group = latest.groups.find((g) => g.group === request.params.group);
-      if (!group) {
-        reply.code(404);
-        const known = latest.groups.map((g) => g.group);
-        return {
-          error: 'group_not_found',
-          message: `consumer group "${request.params.group}" is not watched or does not exist; watched groups: ${known.length > 0 ? known.join(', ') : '(none)'}`,
-        };
-      }
-      return { time: new Date(latest.time).toISOString(), group, history: monitor.history(group.group) };
-    },
+    { name: 'consumer group', code: 'group_not_found' },
+    (snapshot) => snapshot.groups,
+    (snapshot, group) => ({ time: new Date(snapshot.time).toISOString(), group, history: monitor.history(group.group) }),
   );
-
-  app.get<{ Params: { group: string } }>(
+  groupDetail(
     '/api/v1/sharegroups/:group',
-    {
-      schema: {
-        params: { type: 'object', properties: { group: { type: 'string', minLength: 1, maxLength: 249 } }, required: ['group'] },
-        response: { 404: errorBody, 503: errorBody },
-      },
-    },
-    async (request, reply) => {
-      const latest = monitor.latest;
-      if (!latest) {
-        reply.code(503);
-        return { error: 'not_ready', message: 'no lag collection has completed yet; retry in a few seconds' };
-      }
-      const group = latest.shareGroups?.find((g) => g.group === request.params.group);
-      if (!group) {
-        reply.code(404);
-        const known = (latest.shareGroups ?? []).map((g) => g.group);
-        return {
-          error: 'share_group_not_found',
-          message: `share group "${request.params.group}" is not watched or does not exist; watched share groups: ${known.length > 0 ? known.join(', ') : '(none)'}`,
-        };
-      }
-      return { time: new Date(latest.time).toISOString(), group };
-    },
+    { name: 'share group', code: 'share_group_not_found' },
+    (snapshot) => snapshot.shareGroups ?? [],
+    (snapshot, group) => ({ time: new Date(snapshot.time).toISOString(), group }),
   );
 }

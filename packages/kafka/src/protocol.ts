@@ -135,6 +135,26 @@ export function readAssignment(r: Reader): { topicName: string; partitions: numb
   return topics;
 }
 
+/** The request of the KIP-848 / KIP-932 describe APIs: group ids, and no authorized operations. */
+export function describeGroupsRequest(groupIds: string[]): Writer {
+  return Writer.create()
+    .appendArray(groupIds, (w, id) => w.appendString(id), true, false)
+    .appendBoolean(false)
+    .appendTaggedFields();
+}
+
+/** The head of one described group (KIP-848 / KIP-932): error, id, state; epochs and assignor skipped. */
+export function readGroupHead(g: Reader): { errorCode: number; errorMessage: string | null; groupId: string; groupState: string } {
+  const errorCode = g.readInt16();
+  const errorMessage = g.readNullableString();
+  const groupId = g.readString();
+  const groupState = g.readString();
+  g.readInt32(); // group epoch
+  g.readInt32(); // assignment epoch
+  g.readString(); // assignor
+  return { errorCode, errorMessage, groupId, groupState };
+}
+
 /**
  * ConsumerGroupDescribe v0 (API key 69, KIP-848), written here because the client's own parser
  * reads `subscribed_topic_names` as one string instead of an array and fails on real responses.
@@ -142,21 +162,11 @@ export function readAssignment(r: Reader): { topicName: string; partitions: numb
 export const consumerGroupDescribe = createAPI<[groupIds: string[]], { groups: ConsumerGroupDescription[] }>(
   69,
   0,
-  (groupIds: string[]) =>
-    Writer.create()
-      .appendArray(groupIds, (w, id) => w.appendString(id), true, false)
-      .appendBoolean(false)
-      .appendTaggedFields(),
+  describeGroupsRequest,
   (_correlationId, _apiKey, _apiVersion, reader) => {
     reader.readInt32(); // throttle time
     const groups = reader.readArray((g) => {
-      const errorCode = g.readInt16();
-      g.readNullableString();
-      const groupId = g.readString();
-      const groupState = g.readString();
-      g.readInt32(); // group epoch
-      g.readInt32(); // assignment epoch
-      g.readString(); // assignor
+      const { errorCode, groupId, groupState } = readGroupHead(g);
       const members = g.readArray((m) => {
         const memberId = m.readString();
         const instanceId = m.readNullableString();

@@ -5,7 +5,7 @@
  */
 import { createAPI, type Reader, Writer } from '@platformatic/kafka';
 import './protocol-fix.js';
-import { readAssignment } from './protocol.js';
+import { describeGroupsRequest, readAssignment, readGroupHead } from './protocol.js';
 
 export interface ShareGroupDescription {
   readonly groupId: string;
@@ -26,21 +26,11 @@ export interface ShareGroupDescription {
 export const shareGroupDescribe = createAPI<[groupIds: string[]], { groups: ShareGroupDescription[] }>(
   77,
   1,
-  (groupIds: string[]) =>
-    Writer.create()
-      .appendArray(groupIds, (w, id) => w.appendString(id), true, false)
-      .appendBoolean(false)
-      .appendTaggedFields(),
+  describeGroupsRequest,
   (_correlationId, _apiKey, _apiVersion, reader) => {
     reader.readInt32(); // throttle time
     const groups = reader.readArray((g) => {
-      const errorCode = g.readInt16();
-      const errorMessage = g.readNullableString();
-      const groupId = g.readString();
-      const groupState = g.readString();
-      g.readInt32(); // group epoch
-      g.readInt32(); // assignment epoch
-      g.readString(); // assignor
+      const { errorCode, errorMessage, groupId, groupState } = readGroupHead(g);
       const members = g.readArray((m) => {
         const memberId = m.readString();
         m.readNullableString(); // rack

@@ -5,6 +5,7 @@ import type { HistoryPoint, PartitionLag } from '../api/types';
 import { type Column, DataTable } from '../components/DataTable';
 import { EmptyState, ErrorMessage, Loading, StatusBadge } from '../components/Feedback';
 import { LineChart } from '../components/LineChart';
+import { TimeLagCell } from '../components/TimeLagCell';
 import { useResource } from '../hooks/use-resource';
 import { formatCount, formatLag, formatRate, formatSeconds, formatSecondsShort } from '../lib/format';
 import { mergePoints } from '../lib/series';
@@ -19,17 +20,7 @@ const PARTITION_COLUMNS: readonly Column<PartitionLag>[] = [
   {
     header: 'Time lag',
     numeric: true,
-    cell: (partition) => (
-      <>
-        {formatSeconds(partition.timeLagSeconds)}
-        {partition.timeLagMode === 'estimate' ? (
-          <span className="muted" title="interpolated from the offset/time table">
-            {' '}
-            est.
-          </span>
-        ) : null}
-      </>
-    ),
+    cell: (partition) => <TimeLagCell seconds={partition.timeLagSeconds} mode={partition.timeLagMode} />,
   },
   { header: 'Consume rate', cell: (partition) => formatRate(partition.consumeRate), numeric: true },
   { header: 'Status', cell: (partition) => <StatusBadge status={partition.status} reason={partition.statusReason} /> },

@@ -3,6 +3,7 @@ import { useLive } from '../api/live';
 import type { SharePartitionLag } from '../api/types';
 import { type Column, DataTable } from '../components/DataTable';
 import { EmptyState, ErrorMessage, Loading, StatusBadge } from '../components/Feedback';
+import { TimeLagCell } from '../components/TimeLagCell';
 import { useResource } from '../hooks/use-resource';
 import { formatCount, formatLag, formatRate, formatSeconds } from '../lib/format';
 import { Link } from '../router';
@@ -27,17 +28,7 @@ const PARTITION_COLUMNS: readonly Column<SharePartitionLag>[] = [
   {
     header: 'Time lag',
     numeric: true,
-    cell: (partition) => (
-      <>
-        {formatSeconds(partition.timeLagSeconds)}
-        {partition.timeLagMode === 'estimate' ? (
-          <span className="muted" title="interpolated from the offset/time table">
-            {' '}
-            est.
-          </span>
-        ) : null}
-      </>
-    ),
+    cell: (partition) => <TimeLagCell seconds={partition.timeLagSeconds} mode={partition.timeLagMode} />,
   },
   { header: 'Acknowledge rate', cell: (partition) => formatRate(partition.acknowledgeRate), numeric: true },
   { header: 'Produce rate', cell: (partition) => formatRate(partition.produceRate), numeric: true },
