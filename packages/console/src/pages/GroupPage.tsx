@@ -5,6 +5,7 @@ import type { HistoryPoint, PartitionLag } from '../api/types';
 import { type Column, DataTable } from '../components/DataTable';
 import { EmptyState, ErrorMessage, Loading, StatusBadge } from '../components/Feedback';
 import { LineChart } from '../components/LineChart';
+import { StatList } from '../components/StatList';
 import { TimeLagCell } from '../components/TimeLagCell';
 import { useResource } from '../hooks/use-resource';
 import { formatCount, formatLag, formatRate, formatSeconds, formatSecondsShort } from '../lib/format';
@@ -78,24 +79,14 @@ export function GroupPage({ group }: { readonly group: string }) {
       </div>
       {detail.error ? <ErrorMessage error={detail.error} title="Could not load the group" /> : null}
       {summary ? (
-        <dl className="stats">
-          <div>
-            <dt>Lag</dt>
-            <dd data-testid="group-lag">{formatLag(summary.lag, summary.lagComplete)}</dd>
-          </div>
-          <div>
-            <dt>Time lag</dt>
-            <dd>{formatSeconds(summary.timeLagSeconds)}</dd>
-          </div>
-          <div>
-            <dt>Consume rate</dt>
-            <dd>{formatRate(summary.consumeRate)}</dd>
-          </div>
-          <div>
-            <dt>Produce rate</dt>
-            <dd>{formatRate(summary.produceRate)}</dd>
-          </div>
-        </dl>
+        <StatList
+          stats={[
+            { label: 'Lag', value: formatLag(summary.lag, summary.lagComplete), testId: 'group-lag' },
+            { label: 'Time lag', value: formatSeconds(summary.timeLagSeconds) },
+            { label: 'Consume rate', value: formatRate(summary.consumeRate) },
+            { label: 'Produce rate', value: formatRate(summary.produceRate) },
+          ]}
+        />
       ) : null}
 
       <h2>Over the last 30 minutes</h2>

@@ -3,6 +3,7 @@ import { useLive } from '../api/live';
 import type { SharePartitionLag } from '../api/types';
 import { type Column, DataTable } from '../components/DataTable';
 import { EmptyState, ErrorMessage, Loading, StatusBadge } from '../components/Feedback';
+import { StatList } from '../components/StatList';
 import { TimeLagCell } from '../components/TimeLagCell';
 import { useResource } from '../hooks/use-resource';
 import { formatCount, formatLag, formatRate, formatSeconds } from '../lib/format';
@@ -56,24 +57,14 @@ export function ShareGroupPage({ group }: { readonly group: string }) {
       </div>
       {detail.error ? <ErrorMessage error={detail.error} title="Could not load the share group" /> : null}
       {summary ? (
-        <dl className="stats">
-          <div>
-            <dt>Lag</dt>
-            <dd data-testid="share-group-lag">{formatShareLag(summary)}</dd>
-          </div>
-          <div>
-            <dt>Time lag</dt>
-            <dd>{formatSeconds(summary.timeLagSeconds)}</dd>
-          </div>
-          <div>
-            <dt>Acknowledge rate</dt>
-            <dd>{formatRate(summary.acknowledgeRate)}</dd>
-          </div>
-          <div>
-            <dt>Produce rate</dt>
-            <dd>{formatRate(summary.produceRate)}</dd>
-          </div>
-        </dl>
+        <StatList
+          stats={[
+            { label: 'Lag', value: formatShareLag(summary), testId: 'share-group-lag' },
+            { label: 'Time lag', value: formatSeconds(summary.timeLagSeconds) },
+            { label: 'Acknowledge rate', value: formatRate(summary.acknowledgeRate) },
+            { label: 'Produce rate', value: formatRate(summary.produceRate) },
+          ]}
+        />
       ) : null}
       <h2>Share-partitions</h2>
       {summary ? (
