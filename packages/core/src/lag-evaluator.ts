@@ -3,7 +3,7 @@ import { OffsetTimeTable } from './offset-time-table.js';
 import { SmoothedRate } from './rate.js';
 import { type PartitionView, ShareLagEvaluator } from './share-lag.js';
 import type { GroupLag, IsolationLevel, LagSnapshot, OffsetResetPolicy, PartitionLag, PartitionOwner, TopicOffsets } from './snapshot.js';
-import { evaluatePartitionStatus, type Status, StatusWindow, worstStatus } from './status.js';
+import { evaluatePartitionStatus, groupStatus, StatusWindow } from './status.js';
 
 export interface LagEvaluatorOptions {
   /** Observations per status window (Burrow's "intervals"). Default 10. */
@@ -216,16 +216,7 @@ export class LagEvaluator {
       if (p.produceRate !== null) produceRate = (produceRate ?? 0) + p.produceRate;
       if (p.consumeRate !== null) consumeRate = (consumeRate ?? 0) + p.consumeRate;
     }
-    const worst: Status = group.error !== undefined ? 'ERR' : worstStatus(partitions.map((p) => p.status));
-    const worstPartition = worst === 'OK' ? undefined : partitions.find((p) => p.status === worst);
-    const statusReason =
-      group.error !== undefined
-        ? group.error
-        : worstPartition !== undefined
-          ? `${worstPartition.topic}[${worstPartition.partition}]: ${worstPartition.statusReason}`
-          : partitions.length === 0
-            ? 'no committed offsets and no assignments'
-            : 'all partitions OK';
+    const { status: worst, reason: statusReason } = groupStatus(partitions, group.error, 'no committed offsets and no assignments');
     return {
       group: group.group,
       state: group.state,

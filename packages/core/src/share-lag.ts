@@ -2,7 +2,7 @@ import type { ShareGroupObservation, SharePartitionObservation } from './observa
 import type { OffsetTimeTable } from './offset-time-table.js';
 import { SmoothedRate } from './rate.js';
 import type { ShareGroupLag, SharePartitionLag } from './snapshot.js';
-import { evaluatePartitionStatus, type Status, StatusWindow, worstStatus } from './status.js';
+import { evaluatePartitionStatus, groupStatus, StatusWindow } from './status.js';
 
 /** What the lag evaluator knows of one topic partition this cycle (its log and its offset/time table). */
 export interface PartitionView {
@@ -66,15 +66,7 @@ export class ShareLagEvaluator {
       if (p.produceRate !== null) produceRate = (produceRate ?? 0) + p.produceRate;
       if (p.acknowledgeRate !== null) acknowledgeRate = (acknowledgeRate ?? 0) + p.acknowledgeRate;
     }
-    const worst: Status = group.error !== undefined ? 'ERR' : worstStatus(partitions.map((p) => p.status));
-    const worstPartition = worst === 'OK' ? undefined : partitions.find((p) => p.status === worst);
-    const statusReason =
-      group.error ??
-      (worstPartition !== undefined
-        ? `${worstPartition.topic}[${worstPartition.partition}]: ${worstPartition.statusReason}`
-        : partitions.length === 0
-          ? 'no share-partition state yet'
-          : 'all partitions OK');
+    const { status: worst, reason: statusReason } = groupStatus(partitions, group.error, 'no share-partition state yet');
     return {
       group: group.group,
       state: group.state,

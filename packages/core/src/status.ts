@@ -183,3 +183,19 @@ export function evaluatePartitionStatus(input: StatusInput): StatusResult {
   }
   return KEEPING_UP;
 }
+
+/**
+ * A group's status and its reason: ERR with the group's error, else its worst partition's status
+ * (the first such partition names the reason), `whenEmpty` without partitions, else all OK.
+ */
+export function groupStatus(
+  partitions: readonly { readonly topic: string; readonly partition: number; readonly status: Status; readonly statusReason: string }[],
+  error: string | undefined,
+  whenEmpty: string,
+): StatusResult {
+  if (error !== undefined) return { status: 'ERR', reason: error };
+  const worst = worstStatus(partitions.map((p) => p.status));
+  const worstPartition = worst === 'OK' ? undefined : partitions.find((p) => p.status === worst);
+  if (worstPartition !== undefined) return { status: worst, reason: `${worstPartition.topic}[${worstPartition.partition}]: ${worstPartition.statusReason}` };
+  return { status: worst, reason: partitions.length === 0 ? whenEmpty : 'all partitions OK' };
+}

@@ -64,14 +64,8 @@ export async function readShareGroups(ids: readonly string[], requests: ShareGro
 }
 
 async function readOffsets(ids: readonly string[], requests: ShareGroupRequests): Promise<{ response: { groups: ShareGroupOffsets[] }; v0: boolean }> {
-  if (!requests.offsetsV0) {
-    try {
-      return { response: await requests.send((c) => callTolerant(describeShareGroupOffsetsV1, c, [...ids])), v0: false };
-    } catch (error) {
-      // A Kafka 4.1 broker does not take v1 and closes the connection or answers an error: ask v0.
-      if (!/unsupported|version|closed|ECONNRESET/i.test((error as Error).message)) throw error;
-    }
-  }
+  // Which version the broker takes is known from its ApiVersions (the collector asks first).
+  if (!requests.offsetsV0) return { response: await requests.send((c) => callTolerant(describeShareGroupOffsetsV1, c, [...ids])), v0: false };
   return { response: await requests.send((c) => callTolerant(describeShareGroupOffsetsV0, c, [...ids])), v0: true };
 }
 
