@@ -24,10 +24,17 @@
  * μ is learned online: committed-offset growth per consumer over a cycle measures μ only when the
  * consumers had work the whole time (every partition lagging at both ends) and the membership did
  * not change around it (a rebalance pauses consumption). Otherwise the growth is just λ, which says
- * only that μ is at least that much. Until `minSamples` busy cycles were seen the prior is used.
+ * only that μ is at least that much. Until `minSamples` busy cycles were seen the prior is used. *
+ * A share group (KIP-932, `ScalingInput.groupKind` share) is not bound to partitions: any count up
+ * to the group's maximum size (`group.share.max.size`) is usable, each member carries a full μ, and
+ * a member joining or leaving pauses nobody (no rebalance in the forecast). μ is learned from
+ * acknowledgements per member, the group counting as busy when, at both ends, more records than
+ * members waited on share-partitions whose start offset moved. Records redelivered are not lag to
+ * scale on: the backlog is dated as if it were the newest records (`shareBacklogAge`), not by the
+ * start offset a poison record holds back, and a scale-in no worse than holding is taken.
  */
 import { type ConfigObject, joinPath, readInteger, readObject, rejectUnknownKeys } from './config-reader.js';
-import { type PolicyRecommendation, ScalingConfigError, type ScalingInput, type ScalingPolicy } from './types.js';
+import { DEFAULT_SHARE_GROUP_MAX_SIZE, type PolicyRecommendation, ScalingConfigError, type ScalingInput, type ScalingPolicy } from './types.js';
 
 export interface RatePolicyConfig {
   /** Drain the backlog within this many seconds. Null: derived from the time-lag SLO. */
@@ -86,7 +93,14 @@ const ARRIVAL_HISTORY_POINTS = 64;
 interface RateObservation {
   readonly time: number;
   readonly activeConsumers: number;
-  readonly partitions: ReadonlyMap<string, { readonly committed: number | null; readonly logEnd: number | null }>;
+  readonly partitions: ReadonlyMap<string, PartitionOffsets>;
+}
+
+interface PartitionOffsets {
+  readonly committed: number | null;
+  readonly logEnd: number | null;
+  /** Share groups: the share-partition start offset. */
+  readonly start?: number | null;
 }
 
 const KEYS = [
@@ -296,8 +310,15 @@ export function serviceRateOf(state: RatePolicyState, config: RatePolicyConfig):
 
 /** Folds one cycle's offsets into the state: μ samples, idle throughput, λ from log ends. */
 function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolicyState): RatePolicyState {
-  const partitions = new Map<string, { committed: number | null; logEnd: number | null }>();
-  for (const p of input.partitions) partitions.set(key(p.topic, p.partition), { committed: p.committedOffset, logEnd: p.logEndOffset });
+  const share = input.groupKind === 'share';
+  const partitions = new Map<string, PartitionOffsets>();
+  for (const p of input.partitions) {
+    partitions.set(key(p.topic, p.partition), {
+      committed: p.committedOffset,
+      logEnd: p.logEndOffset,
+      ...(share ? { start: p.startOffset ?? null } : {}),
+    });
+  }
   const current: RateObservation = { time: input.time, activeConsumers: input.activeConsumers, partitions };
   const last = state.last;
   const next = { ...state, last: current, consumersBefore: last?.activeConsumers ?? null };
@@ -310,6 +331,9 @@ function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolic
   let logEndKnown = 0;
   let busy = partitions.size > 0;
   let rewound = false;
+  // Share groups: records waiting at both ends on share-partitions whose start offset moved.
+  let workBefore = 0;
+  let workNow = 0;
   for (const [k, now] of partitions) {
     const before = last.partitions.get(k);
     if (before === undefined) {
@@ -321,7 +345,9 @@ function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolic
       logEndKnown++;
     }
     if (now.committed === null || before.committed === null) {
-      busy = false; // nobody commits here: not every consumer can have been working
+      // Nobody commits here: not every consumer can have been working. A share-partition without
+      // state only means no member fetched there yet; the members work wherever records are.
+      if (!share) busy = false;
       continue;
     }
     if (now.committed < before.committed) {
@@ -331,8 +357,21 @@ function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolic
     committedGrowth += now.committed - before.committed;
     const lagBefore = before.logEnd === null ? null : before.logEnd - before.committed;
     const lagNow = now.logEnd === null ? null : now.logEnd - now.committed;
+    if (share) {
+      // A start offset that did not move holds records being redelivered or held: no work more
+      // members could share, so a poison record never passes for a busy group (and never lowers μ).
+      const moved = now.start !== null && now.start !== undefined && before.start !== null && before.start !== undefined && now.start > before.start;
+      if (moved && lagBefore !== null && lagNow !== null) {
+        workBefore += Math.max(0, lagBefore);
+        workNow += Math.max(0, lagNow);
+      }
+      continue;
+    }
     if (lagBefore === null || lagNow === null || lagBefore <= 0 || lagNow <= 0) busy = false;
   }
+  // A share group's members take records from any partition: it was busy when, at both ends,
+  // records waited for every member (more than one each) on share-partitions that were being worked.
+  if (share) busy = input.activeConsumers > 0 && workBefore > input.activeConsumers && workNow > input.activeConsumers;
   const arrivalRate = logEndKnown > 0 ? logEndGrowth / seconds : state.arrivalRate;
   const sustainedHalfLife = config.arrivalHalfLifeSeconds ?? config.timeLagSloSeconds ?? config.targetDrainSeconds ?? DEFAULT_TARGET_DRAIN_SECONDS;
   const latest = input.produceRate ?? arrivalRate;
@@ -343,7 +382,8 @@ function observe(input: ScalingInput, config: RatePolicyConfig, state: RatePolic
         ? latest
         : state.sustainedArrivalRate + (1 - 0.5 ** (seconds / sustainedHalfLife)) * (latest - state.sustainedArrivalRate);
 
-  const consumers = Math.min(input.activeConsumers, partitions.size);
+  // Consumer-group members beyond the partitions sit idle; a share group's all work.
+  const consumers = share ? input.activeConsumers : Math.min(input.activeConsumers, partitions.size);
   const stableMembers = input.activeConsumers === last.activeConsumers && state.consumersBefore === last.activeConsumers;
   let { learnedServiceRate, busySamples, idleThroughput } = state;
   if (!rewound && stableMembers && consumers > 0) {
@@ -390,11 +430,48 @@ function backlogProfileOf(history: readonly ArrivalPoint[], time: number, backlo
   return points.length >= 2 ? points : undefined;
 }
 
+/**
+ * A share group's backlog dated as if its records were the newest: the age of the record
+ * `backlog` places behind the group's log end, from the arrival history (linear between cycles),
+ * never older than `oldest`, the age of the oldest record not acknowledged. A record redelivered
+ * keeps its share-partition's start offset, and `oldest`, old while the rest is acknowledged; the
+ * count of what waits, dated from the arrivals, is what more members could work through. Beyond
+ * the history the arrivals go on at λ; with nothing arriving nothing is known but `oldest`.
+ * Members take records from every partition, so the group's total is the right scale.
+ */
+export function shareBacklogAge(history: readonly ArrivalPoint[], time: number, backlog: number, lambda: number, oldest: number | null): number {
+  if (backlog <= 0) return 0;
+  const now = history[history.length - 1];
+  let age: number | null = null;
+  if (now !== undefined && now.time === time) {
+    const head = now.logEnd - backlog;
+    for (let i = history.length - 2; i >= 0; i--) {
+      const point = history[i] as ArrivalPoint;
+      if (point.logEnd > head) continue;
+      // The record at `head` arrived between this cycle and the next, whose log end passed it.
+      const next = history[i + 1] as ArrivalPoint;
+      const arrived = point.time + ((head - point.logEnd) / (next.logEnd - point.logEnd)) * (next.time - point.time);
+      age = (time - arrived) / 1000;
+      break;
+    }
+    if (age === null) {
+      const first = history[0] as ArrivalPoint;
+      age = lambda > 0 ? (time - first.time) / 1000 + (first.logEnd - head) / lambda : null;
+    }
+  } else if (lambda > 0) {
+    age = backlog / lambda;
+  }
+  if (age === null) return oldest ?? 0;
+  return oldest === null ? age : Math.min(age, oldest);
+}
+
 /** One candidate replica count, forecast. */
 interface Assessment {
   readonly replicas: number;
   readonly pass: boolean;
   readonly peak: number | null;
+  /** It keeps up and drains in time: only the SLO forecast (`peak`) can have failed it. */
+  readonly keepsUp: boolean;
   readonly text: string;
 }
 
@@ -425,11 +502,20 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
     return { recommendation, state };
   }
   const slo = config.timeLagSloSeconds;
-  const timeLag = input.timeLagSeconds ?? (backlog > 0 && lambda > 0 ? backlog / lambda : 0);
+  // A share group's members are not bound to partitions: none sits idle for want of one, the
+  // broker's group.share.max.size caps them, and a member joining or leaving pauses nobody.
+  const share = input.groupKind === 'share';
+  const maxGroupSize = input.maxGroupSize ?? DEFAULT_SHARE_GROUP_MAX_SIZE;
+  const rebalanceSeconds = share ? 0 : config.rebalanceSeconds;
+  const usable = (consumersNeeded: number): number =>
+    share ? Math.min(maxGroupSize, Math.max(0, Math.ceil(consumersNeeded - 1e-9))) : usableConsumers(consumersNeeded, partitions);
+  const timeLag = share
+    ? shareBacklogAge(state.arrivalHistory ?? [], input.time, backlog, lambda, input.timeLagSeconds)
+    : (input.timeLagSeconds ?? (backlog > 0 && lambda > 0 ? backlog / lambda : 0));
   const active = backlog > 0 || lambda > 0;
 
   const interval = state.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
-  const reaction = interval + config.startupSeconds + config.rebalanceSeconds;
+  const reaction = interval + config.startupSeconds + rebalanceSeconds;
   const horizon = config.forecastHorizonSeconds ?? reaction;
   // The formula: drain within the configured time, or within what is left of the SLO's budget (no
   // sooner than the group can be resized: asking for faster only buys replicas that come too late).
@@ -438,12 +524,17 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   const perReplica = mu * config.utilisation;
   const required = lambda + backlog / drainSeconds;
   const needed = Math.ceil(required / perReplica - 1e-9);
-  const formula = partitions > 0 ? usableConsumers(required / perReplica, partitions) : needed;
+  const formula = share ? usable(required / perReplica) : partitions > 0 ? usableConsumers(required / perReplica, partitions) : needed;
 
   const lambdaText = lambdaKnown === null ? 'λ unknown (0)' : `λ ${round(lambda)}/s`;
   const drainText = Number.isFinite(drainSeconds) ? `${round(drainSeconds)} s` : '∞';
   let arithmetic = `ceil((${lambdaText} + backlog ${backlog} / drain ${drainText}) / (μ ${round(mu, 2)}/s × ${config.utilisation})) = ceil(${round(required)} / ${round(perReplica, 2)}) = ${needed}`;
-  if (partitions > 0 && formula !== needed) {
+  if (share) {
+    arithmetic +=
+      formula < needed
+        ? `; share group: at most ${maxGroupSize} members (group.share.max.size) -> ${formula}`
+        : `; share group: members are not bound to the ${partitions} partitions, no partition cap`;
+  } else if (partitions > 0 && formula !== needed) {
     arithmetic +=
       formula === partitions && needed >= partitions
         ? `; ${partitions} partitions: at most ${partitions} consumers can work`
@@ -454,10 +545,10 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   // with arrivals at λ / utilisation: the burst the utilisation headroom is meant for.
   const sustained = state.sustainedArrivalRate ?? lambda;
   const burst = Math.max(lambda, sustained) / config.utilisation;
-  const members = Math.min(input.activeConsumers, Math.max(partitions, 1));
-  const capacityOf = (replicas: number): number => effectiveConsumers(replicas, partitions) * mu;
+  const members = share ? input.activeConsumers : Math.min(input.activeConsumers, Math.max(partitions, 1));
+  const capacityOf = (replicas: number): number => (share ? Math.min(replicas, maxGroupSize) : effectiveConsumers(replicas, partitions)) * mu;
   // Room left under the SLO for the rebalance a later scale-up will cause.
-  const sloTarget = slo === null ? null : slo - config.rebalanceSeconds;
+  const sloTarget = slo === null ? null : slo - rebalanceSeconds;
   // A count below the sustained λ lets the backlog grow. It is allowed while its forecast stays a
   // whole reaction time (interval + start-up + rebalance) below the SLO: time lag grows at most one
   // second per second whatever arrives, so a surprise seen at the next cycle is met by replicas that
@@ -476,12 +567,12 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
       replicas > members
         ? [
             { seconds: config.startupSeconds, capacity: capacityOf(members) },
-            { seconds: config.rebalanceSeconds, capacity: 0 },
+            { seconds: rebalanceSeconds, capacity: 0 },
             { seconds: Number.POSITIVE_INFINITY, capacity },
           ]
         : replicas < members
           ? [
-              { seconds: config.rebalanceSeconds, capacity: 0 },
+              { seconds: rebalanceSeconds, capacity: 0 },
               { seconds: Number.POSITIVE_INFINITY, capacity },
             ]
           : [{ seconds: Number.POSITIVE_INFINITY, capacity }];
@@ -502,7 +593,7 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
       peak = forecast.peakTimeLagSeconds;
       const ok = peak <= sloTarget + 1e-9;
       pass &&= ok;
-      text += `, peak time lag ${round(peak)} s ${ok ? '<=' : '>'} ${round(sloTarget)} s (SLO ${round(slo as number)} - rebalance ${round(config.rebalanceSeconds)})`;
+      text += `, peak time lag ${round(peak)} s ${ok ? '<=' : '>'} ${round(sloTarget)} s (SLO ${round(slo as number)} - rebalance ${round(rebalanceSeconds)})`;
     } else if (spends && deficitTarget !== null) {
       const forecast = forecastTimeLag({ backlog, timeLagSeconds: timeLag, ...dated, arrivalRate: steady, phases, horizonSeconds: deficitHorizon });
       peak = forecast.peakTimeLagSeconds;
@@ -510,17 +601,18 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
       pass &&= ok;
       text += `, spending the SLO: peak time lag over ${round(deficitHorizon)} s at ${round(steady)}/s ${round(peak)} s ${ok ? '<=' : '>'} ${round(deficitTarget)} s (SLO ${round(slo as number)} - reaction ${round(reaction)})`;
     }
+    let drains = true;
     if (keepsUp && config.targetDrainSeconds !== null && (backlog > 0 || replicas !== members)) {
       const drain = forecastTimeLag({ backlog, timeLagSeconds: timeLag, ...dated, arrivalRate: lambda, phases, horizonSeconds: config.targetDrainSeconds });
-      const ok = drain.backlogAtHorizon <= 1e-6;
-      pass &&= ok;
-      text += `, ${ok ? 'caught up' : `${Math.round(drain.backlogAtHorizon)} records still behind`} after ${round(config.targetDrainSeconds)} s`;
+      drains = drain.backlogAtHorizon <= 1e-6;
+      pass &&= drains;
+      text += `, ${drains ? 'caught up' : `${Math.round(drain.backlogAtHorizon)} records still behind`} after ${round(config.targetDrainSeconds)} s`;
     }
-    return { replicas, pass, peak, text };
+    return { replicas, pass, peak, keepsUp: keepsUp && drains, text };
   };
   const usableBetween = (from: number, to: number): number[] => {
     const counts: number[] = [];
-    for (let n = Math.max(0, from); n <= to; n++) if (partitions === 0 || usableConsumers(n, partitions) === n) counts.push(n);
+    for (let n = Math.max(0, from); n <= to; n++) if (share ? n <= maxGroupSize : partitions === 0 || usableConsumers(n, partitions) === n) counts.push(n);
     return counts;
   };
 
@@ -534,7 +626,7 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
   if (slo !== null && partitions > 0) {
     // The SLO's slack may carry the burst instead of idle headroom: the smallest count (from the one
     // that keeps up with the sustained λ) whose forecast stays inside the SLO, below `current` too.
-    const floor = active ? (deficitTarget === null ? Math.max(1, usableConsumers(sustained / mu, partitions)) : 1) : 0;
+    const floor = active ? (deficitTarget === null ? Math.max(1, usable(sustained / mu)) : 1) : 0;
     for (const n of usableBetween(floor, formula - 1)) {
       const assessment = assess(n);
       if (assessment.pass) {
@@ -552,16 +644,30 @@ function recommend(input: ScalingInput, config: RatePolicyConfig, previous: Rate
     // Scale in only as far as the forecast says is safe; otherwise hold at the smallest safe count.
     let verdict = '';
     replicas = current;
+    // A share group holds its members only where holding helps: a count that keeps up with a
+    // forecast no worse than the current count's is safe, though both break the SLO. Their peak is
+    // then the age the backlog has now, which more members cannot lower (a record redelivered).
+    const holding = share ? assess(Math.min(current, maxGroupSize)) : null;
+    let noWorse = false;
     for (const n of usableBetween(formula, current - 1)) {
       const assessment = assess(n);
       if (verdict === '') verdict = assessment.text;
-      if (assessment.pass) {
+      noWorse =
+        !assessment.pass &&
+        holding !== null &&
+        holding.keepsUp &&
+        assessment.keepsUp &&
+        assessment.peak !== null &&
+        holding.peak !== null &&
+        assessment.peak <= holding.peak + 1e-9;
+      if (assessment.pass || noWorse) {
         chosen = assessment;
         replicas = n;
         break;
       }
     }
-    arithmetic += `; scale-in ${current}->${formula}, ${forecastText}: ${chosen === null ? `${verdict}: unsafe, hold ${current}` : `${chosen.text}: safe -> ${replicas}`}`;
+    const safe = noWorse && holding !== null ? `no worse than holding ${current} (peak ${round(holding.peak ?? 0)} s)` : 'safe';
+    arithmetic += `; scale-in ${current}->${formula}, ${forecastText}: ${chosen === null ? `${verdict}: unsafe, hold ${current}` : `${chosen.text}: ${safe} -> ${replicas}`}`;
     if (replicas !== formula) {
       reason =
         replicas === current

@@ -4,11 +4,22 @@
  * (pkg/controller/podautoscaler/replica_calculator.go, GetExternalPerPodMetricReplicas).
  * Same offsets and same replica count in, same desired replicas out as KEDA + HPA; behavior
  * (stabilization, rate limits, min/max, idle, activation) is applied afterwards by `applyBehavior`.
+ *
+ * A share group (KIP-932) keeps KEDA's arithmetic without the partition cap: its members are not
+ * bound to partitions, so the cap is the group's maximum size (`group.share.max.size`), and
+ * limitToPartitionsWithLag and ensureEvenDistributionOfPartitions do not apply.
  */
 
 import type { OffsetResetPolicy } from '../snapshot.js';
 import { type ConfigObject, checkInteger, joinPath, readBoolean, readChoice, readInteger, readNumber, readObject, rejectUnknownKeys } from './config-reader.js';
-import { type PolicyRecommendation, ScalingConfigError, type ScalingInput, type ScalingPartition, type ScalingPolicy } from './types.js';
+import {
+  DEFAULT_SHARE_GROUP_MAX_SIZE,
+  type PolicyRecommendation,
+  ScalingConfigError,
+  type ScalingInput,
+  type ScalingPartition,
+  type ScalingPolicy,
+} from './types.js';
 
 /** HPA's tolerance around a usage ratio of 1 (controller flag, default 0.1; per direction since Kubernetes 1.33). */
 export interface HpaTolerance {
@@ -225,8 +236,10 @@ export interface KedaLagResult {
   readonly partitionsWithLag: number;
   readonly invalidOffsetPartitions: number;
   readonly persistentLagPartitions: number;
-  /** Replicas the metric may ask for at most (partitions, or partitions with lag); null when no cap applies. */
+  /** Replicas the metric may ask for at most (partitions, or partitions with lag; a share group's maximum size); null when no cap applies. */
   readonly upperBound: number | null;
+  /** True for a share group: the cap is the group's maximum size, never the partitions. */
+  readonly shareGroup: boolean;
   readonly capped: boolean;
   /** Divisor of the partition count chosen by ensureEvenDistributionOfPartitions; null when off. */
   readonly evenDistributionFactor: number | null;
@@ -326,7 +339,17 @@ export function computeKedaLag(input: ScalingInput, config: ThresholdPolicyConfi
   let upperBound: number | null = null;
   let capped = false;
   let evenDistributionFactor: number | null = null;
-  if (!config.allowIdleConsumers || config.limitToPartitionsWithLag || config.ensureEvenDistributionOfPartitions) {
+  const shareGroup = input.groupKind === 'share';
+  if (shareGroup) {
+    // A share group's members are not bound to partitions (8 partitions can feed 40 members), so
+    // the partition cap, limitToPartitionsWithLag and even distribution do not apply; the broker
+    // admits at most group.share.max.size members. The same integer division as KEDA's cap.
+    upperBound = input.maxGroupSize ?? DEFAULT_SHARE_GROUP_MAX_SIZE;
+    if (Math.trunc(metric / config.lagThreshold) > upperBound) {
+      metric = upperBound * config.lagThreshold;
+      capped = true;
+    }
+  } else if (!config.allowIdleConsumers || config.limitToPartitionsWithLag || config.ensureEvenDistributionOfPartitions) {
     // No more consumers than partitions (or partitions with lag): extra ones would sit idle. Every
     // measured partition counts, those without a committed offset included.
     upperBound = partitions.length;
@@ -353,6 +376,7 @@ export function computeKedaLag(input: ScalingInput, config: ThresholdPolicyConfi
     invalidOffsetPartitions,
     persistentLagPartitions,
     upperBound,
+    shareGroup,
     capped,
     evenDistributionFactor,
     // KEDA's activity: lag including persistent lag strictly above activationLagThreshold.
@@ -443,10 +467,15 @@ function recommendThreshold(
   if (lag.evenDistributionFactor !== null) {
     metricText += `, even distribution over ${lag.partitions} partitions: factor ${lag.evenDistributionFactor} x ${target} = ${lag.evenDistributionFactor * target}`;
   }
-  if (lag.capped) {
-    const what = config.limitToPartitionsWithLag ? 'partitions with lag' : 'partitions';
-    metricText += ` capped at ${lag.upperBound} ${what} x ${target} = ${lag.metric}`;
+  const capWhat = lag.shareGroup ? "members (the share group's maximum size)" : config.limitToPartitionsWithLag ? 'partitions with lag' : 'partitions';
+  if (lag.shareGroup) {
+    const ignored = [
+      config.limitToPartitionsWithLag ? 'limitToPartitionsWithLag' : null,
+      config.ensureEvenDistributionOfPartitions ? 'ensureEvenDistributionOfPartitions' : null,
+    ].filter((name) => name !== null);
+    metricText += `, share group: no partition cap (members are not bound to ${lag.partitions} partitions${ignored.length > 0 ? `; ${ignored.join(' and ')} do not apply` : ''})`;
   }
+  if (lag.capped) metricText += ` capped at ${lag.upperBound} ${capWhat} x ${target} = ${lag.metric}`;
   const ceil = Math.max(0, Math.ceil(lag.metric / target));
   let arithmetic = byValue
     ? `${metricText}; metricType Value: usage ratio ${lag.metric} / ${target} = ${fmt(lag.metric / target)}`
@@ -475,7 +504,7 @@ function recommendThreshold(
       reason = `lag ${lag.metric} is within tolerance ${tolerance} of ${target} per replica at ${current} replicas: keep ${current}`;
     } else {
       reason = `lag ${lag.metric} at ${target} per replica needs ${hpa.replicas} replicas`;
-      if (lag.capped) reason += ` (capped at ${lag.upperBound} ${config.limitToPartitionsWithLag ? 'partitions with lag' : 'partitions'})`;
+      if (lag.capped) reason += ` (capped at ${lag.upperBound} ${capWhat})`;
     }
     if (!lag.active) reason += `; inactive (${activity})`;
   }
@@ -497,6 +526,7 @@ function recommendThreshold(
       invalidOffsetPartitions: lag.invalidOffsetPartitions,
       persistentLagPartitions: lag.persistentLagPartitions,
       upperBound: lag.upperBound,
+      groupKind: lag.shareGroup ? 'share' : 'consumer',
       capped: lag.capped,
       evenDistributionFactor: lag.evenDistributionFactor,
       usageRatio: Number.isFinite(hpa.usageRatio) ? hpa.usageRatio : null,

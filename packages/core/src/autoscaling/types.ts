@@ -3,11 +3,28 @@
  * so the same code decides live, in `lagscale policy eval`, and in the simulator.
  */
 
-/** What a scaling policy sees of one consumer group at one instant. */
+/**
+ * `consumer`: a consumer group (classic or KIP-848), each partition owned by one member, so more
+ * members than partitions sit idle. `share`: a share group (KIP-932), whose members take records
+ * one by one from any partition, so nothing caps them but the group's maximum size.
+ */
+export type GroupKind = 'consumer' | 'share';
+
+/** The broker's default `group.share.max.size`: most members a share group admits. */
+export const DEFAULT_SHARE_GROUP_MAX_SIZE = 200;
+
+/** What a scaling policy sees of one consumer or share group at one instant. */
 export interface ScalingInput {
   /** Milliseconds since the epoch (simulated time in the simulator). */
   readonly time: number;
   readonly group: string;
+  /** Absent: `consumer`. */
+  readonly groupKind?: GroupKind;
+  /**
+   * Share groups: the most members the broker admits (`group.share.max.size`), the cap that
+   * replaces the partition count. Absent or null: DEFAULT_SHARE_GROUP_MAX_SIZE.
+   */
+  readonly maxGroupSize?: number | null;
   /** Replicas the target runs now. */
   readonly currentReplicas: number;
   /**
@@ -19,22 +36,36 @@ export interface ScalingInput {
   readonly partitions: readonly ScalingPartition[];
   /** Records/s arriving in the group's partitions (log-end growth, smoothed); null until known. */
   readonly produceRate: number | null;
-  /** Records/s the group commits (committed-offset growth, smoothed); null until known. */
+  /** Records/s the group commits (committed-offset growth, smoothed), or a share group acknowledges; null until known. */
   readonly consumeRate: number | null;
-  /** Members of the consumer group now (consumers that actually hold partitions or wait for them). */
+  /** Members of the group now (consumers that actually hold partitions or wait for them; a share group's members). */
   readonly activeConsumers: number;
-  /** Worst partition time lag in seconds; null when unknown. */
+  /**
+   * Worst partition time lag in seconds; null when unknown. For a share group the age of the
+   * oldest record not acknowledged, which a record being redelivered keeps old while nothing else
+   * waits: the rate policy dates a share group's backlog from its arrivals instead.
+   */
   readonly timeLagSeconds: number | null;
 }
 
 export interface ScalingPartition {
   readonly topic: string;
   readonly partition: number;
-  /** Null: the group has no committed offset here (KEDA's "invalid offset", -1). */
+  /**
+   * Null: the group has no committed offset here (KEDA's "invalid offset", -1). For a share
+   * group, log end − lag (records no longer waiting), so lag = log end − committed as for a
+   * consumer group; null where the share-partition has no state yet.
+   */
   readonly committedOffset: number | null;
   /** Null: unknown this cycle (its broker could not be read). */
   readonly logEndOffset: number | null;
   readonly logStartOffset: number | null;
+  /**
+   * Share groups only: the share-partition start offset, the oldest record not acknowledged. A
+   * start that does not move while the log end does is a record redelivered (or held): no work
+   * more consumers could share.
+   */
+  readonly startOffset?: number | null;
 }
 
 /** A policy's recommendation before behavior is applied: plain arithmetic, explained. */
