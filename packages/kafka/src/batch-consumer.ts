@@ -49,7 +49,17 @@ export interface BatchConsumerOptions {
  * not committed.
  */
 export interface BatchHandled {
-  readonly settled: Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a plain settled promise (Promise<void>) must fit
+  readonly settled: Promise<void | BatchVerdicts>;
+}
+
+/**
+ * What became of a settled batch's records, for consumers that acknowledge record by record
+ * (share groups): the records dead-lettered (rejected: never delivered again); every other record
+ * of the batch is accepted. A classic consumer commits the batch's offsets either way.
+ */
+export interface BatchVerdicts {
+  readonly rejected: ReadonlySet<unknown>;
 }
 
 export interface BatchConsumerResult {
@@ -234,7 +244,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
   /** Each unsettled batch's place in the chain, oldest first: handling waits for the oldest only. */
   const places: Promise<void>[] = [];
   const MAX_UNSETTLED_BATCHES = 4;
-  const afterHandled = (batch: ConsumedRecord[], settled: Promise<void> | undefined): void => {
+  const afterHandled = (batch: ConsumedRecord[], settled: Promise<unknown> | undefined): void => {
     if (settled === undefined && unsettled === 0) {
       toCommit(batch);
       return;

@@ -8,5 +8,8 @@ export * from './launcher/cluster.js';
 export * from './protocol.js';
 export * from './protocol-fix.js';
 export * from './send-through-failover.js';
+export * from './share-batch-consumer.js';
+export * from './share-consumer.js';
+export * from './share-consumer-protocol.js';
 export * from './share-protocol.js';
 export * from './topics.js';

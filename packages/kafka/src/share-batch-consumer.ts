@@ -1,0 +1,198 @@
+/**
+ * Batches from a share group, settled record by record: what `runBatchConsumer` is for a classic
+ * group, with acknowledgements where it commits offsets. A batch's records are accepted once the
+ * handler's work on them is durable, rejected when the handler dead-lettered them, and released
+ * when the handler failed or the consumer stops before they were handled.
+ */
+import type { BatchHandled, ConsumerLogger } from './batch-consumer.js';
+import type { KafkaConnectionOptions } from './connection.js';
+import { ShareConsumer, type ShareRecord } from './share-consumer.js';
+import { ACKNOWLEDGE } from './share-consumer-protocol.js';
+
+export interface ShareBatchConsumerOptions {
+  readonly connection: KafkaConnectionOptions;
+  readonly group: string;
+  readonly topics: readonly string[];
+  readonly clientId?: string;
+  /** Records per batch. Default 100. */
+  readonly batchSize?: number;
+  /** A partial batch is handled after this long without new records. Default 200 ms. */
+  readonly idleFlushMs?: number;
+  readonly logger: ConsumerLogger;
+  readonly signal: AbortSignal;
+  /**
+   * Makes the batch durable. Its `settled` may name records it dead-lettered (`rejected`); the
+   * others are accepted. Throwing, or a rejected `settled`, releases the batch's records and stops
+   * the consumer.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a plain async handler (Promise<void>) must fit
+  readonly handle: (batch: readonly ShareRecord[]) => Promise<void | BatchHandled>;
+  readonly assigned?: (assignment: { topic: string; partitions: number[] }[]) => void;
+  /**
+   * After the signal, how long batches in hand may take to settle before their records are
+   * released for other members. Default 20 s.
+   */
+  readonly drainTimeoutMs?: number;
+}
+
+export interface ShareBatchConsumerResult {
+  readonly handled: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly released: number;
+  /** Records that arrived with a delivery count above 1 (delivered before, not settled then). */
+  readonly redelivered: number;
+}
+
+/** Batches in hand at most (their records stay acquired, under lock, until settled). */
+const MAX_UNSETTLED_BATCHES = 4;
+
+/**
+ * Consumes a share group in batches until the signal: each record is acknowledged once, after its
+ * batch settled. Locks of records held longer than half the lock (a slow store) are renewed on
+ * brokers that take it, so they are not delivered to another member meanwhile; records are
+ * released only when this member gives them up (a failed batch, a stop before they were handled),
+ * since every release spends one of the group's delivery attempts (5 by default, then the broker
+ * archives the record).
+ */
+export async function runShareConsumer(options: ShareBatchConsumerOptions): Promise<ShareBatchConsumerResult> {
+  const { logger, signal } = options;
+  const batchSize = options.batchSize ?? 100;
+  const idleFlushMs = options.idleFlushMs ?? 200;
+  const consumer = new ShareConsumer({
+    connection: options.connection,
+    group: options.group,
+    topics: options.topics,
+    ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
+    maxRecords: batchSize,
+    logger,
+    ...(options.assigned === undefined ? {} : { assigned: options.assigned }),
+  });
+  try {
+    await consumer.start();
+  } catch (error) {
+    await consumer.close().catch(() => {});
+    throw error;
+  }
+  const counts = { handled: 0, accepted: 0, rejected: 0, released: 0, redelivered: 0 };
+  let buffer: ShareRecord[] = [];
+  /** Batches handed to the handler and not settled, with when their locks were last taken or renewed. */
+  const inHand = new Map<readonly ShareRecord[], number>();
+  let failure: Error | null = null;
+  let wake: (() => void) | null = null;
+  const release = (records: readonly ShareRecord[]): void => {
+    for (const r of records) consumer.acknowledge(r, ACKNOWLEDGE.release);
+    counts.released += records.length;
+  };
+  const settle = (batch: readonly ShareRecord[], settled: Promise<unknown>): void => {
+    inHand.set(batch, Math.min(...batch.map((r) => r.acquiredAt)));
+    settled
+      .then(
+        (verdicts) => {
+          const rejected = (verdicts as { rejected?: ReadonlySet<unknown> } | undefined)?.rejected;
+          for (const r of batch) {
+            const reject = rejected?.has(r) === true;
+            consumer.acknowledge(r, reject ? ACKNOWLEDGE.reject : ACKNOWLEDGE.accept);
+            if (reject) counts.rejected++;
+            else counts.accepted++;
+          }
+        },
+        (error: Error) => {
+          release(batch);
+          failure ??= error;
+        },
+      )
+      .finally(() => {
+        inHand.delete(batch);
+        wake?.();
+      });
+  };
+  const handle = async (batch: ShareRecord[]): Promise<void> => {
+    let outcome: Awaited<ReturnType<typeof options.handle>>;
+    try {
+      outcome = await options.handle(batch);
+    } catch (error) {
+      release(batch);
+      throw error;
+    }
+    counts.handled += batch.length;
+    settle(batch, outcome?.settled ?? Promise.resolve());
+  };
+
+  // Locks of records held past half the lock are renewed (the buffer counts as one batch in hand).
+  let renewing = false;
+  const renewTimer = setInterval(() => {
+    if (renewing || !consumer.canRenew) return;
+    const due = performance.now() - consumer.lockMs / 2;
+    const records: ShareRecord[] = [];
+    for (const [batch, since] of inHand) {
+      if (since > due) continue;
+      records.push(...batch);
+      inHand.set(batch, performance.now());
+    }
+    for (const r of buffer) if (r.acquiredAt <= due) records.push(r);
+    if (records.length === 0) return;
+    renewing = true;
+    logger.info({ event: 'share_locks_renewed', group: options.group, records: records.length }, 'renewing the locks of records still in hand');
+    void consumer.renew(records).finally(() => {
+      renewing = false;
+    });
+  }, 1000);
+
+  const waitForSettle = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      wake = done;
+    });
+  const held = (): number => buffer.length + [...inHand.keys()].reduce((n, b) => n + b.length, 0);
+  const maxHeld = (MAX_UNSETTLED_BATCHES + 1) * batchSize;
+
+  try {
+    while (!signal.aborted && failure === null) {
+      if (consumer.failure !== null) throw consumer.failure;
+      if (inHand.size >= MAX_UNSETTLED_BATCHES || held() >= maxHeld) {
+        // Full: send what settled so far, and wait for more to settle.
+        await consumer.flush();
+        if (inHand.size >= MAX_UNSETTLED_BATCHES || held() >= maxHeld) await waitForSettle(100);
+        continue;
+      }
+      const records = await consumer.fetch(buffer.length > 0 ? idleFlushMs : 500, Math.min(batchSize, maxHeld - held()));
+      for (const r of records) if (r.deliveryCount > 1) counts.redelivered++;
+      if (records.length > 0) buffer = buffer.length === 0 ? records : buffer.concat(records);
+      while (buffer.length >= batchSize && !signal.aborted) {
+        await handle(buffer.slice(0, batchSize));
+        buffer = buffer.slice(batchSize);
+      }
+      if (records.length === 0 && buffer.length > 0 && !signal.aborted) {
+        const batch = buffer;
+        buffer = [];
+        await handle(batch);
+      }
+    }
+    if (failure !== null) throw failure;
+  } finally {
+    // Not handled: back to the group now rather than after the lock.
+    release(buffer);
+    buffer = [];
+    const deadline = performance.now() + (options.drainTimeoutMs ?? 20_000);
+    while (inHand.size > 0 && performance.now() < deadline) await waitForSettle(Math.min(200, deadline - performance.now()));
+    if (inHand.size > 0) {
+      logger.warn(
+        { event: 'share_drain_timeout', group: options.group, batches: inHand.size },
+        'batches did not settle in time; releasing their records to other members (the store is idempotent per record)',
+      );
+      for (const batch of inHand.keys()) release(batch);
+      inHand.clear();
+    }
+    clearInterval(renewTimer);
+    await consumer.close();
+  }
+  return counts;
+}
