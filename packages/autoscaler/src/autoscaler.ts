@@ -3,6 +3,7 @@ import {
   type BehaviorConfig,
   type BehaviorState,
   decide,
+  type GroupKind,
   initialBehaviorState,
   type LagSnapshot,
   type PolicyRecommendation,
@@ -11,6 +12,7 @@ import {
   type ScalingInputWithMetric,
   ScalingMetricUnavailableError,
   scalingInputFromSnapshot,
+  scalingLagProblem,
 } from '@lagscale/core';
 import type { Logger } from '@lagscale/exporter';
 import type { ResolvedPolicy } from './policies.js';
@@ -42,6 +44,10 @@ export interface AutoscalerOptions {
    */
   readonly metricSource?: MetricReadingSource;
   readonly group: string;
+  /** `share`: `group` is a share group (KIP-932), read from the snapshot's shareGroups. Default `consumer`. */
+  readonly groupKind?: GroupKind;
+  /** Share groups: the broker's group.share.max.size, the most members worth asking for; null or absent: 200. */
+  readonly maxGroupSize?: number | null;
   readonly policy: ResolvedPolicy;
   readonly behavior: BehaviorConfig;
   readonly target: ScaleTarget;
@@ -76,6 +82,8 @@ export interface AutoscalerCounters {
  */
 export class Autoscaler extends EventEmitter<AutoscalerEvents> {
   readonly group: string;
+  readonly groupKind: GroupKind;
+  readonly maxGroupSize: number | null;
   readonly policy: ResolvedPolicy;
   readonly behavior: BehaviorConfig;
   readonly target: ScaleTarget;
@@ -98,6 +106,8 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
   constructor(options: AutoscalerOptions) {
     super();
     this.group = options.group;
+    this.groupKind = options.groupKind ?? 'consumer';
+    this.maxGroupSize = options.maxGroupSize ?? null;
     this.policy = options.policy;
     this.behavior = options.behavior;
     this.target = options.target;
@@ -181,9 +191,11 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     this.#currentReplicas = current;
     const ready = await this.#readyReplicas();
     const time = snapshot?.time ?? reading?.time ?? Date.now();
-    const input: ScalingInput = (snapshot ? scalingInputFromSnapshot(snapshot, this.group, current, ready) : null) ?? {
+    const groupOptions = { kind: this.groupKind, maxGroupSize: this.maxGroupSize };
+    const input: ScalingInput = (snapshot ? scalingInputFromSnapshot(snapshot, this.group, current, ready, groupOptions) : null) ?? {
       time,
       group: this.group,
+      ...(this.groupKind === 'share' ? { groupKind: 'share' as const, maxGroupSize: this.maxGroupSize } : {}),
       currentReplicas: current,
       readyReplicas: ready,
       partitions: [],
@@ -196,13 +208,7 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     let unavailable: string | null = collectionError
       ? `${this.#metricSource === null ? 'lag collection' : 'metric read'} failed: ${collectionError.message}`
       : null;
-    const groupLag = snapshot?.groups.find((g) => g.group === this.group);
-    if (unavailable === null && snapshot && (groupLag === undefined || !groupLag.lagComplete)) {
-      unavailable =
-        groupLag === undefined
-          ? `group ${this.group} is not in the snapshot`
-          : `lag of group ${this.group} is incomplete: ${groupLag.error ?? 'some partitions unknown'}`;
-    }
+    if (unavailable === null && snapshot) unavailable = scalingLagProblem(snapshot, this.group, this.groupKind);
     if (unavailable === null) {
       try {
         // A source's value rides along in the input; Kafka-lag policies never look at it.

@@ -42,7 +42,15 @@ export interface LagscaleConfig {
 }
 
 export interface AutoscalerSection {
-  group: string;
+  /** The consumer group to scale; exactly one of `group` and `shareGroup`. */
+  group?: string;
+  /** A share group (KIP-932) to scale instead: its members are not bound to partitions. */
+  shareGroup?: string;
+  /**
+   * The share group's maximum size (the brokers' group.share.max.size), the most members worth
+   * asking for. Absent: read from the brokers, else their default 200.
+   */
+  shareGroupMaxSize?: number;
   /** Where the metric comes from: Kafka lag (absent or `{ type: kafka }`) or `{ type: prometheus, query, ... }`; checked in full by `resolveSource`. */
   source?: Record<string, unknown> & { type: 'kafka' | 'prometheus' };
   policy?: Record<string, unknown>;
@@ -127,9 +135,11 @@ const schema = {
     autoscaler: {
       type: 'object',
       additionalProperties: false,
-      required: ['group', 'target'],
+      required: ['target'],
       properties: {
         group: { type: 'string', minLength: 1 },
+        shareGroup: { type: 'string', minLength: 1 },
+        shareGroupMaxSize: { type: 'integer', minimum: 1 },
         // The source, policy and behavior are checked by the scaling core, which names each mistake's path.
         source: { type: 'object', required: ['type'], properties: { type: { enum: ['kafka', 'prometheus'] } } },
         policy: { type: 'object' },
@@ -190,6 +200,11 @@ export function loadConfigFile(path: string): Partial<Record<keyof LagscaleConfi
     const problems = (validate.errors ?? []).map(describeSchemaError);
     throw new ConfigError(`config file ${path} has ${problems.length} problem${problems.length > 1 ? 's' : ''}:\n  - ${problems.join('\n  - ')}`);
   }
+  const autoscaler = (document as { autoscaler?: AutoscalerSection }).autoscaler;
+  if (autoscaler !== undefined) {
+    const problem = autoscalerGroupProblem(autoscaler);
+    if (problem !== null) throw new ConfigError(`config file ${path} has 1 problem:\n  - ${problem}`);
+  }
   return document as Partial<Record<keyof LagscaleConfig, object>>;
 }
 
@@ -206,6 +221,22 @@ export function applyEnv(config: LagscaleConfig, env: NodeJS.ProcessEnv = proces
   }
   if (env.KAFKA_TLS_CA) config.kafka.tls = { ...config.kafka.tls, enabled: true, ca: env.KAFKA_TLS_CA };
   if (env.LAGSCALE_EXPORTER_PORT) config.exporter.port = parseInteger(env.LAGSCALE_EXPORTER_PORT, 'LAGSCALE_EXPORTER_PORT', 0, 65535);
+}
+
+/** The autoscaler names exactly one group: a consumer group (`group`) or a share group (`shareGroup`). */
+export function autoscalerGroupProblem(section: AutoscalerSection): string | null {
+  if (section.group !== undefined && section.shareGroup !== undefined)
+    return 'autoscaler.shareGroup: give either group (a consumer group) or shareGroup (a share group), not both';
+  if (section.group === undefined && section.shareGroup === undefined)
+    return 'autoscaler.group: required (the consumer group to scale), or shareGroup for a share group';
+  if (section.shareGroupMaxSize !== undefined && section.shareGroup === undefined)
+    return 'autoscaler.shareGroupMaxSize: only applies with shareGroup (a consumer group is capped by its partitions)';
+  return null;
+}
+
+/** The group an autoscaler section names, with its kind. */
+export function autoscalerGroup(section: AutoscalerSection): { name: string; kind: 'consumer' | 'share' } {
+  return section.shareGroup !== undefined ? { name: section.shareGroup, kind: 'share' } : { name: section.group as string, kind: 'consumer' };
 }
 
 export function mergeConfig(base: LagscaleConfig, file: Partial<Record<keyof LagscaleConfig, object>>): LagscaleConfig {

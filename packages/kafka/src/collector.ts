@@ -12,6 +12,7 @@ import {
   apiVersionsV3,
   type Connection,
   ConnectionPool,
+  describeConfigsV4,
   describeGroupsV5,
   fetchV12,
   findCoordinatorV4,
@@ -323,6 +324,36 @@ export class OffsetCollector {
       for (const [g, reason] of failed) results.push({ group: g, state: 'Unknown', members: [], partitions: [], error: reason });
     }
     return results.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  }
+
+  /**
+   * The brokers' `group.share.max.size` (KIP-932: the most members a share group admits), from
+   * one broker's configuration (DescribeConfigs, one request); null when no broker answers or
+   * none has the setting (a broker older than Kafka 4.0). Read-only.
+   */
+  async shareGroupMaxSize(): Promise<number | null> {
+    if (this.#closed) throw new Error('collector is closed');
+    if (this.#brokers.size === 0) await this.#metadata();
+    for (const node of this.#brokers.values()) {
+      try {
+        const response = await this.#send(node, (c) =>
+          callTolerant(
+            describeConfigsV4.api,
+            c,
+            [{ resourceType: 4, resourceName: String(node.id), configurationKeys: ['group.share.max.size'] }],
+            false,
+            false,
+          ),
+        );
+        const result = response.results[0];
+        if (result === undefined || result.errorCode !== 0) continue;
+        const value = Number(result.configs.find((config) => config.name === 'group.share.max.size')?.value);
+        return Number.isInteger(value) && value > 0 ? value : null;
+      } catch {
+        // Another broker may answer; none answering is the caller's default.
+      }
+    }
+    return null;
   }
 
   /** Asked again every few minutes: a cluster can be upgraded, or share groups turned on (share.version), while lagscale runs. */

@@ -107,7 +107,9 @@ describe('KEDA external scaler on loopback: a flood of refused calls', () => {
       { method: 'IsActive', reason: 'unauthenticated', suppressed: 0 },
       { method: 'IsActive', reason: 'invalid', suppressed: 0 },
     ]);
-    expect(refusals()[1]?.message).toBe('IsActive: scalerMetadata.consumerGroup: required, the consumer group whose lag drives the workload');
+    expect(refusals()[1]?.message).toBe(
+      'IsActive: scalerMetadata.consumerGroup: required, the consumer group whose lag drives the workload (or shareGroup for a share group)',
+    );
     // When the window ends: one line per reason for the 299 left out, saying so.
     await new Promise((resolve) => setTimeout(resolve, windowMs + 300));
     const summaries = refusals().slice(2);

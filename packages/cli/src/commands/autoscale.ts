@@ -10,7 +10,7 @@ import {
   registerAutoscalerRoutes,
   resolveSourceAndPolicy,
 } from '@lagscale/autoscaler';
-import { parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
+import { DEFAULT_SHARE_GROUP_MAX_SIZE, parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
 import {
   ApiConfigError,
   assertTokensBeyondLoopback,
@@ -25,7 +25,7 @@ import {
 } from '@lagscale/exporter';
 import type { Command } from 'commander';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ConfigError, parseInteger } from '../config.js';
+import { autoscalerGroup, ConfigError, parseInteger } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { lagMonitorFrom, listenOn, logCollection, untilStopSignal } from '../runtime.js';
 import { exporterAuth } from './exporter.js';
@@ -50,6 +50,7 @@ export function registerAutoscaleCommand(program: Command): void {
     if (flags.port) config.exporter.port = parseInteger(flags.port, '--port', 0, 65535);
     const section = config.autoscaler;
     if (!section) throw new ConfigError(`config file ${flags.config} has no autoscaler section (group, policy, behavior, target)`);
+    const group = autoscalerGroup(section);
     // The exporter's rules (tokens, Host check): its pause and resume routes must not be one
     // cross-site request or one open port away.
     const auth = exporterAuth(config);
@@ -80,7 +81,7 @@ export function registerAutoscaleCommand(program: Command): void {
         throw error;
       }
     } else {
-      const groups = config.lag.groups.length > 0 ? [...new Set([...config.lag.groups, section.group])] : [section.group];
+      const groups = config.lag.groups.length > 0 ? [...new Set([...config.lag.groups, group.name])] : [group.name];
       const monitor = lagMonitorFrom(config, groups);
       logCollection(monitor, logger);
       metrics = { monitor };
@@ -92,9 +93,10 @@ export function registerAutoscaleCommand(program: Command): void {
       ...(section.target.drainTimeoutSeconds ? { drainTimeoutSeconds: section.target.drainTimeoutSeconds } : {}),
       ...(section.target.readinessPath ? { readinessPath: section.target.readinessPath } : {}),
       logger,
-      name: `local:${section.group}`,
+      name: `local:${group.name}`,
     });
-    const autoscaler = new Autoscaler({ ...metrics, group: section.group, policy, behavior, target, logger });
+    const maxGroupSize = group.kind === 'share' ? await shareGroupMaxSize(section.shareGroupMaxSize, metrics, logger) : null;
+    const autoscaler = new Autoscaler({ ...metrics, group: group.name, groupKind: group.kind, maxGroupSize, policy, behavior, target, logger });
     const app =
       'monitor' in metrics
         ? await createExporterServer({ monitor: metrics.monitor, logger, metrics: [autoscalerMetrics(autoscaler)], auth })
@@ -110,7 +112,9 @@ export function registerAutoscaleCommand(program: Command): void {
       {
         event: 'autoscaler_started',
         url,
-        group: section.group,
+        group: group.name,
+        groupKind: group.kind,
+        ...(maxGroupSize === null ? {} : { maxGroupSize }),
         policy: policy.name,
         source: source.type,
         ...(source.type === 'prometheus' ? { serverAddress: source.config.serverAddress, query: source.config.query } : {}),
@@ -118,7 +122,7 @@ export function registerAutoscaleCommand(program: Command): void {
         maxReplicas: behavior.maxReplicas,
         target: target.name,
       },
-      `autoscaling ${section.group} with policy ${policy.name}; API on ${url}`,
+      `autoscaling ${group.kind === 'share' ? 'share group ' : ''}${group.name} with policy ${policy.name}; API on ${url}`,
     );
     await untilStopSignal();
     logger.info({ event: 'autoscaler_stopping' }, 'stopping: draining workers');
@@ -128,6 +132,30 @@ export function registerAutoscaleCommand(program: Command): void {
     await target.close();
     await app.close();
   });
+}
+
+/**
+ * A share group's maximum size: the config's, else the brokers' group.share.max.size (asked once),
+ * else their default 200. With a PromQL source nothing is asked: the query decides, uncapped.
+ */
+async function shareGroupMaxSize(
+  configured: number | undefined,
+  metrics: { monitor: ReturnType<typeof lagMonitorFrom> } | { metricSource: PrometheusMetricSource },
+  logger: Logger,
+): Promise<number | null> {
+  if (configured !== undefined) return configured;
+  if (!('monitor' in metrics)) return null;
+  try {
+    const read = await metrics.monitor.collector.shareGroupMaxSize();
+    if (read !== null) return read;
+    logger.warn({ event: 'share_group_max_size_unknown' }, `no broker reported group.share.max.size; assuming ${DEFAULT_SHARE_GROUP_MAX_SIZE}`);
+  } catch (error) {
+    logger.warn(
+      { event: 'share_group_max_size_unknown', err: (error as Error).message },
+      `cannot read group.share.max.size from the brokers; assuming ${DEFAULT_SHARE_GROUP_MAX_SIZE} (set autoscaler.shareGroupMaxSize to say)`,
+    );
+  }
+  return DEFAULT_SHARE_GROUP_MAX_SIZE;
 }
 
 /**

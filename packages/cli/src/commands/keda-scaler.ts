@@ -37,6 +37,7 @@ interface KedaScalerFlags extends ConnectionFlags {
   maxMetadataKeyLength?: string;
   maxMetadataValueLength?: string;
   maxStreams?: string;
+  shareGroupMaxSize?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -132,7 +133,11 @@ export function registerKedaScalerCommand(program: Command): void {
     .option('--max-metadata-keys <n>', `keys in a trigger's metadata (default ${d.maxMetadataKeys})`)
     .option('--max-metadata-key-length <n>', `characters of a metadata key (default ${d.maxMetadataKeyLength})`)
     .option('--max-metadata-value-length <n>', `characters of a metadata value (default ${d.maxMetadataValueLength})`)
-    .option('--max-streams <n>', `StreamIsActive calls open at once (default ${d.maxStreams})`);
+    .option('--max-streams <n>', `StreamIsActive calls open at once (default ${d.maxStreams})`)
+    .option(
+      '--share-group-max-size <n>',
+      "members a share group may have, for triggers naming a shareGroup without shareGroupMaxSize (default: the brokers' group.share.max.size, else 200)",
+    );
   addConnectionOptions(command).action(async (flags: KedaScalerFlags) => {
     const config = resolveConfig(flags);
     if (config.kafka.brokers.length === 0) throw new ConfigError('no Kafka brokers: pass --brokers host:port or set KAFKA_BROKERS');
@@ -158,12 +163,23 @@ export function registerKedaScalerCommand(program: Command): void {
           });
     logCollection(monitor, logger);
     monitor.start();
+    const shareGroupMaxSize =
+      flags.shareGroupMaxSize !== undefined
+        ? parseInteger(flags.shareGroupMaxSize, '--share-group-max-size', 1, 1_000_000)
+        : await monitor.collector.shareGroupMaxSize().catch((error: unknown) => {
+            logger.warn(
+              { event: 'share_group_max_size_unknown', err: (error as Error).message },
+              'cannot read group.share.max.size from the brokers; share groups are capped at 200 (--share-group-max-size to say)',
+            );
+            return null;
+          });
     const stops: (() => Promise<void>)[] = [() => monitor.stop()];
     if (metrics !== undefined) stops.unshift(() => metrics.app.close());
     try {
       scaler = await startExternalScaler({
         source: monitor,
         brokers: config.kafka.brokers,
+        shareGroupMaxSize,
         logger,
         host: flags.host,
         port,
@@ -197,8 +213,9 @@ export function registerKedaScalerCommand(program: Command): void {
           authentication: scaler.authentication,
           limits: scaler.limits,
           brokers: config.kafka.brokers,
+          shareGroupMaxSize: shareGroupMaxSize ?? 200,
         },
-        `KEDA external scaler on ${scaler.address} (trigger metadata: scalerAddress, consumerGroup, topic, policy, ...)`,
+        `KEDA external scaler on ${scaler.address} (trigger metadata: scalerAddress, consumerGroup or shareGroup, topic, policy, ...)`,
       );
       const signal = await untilStopSignal();
       logger.info({ event: 'keda_scaler_stopping', signal }, 'stopping');

@@ -20,6 +20,10 @@ interface EvalDocument {
   policy?: Record<string, unknown>;
   behavior?: Record<string, unknown>;
   group?: string;
+  /** Instead of `group`: a share group (KIP-932), not capped by partitions. */
+  shareGroup?: string;
+  /** The share group's maximum size (group.share.max.size); default 200. */
+  shareGroupMaxSize?: number;
   currentReplicas?: number;
   readyReplicas?: number;
   time?: number | string;
@@ -45,10 +49,20 @@ function toInput(doc: EvalDocument): ScalingInput {
   if (!Number.isFinite(time)) problems.push('time: must be epoch milliseconds or an ISO date');
   if (doc.snapshot !== undefined && doc.partitions !== undefined) problems.push('give either snapshot or partitions, not both');
   if (doc.snapshot === undefined && doc.partitions === undefined) problems.push('partitions (or snapshot): required, the offsets to decide on');
+  if (doc.group !== undefined && doc.shareGroup !== undefined) problems.push('shareGroup: give either group or shareGroup, not both');
+  if (doc.shareGroupMaxSize !== undefined && !(Number.isInteger(doc.shareGroupMaxSize) && doc.shareGroupMaxSize >= 1))
+    problems.push('shareGroupMaxSize: must be a whole number >= 1');
   if (problems.length > 0) fail(problems);
   const current = doc.currentReplicas as number;
   // A what-if tool: without a ready count every current replica is taken as ready.
   const ready = doc.readyReplicas ?? current;
+  const share = doc.shareGroup !== undefined ? { kind: 'share' as const, maxGroupSize: doc.shareGroupMaxSize ?? null } : null;
+  if (doc.snapshot !== undefined && share !== null) {
+    const shareGroups = doc.snapshot.shareGroups ?? [];
+    const input = scalingInputFromSnapshot({ ...doc.snapshot, time: time as number }, doc.shareGroup as string, current, ready, share);
+    if (!input) fail([`shareGroup: "${doc.shareGroup}" is not in the snapshot (it has ${shareGroups.map((g) => g.group).join(', ') || 'no share groups'})`]);
+    return input;
+  }
   if (doc.snapshot !== undefined) {
     const groups = doc.snapshot.groups ?? [];
     const group = doc.group ?? (groups.length === 1 ? groups[0]?.group : undefined);
@@ -68,7 +82,8 @@ function toInput(doc: EvalDocument): ScalingInput {
   if (problems.length > 0) fail(problems);
   return {
     time: time as number,
-    group: doc.group ?? 'group',
+    group: doc.shareGroup ?? doc.group ?? 'group',
+    ...(share === null ? {} : { groupKind: 'share' as const, maxGroupSize: share.maxGroupSize }),
     currentReplicas: current,
     readyReplicas: ready,
     partitions: (doc.partitions ?? []).map((p) => ({

@@ -46,6 +46,15 @@ export interface ScaledConsumerControllerOptions {
   readonly component?: string;
 }
 
+/** What a runtime's autoscaler follows (see #inputs). */
+interface RuntimeInputs {
+  readonly view: GroupView | null;
+  readonly metricSource: PrometheusMetricSource | null;
+  readonly secretDir: string | null;
+  /** Share groups: the group's maximum size; null for a consumer group or a prometheus source. */
+  readonly maxGroupSize: number | null;
+}
+
 /** One ScaledConsumer being served. */
 export interface ScaledConsumerRuntime {
   readonly key: string;
@@ -118,7 +127,8 @@ export class ScaledConsumerController {
           .filter((runtime) => runtime.parsed.resource.metadata.namespace === namespace)
           .map((runtime) => ({
             name: runtime.parsed.resource.metadata.name,
-            group: runtime.parsed.resource.spec.group,
+            group: runtime.parsed.group.name,
+            groupKind: runtime.parsed.group.kind,
             snapshot: runtime.view?.latest ?? null,
             decision: runtime.autoscaler.lastDecision,
             behavior: runtime.parsed.behavior,
@@ -211,7 +221,7 @@ export class ScaledConsumerController {
       return;
     }
     this.#invalid.delete(key);
-    let inputs: { view: GroupView | null; metricSource: PrometheusMetricSource | null; secretDir: string | null };
+    let inputs: RuntimeInputs;
     try {
       inputs = await this.#inputs(resource, parsed);
     } catch (error) {
@@ -230,7 +240,7 @@ export class ScaledConsumerController {
       });
       return;
     }
-    const { view, metricSource } = inputs;
+    const { view, metricSource, maxGroupSize } = inputs;
     const { namespace } = resource.metadata;
     const target = new KubernetesScaleTarget({
       kubeConfig: this.#options.kubeConfig,
@@ -249,7 +259,9 @@ export class ScaledConsumerController {
     });
     const autoscaler = new Autoscaler({
       ...(metricSource !== null ? { metricSource } : { monitor: view as GroupView }),
-      group: resource.spec.group,
+      group: parsed.group.name,
+      groupKind: parsed.group.kind,
+      maxGroupSize,
       policy: parsed.policy,
       behavior: parsed.behavior,
       target: this.#gated(target, (error) => {
@@ -280,7 +292,15 @@ export class ScaledConsumerController {
       void this.#drainDecisions(runtime);
     });
     this.#options.logger.info(
-      { event: 'scaled_consumer_started', scaledConsumer: key, group: resource.spec.group, target: target.name, policy: parsed.policy.name },
+      {
+        event: 'scaled_consumer_started',
+        scaledConsumer: key,
+        group: parsed.group.name,
+        groupKind: parsed.group.kind,
+        ...(maxGroupSize === null ? {} : { maxGroupSize }),
+        target: target.name,
+        policy: parsed.policy.name,
+      },
       `serving ScaledConsumer ${key}`,
     );
     metricSource?.start();
@@ -352,7 +372,7 @@ export class ScaledConsumerController {
         'True',
         'Serving',
         runtime.metricSource === null
-          ? `scaling ${runtime.target.name} on the lag of group ${resource.spec.group}`
+          ? `scaling ${runtime.target.name} on the lag of ${runtime.parsed.group.kind === 'share' ? 'share group' : 'group'} ${runtime.parsed.group.name}`
           : `scaling ${runtime.target.name} on the query ${runtime.metricSource.config.query}`,
         generation,
       ),
@@ -471,17 +491,17 @@ export class ScaledConsumerController {
    * the query with the credentials of `spec.source.secretRef`. Secret files (CA, client
    * certificate) go to a private folder removed with the runtime.
    */
-  async #inputs(
-    resource: ScaledConsumer,
-    parsed: ParsedScaledConsumer,
-  ): Promise<{ view: GroupView | null; metricSource: PrometheusMetricSource | null; secretDir: string | null }> {
+  async #inputs(resource: ScaledConsumer, parsed: ParsedScaledConsumer): Promise<RuntimeInputs> {
     if (parsed.source.type === 'prometheus') {
       const { config, secretDir } = await this.#prometheusConfig(resource, parsed.source.config);
-      return { view: null, metricSource: new PrometheusMetricSource(config), secretDir };
+      return { view: null, metricSource: new PrometheusMetricSource(config), secretDir, maxGroupSize: null };
     }
     const { connection, secretDir } = await this.#connection(resource);
-    const monitor = this.#monitors.acquire(parsed.clusterKey as string, connection);
-    return { view: new GroupView(monitor, resource.spec.group, resource.spec.topics), metricSource: null, secretDir };
+    const clusterKey = parsed.clusterKey as string;
+    const monitor = this.#monitors.acquire(clusterKey, connection);
+    // A share group's cap: the spec's, else the brokers' group.share.max.size (asked once per cluster), else 200.
+    const maxGroupSize = parsed.group.kind === 'share' ? (resource.spec.shareGroupMaxSize ?? (await this.#monitors.shareGroupMaxSize(clusterKey))) : null;
+    return { view: new GroupView(monitor, parsed.group, resource.spec.topics), metricSource: null, secretDir, maxGroupSize };
   }
 
   /** A Secret's data as text; errors say which field referred to it and what to grant. */

@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { SnapshotSource } from '@lagscale/autoscaler';
-import { groupLagForTopics, type LagSnapshot } from '@lagscale/core';
+import { DEFAULT_SHARE_GROUP_MAX_SIZE, type GroupKind, groupLagForTopics, type LagSnapshot, shareGroupLagForTopics } from '@lagscale/core';
 import type { Logger } from '@lagscale/exporter';
 import { type KafkaConnectionOptions, LagMonitor, type LagMonitorEvents } from '@lagscale/kafka';
 
 interface SharedMonitor {
   readonly monitor: LagMonitor;
   refs: number;
+  /** The brokers' group.share.max.size, asked once (the first share-group ScaledConsumer on the cluster). */
+  shareGroupMaxSize?: Promise<number>;
 }
 
 /**
@@ -51,6 +53,27 @@ export class SharedMonitors {
     return shared.monitor;
   }
 
+  /**
+   * The cluster's group.share.max.size (one DescribeConfigs, then remembered), or 200, the
+   * brokers' default, when no broker tells.
+   */
+  shareGroupMaxSize(clusterKey: string): Promise<number> {
+    const shared = this.#monitors.get(clusterKey);
+    if (shared === undefined) return Promise.resolve(DEFAULT_SHARE_GROUP_MAX_SIZE);
+    shared.shareGroupMaxSize ??= shared.monitor.collector.shareGroupMaxSize().then(
+      (size) => size ?? DEFAULT_SHARE_GROUP_MAX_SIZE,
+      (error: unknown) => {
+        this.#logger.warn(
+          { event: 'share_group_max_size_unknown', err: (error as Error).message },
+          `cannot read group.share.max.size; assuming ${DEFAULT_SHARE_GROUP_MAX_SIZE} (set spec.shareGroupMaxSize to say)`,
+        );
+        shared.shareGroupMaxSize = undefined;
+        return DEFAULT_SHARE_GROUP_MAX_SIZE;
+      },
+    );
+    return shared.shareGroupMaxSize;
+  }
+
   async release(clusterKey: string): Promise<void> {
     const shared = this.#monitors.get(clusterKey);
     if (shared === undefined) return;
@@ -68,12 +91,13 @@ export class SharedMonitors {
 }
 
 /**
- * A monitor's snapshots as one ScaledConsumer sees them: only its group, and of that group only
- * its topics (when it names any), with the group's totals recomputed.
+ * A monitor's snapshots as one ScaledConsumer sees them: only its group (consumer or share group),
+ * and of that group only its topics (when it names any), with the group's totals recomputed.
  */
 export class GroupView extends EventEmitter<LagMonitorEvents> implements SnapshotSource {
   readonly #monitor: LagMonitor;
   readonly #group: string;
+  readonly #kind: GroupKind;
   readonly #topics: ReadonlySet<string> | null;
   readonly #onSnapshot = (snapshot: LagSnapshot): void => {
     this.emit('snapshot', this.view(snapshot));
@@ -82,19 +106,26 @@ export class GroupView extends EventEmitter<LagMonitorEvents> implements Snapsho
     this.emit('error', error);
   };
 
-  constructor(monitor: LagMonitor, group: string, topics: readonly string[] | undefined) {
+  constructor(monitor: LagMonitor, group: string | { readonly name: string; readonly kind: GroupKind }, topics: readonly string[] | undefined) {
     super();
     this.#monitor = monitor;
-    this.#group = group;
+    this.#group = typeof group === 'string' ? group : group.name;
+    this.#kind = typeof group === 'string' ? 'consumer' : group.kind;
     this.#topics = topics === undefined || topics.length === 0 ? null : new Set(topics);
     monitor.on('snapshot', this.#onSnapshot);
     monitor.on('error', this.#onError);
   }
 
   view(snapshot: LagSnapshot): LagSnapshot {
+    if (this.#kind === 'share') {
+      const share = snapshot.shareGroups?.find((g) => g.group === this.#group);
+      const shareGroups = share === undefined ? [] : [this.#topics === null ? share : shareGroupLagForTopics(share, this.#topics)];
+      return { ...snapshot, groups: [], shareGroups };
+    }
     const group = snapshot.groups.find((g) => g.group === this.#group);
     const groups = group === undefined ? [] : [this.#topics === null ? group : groupLagForTopics(group, this.#topics)];
-    return { ...snapshot, groups };
+    const { shareGroups: _others, ...rest } = snapshot;
+    return { ...rest, groups };
   }
 
   /** The latest snapshot of the monitor, as this view sees it. */

@@ -1,5 +1,5 @@
 import { type ResolvedPolicy, type ResolvedSource, resolveSourceAndPolicy } from '@lagscale/autoscaler';
-import { type BehaviorConfig, parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
+import { type BehaviorConfig, type GroupKind, parseBehaviorConfig, ScalingConfigError } from '@lagscale/core';
 import type { ScaleTargetRef } from '../target/scale-target.js';
 
 /**
@@ -31,7 +31,12 @@ export interface ScaledConsumerSpec {
     /** SASL; the Secret holds `username` and `password`. */
     readonly sasl?: { readonly mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; readonly secretRef: { readonly name: string } };
   };
-  readonly group: string;
+  /** The consumer group to scale; exactly one of `group` and `shareGroup`. */
+  readonly group?: string;
+  /** A share group (KIP-932) to scale instead: members not bound to partitions, capped by the group's maximum size. */
+  readonly shareGroup?: string;
+  /** The share group's maximum size (group.share.max.size); absent: read from the brokers, else 200. */
+  readonly shareGroupMaxSize?: number;
   readonly source?: ScaledConsumerSource;
   /** Only these topics count (default: every topic the group consumes). */
   readonly topics?: readonly string[];
@@ -91,6 +96,8 @@ export interface ScaledConsumer {
 export interface ParsedScaledConsumer {
   readonly key: string;
   readonly resource: ScaledConsumer;
+  /** The group scaled: `spec.group` (consumer) or `spec.shareGroup` (share). */
+  readonly group: { readonly name: string; readonly kind: GroupKind };
   readonly policy: ResolvedPolicy;
   readonly behavior: BehaviorConfig;
   /**
@@ -122,6 +129,14 @@ export function parseScaledConsumer(resource: ScaledConsumer): ParsedScaledConsu
     problems.push(...error.problems);
   }
   if (!prometheus && spec.kafka === undefined) problems.push('spec.kafka: required unless spec.source.type is prometheus');
+  if (spec.group !== undefined && spec.shareGroup !== undefined) {
+    problems.push('spec.shareGroup: give either group (a consumer group) or shareGroup (a share group), not both');
+  } else if (spec.group === undefined && spec.shareGroup === undefined) {
+    problems.push('spec.group: required (the consumer group to scale), or spec.shareGroup for a share group');
+  }
+  if (spec.shareGroupMaxSize !== undefined && spec.shareGroup === undefined) {
+    problems.push('spec.shareGroupMaxSize: only applies with spec.shareGroup (a consumer group is capped by its partitions)');
+  }
   try {
     behavior = parseBehaviorConfig({ ...(spec.behavior ?? {}), ...(spec.paused === true ? { paused: true } : {}) }, 'spec.behavior');
   } catch (error) {
@@ -130,15 +145,17 @@ export function parseScaledConsumer(resource: ScaledConsumer): ParsedScaledConsu
   }
   if (problems.length > 0 || resolved === null || behavior === null) throw new ScalingConfigError(problems);
   const { source, policy } = resolved;
+  const group = spec.shareGroup !== undefined ? { name: spec.shareGroup, kind: 'share' as const } : { name: spec.group as string, kind: 'consumer' as const };
   const kafka = spec.kafka;
-  if (source.type === 'prometheus' || kafka === undefined) return { key: scaledConsumerKey(resource), resource, policy, behavior, source, clusterKey: null };
+  if (source.type === 'prometheus' || kafka === undefined)
+    return { key: scaledConsumerKey(resource), resource, group, policy, behavior, source, clusterKey: null };
   const clusterKey = JSON.stringify({
     namespace: kafka.tls?.secretRef !== undefined || kafka.sasl !== undefined ? resource.metadata.namespace : '',
     brokers: [...kafka.brokers].sort(),
     tls: kafka.tls?.enabled === true ? (kafka.tls.secretRef?.name ?? true) : false,
     sasl: kafka.sasl === undefined ? null : `${kafka.sasl.mechanism}:${kafka.sasl.secretRef.name}`,
   });
-  return { key: scaledConsumerKey(resource), resource, policy, behavior, source, clusterKey };
+  return { key: scaledConsumerKey(resource), resource, group, policy, behavior, source, clusterKey };
 }
 
 const nonNegativeInteger = { type: 'integer', minimum: 0 } as const;
@@ -179,8 +196,23 @@ export const scaledConsumerSchema = {
     metadata: { type: 'object' },
     spec: {
       type: 'object',
-      required: ['group', 'scaleTargetRef'],
+      required: ['scaleTargetRef'],
       'x-kubernetes-validations': [
+        {
+          rule: '!has(self.group) || !has(self.shareGroup)',
+          message: 'give either group (a consumer group) or shareGroup (a share group), not both',
+          fieldPath: '.shareGroup',
+        },
+        {
+          rule: 'has(self.group) || has(self.shareGroup)',
+          message: 'group (the consumer group to scale) is required, or shareGroup for a share group',
+          fieldPath: '.group',
+        },
+        {
+          rule: '!has(self.shareGroupMaxSize) || has(self.shareGroup)',
+          message: 'shareGroupMaxSize only applies with shareGroup (a consumer group is capped by its partitions)',
+          fieldPath: '.shareGroupMaxSize',
+        },
         {
           rule: "has(self.kafka) || (has(self.source) && self.source.type == 'prometheus')",
           message: 'kafka is required unless source.type is prometheus',
@@ -212,6 +244,18 @@ export const scaledConsumerSchema = {
           minLength: 1,
           maxLength: 249,
           description: 'the consumer group whose lag drives the scaling (with a prometheus source, the scaled group, for labels and the metrics API)',
+        },
+        shareGroup: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 249,
+          description:
+            'instead of group: the share group (KIP-932) whose lag drives the scaling; its members are not bound to partitions, so the cap is the group maximum size',
+        },
+        shareGroupMaxSize: {
+          type: 'integer',
+          minimum: 1,
+          description: "the share group's maximum size (the brokers' group.share.max.size); default: read from the brokers, else 200",
         },
         source: {
           type: 'object',
@@ -380,6 +424,7 @@ export function scaledConsumerCrd(): Record<string, unknown> {
           schema: { openAPIV3Schema: scaledConsumerSchema },
           additionalPrinterColumns: [
             { name: 'Group', type: 'string', jsonPath: '.spec.group' },
+            { name: 'ShareGroup', type: 'string', jsonPath: '.spec.shareGroup' },
             { name: 'Target', type: 'string', jsonPath: '.spec.scaleTargetRef.name' },
             { name: 'Current', type: 'integer', jsonPath: '.status.currentReplicas' },
             { name: 'Desired', type: 'integer', jsonPath: '.status.desiredReplicas' },

@@ -61,6 +61,11 @@ export interface ExternalScalerOptions {
   readonly now?: () => number;
   /** Refused calls are logged at most once per method and reason in this window (tests shorten it). Default 10 s. */
   readonly refusalLogWindowMs?: number;
+  /**
+   * A share group's maximum size (the brokers' group.share.max.size) for triggers that name a
+   * share group without shareGroupMaxSize; null or absent: 200, the brokers' default.
+   */
+  readonly shareGroupMaxSize?: number | null;
 }
 
 /** Per ScaledObject: the policy's state, advanced once per snapshot however often KEDA asks. */
@@ -276,7 +281,7 @@ export async function startExternalScaler(options: ExternalScalerOptions & { rea
     states.acquire(`${ref.namespace}/${ref.name}/${trigger.key}`, () => ({ trigger, policyState: undefined, answered: null }));
   const answer = (state: TriggerState, snapshot: LagSnapshot | null): ScalerAnswer => {
     if (snapshot !== null && state.answered?.time === snapshot.time) return state.answered.answer;
-    const result = answerTrigger(state.trigger, snapshot, state.policyState);
+    const result = answerTrigger(state.trigger, snapshot, state.policyState, { shareGroupMaxSize: options.shareGroupMaxSize ?? null });
     state.policyState = result.policyState;
     if (snapshot !== null) state.answered = { time: snapshot.time, answer: result };
     return result;

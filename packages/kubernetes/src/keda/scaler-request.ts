@@ -8,6 +8,11 @@
  *
  *   consumerGroup: orders        topic: payments        policy: threshold   lagThreshold: "100"
  *   consumerGroup: orders        policy: rate           timeLagSloSeconds: "60"
+ *   shareGroup: validator        policy: threshold      lagThreshold: "100"   shareGroupMaxSize: "200"
+ *
+ * `shareGroup` (instead of `consumerGroup`) names a share group (KIP-932): its members are not
+ * bound to partitions, so the policies cap it at the group's maximum size (`shareGroupMaxSize`,
+ * default the brokers' group.share.max.size, else 200) instead of the partition count.
  *
  * The metric handed to the HPA (AverageValue, KEDA's default for external triggers):
  * - `threshold`: KEDA's own Kafka lag metric and target (lagThreshold), so the HPA's answer is
@@ -17,11 +22,18 @@
  */
 import { createHash } from 'node:crypto';
 import { resolvePolicy, SCALING_POLICIES } from '@lagscale/autoscaler';
-import { type LagSnapshot, type PolicyRecommendation, ScalingConfigError, ScalingMetricUnavailableError, scalingInputFromSnapshot } from '@lagscale/core';
+import {
+  type GroupKind,
+  type LagSnapshot,
+  type PolicyRecommendation,
+  ScalingConfigError,
+  ScalingMetricUnavailableError,
+  scalingInputFromSnapshot,
+} from '@lagscale/core';
 import { SCALER_TOKEN_METADATA_KEY } from './scaler-auth.js';
 
 /** Metadata keys the scaler reads itself; every other key is a parameter of the policy. */
-const OWN_KEYS = ['consumerGroup', 'topic', 'policy', 'bootstrapServers'] as const;
+const OWN_KEYS = ['consumerGroup', 'shareGroup', 'shareGroupMaxSize', 'topic', 'policy', 'bootstrapServers'] as const;
 /** Keys of the trigger that are KEDA's own (how to reach the scaler); KEDA passes them along too. */
 const KEDA_KEYS = ['scalerAddress', 'caCert', 'tlsCertFile', 'tlsClientCert', 'tlsClientKey', 'unsafeSsl', 'enableTLS'] as const;
 
@@ -42,6 +54,10 @@ export class ScalerRequestError extends Error {
 /** A trigger's metadata, checked: the group, the topic, and the policy with its parsed config. */
 export interface ScalerTrigger {
   readonly group: string;
+  /** `share`: the trigger names a share group (`shareGroup`). Absent: `consumer`. */
+  readonly groupKind?: GroupKind;
+  /** Share groups: `shareGroupMaxSize` from the metadata; null: the scaler's (the brokers' setting or 200). */
+  readonly maxGroupSize?: number | null;
   readonly topic: string | null;
   readonly policy: ReturnType<typeof resolvePolicy>;
   /**
@@ -162,8 +178,30 @@ function metadataValue(value: string): unknown {
  */
 export function parseScalerMetadata(metadata: Readonly<Record<string, string>>, clusterBrokers: readonly string[]): ScalerTrigger {
   const own = (key: string): string | undefined => (Object.hasOwn(metadata, key) ? metadata[key] : undefined);
-  const group = own('consumerGroup')?.trim();
-  if (!group) throw new ScalerRequestError('scalerMetadata.consumerGroup: required, the consumer group whose lag drives the workload', 'invalid');
+  const consumerGroup = own('consumerGroup')?.trim();
+  const shareGroup = own('shareGroup')?.trim();
+  if (consumerGroup && shareGroup) {
+    throw new ScalerRequestError('scalerMetadata.shareGroup: give either consumerGroup (a consumer group) or shareGroup (a share group), not both', 'invalid');
+  }
+  const group = consumerGroup || shareGroup;
+  if (!group) {
+    throw new ScalerRequestError(
+      'scalerMetadata.consumerGroup: required, the consumer group whose lag drives the workload (or shareGroup for a share group)',
+      'invalid',
+    );
+  }
+  const groupKind: GroupKind = shareGroup ? 'share' : 'consumer';
+  const maxSizeText = own('shareGroupMaxSize')?.trim();
+  let maxGroupSize: number | null = null;
+  if (maxSizeText !== undefined && maxSizeText !== '') {
+    if (groupKind !== 'share') {
+      throw new ScalerRequestError('scalerMetadata.shareGroupMaxSize: only applies with shareGroup (a consumer group is capped by its partitions)', 'invalid');
+    }
+    maxGroupSize = Number(maxSizeText);
+    if (!/^\d+$/.test(maxSizeText) || !(maxGroupSize >= 1)) {
+      throw new ScalerRequestError(`scalerMetadata.shareGroupMaxSize: must be a whole number >= 1, got ${JSON.stringify(maxSizeText)}`, 'invalid');
+    }
+  }
   const servers = own('bootstrapServers')?.trim();
   if (servers) {
     const asked = servers.split(',').map((s) => s.trim());
@@ -203,12 +241,13 @@ export function parseScalerMetadata(metadata: Readonly<Record<string, string>>, 
     }
     throw error;
   }
-  return { group, topic, policy, key: metadataFingerprint(metadata) };
+  return { group, ...(groupKind === 'share' ? { groupKind, maxGroupSize } : {}), topic, policy, key: metadataFingerprint(metadata) };
 }
 
 /** The metric of a trigger: its name, for GetMetricSpec and GetMetrics. */
 export function metricNameOf(trigger: ScalerTrigger): string {
-  const name = `lagscale-${trigger.policy.name}-${trigger.group}${trigger.topic === null ? '' : `-${trigger.topic}`}`;
+  const kind = trigger.groupKind === 'share' ? 'sharegroup-' : '';
+  const name = `lagscale-${trigger.policy.name}-${kind}${trigger.group}${trigger.topic === null ? '' : `-${trigger.topic}`}`;
   // The HPA's metric names are lower-case and limited in what they hold.
   return name.toLowerCase().replace(/[^a-z0-9-]+/g, '-');
 }
@@ -231,22 +270,42 @@ export interface ScalerAnswer {
  * replica count. Throws `ScalerRequestError('unavailable')` when the group's lag is not known
  * (KEDA then counts an error for the cycle and, after its threshold, uses the fallback).
  */
-export function answerTrigger(trigger: ScalerTrigger, snapshot: LagSnapshot | null, policyState: unknown): ScalerAnswer {
+export function answerTrigger(
+  trigger: ScalerTrigger,
+  snapshot: LagSnapshot | null,
+  policyState: unknown,
+  defaults: { readonly shareGroupMaxSize?: number | null } = {},
+): ScalerAnswer {
   if (snapshot === null) throw new ScalerRequestError('no lag has been collected yet; the first cycle is still running', 'unavailable');
-  const groupLag = snapshot.groups.find((g) => g.group === trigger.group);
-  if (groupLag === undefined)
-    throw new ScalerRequestError(`consumer group "${trigger.group}" is not known to the cluster (no committed offsets, no members)`, 'unavailable');
+  const kind = trigger.groupKind ?? 'consumer';
+  const what = kind === 'share' ? 'share group' : 'consumer group';
+  const members =
+    kind === 'share' ? snapshot.shareGroups?.find((g) => g.group === trigger.group)?.members : snapshot.groups.find((g) => g.group === trigger.group)?.members;
+  if (members === undefined) {
+    throw new ScalerRequestError(
+      kind === 'share'
+        ? `share group "${trigger.group}" is not known to the cluster (no share-partition state, no members; share groups need Kafka 4.1+ with share.version enabled)`
+        : `consumer group "${trigger.group}" is not known to the cluster (no committed offsets, no members)`,
+      'unavailable',
+    );
+  }
   // Members stand in for ready replicas too: KEDA's HPA applies the trigger's metricType to the
   // metric and target reported here, so the policy's own replica count is only informative.
-  const input = scalingInputFromSnapshot(snapshot, trigger.group, groupLag.members, groupLag.members);
-  if (input === null) throw new ScalerRequestError(`consumer group "${trigger.group}" is not in the snapshot`, 'unavailable');
+  const input = scalingInputFromSnapshot(snapshot, trigger.group, members, members, {
+    kind,
+    maxGroupSize: trigger.maxGroupSize ?? defaults.shareGroupMaxSize ?? null,
+  });
+  if (input === null) throw new ScalerRequestError(`${what} "${trigger.group}" is not in the snapshot`, 'unavailable');
   const partitions = trigger.topic === null ? input.partitions : input.partitions.filter((p) => p.topic === trigger.topic);
   if (trigger.topic !== null && partitions.length === 0) {
-    throw new ScalerRequestError(`consumer group "${trigger.group}" has no offsets on topic "${trigger.topic}"`, 'unavailable');
+    throw new ScalerRequestError(`${what} "${trigger.group}" has no offsets on topic "${trigger.topic}"`, 'unavailable');
   }
   const unknown = partitions.filter((p) => p.logEndOffset === null);
   if (unknown.length > 0) {
-    throw new ScalerRequestError(`lag of ${unknown.length} partition(s) of "${trigger.group}" is unknown this cycle (leader not answering)`, 'unavailable');
+    throw new ScalerRequestError(
+      `lag of ${unknown.length} partition(s) of ${what} "${trigger.group}" is unknown this cycle (leader not answering)`,
+      'unavailable',
+    );
   }
   let result: { recommendation: PolicyRecommendation; state: unknown };
   try {

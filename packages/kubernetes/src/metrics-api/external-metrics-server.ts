@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import { AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { type BehaviorConfig, groupLagForTopics, type LagSnapshot, type ScalingDecision } from '@lagscale/core';
+import { type BehaviorConfig, type GroupKind, groupLagForTopics, type LagSnapshot, type ScalingDecision, shareGroupLagForTopics } from '@lagscale/core';
 import { type Logger, serverOptions } from '@lagscale/exporter';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { LabelSelectorError, matchesLabels, parseLabelSelector } from './label-selector.js';
@@ -13,6 +13,8 @@ const GROUP_VERSION = `${EXTERNAL_METRICS_GROUP}/${EXTERNAL_METRICS_VERSION}`;
 export const EXTERNAL_METRICS = {
   kafka_consumergroup_lag: 'records behind: log-end offset minus committed offset, summed over the partitions (of `topic` when selected)',
   lagscale_consumergroup_time_lag_seconds: 'age of the oldest unconsumed record in seconds, worst partition',
+  lagscale_sharegroup_lag:
+    'a share group: records not acknowledged, summed over its share-partitions (of `topic` when selected); records redelivered count once each, never their deliveries',
   lagscale_desired_replicas: "the replicas lagscale's policy asks for, within the ScaledConsumer's min and max",
 } as const;
 export type ExternalMetricName = keyof typeof EXTERNAL_METRICS;
@@ -22,6 +24,8 @@ export interface ExternalMetricsSource {
   scaledConsumers(namespace: string): readonly {
     readonly name: string;
     readonly group: string;
+    /** Absent: `consumer`. A share group's items carry a `sharegroup` label instead of `consumergroup`. */
+    readonly groupKind?: GroupKind;
     readonly snapshot: LagSnapshot | null;
     readonly decision: ScalingDecision | null;
     readonly behavior: BehaviorConfig;
@@ -52,8 +56,12 @@ interface ItemLabels extends Record<string, string> {}
  * native HPA can scale on lagscale's numbers. TLS; the caller must be the aggregator (its
  * front-proxy client certificate, request-header authentication as aggregated API servers do),
  * and the user it names (`X-Remote-User`, `X-Remote-Group`) is authorized with a
- * SubjectAccessReview. Values per namespace and metric, filtered by `consumergroup`, `topic` and
- * `scaledconsumer` labels.
+ * SubjectAccessReview. Values per namespace and metric, filtered by `consumergroup` (or
+ * `sharegroup`), `topic` and `scaledconsumer` labels.
+ *
+ * A share group's time lag is not served: its start offset's age is held old by a single record
+ * being redelivered, which more consumers would not help; scale it on `lagscale_sharegroup_lag` or
+ * `lagscale_desired_replicas` (whose policies date a share group's backlog from its arrivals).
  */
 export async function createExternalMetricsServer(options: ExternalMetricsServerOptions): Promise<FastifyInstance> {
   const requestHeader = options.requestHeader ?? (await readRequestHeaderSettings(options.kubeConfig));
@@ -166,9 +174,11 @@ export function metricItems(
   const topicsWanted = requirements.find((r) => r.key === 'topic' && r.op === 'in');
   for (const consumer of source.scaledConsumers(namespace)) {
     const snapshot = consumer.snapshot;
-    const group = snapshot?.groups.find((g) => g.group === consumer.group);
+    const share = consumer.groupKind === 'share';
     const timestamp = new Date(snapshot?.time ?? Date.now()).toISOString();
-    const base: ItemLabels = { consumergroup: consumer.group, scaledconsumer: consumer.name };
+    const base: ItemLabels = share
+      ? { sharegroup: consumer.group, scaledconsumer: consumer.name }
+      : { consumergroup: consumer.group, scaledconsumer: consumer.name };
     if (metric === 'lagscale_desired_replicas') {
       if (!matchesLabels(requirements, base) || consumer.decision === null) continue;
       const recommended = consumer.decision.recommendation?.replicas ?? consumer.decision.desiredReplicas;
@@ -176,7 +186,21 @@ export function metricItems(
       items.push({ metricName: metric, metricLabels: base, timestamp, value: quantity(desired) });
       continue;
     }
-    if (group === undefined) continue;
+    if (share) {
+      const shareGroup = snapshot?.shareGroups?.find((g) => g.group === consumer.group);
+      if (metric !== 'lagscale_sharegroup_lag' || shareGroup === undefined) continue;
+      const shareScopes =
+        topicsWanted !== undefined && topicsWanted.op === 'in'
+          ? topicsWanted.values.map((topic) => ({ labels: { ...base, topic }, lag: shareGroupLagForTopics(shareGroup, new Set([topic])) }))
+          : [{ labels: base, lag: shareGroup }];
+      for (const scope of shareScopes) {
+        if (!matchesLabels(requirements, scope.labels) || scope.lag.partitions.length === 0) continue;
+        items.push({ metricName: metric, metricLabels: scope.labels, timestamp, value: quantity(scope.lag.lag) });
+      }
+      continue;
+    }
+    const group = snapshot?.groups.find((g) => g.group === consumer.group);
+    if (group === undefined || metric === 'lagscale_sharegroup_lag') continue;
     const scopes =
       topicsWanted !== undefined && topicsWanted.op === 'in'
         ? topicsWanted.values.map((topic) => ({ labels: { ...base, topic }, lag: groupLagForTopics(group, new Set([topic])) }))
