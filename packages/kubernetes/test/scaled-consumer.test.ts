@@ -78,6 +78,10 @@ describe('ScaledConsumer on a real control plane', () => {
       [{ ...base, kafka: { brokers: ['no-port'] } }, 'spec.kafka.brokers[0]'],
       [{ ...base, scaleTargetRef: {} }, 'spec.scaleTargetRef.name'],
       [{ kafka: base.kafka, scaleTargetRef: base.scaleTargetRef }, 'spec.group'],
+      // A share group instead of a consumer group: one of the two, and its size only with it.
+      [{ ...base, shareGroup: 'v' }, 'spec.shareGroup'],
+      [{ ...base, shareGroupMaxSize: 50 }, 'spec.shareGroupMaxSize'],
+      [{ kafka: base.kafka, scaleTargetRef: base.scaleTargetRef, shareGroup: 'v', shareGroupMaxSize: 0 }, 'spec.shareGroupMaxSize'],
     ];
     for (const [spec, path] of cases) {
       const error = (await create({ metadata: { name: 'bad' }, spec }).catch((e: unknown) => e)) as { code?: number; body?: string };
@@ -85,6 +89,18 @@ describe('ScaledConsumer on a real control plane', () => {
       expect([400, 422], JSON.stringify(spec)).toContain(error.code);
       expect(String(error.body), JSON.stringify(spec)).toContain(path);
     }
+    // A share group alone is accepted (server-side dry run: nothing is created).
+    const shareGroup = { kafka: base.kafka, scaleTargetRef: base.scaleTargetRef, shareGroup: 'v', shareGroupMaxSize: 50 };
+    const accepted = (await custom.createNamespacedCustomObject({
+      group: crdGroup,
+      version,
+      namespace,
+      plural,
+      fieldValidation: 'Strict',
+      dryRun: 'All',
+      body: { apiVersion: `${crdGroup}/${version}`, kind: 'ScaledConsumer', metadata: { name: 'share' }, spec: shareGroup },
+    })) as ScaledConsumer;
+    expect(accepted.spec).toMatchObject({ shareGroup: 'v', shareGroupMaxSize: 50 });
   });
 
   it("accepts the controller's install manifests (server-side apply, dry run): CRD, RBAC, Deployment and the metrics API registration", async () => {
