@@ -33,6 +33,10 @@ export interface ShareBatchConsumerOptions {
    * released for other members. Default 20 s.
    */
   readonly drainTimeoutMs?: number;
+  /** Called as records are acknowledged (for metrics). */
+  readonly acknowledged?: (type: 'accept' | 'reject' | 'release', count: number) => void;
+  /** Called with records that arrived delivered before (delivery count above 1). */
+  readonly redelivered?: (records: readonly ShareRecord[]) => void;
 }
 
 export interface ShareBatchConsumerResult {
@@ -83,6 +87,7 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
   const release = (records: readonly ShareRecord[]): void => {
     for (const r of records) consumer.acknowledge(r, ACKNOWLEDGE.release);
     counts.released += records.length;
+    if (records.length > 0) options.acknowledged?.('release', records.length);
   };
   const settle = (batch: readonly ShareRecord[], settled: Promise<unknown>): void => {
     inHand.set(batch, Math.min(...batch.map((r) => r.acquiredAt)));
@@ -164,7 +169,11 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
         continue;
       }
       const records = await consumer.fetch(buffer.length > 0 ? idleFlushMs : 500, Math.min(batchSize, maxHeld - held()));
-      for (const r of records) if (r.deliveryCount > 1) counts.redelivered++;
+      const again = records.filter((r) => r.deliveryCount > 1);
+      if (again.length > 0) {
+        counts.redelivered += again.length;
+        options.redelivered?.(again);
+      }
       if (records.length > 0) buffer = buffer.length === 0 ? records : buffer.concat(records);
       while (buffer.length >= batchSize && !signal.aborted) {
         await handle(buffer.slice(0, batchSize));

@@ -1,4 +1,4 @@
-import { Admin } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import { describeError } from './collector.js';
 import { type KafkaConnectionOptions, toClientConnectionOptions } from './connection.js';
 
@@ -35,6 +35,34 @@ export async function ensureTopics(connection: KafkaConnectionOptions, topics: r
       }
     }
     return created;
+  } finally {
+    await admin.close();
+  }
+}
+
+/**
+ * Sets dynamic configs of a group (Kafka 4.2+ group configs), e.g. `share.auto.offset.reset`:
+ * without `earliest` a new share group starts at the log end and never sees records produced
+ * before its first member joined.
+ */
+export async function setGroupConfigs(connection: KafkaConnectionOptions, group: string, configs: Readonly<Record<string, string>>): Promise<void> {
+  const admin = new Admin({
+    clientId: connection.clientId ?? 'lagscale-admin',
+    bootstrapBrokers: [...connection.brokers],
+    ...toClientConnectionOptions(connection),
+  });
+  try {
+    await admin.incrementalAlterConfigs({
+      resources: [
+        {
+          resourceType: ConfigResourceTypes.GROUP,
+          resourceName: group,
+          configs: Object.entries(configs).map(([name, value]) => ({ name, configOperation: IncrementalAlterConfigOperationTypes.SET, value })),
+        },
+      ],
+    });
+  } catch (error) {
+    throw new Error(`cannot set configs of group ${group}: ${describeError(error)}`);
   } finally {
     await admin.close();
   }

@@ -10,6 +10,8 @@ import { addBudgetOptions, type BudgetFlags, budgetsFrom } from '../validation-b
 interface WorkerFlags extends ConnectionFlags, BudgetFlags {
   store?: string;
   group: string;
+  shareGroup?: string;
+  requestsTopic: string;
   batchSize: string;
   host: string;
   port: string;
@@ -27,6 +29,11 @@ export function registerWorkerCommand(program: Command): void {
       'result store: a SQLite file, or OpenSearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, the config file, .lagscale/validator.db)',
     )
     .option('-g, --group <id>', 'consumer group', 'validator')
+    .option(
+      '--share-group <id>',
+      'consume as a member of this share group instead (Kafka 4.2+, KIP-932): records acquired one by one, so more workers than partitions all work',
+    )
+    .option('--requests-topic <topic>', 'topic of the validation requests', 'validation.requests')
     .option('--batch-size <n>', 'records per batch (one store transaction and one commit)', '1000')
     .option('--host <address>', 'listen address of /metrics', '127.0.0.1')
     .option('-p, --port <port>', 'listen port of /metrics (0: any free port)', '0')
@@ -78,13 +85,22 @@ export function registerWorkerCommand(program: Command): void {
     });
     // metricsUrl: how a local pool learns where to find this worker's metrics (for Prometheus service discovery).
     logger.info(
-      { event: 'worker_started', url, metricsUrl: `${url}/metrics`, store: describeStore(storeConfig), group: flags.group },
+      {
+        event: 'worker_started',
+        url,
+        metricsUrl: `${url}/metrics`,
+        store: describeStore(storeConfig),
+        group: flags.group,
+        shareGroup: flags.shareGroup ?? null,
+      },
       `validation worker ${workerId}; metrics on ${url}`,
     );
     try {
       const result = await runWorker({
         connection: toConnectionOptions(config),
         group: flags.group,
+        ...(flags.shareGroup === undefined ? {} : { shareGroup: flags.shareGroup }),
+        requestsTopic: flags.requestsTopic,
         store,
         batchSize: parseInteger(flags.batchSize, '--batch-size', 1, 100_000),
         logger,

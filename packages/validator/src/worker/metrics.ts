@@ -14,6 +14,8 @@ export class WorkerMetrics {
     ['crash', 0],
   ]);
   #storeAvailable = true;
+  readonly #shareAcknowledgements = new Map<string, number>();
+  #shareRedeliveries = 0;
 
   recordOutcome(outcome: 'valid' | 'invalid' | 'dlq', count = 1): void {
     this.#records.set(outcome, (this.#records.get(outcome) ?? 0) + count);
@@ -45,6 +47,16 @@ export class WorkerMetrics {
   /** A validation thread was stopped over a budget (`timeout`) or died (`crash`), and replaced. */
   validationIncident(kind: 'timeout' | 'crash'): void {
     this.#threadReplacements.set(kind, (this.#threadReplacements.get(kind) ?? 0) + 1);
+  }
+
+  /** Records of a share group acknowledged: accept (stored), reject (dead-lettered), release (given back). */
+  shareAcknowledged(type: 'accept' | 'reject' | 'release', count: number): void {
+    this.#shareAcknowledgements.set(type, (this.#shareAcknowledgements.get(type) ?? 0) + count);
+  }
+
+  /** Records of a share group that arrived delivered before (a crash, an expired lock, a release). */
+  shareRedelivered(count: number): void {
+    this.#shareRedeliveries += count;
   }
 
   commitRefused(count: number): void {
@@ -81,6 +93,22 @@ export class WorkerMetrics {
       'Validation threads replaced: stopped when a record or compile overran its time budget (timeout), or dead (crash).',
     );
     for (const [reason, count] of this.#threadReplacements) out.sample('lagscale_validator_thread_replacements_total', { ...labels, reason }, count);
+    if (this.#shareAcknowledgements.size > 0 || this.#shareRedeliveries > 0) {
+      out.family(
+        'lagscale_validator_share_acknowledgements_total',
+        'counter',
+        'Share-group records acknowledged: accept (result stored), reject (dead-lettered, never delivered again), release (given back).',
+      );
+      for (const type of ['accept', 'reject', 'release'])
+        out.sample('lagscale_validator_share_acknowledgements_total', { ...labels, type }, this.#shareAcknowledgements.get(type) ?? 0);
+      out
+        .family(
+          'lagscale_validator_share_redeliveries_total',
+          'counter',
+          'Share-group records that arrived delivered before (a member died or gave them back): a signal, not lag.',
+        )
+        .sample('lagscale_validator_share_redeliveries_total', labels, this.#shareRedeliveries);
+    }
     out
       .family(
         'lagscale_validator_store_up',

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type ConsumedRecord,
   type ConsumerLogger,
   ensureTopics,
   FAILOVER_PRODUCER_RETRIES,
+  type FetchedRecord,
   type KafkaConnectionOptions,
-  runBatchConsumer,
   sendThroughFailover,
   toClientConnectionOptions,
 } from '@lagscale/kafka';
@@ -21,12 +20,19 @@ import type { SandboxIncident } from '../sandbox/pool.js';
 import type { DlqInput, ResultInput, ResultStore } from '../store/store.js';
 import { OUTCOME, ruleSetKey, type ValidationInput, type ValidationOutput } from './batch-validation.js';
 import type { WorkerMetrics } from './metrics.js';
+import { consumerGroupSource, type RecordSource, shareGroupSource } from './sources.js';
 import { type BatchValidator, InlineValidator, ValidationThreads } from './validation-threads.js';
 
 export interface WorkerOptions {
   readonly connection: KafkaConnectionOptions;
   /** Consumer group of the workers. Default `validator`. */
   readonly group?: string;
+  /**
+   * Consume as a member of this share group (KIP-932, Kafka 4.2+) instead of the consumer group:
+   * records are acquired one by one, so more workers than partitions all work, and each record
+   * is accepted once its result is stored, rejected once its dead letter is, released when given up.
+   */
+  readonly shareGroup?: string;
   readonly requestsTopic?: string;
   /** Partitions of the topics the worker creates when they are missing. Default 8. */
   readonly requestPartitions?: number;
@@ -150,7 +156,7 @@ interface PreparedBatch {
   readonly now: number;
   readonly outcome: BatchOutcome;
   /** The records sent to validation, in input order. */
-  readonly records: readonly { readonly m: ConsumedRecord; readonly request: Request; readonly ruleSet: ResolvedRuleSet }[];
+  readonly records: readonly { readonly m: FetchedRecord; readonly request: Request; readonly ruleSet: ResolvedRuleSet }[];
   readonly input: ValidationInput;
   readonly documents: ReadonlyMap<string, RuleSetDocument>;
   /** Whether the store has each job of the batch (a record of an unknown job goes to the DLQ). */
@@ -160,10 +166,12 @@ interface PreparedBatch {
 interface BatchOutcome {
   readonly results: ResultInput[];
   /** The consumed record of each result, by index (a result the store refuses goes to the DLQ). */
-  readonly resultRecords: ConsumedRecord[];
+  readonly resultRecords: FetchedRecord[];
   readonly dlq: DlqInput[];
   readonly outgoingResults: { key: Buffer; value: Buffer; headers: Record<string, Buffer> }[];
   readonly outgoingDeadLetters: { key: Buffer | undefined; value: Buffer; headers: Record<string, Buffer> }[];
+  /** The records dead-lettered (a share group rejects them: never delivered again). */
+  readonly deadLettered: Set<FetchedRecord>;
 }
 
 /**
@@ -222,7 +230,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     return true;
   };
 
-  const toDlq = (outcome: BatchOutcome, now: number, m: ConsumedRecord, code: string, reason: string, jobId?: string, recordNumber?: number): void => {
+  const toDlq = (outcome: BatchOutcome, now: number, m: FetchedRecord, code: string, reason: string, jobId?: string, recordNumber?: number): void => {
+    outcome.deadLettered.add(m);
     outcome.dlq.push({
       id: randomUUID(),
       ...(jobId === undefined ? {} : { jobId }),
@@ -251,8 +260,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
   };
 
   /** The main thread's part before validation: envelopes, rule sets (the only awaits) and jobs. */
-  const prepareBatch = async (batch: readonly ConsumedRecord[]): Promise<PreparedBatch> => {
-    const outcome: BatchOutcome = { results: [], resultRecords: [], dlq: [], outgoingResults: [], outgoingDeadLetters: [] };
+  const prepareBatch = async (batch: readonly FetchedRecord[]): Promise<PreparedBatch> => {
+    const outcome: BatchOutcome = { results: [], resultRecords: [], dlq: [], outgoingResults: [], outgoingDeadLetters: [], deadLettered: new Set() };
     const now = Date.now();
     const requests = batch.map((m) => decodeRequest({ key: m.key, value: m.value, headers: m.headers }));
     const batchRuleSets = new Map<string, ResolvedRuleSet | null>();
@@ -266,7 +275,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
       if (request.ok && !jobs.has(request.jobId)) jobs.set(request.jobId, await jobExists(request.jobId));
     }
     const documents = new Map<string, RuleSetDocument>();
-    const records: { m: ConsumedRecord; request: Request; ruleSet: ResolvedRuleSet }[] = [];
+    const records: { m: FetchedRecord; request: Request; ruleSet: ResolvedRuleSet }[] = [];
     let bytes = 0;
     batch.forEach((m, index) => {
       const request = requests[index] as DecodedRequest;
@@ -490,49 +499,54 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
     lastSend = sent.catch(() => {});
     await sent;
   };
-  const consumeOnce = (onAssigned: () => void) =>
-    runBatchConsumer({
-      connection: options.connection,
-      group: options.group ?? 'validator',
-      topics: [requestsTopic],
-      clientId: `lagscale-worker-${process.env.LAGSCALE_WORKER_ID ?? process.pid}`,
-      batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
-      logger,
-      signal: options.signal,
-      assigned: onAssigned,
-      handle: async (batch) => {
-        const started = performance.now();
-        const prepared = await prepareBatch(batch);
-        // Validation runs beside the next batches; the store write (in batch order), the topics
-        // and (by the consumer) the commit follow it, and the commit waits for all of them.
-        const validated = validator.validate(prepared.input, prepared.documents);
-        // Observed now: a failure is reported through `stored`, possibly after earlier batches.
-        validated.catch(() => {});
-        const stored = inOrder
-          .then(() => validated)
-          .then(async (output) => {
-            const outcome = await finishBatch(prepared, output);
-            const { rejected } = await store.upsertResults(outcome.results);
-            // A result the store refuses for good (a mapping limit, say) is not retried forever:
-            // its record goes to the DLQ with the store's reason, and the batch goes on.
-            for (const { index, reason } of rejected) {
-              const result = outcome.results[index] as ResultInput;
-              const m = outcome.resultRecords[index] as ConsumedRecord;
-              logger.error({ jobId: result.jobId, recordNumber: result.recordNumber, reason }, 'the store refused a result; its record goes to the DLQ');
-              toDlq(outcome, prepared.now, m, 'store_rejected', reason, result.jobId, result.recordNumber);
-            }
-            if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
-            // The demo's extra cost per record, spent a batch at a time like work on one core.
-            const cost = options.recordCostMs ?? 0;
-            if (cost > 0) await new Promise((resolve) => setTimeout(resolve, cost * batch.length));
-            metrics.batch((performance.now() - started) / 1000);
-            return outcome;
-          });
-        inOrder = stored.catch(() => {});
-        const settled = stored.then(publish);
-        return { settled };
-      },
+  const sourceOptions = {
+    connection: options.connection,
+    topic: requestsTopic,
+    clientId: `lagscale-worker-${process.env.LAGSCALE_WORKER_ID ?? process.pid}`,
+    batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
+    logger,
+    metrics,
+  };
+  const source: RecordSource =
+    options.shareGroup === undefined
+      ? consumerGroupSource({ ...sourceOptions, group: options.group ?? 'validator' })
+      : shareGroupSource({ ...sourceOptions, group: options.shareGroup });
+  const handle = async (batch: readonly FetchedRecord[]) => {
+    const started = performance.now();
+    const prepared = await prepareBatch(batch);
+    // Validation runs beside the next batches; the store write (in batch order), the topics
+    // and (by the source) the commit or acknowledgements follow it, and those wait for all of them.
+    const validated = validator.validate(prepared.input, prepared.documents);
+    // Observed now: a failure is reported through `stored`, possibly after earlier batches.
+    validated.catch(() => {});
+    const stored = inOrder
+      .then(() => validated)
+      .then(async (output) => {
+        const outcome = await finishBatch(prepared, output);
+        const { rejected } = await store.upsertResults(outcome.results);
+        // A result the store refuses for good (a mapping limit, say) is not retried forever:
+        // its record goes to the DLQ with the store's reason, and the batch goes on.
+        for (const { index, reason } of rejected) {
+          const result = outcome.results[index] as ResultInput;
+          const m = outcome.resultRecords[index] as FetchedRecord;
+          logger.error({ jobId: result.jobId, recordNumber: result.recordNumber, reason }, 'the store refused a result; its record goes to the DLQ');
+          toDlq(outcome, prepared.now, m, 'store_rejected', reason, result.jobId, result.recordNumber);
+        }
+        if (outcome.dlq.length > 0) await store.addDlqBatch(outcome.dlq);
+        // The demo's extra cost per record, spent a batch at a time like work on one core.
+        const cost = options.recordCostMs ?? 0;
+        if (cost > 0) await new Promise((resolve) => setTimeout(resolve, cost * batch.length));
+        metrics.batch((performance.now() - started) / 1000);
+        return outcome;
+      });
+    inOrder = stored.catch(() => {});
+    const settled = stored.then(async (outcome) => {
+      await publish(outcome);
+      return { rejected: outcome.deadLettered as ReadonlySet<unknown> };
     });
+    return { settled };
+  };
+  const consumeOnce = (onAssigned: () => void) => source.run({ handle, assigned: onAssigned, signal: options.signal });
   try {
     return await consumeUntilStopped(consumeOnce, options);
   } finally {
