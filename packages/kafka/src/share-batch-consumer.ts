@@ -95,12 +95,16 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
       .then(
         (verdicts) => {
           const rejected = (verdicts as { rejected?: ReadonlySet<unknown> } | undefined)?.rejected;
+          let rejects = 0;
           for (const r of batch) {
             const reject = rejected?.has(r) === true;
             consumer.acknowledge(r, reject ? ACKNOWLEDGE.reject : ACKNOWLEDGE.accept);
-            if (reject) counts.rejected++;
-            else counts.accepted++;
+            if (reject) rejects++;
           }
+          counts.rejected += rejects;
+          counts.accepted += batch.length - rejects;
+          if (batch.length > rejects) options.acknowledged?.('accept', batch.length - rejects);
+          if (rejects > 0) options.acknowledged?.('reject', rejects);
         },
         (error: Error) => {
           release(batch);
