@@ -1,0 +1,179 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalProcessPool } from '@lagscale/autoscaler';
+import { createLogger } from '@lagscale/exporter';
+import { type Job, SqliteResultStore } from '@lagscale/validator';
+import { describe, expect, inject, it } from 'vitest';
+import { createTopic, waitFor } from '../../../../test-support/kafka.js';
+import { describeShareGroupOffsets } from '../../../../test-support/share-groups-command.js';
+import { auditJob } from './job-audit.js';
+import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from './order-records.js';
+
+const brokers = inject('kafkaBrokers');
+const libDir = inject('kafkaLibDir');
+const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
+
+const TOTAL = 100_000;
+const PARTITIONS = 8;
+const PEAK = 24;
+const isMalformed = (n: number): boolean => n % 100 === 0;
+
+/** A worker's share acknowledgements so far (its /metrics), 0 when it does not answer. */
+async function accepted(metricsUrl: string | null): Promise<number> {
+  if (metricsUrl === null) return 0;
+  try {
+    const text = await (await fetch(new URL('/metrics', metricsUrl), { signal: AbortSignal.timeout(2000) })).text();
+    const line = text.split('\n').find((l) => l.startsWith('lagscale_validator_share_acknowledgements_total{') && l.includes('type="accept"'));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Validation workers as share consumers (KIP-932) on a real broker: a 100,000-record job on an
+ * 8-partition topic, `lagscale worker --share-group` processes scaled 1 → 24 → 1 (more workers than
+ * partitions, and all of them work), one worker SIGKILLed with records acquired (they come back
+ * when its locks expire), the scale-in SIGTERMs 23 workers in the middle of their batches.
+ * Afterwards every record has exactly one result or one DLQ entry (lost 0, duplicated 0), and
+ * Kafka's own `kafka-share-groups --describe` shows the group's lag at 0.
+ */
+describe('validation workers in a share group scaled 1 → 24 → 1 with a SIGKILL', () => {
+  it('leave exactly one result or DLQ entry per record, with 24 workers on 8 partitions', async () => {
+    const started = Date.now();
+    const dir = mkdtempSync(join(tmpdir(), 'lagscale-share-integrity-'));
+    const job = `share-${Date.now().toString(36)}`;
+    const topic = `${job}-requests`;
+    const group = `${job}-validators`;
+    const file = join(dir, 'results.db');
+    await createTopic(brokers, topic, PARTITIONS);
+    const setup = SqliteResultStore.open(file);
+    await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
+    await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total: TOTAL, createdAt: Date.now(), source: 'test' });
+    await setup.close();
+
+    const pool = new LocalProcessPool({
+      command: [
+        process.execPath,
+        main,
+        'worker',
+        '-b',
+        brokers.join(','),
+        '--store',
+        file,
+        '--share-group',
+        group,
+        '--requests-topic',
+        topic,
+        '--batch-size',
+        '100',
+        // Work that waits rather than computes (a slow downstream call): 24 workers on 2 cores
+        // then do 24 times the work of one, which is what a share group is for.
+        '--record-cost-ms',
+        '5',
+      ],
+      logger: createLogger('share-integrity', 'warn'),
+      output: 'ignore',
+      drainTimeoutSeconds: 60,
+      restartDelaySeconds: 0.5,
+    });
+    const exits: { id: number; code: number | null; signal: NodeJS.Signals | null; expected: boolean }[] = [];
+    pool.on('worker-exit', (exit) => exits.push(exit));
+    const read = SqliteResultStore.open(file);
+    const progress = async (): Promise<Job> => (await read.getJob(job)) as Job;
+    const doneAtLeast = (share: number) =>
+      waitFor(
+        `${Math.round(share * 100)}% of the records done`,
+        async () => {
+          const j = await progress();
+          return j.results + j.dlq >= share * TOTAL ? j : undefined;
+        },
+        240_000,
+        100,
+      );
+    const timeline: string[] = [];
+    const mark = async (what: string): Promise<void> => {
+      const j = await progress();
+      timeline.push(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what} (${j.results + j.dlq} done)`);
+    };
+    try {
+      const client = requestProducer(brokers);
+      const produced = await produceOrders(client, {
+        topic,
+        jobId: job,
+        ruleSet: ruleSet.name,
+        from: 1,
+        to: TOTAL,
+        isMalformed,
+        records: new OrderRecords({ seed: 11 }),
+      }).finally(() => client.close());
+      await mark('all records produced');
+      await pool.setReplicas(1);
+      await mark('1 worker');
+      await doneAtLeast(0.02);
+      await pool.setReplicas(PEAK);
+      await mark(`scaled out to ${PEAK}`);
+      // More workers than partitions, and every one of them acknowledges records.
+      let last: number[] = [];
+      const working = await waitFor(
+        `all ${PEAK} workers to have accepted records`,
+        async () => {
+          last = await Promise.all(pool.workers().map((w) => accepted(w.metricsUrl)));
+          return last.filter((n) => n > 0).length >= PEAK ? last : undefined;
+        },
+        120_000,
+        500,
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; records accepted per worker: ${JSON.stringify(last)}`);
+      });
+      await mark(`${working.filter((n) => n > 0).length} workers accepted records`);
+      const victim = pool.workers().sort((a, b) => a.id - b.id)[0];
+      process.kill(victim?.pid as number, 'SIGKILL');
+      await mark(`SIGKILL worker ${victim?.id}`);
+      await waitFor('the pool to replace the killed worker', async () => (await pool.currentReplicas()) === PEAK && exits.length === 1, 30_000, 100);
+      await doneAtLeast(0.9);
+      await pool.setReplicas(1);
+      await mark('scaled in to 1 (23 SIGTERMs mid-batch)');
+      await waitFor('the scaled-in workers to exit', async () => exits.length === PEAK, 90_000, 200);
+      await mark('scaled-in workers exited');
+      // The killed worker's acquired records come back after their 30 s lock.
+      const final = await waitFor(
+        'every record to have a result or a dead letter',
+        async () => {
+          const j = await progress();
+          return j.results + j.dlq >= TOTAL ? j : undefined;
+        },
+        240_000,
+        200,
+      );
+      await mark('all records done');
+      expect(exits.filter((e) => !e.expected).map((e) => e.signal)).toEqual(['SIGKILL']);
+      for (const drain of exits.filter((e) => e.expected)) {
+        expect(drain.code === 0 || (drain.code === null && drain.signal === 'SIGTERM'), JSON.stringify(drain)).toBe(true);
+      }
+      const malformed = new Set(produced.malformed);
+      const audit = await auditJob(read, job, TOTAL, malformed);
+      timeline.push(`audit: ${JSON.stringify(audit)}`);
+      expect(audit).toMatchObject({ lost: 0, duplicated: 0, misplaced: 0, results: TOTAL - malformed.size, dlq: malformed.size });
+      expect(final.results + final.dlq).toBe(TOTAL);
+      // The independent truth: Kafka's tool sees nothing waiting in the share group.
+      const rows = await waitFor(
+        'kafka-share-groups to show lag 0 on every partition',
+        async () => {
+          const r = await describeShareGroupOffsets(libDir, brokers[0] as string, group);
+          return r.length === PARTITIONS && r.every((row) => row.lag === 0) ? r : undefined;
+        },
+        60_000,
+        1000,
+      );
+      expect(rows).toHaveLength(PARTITIONS);
+    } finally {
+      process.stderr.write(`share-integrity (${((Date.now() - started) / 1000).toFixed(1)} s):\n  ${timeline.join('\n  ')}\n`);
+      await pool.close();
+      await read.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+});
