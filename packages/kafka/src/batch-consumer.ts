@@ -18,7 +18,8 @@ export interface ConsumerLogger {
   warn(fields: object, message: string): void;
 }
 
-export interface BatchConsumerOptions {
+/** What every batch consumer of a group takes: a classic group's (`runBatchConsumer`) and a share group's (`runShareConsumer`). */
+export interface GroupBatchConsumerOptions<R> {
   readonly connection: KafkaConnectionOptions;
   readonly group: string;
   readonly topics: readonly string[];
@@ -27,17 +28,20 @@ export interface BatchConsumerOptions {
   readonly batchSize?: number;
   /** A partial batch is handled after this long without new records. Default 200 ms. */
   readonly idleFlushMs?: number;
-  readonly sessionTimeoutMs?: number;
   readonly logger: ConsumerLogger;
   readonly signal: AbortSignal;
   /**
-   * Makes the batch durable (store it, work on it). Throwing stops the consumer without committing.
-   * It may hand back work still under way for the batch (see `BatchHandled`).
+   * Makes the batch durable (store it, work on it). Throwing stops the consumer without settling
+   * the batch. It may hand back work still under way for the batch (see `BatchHandled`).
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a plain async handler (Promise<void>) must fit
-  readonly handle: (batch: readonly ConsumedRecord[]) => Promise<void | BatchHandled>;
-  /** Called after each (re)join of the group, with the partitions assigned to this member. */
+  readonly handle: (batch: readonly R[]) => Promise<void | BatchHandled>;
+  /** Called after each (re)join or assignment change, with the partitions this member reads. */
   readonly assigned?: (assignment: { topic: string; partitions: number[] }[]) => void;
+}
+
+export interface BatchConsumerOptions extends GroupBatchConsumerOptions<ConsumedRecord> {
+  readonly sessionTimeoutMs?: number;
   /** Called with the records whose offsets were committed (after `handle`). */
   readonly committed?: (records: readonly ConsumedRecord[]) => void;
 }

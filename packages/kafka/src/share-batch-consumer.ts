@@ -4,30 +4,15 @@
  * handler's work on them is durable, rejected when the handler dead-lettered them, and released
  * when the handler failed or the consumer stops before they were handled.
  */
-import type { BatchHandled, ConsumerLogger } from './batch-consumer.js';
-import type { KafkaConnectionOptions } from './connection.js';
+import type { GroupBatchConsumerOptions } from './batch-consumer.js';
 import { ShareConsumer, type ShareRecord } from './share-consumer.js';
 import { ACKNOWLEDGE } from './share-consumer-protocol.js';
 
-export interface ShareBatchConsumerOptions {
-  readonly connection: KafkaConnectionOptions;
-  readonly group: string;
-  readonly topics: readonly string[];
-  readonly clientId?: string;
-  /** Records per batch. Default 100. */
-  readonly batchSize?: number;
-  /** A partial batch is handled after this long without new records. Default 200 ms. */
-  readonly idleFlushMs?: number;
-  readonly logger: ConsumerLogger;
-  readonly signal: AbortSignal;
-  /**
-   * Makes the batch durable. Its `settled` may name records it dead-lettered (`rejected`); the
-   * others are accepted. Throwing, or a rejected `settled`, releases the batch's records and stops
-   * the consumer.
-   */
-  // biome-ignore lint/suspicious/noConfusingVoidType: a plain async handler (Promise<void>) must fit
-  readonly handle: (batch: readonly ShareRecord[]) => Promise<void | BatchHandled>;
-  readonly assigned?: (assignment: { topic: string; partitions: number[] }[]) => void;
+/**
+ * The batch's `settled` may name records it dead-lettered (`rejected`); the others are accepted.
+ * Throwing, or a rejected `settled`, releases the batch's records and stops the consumer.
+ */
+export interface ShareBatchConsumerOptions extends GroupBatchConsumerOptions<ShareRecord> {
   /**
    * After the signal, how long batches in hand may take to settle before their records are
    * released for other members. Default 20 s.

@@ -17,10 +17,11 @@ import {
   ScaledConsumerController,
   writeKubeconfig,
 } from '@lagscale/kubernetes';
-import { type Job, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
+import { SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../test-support/kafka.js';
-import { startGroupAtEnd } from '../../validator/test/worker/helpers.js';
+import { jobDone, sqliteJob, startGroupAtEnd, workerCommand } from '../../validator/test/worker/helpers.js';
+import { auditJob } from '../../validator/test/worker/job-audit.js';
 import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from '../../validator/test/worker/order-records.js';
 import { startTestCluster, workerDeployment } from './helpers.js';
 
@@ -245,28 +246,11 @@ describe('ScaledConsumer on a real control plane', () => {
     const topic = VALIDATION_TOPICS.requests;
     await createTopic(brokers, topic, 8).catch(() => {});
     const file = join(mkdtempSync(join(tmpdir(), 'lagscale-k8s-')), 'results.db');
-    const setup = SqliteResultStore.open(file);
-    await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
-    await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total: TOTAL, createdAt: Date.now(), source: 'test' });
-    await setup.close();
+    await sqliteJob(file, job, TOTAL);
     await startGroupAtEnd(brokers, group, topic);
 
     // Each record costs a worker 1 ms more: one worker takes ~100 s for the job, four ~25 s.
-    const command = [
-      process.execPath,
-      main,
-      'worker',
-      '-b',
-      brokers.join(','),
-      '--store',
-      file,
-      '--group',
-      group,
-      '--batch-size',
-      '500',
-      '--record-cost-ms',
-      '1',
-    ];
+    const command = workerCommand(main, brokers, file, ['--group', group, '--batch-size', '500', '--record-cost-ms', '1']);
     await apps.createNamespacedDeployment({ namespace, body: workerDeployment('validator', command) as never });
     const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: 2, statusRefreshSeconds: 5 });
     await controller.start();
@@ -308,15 +292,7 @@ describe('ScaledConsumer on a real control plane', () => {
       await waitFor('the Deployment to be scaled out', async () => Math.max(0, ...replicas) >= 3, 60_000, 200);
       const workerPods = () => [...kubelet.running().keys()].filter((key) => key.startsWith(`${namespace}/validator-`)).length;
       await waitFor('more than one worker pod running', async () => workerPods() >= 3, 60_000, 200);
-      const final = await waitFor(
-        'every record to have a result or a dead letter',
-        async () => {
-          const j = (await store.getJob(job)) as Job;
-          return j.results + j.dlq >= TOTAL ? j : undefined;
-        },
-        300_000,
-        500,
-      );
+      const final = await jobDone(store, job, TOTAL);
       await waitFor('the Deployment to be scaled back in to 1', async () => replicas.at(-1) === 1, 90_000, 500);
       await waitFor('one worker pod left', async () => workerPods() === 1, 90_000, 200);
 
@@ -356,6 +332,94 @@ describe('ScaledConsumer on a real control plane', () => {
       clearInterval(sampling);
       await controller.stop();
       await store.close();
+    }
+  });
+  it('scales share-group workers past the partition count: the Deployment goes beyond 8 replicas on 8 partitions, every record exactly once', {
+    timeout: 600_000,
+  }, async () => {
+    const TOTAL = 100_000;
+    const isMalformed = (n: number): boolean => n % 100 === 0;
+    const job = `k8s-share-${Date.now().toString(36)}`;
+    const shareGroup = `${job}-validators`;
+    const topic = `${job}-requests`;
+    await createTopic(brokers, topic, 8);
+    const file = join(mkdtempSync(join(tmpdir(), 'lagscale-k8s-share-')), 'results.db');
+    await sqliteJob(file, job, TOTAL);
+    // Each record costs a worker 2 ms of waiting (a slow downstream call): work more members do faster.
+    const command = workerCommand(main, brokers, file, [
+      '--share-group',
+      shareGroup,
+      '--requests-topic',
+      topic,
+      '--batch-size',
+      '200',
+      '--record-cost-ms',
+      '2',
+    ]);
+    await apps.createNamespacedDeployment({ namespace, body: workerDeployment('share-validator', command) as never });
+    const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: 2, statusRefreshSeconds: 5 });
+    await controller.start();
+    const replicas: number[] = [];
+    const sampling = setInterval(() => {
+      void apps
+        .readNamespacedDeployment({ name: 'share-validator', namespace })
+        .then((d) => replicas.push(d.spec?.replicas ?? -1))
+        .catch(() => {});
+    }, 500);
+    const store = SqliteResultStore.open(file);
+    const workerPods = () => [...kubelet.running().keys()].filter((key) => key.startsWith(`${namespace}/share-validator-`)).length;
+    let mostPods = 0;
+    const counting = setInterval(() => {
+      mostPods = Math.max(mostPods, workerPods());
+    }, 250);
+    try {
+      const client = requestProducer(brokers);
+      const produced = await produceOrders(client, {
+        topic,
+        jobId: job,
+        ruleSet: ruleSet.name,
+        from: 1,
+        to: TOTAL,
+        isMalformed,
+        records: new OrderRecords({ seed: 13 }),
+      }).finally(() => client.close());
+      await create({
+        metadata: { name: 'share-validator' },
+        spec: {
+          kafka: { brokers },
+          shareGroup,
+          topics: [topic],
+          scaleTargetRef: { name: 'share-validator' },
+          policy: { name: 'threshold', lagThreshold: 5000 },
+          behavior: {
+            minReplicas: 1,
+            maxReplicas: 12,
+            scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: 'Pods', value: 12, periodSeconds: 1 }] },
+            scaleDown: { stabilizationWindowSeconds: 6, policies: [{ type: 'Percent', value: 100, periodSeconds: 5 }] },
+          },
+        },
+      });
+      await waitFor('the Deployment to go past the 8 partitions', async () => Math.max(0, ...replicas) > 8, 90_000, 200);
+      await waitFor('more than 8 worker pods running', async () => workerPods() > 8, 90_000, 200);
+      const final = await jobDone(store, job, TOTAL);
+      await waitFor('the Deployment to be scaled back in to 1', async () => replicas.at(-1) === 1, 90_000, 500);
+      await waitFor('one worker pod left', async () => workerPods() === 1, 90_000, 200);
+      const malformed = new Set(produced.malformed);
+      const audit = await auditJob(store, job, TOTAL, malformed);
+      expect(audit).toMatchObject({ lost: 0, duplicated: 0, misplaced: 0, results: TOTAL - malformed.size, dlq: malformed.size });
+      expect(final.results + final.dlq).toBe(TOTAL);
+      const status = (await read('share-validator')).status;
+      expect(status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+      process.stderr.write(
+        `[scaled-consumer] share group: replicas over time ${replicas.filter((r, i) => i === 0 || r !== replicas[i - 1]).join(' → ')}; most pods running ${mostPods}; audit ${JSON.stringify(audit)}\n`,
+      );
+    } finally {
+      clearInterval(sampling);
+      clearInterval(counting);
+      await controller.stop();
+      await store.close();
+      await custom.deleteNamespacedCustomObject({ group: crdGroup, version, namespace, plural, name: 'share-validator' }).catch(() => {});
+      await apps.deleteNamespacedDeployment({ name: 'share-validator', namespace }).catch(() => {});
     }
   });
 });

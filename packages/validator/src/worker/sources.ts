@@ -40,22 +40,25 @@ interface SourceOptions {
   readonly metrics: WorkerMetrics;
 }
 
+function consumerOptions(options: SourceOptions, run: SourceRun) {
+  return {
+    connection: options.connection,
+    group: options.group,
+    topics: [options.topic],
+    clientId: options.clientId,
+    batchSize: options.batchSize,
+    logger: options.logger,
+    signal: run.signal,
+    assigned: run.assigned,
+    handle: run.handle,
+  };
+}
+
 /** A classic consumer group: partitions assigned by rebalance, offsets committed after each durable batch. */
 export function consumerGroupSource(options: SourceOptions): RecordSource {
   return {
     describe: `consumer group ${options.group}`,
-    run: (run) =>
-      runBatchConsumer({
-        connection: options.connection,
-        group: options.group,
-        topics: [options.topic],
-        clientId: options.clientId,
-        batchSize: options.batchSize,
-        logger: options.logger,
-        signal: run.signal,
-        assigned: run.assigned,
-        handle: run.handle,
-      }),
+    run: (run) => runBatchConsumer(consumerOptions(options, run)),
   };
 }
 
@@ -75,15 +78,7 @@ export function shareGroupSource(options: SourceOptions): RecordSource {
         configured = true;
       }
       const result = await runShareConsumer({
-        connection: options.connection,
-        group: options.group,
-        topics: [options.topic],
-        clientId: options.clientId,
-        batchSize: options.batchSize,
-        logger: options.logger,
-        signal: run.signal,
-        assigned: run.assigned,
-        handle: run.handle,
+        ...consumerOptions(options, run),
         acknowledged: (type, count) => options.metrics.shareAcknowledged(type, count),
         redelivered: (records) => options.metrics.shareRedelivered(records.length),
       });

@@ -10,6 +10,7 @@ import { type Job, SqliteResultStore } from '@lagscale/validator';
 import { describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { describeShareGroupOffsets } from '../../../../test-support/share-groups-command.js';
+import { jobDone, sqliteJob, workerCommand } from './helpers.js';
 import { auditJob } from './job-audit.js';
 import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from './order-records.js';
 
@@ -52,20 +53,10 @@ describe('validation workers in a share group scaled 1 → 24 → 1 by the autos
     const group = `${job}-validators`;
     const file = join(dir, 'results.db');
     await createTopic(brokers, topic, PARTITIONS);
-    const setup = SqliteResultStore.open(file);
-    await setup.saveRuleSet(ruleSet.name, ruleSet.version, ruleSet as never, Date.now());
-    await setup.createJob({ id: job, ruleSet: ruleSet.name, ruleSetVersion: ruleSet.version, total: TOTAL, createdAt: Date.now(), source: 'test' });
-    await setup.close();
+    await sqliteJob(file, job, TOTAL);
 
     const pool = new LocalProcessPool({
-      command: [
-        process.execPath,
-        main,
-        'worker',
-        '-b',
-        brokers.join(','),
-        '--store',
-        file,
+      command: workerCommand(main, brokers, file, [
         '--share-group',
         group,
         '--requests-topic',
@@ -76,7 +67,7 @@ describe('validation workers in a share group scaled 1 → 24 → 1 by the autos
         // then do 24 times the work of one, which is what a share group is for.
         '--record-cost-ms',
         '5',
-      ],
+      ]),
       logger: createLogger('share-integrity', 'warn'),
       output: 'ignore',
       drainTimeoutSeconds: 60,
@@ -105,16 +96,6 @@ describe('validation workers in a share group scaled 1 → 24 → 1 by the autos
       if (decided.at(-1) !== decision.desiredReplicas) decided.push(decision.desiredReplicas);
     });
     const progress = async (): Promise<Job> => (await read.getJob(job)) as Job;
-    const doneAtLeast = (share: number) =>
-      waitFor(
-        `${Math.round(share * 100)}% of the records done`,
-        async () => {
-          const j = await progress();
-          return j.results + j.dlq >= share * TOTAL ? j : undefined;
-        },
-        240_000,
-        100,
-      );
     const timeline: string[] = [];
     const mark = async (what: string): Promise<void> => {
       const j = await progress();
@@ -134,7 +115,7 @@ describe('validation workers in a share group scaled 1 → 24 → 1 by the autos
       await mark('all records produced');
       await pool.setReplicas(1);
       await mark('1 worker');
-      await doneAtLeast(0.02);
+      await jobDone(read, job, TOTAL, 0.02);
       // The autoscaler takes over: 98,000 records waiting at 2,000 a worker ask for 49, capped at 24.
       autoscaler.start();
       monitor.start();
@@ -159,15 +140,7 @@ describe('validation workers in a share group scaled 1 → 24 → 1 by the autos
       await mark(`SIGKILL worker ${victim?.id}`);
       await waitFor('the pool to replace the killed worker', async () => exits.length >= 1, 30_000, 100);
       // The killed worker's acquired records come back after their 30 s lock.
-      const final = await waitFor(
-        'every record to have a result or a dead letter',
-        async () => {
-          const j = await progress();
-          return j.results + j.dlq >= TOTAL ? j : undefined;
-        },
-        240_000,
-        200,
-      );
+      const final = await jobDone(read, job, TOTAL);
       await mark('all records done');
       await waitFor('the autoscaler to scale back in to 1', async () => decided.at(-1) === 1 && pool.workers().length === 1, 60_000, 200);
       await mark(`back to 1 worker; replicas the autoscaler asked for: ${decided.join(' → ')}`);
