@@ -75,7 +75,6 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
     if (records.length > 0) options.acknowledged?.('release', records.length);
   };
   const settle = (batch: readonly ShareRecord[], settled: Promise<unknown>): void => {
-    inHand.set(batch, Math.min(...batch.map((r) => r.acquiredAt)));
     settled
       .then(
         (verdicts) => {
@@ -103,9 +102,12 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
   };
   const handle = async (batch: ShareRecord[]): Promise<void> => {
     let outcome: Awaited<ReturnType<typeof options.handle>>;
+    // In hand from now: its locks are renewed while the handler waits (for a store that is down, say).
+    inHand.set(batch, Math.min(...batch.map((r) => r.acquiredAt)));
     try {
       outcome = await options.handle(batch);
     } catch (error) {
+      inHand.delete(batch);
       release(batch);
       throw error;
     }

@@ -3,15 +3,16 @@ import { parseInteger } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags } from '../options.js';
 import { demoPlan, replayDemo } from '../stack/demo.js';
 import { demoOrder } from '../stack/demo-records.js';
-import { type LocalStack, STACK_WORKER_GROUP, startLocalStack } from '../stack/local-stack.js';
+import { type LocalStack, STACK_SHARE_GROUP, STACK_WORKER_GROUP, startLocalStack } from '../stack/local-stack.js';
 import { printStackBanner, runUntilStopped, stackSettings } from './up.js';
 
 interface DemoFlags extends ConnectionFlags {
   host?: string;
   port?: string;
   duration: string;
-  peakRate: string;
+  peakRate?: string;
   recordCostMs: string;
+  shareGroup?: boolean;
   exit?: boolean;
 }
 
@@ -44,12 +45,13 @@ export function registerDemoCommand(program: Command): void {
     .option('--host <address>', 'listen address of the API and console (default 127.0.0.1, env LAGSCALE_HOST)')
     .option('-p, --port <port>', 'listen port of the API and console (default 8080, env LAGSCALE_PORT)')
     .option('--duration <seconds>', 'wall-clock seconds of replayed load', '150')
-    .option('--peak-rate <records/s>', 'records per second at the peak of the day', '400')
+    .option('--peak-rate <records/s>', 'records per second at the peak of the day (default 400; 1500 with --share-group)')
     .option('--record-cost-ms <ms>', 'extra work per record in each worker, so a laptop needs several workers at the peak', '10')
+    .option('--share-group', 'run the workers as a share group (Kafka 4.2+): they scale past the 8 partitions, up to 24')
     .option('--exit', 'stop the stack once the workers are back to the minimum (for scripts and tests)');
   addConnectionOptions(command).action(async (flags: DemoFlags) => {
     const duration = parseInteger(flags.duration, '--duration', 10, 86_400);
-    const peakRate = parseInteger(flags.peakRate, '--peak-rate', 1, 1_000_000);
+    const peakRate = parseInteger(flags.peakRate ?? (flags.shareGroup === true ? '1500' : '400'), '--peak-rate', 1, 1_000_000);
     const { config, options } = stackSettings(flags);
     config.lag.intervalSeconds = DEMO_STACK.lagIntervalSeconds;
     const stack = await startLocalStack({
@@ -59,6 +61,7 @@ export function registerDemoCommand(program: Command): void {
       workerBatchSize: DEMO_STACK.workerBatchSize,
       policy: options.policy ?? DEMO_STACK.policy,
       behavior: options.behavior ?? DEMO_STACK.behavior,
+      ...(flags.shareGroup === true ? { shareGroup: true } : {}),
     });
     printStackBanner(stack);
     const stopping = new AbortController();
@@ -79,7 +82,11 @@ export function registerDemoCommand(program: Command): void {
       signal: stopping.signal,
       onTick: ({ second, rate, produced }) => {
         if (second % 10 !== 9) return;
-        const group = stack.monitor.latest?.groups.find((g) => g.group === STACK_WORKER_GROUP);
+        const latest = stack.monitor.latest;
+        const group =
+          flags.shareGroup === true
+            ? latest?.shareGroups?.find((g) => g.group === STACK_SHARE_GROUP)
+            : latest?.groups.find((g) => g.group === STACK_WORKER_GROUP);
         process.stderr.write(
           `demo ${second + 1}/${duration}s: ${rate} records/s, ${produced} sent, lag ${group?.lag ?? '?'}, workers ${stack.autoscaler.currentReplicas}\n`,
         );

@@ -29,6 +29,7 @@ export function stackSettings(flags: UpFlags): { config: LagscaleConfig; options
       ...(config.autoscaler?.policy ? { policy: config.autoscaler.policy } : {}),
       ...(config.autoscaler?.behavior ? { behavior: config.autoscaler.behavior } : {}),
       ...(config.autoscaler?.holdScaleOutWhenStoreDown === false ? { holdScaleOutWhenStoreDown: false } : {}),
+      ...(process.env.LAGSCALE_SHARE_GROUP === '1' ? { shareGroup: true } : {}),
       onProgress: (line) => process.stderr.write(`${line}\n`),
     },
   };

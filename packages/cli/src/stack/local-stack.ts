@@ -17,6 +17,8 @@ import { createStackServer } from './server.js';
 
 /** The consumer group the stack's validation workers join, and the autoscaler scales. */
 export const STACK_WORKER_GROUP = 'validator';
+/** The workers' share group when the stack runs them as share consumers (a group id is one kind only). */
+export const STACK_SHARE_GROUP = 'validator-share';
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const EXAMPLE_RULE_SET = fileURLToPath(new URL('../../../validator/examples/orders.ruleset.json', import.meta.url));
 
@@ -28,8 +30,13 @@ export interface LocalStackOptions {
   readonly kafkaPort: number;
   /** Partitions of validation.requests: the most workers that can share the work. */
   readonly requestPartitions?: number;
-  /** Workers never go above this. Default: the partition count. */
+  /** Workers never go above this. Default: the partition count (three times it with `shareGroup`). */
   readonly maxWorkers?: number;
+  /**
+   * Run the workers as members of a share group (KIP-932, Kafka 4.2+; `LAGSCALE_SHARE_GROUP=1`
+   * for `npm start`): records are acquired one by one, so workers scale past the partition count.
+   */
+  readonly shareGroup?: boolean;
   /** Added cost per record in each worker (ms), so a laptop shows scaling at demo rates. Default 0. */
   readonly workerRecordCostMs?: number;
   /** Records per worker batch (one store transaction and one commit). Default: the worker's. */
@@ -216,7 +223,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => monitor.stop());
     const child = storeForChild(storeConfig);
     const workerArgs = [process.execPath, '--max-semi-space-size=64', MAIN, 'worker', '-b', config.kafka.brokers.join(','), ...child.args];
-    workerArgs.push('--group', STACK_WORKER_GROUP);
+    const workerGroup = options.shareGroup === true ? STACK_SHARE_GROUP : STACK_WORKER_GROUP;
+    workerArgs.push(options.shareGroup === true ? '--share-group' : '--group', workerGroup);
     if (options.workerRecordCostMs) workerArgs.push('--record-cost-ms', String(options.workerRecordCostMs));
     if (options.workerBatchSize) workerArgs.push('--batch-size', String(options.workerBatchSize));
     const pool = new LocalProcessPool({
@@ -225,10 +233,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       drainTimeoutSeconds: 30,
       readinessPath: '/readyz',
       logger,
-      name: `local:${STACK_WORKER_GROUP}`,
+      name: `local:${workerGroup}`,
     });
     cleanups.push(() => pool.close());
-    const behavior = parseBehaviorConfig({ minReplicas: 1, maxReplicas: options.maxWorkers ?? partitions, ...(options.behavior ?? {}) }, 'autoscaler.behavior');
+    const behavior = parseBehaviorConfig(
+      { minReplicas: 1, maxReplicas: options.maxWorkers ?? (options.shareGroup === true ? 3 * partitions : partitions), ...(options.behavior ?? {}) },
+      'autoscaler.behavior',
+    );
     const policy = resolvePolicy(options.policy ?? { name: 'rate', timeLagSloSeconds: 30 }, 'autoscaler.policy');
     const scaleOutHold =
       options.holdScaleOutWhenStoreDown !== false && store instanceof OpenSearchResultStore
@@ -239,7 +250,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         : undefined;
     const autoscaler = new Autoscaler({
       monitor,
-      group: STACK_WORKER_GROUP,
+      group: workerGroup,
+      ...(options.shareGroup === true ? { groupKind: 'share' as const } : {}),
       policy,
       behavior,
       target: pool,

@@ -185,7 +185,7 @@ describe('workers on OpenSearch through store outages', () => {
     const job = `${prefix}-killed`;
     const total = 20_000;
     const malformed = await produceJob(job, total);
-    const doneAtKill = await waitFor('a third of the job done', async () => ((n) => (n >= total / 3 ? n : 0))(await done(job)), 120_000, 50);
+    const doneAtKill = await waitFor('a third of the job done', async () => ((n) => (n >= total / 3 ? n : undefined))(await done(job)), 120_000, 50);
     await node.kill();
     // The fault came in the middle of the job, with bulk writes in flight.
     expect(doneAtKill).toBeLessThan(total);
@@ -198,7 +198,7 @@ describe('workers on OpenSearch through store outages', () => {
     const job = `${prefix}-blocked`;
     const total = 20_000;
     const malformed = await produceJob(job, total);
-    const doneAtBlock = await waitFor('a third of the job done', async () => ((n) => (n >= total / 3 ? n : 0))(await done(job)), 120_000, 50);
+    const doneAtBlock = await waitFor('a third of the job done', async () => ((n) => (n >= total / 3 ? n : undefined))(await done(job)), 120_000, 50);
     const settings = (value: boolean | null) =>
       fetch(`${node.url}/${prefix}-results/_settings`, {
         method: 'PUT',
