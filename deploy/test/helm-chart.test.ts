@@ -248,6 +248,18 @@ describe('Helm chart deploy/helm/lagscale', () => {
     expect(withCrds.find((m) => m.kind === 'CustomResourceDefinition')).toEqual(scaledConsumerCrd());
   });
 
+  it('runs the workers as a share group when workers.shareGroup is set: the workers and their ScaledConsumer both name it', async () => {
+    const manifests = await template(['--set', 'workers.shareGroup=validators', '--set', 'workers.scaledConsumer.behavior.maxReplicas=24']);
+    const workers = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-worker')) as Manifest;
+    const args = containerOf(workers).args;
+    expect(args.slice(args.indexOf('--share-group'), args.indexOf('--share-group') + 2)).toEqual(['--share-group', 'validators']);
+    expect(args).not.toContain('--group');
+    const scaled = manifests.find((m) => m.kind === 'ScaledConsumer') as unknown as { spec: Record<string, unknown> };
+    expect(scaled.spec.shareGroup).toBe('validators');
+    expect(scaled.spec.group).toBeUndefined();
+    expect((scaled.spec.behavior as { maxReplicas: number }).maxReplicas).toBe(24);
+  });
+
   it('refuses bad values, naming the path', async () => {
     const cases: [string[], RegExp][] = [
       [['--set', 'controller.replicas=-1'], /at '\/controller\/replicas': minimum: got -1, want 0/],
