@@ -1,6 +1,7 @@
 import { ConnectionPool, Consumer, findCoordinatorV4, type Message, metadataV12, offsetCommitV8 } from '@platformatic/kafka';
 import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
 import { COORDINATOR_MOVED, callTolerant, kafkaErrorName } from './protocol.js';
+import { Waker } from './waker.js';
 
 /** A commit whose coordinator moved is sent to the group's coordinator now up to this many times in all, this far apart. */
 const COMMIT_COORDINATOR_ATTEMPTS = 5;
@@ -241,7 +242,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
   };
 
   // Handled batches whose `settled` is pending, chained in order; a few at most, then handling waits.
-  let wake: (() => void) | null = null;
+  const waker = new Waker(signal);
   let failure: Error | null = null;
   let settling: Promise<void> = Promise.resolve();
   let unsettled = 0;
@@ -264,7 +265,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
         },
         (error: Error) => {
           failure ??= error;
-          wake?.();
+          waker.wake();
         },
       )
       .finally(() => {
@@ -296,32 +297,19 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
   // synchronous pass, and waits only when it is empty. (An async iterator plus an idle timer per
   // record cost more CPU than the fetch itself.) 'readable' follows a read() that returned null.
   let ended = false;
-  const onReadable = (): void => wake?.();
+  const onReadable = (): void => waker.wake();
   const onEnd = (): void => {
     ended = true;
-    wake?.();
+    waker.wake();
   };
   const onError = (error: Error): void => {
     failure ??= error;
-    wake?.();
+    waker.wake();
   };
   stream.on('readable', onReadable);
   stream.once('end', onEnd);
   stream.once('error', onError);
   const idleFlushMs = options.idleFlushMs ?? 200;
-  /** Resolves on new records, the end of the stream, an error, the signal, or after `ms`. */
-  const waitForRecords = (ms: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      wake = done;
-    });
   /** Whether a record may be handled and committed (see `joined` and `refetchFrom`). */
   const usable = (message: ConsumedRecord): boolean => {
     const current = joined;
@@ -389,7 +377,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
         lastArrival = performance.now();
         continue;
       }
-      await waitForRecords(idleLeft);
+      await waker.wait(idleLeft);
     }
     if (failure !== null) throw failure;
     await flush();

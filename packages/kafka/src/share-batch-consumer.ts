@@ -7,6 +7,7 @@
 import type { GroupBatchConsumerOptions } from './batch-consumer.js';
 import { ShareConsumer, type ShareRecord } from './share-consumer.js';
 import { ACKNOWLEDGE } from './share-consumer-protocol.js';
+import { Waker } from './waker.js';
 
 /**
  * The batch's `settled` may name records it dead-lettered (`rejected`); the others are accepted.
@@ -68,7 +69,7 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
   /** Batches handed to the handler and not settled, with when their locks were last taken or renewed. */
   const inHand = new Map<readonly ShareRecord[], number>();
   let failure: Error | null = null;
-  let wake: (() => void) | null = null;
+  const waker = new Waker(signal);
   const release = (records: readonly ShareRecord[]): void => {
     for (const r of records) consumer.acknowledge(r, ACKNOWLEDGE.release);
     counts.released += records.length;
@@ -97,7 +98,7 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
       )
       .finally(() => {
         inHand.delete(batch);
-        wake?.();
+        waker.wake();
       });
   };
   const handle = async (batch: ShareRecord[]): Promise<void> => {
@@ -135,18 +136,6 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
     });
   }, 1000);
 
-  const waitForSettle = (ms: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      wake = done;
-    });
   const held = (): number => buffer.length + [...inHand.keys()].reduce((n, b) => n + b.length, 0);
   const maxHeld = (MAX_UNSETTLED_BATCHES + 1) * batchSize;
 
@@ -156,7 +145,7 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
       if (inHand.size >= MAX_UNSETTLED_BATCHES || held() >= maxHeld) {
         // Full: send what settled so far, and wait for more to settle.
         await consumer.flush();
-        if (inHand.size >= MAX_UNSETTLED_BATCHES || held() >= maxHeld) await waitForSettle(100);
+        if (inHand.size >= MAX_UNSETTLED_BATCHES || held() >= maxHeld) await waker.wait(100);
         continue;
       }
       const records = await consumer.fetch(buffer.length > 0 ? idleFlushMs : 500, Math.min(batchSize, maxHeld - held()));
@@ -182,7 +171,7 @@ export async function runShareConsumer(options: ShareBatchConsumerOptions): Prom
     release(buffer);
     buffer = [];
     const deadline = performance.now() + (options.drainTimeoutMs ?? 20_000);
-    while (inHand.size > 0 && performance.now() < deadline) await waitForSettle(Math.min(200, deadline - performance.now()));
+    while (inHand.size > 0 && performance.now() < deadline) await waker.wait(Math.min(200, deadline - performance.now()));
     if (inHand.size > 0) {
       logger.warn(
         { event: 'share_drain_timeout', group: options.group, batches: inHand.size },

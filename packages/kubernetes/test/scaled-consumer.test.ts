@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../test-support/kafka.js';
 import { jobDone, sqliteJob, startGroupAtEnd, workerCommand } from '../../validator/test/worker/helpers.js';
 import { auditJob } from '../../validator/test/worker/job-audit.js';
-import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from '../../validator/test/worker/order-records.js';
+import { produceJob } from '../../validator/test/worker/order-records.js';
 import { startTestCluster, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
@@ -279,16 +279,7 @@ describe('ScaledConsumer on a real control plane', () => {
           },
         },
       });
-      const client = requestProducer(brokers);
-      const produced = await produceOrders(client, {
-        topic,
-        jobId: job,
-        ruleSet: ruleSet.name,
-        from: 1,
-        to: TOTAL,
-        isMalformed,
-        records: new OrderRecords({ seed: 7 }),
-      }).finally(() => client.close());
+      const produced = await produceJob(brokers, { topic, jobId: job, total: TOTAL, isMalformed, seed: 7 });
       await waitFor('the Deployment to be scaled out', async () => Math.max(0, ...replicas) >= 3, 60_000, 200);
       const workerPods = () => [...kubelet.running().keys()].filter((key) => key.startsWith(`${namespace}/validator-`)).length;
       await waitFor('more than one worker pod running', async () => workerPods() >= 3, 60_000, 200);
@@ -373,16 +364,7 @@ describe('ScaledConsumer on a real control plane', () => {
       mostPods = Math.max(mostPods, workerPods());
     }, 250);
     try {
-      const client = requestProducer(brokers);
-      const produced = await produceOrders(client, {
-        topic,
-        jobId: job,
-        ruleSet: ruleSet.name,
-        from: 1,
-        to: TOTAL,
-        isMalformed,
-        records: new OrderRecords({ seed: 13 }),
-      }).finally(() => client.close());
+      const produced = await produceJob(brokers, { topic, jobId: job, total: TOTAL, isMalformed, seed: 13 });
       await create({
         metadata: { name: 'share-validator' },
         spec: {

@@ -87,3 +87,24 @@ export async function produceOrders(
   }
   return { malformed, invalid };
 }
+
+/** Records 1..`total` of a job on the orders rule set, produced to `topic` by a producer of their own. */
+export async function produceJob(
+  brokers: readonly string[],
+  options: { readonly topic: string; readonly jobId: string; readonly total: number; readonly isMalformed: (n: number) => boolean; readonly seed: number },
+): Promise<{ malformed: number[]; invalid: number[] }> {
+  const client = requestProducer(brokers);
+  try {
+    return await produceOrders(client, {
+      topic: options.topic,
+      jobId: options.jobId,
+      ruleSet: ordersRuleSet.name,
+      from: 1,
+      to: options.total,
+      isMalformed: options.isMalformed,
+      records: new OrderRecords({ seed: options.seed }),
+    });
+  } finally {
+    await client.close();
+  }
+}

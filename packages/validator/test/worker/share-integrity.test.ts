@@ -12,7 +12,7 @@ import { createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { describeShareGroupOffsets } from '../../../../test-support/share-groups-command.js';
 import { jobDone, sqliteJob, workerCommand } from './helpers.js';
 import { auditJob } from './job-audit.js';
-import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from './order-records.js';
+import { produceJob } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
 const libDir = inject('kafkaLibDir');
@@ -102,16 +102,7 @@ describe('validation workers in a share group scaled 1 → 24 → 1 by the autos
       timeline.push(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what} (${j.results + j.dlq} done)`);
     };
     try {
-      const client = requestProducer(brokers);
-      const produced = await produceOrders(client, {
-        topic,
-        jobId: job,
-        ruleSet: ruleSet.name,
-        from: 1,
-        to: TOTAL,
-        isMalformed,
-        records: new OrderRecords({ seed: 11 }),
-      }).finally(() => client.close());
+      const produced = await produceJob(brokers, { topic, jobId: job, total: TOTAL, isMalformed, seed: 11 });
       await mark('all records produced');
       await pool.setReplicas(1);
       await mark('1 worker');

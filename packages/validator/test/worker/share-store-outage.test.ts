@@ -9,7 +9,7 @@ import { OpenSearchResultStore } from '@lagscale/validator';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { auditJob } from './job-audit.js';
-import { OrderRecords, produceOrders, requestProducer, ordersRuleSet as ruleSet } from './order-records.js';
+import { produceJob, ordersRuleSet as ruleSet } from './order-records.js';
 
 const brokers = inject('kafkaBrokers');
 const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
@@ -66,16 +66,7 @@ describe('share-group workers through a 45 s store outage', () => {
       });
       workers.push({ process: child, port });
     }
-    const client = requestProducer(brokers);
-    const produced = await produceOrders(client, {
-      topic,
-      jobId: job,
-      ruleSet: ruleSet.name,
-      from: 1,
-      to: TOTAL,
-      isMalformed,
-      records: new OrderRecords({ seed: 17 }),
-    }).finally(() => client.close());
+    const produced = await produceJob(brokers, { topic, jobId: job, total: TOTAL, isMalformed, seed: 17 });
     const store = read;
     const done = async (): Promise<number> => {
       await store.refresh();
