@@ -102,6 +102,7 @@ describe('external metrics API behind the aggregator', () => {
     expect((discovery.body as { resources: { name: string }[] }).resources.map((r) => r.name)).toEqual([
       'kafka_consumergroup_lag',
       'lagscale_consumergroup_time_lag_seconds',
+      'lagscale_sharegroup_lag',
       'lagscale_desired_replicas',
     ]);
     const lag = await waitFor('the lag through the API server', async () => {
