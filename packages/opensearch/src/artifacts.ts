@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { buildOnce, copyRuntimeDependencies, defaultCacheDir, mavenDependency, runMaven, writeMavenReactor } from '@lagscale/search-node';
+
+export { defaultCacheDir };
 
 /** The OpenSearch version the launcher assembles: the newest that runs on Java 17. */
 export const DEFAULT_OPENSEARCH_VERSION = '2.19.6';
@@ -41,10 +41,6 @@ export interface OpenSearchDistribution {
   readonly modulesDir: string;
 }
 
-export function defaultCacheDir(): string {
-  return process.env.LAGSCALE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lagscale');
-}
-
 export interface ResolveOptions {
   readonly version?: string;
   readonly cacheDir?: string;
@@ -65,30 +61,10 @@ export function javaNeededFor(version: string): number {
  */
 export async function resolveOpenSearch(options: ResolveOptions = {}): Promise<OpenSearchDistribution> {
   const version = options.version ?? DEFAULT_OPENSEARCH_VERSION;
-  const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const dir = join(cacheDir, 'opensearch', version);
+  const dir = join(options.cacheDir ?? defaultCacheDir(), 'opensearch', version);
   const distribution = { version, dir, libDir: join(dir, 'lib'), modulesDir: join(dir, 'modules') };
-  const marker = join(dir, '.complete');
-  if (existsSync(marker)) return distribution;
-
-  await mkdir(dir, { recursive: true });
-  const lock = join(dir, '.resolving');
   const progress = options.onProgress ?? (() => {});
-  for (let waited = 0; ; waited += 500) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch {
-      if (existsSync(marker)) return distribution;
-      if (waited === 0) progress(`waiting for another process resolving OpenSearch ${version}`);
-      if (waited > 10 * 60_000) {
-        throw new Error(`OpenSearch ${version}: lock ${lock} held for over 10 minutes; remove it if no other lagscale process is resolving OpenSearch`);
-      }
-      await sleep(500);
-    }
-  }
-  try {
-    if (existsSync(marker)) return distribution;
+  await buildOnce(dir, `OpenSearch ${version}`, progress, async () => {
     const build = join(dir, 'maven');
     await rm(build, { recursive: true, force: true });
     await rm(distribution.libDir, { recursive: true, force: true });
@@ -96,9 +72,7 @@ export async function resolveOpenSearch(options: ResolveOptions = {}): Promise<O
     await writeReactor(build, version);
     progress(`resolving OpenSearch ${version} with Maven into ${dir} (first run only)`);
     const started = Date.now();
-    // Maven expands ${project.basedir} per sub-project: each one's jars land in its own folder.
-    const eachProjectsFolder = '-DoutputDirectory=$' + '{project.basedir}/jars';
-    await runMaven(build, ['-B', '-q', 'dependency:copy-dependencies', '-DincludeScope=runtime', eachProjectsFolder], progress);
+    await copyRuntimeDependencies(build, 'OpenSearch', progress);
     await rename(join(build, 'server', 'jars'), distribution.libDir);
     if (!existsSync(join(distribution.libDir, `opensearch-${version}.jar`))) {
       throw new Error(`Maven finished but opensearch-${version}.jar is not in ${distribution.libDir}`);
@@ -118,14 +92,11 @@ export async function resolveOpenSearch(options: ResolveOptions = {}): Promise<O
       await writeFile(join(moduleDir, 'plugin-security.policy'), MODULE_POLICY);
     }
     await rm(build, { recursive: true, force: true });
-    await writeFile(marker, `${new Date().toISOString()}\n`);
     progress(
       `resolved OpenSearch ${version} (${serverJars.size} server jars, ${OPENSEARCH_MODULES.length} modules) in ${((Date.now() - started) / 1000).toFixed(1)}s`,
     );
-    return distribution;
-  } finally {
-    await rm(lock, { recursive: true, force: true });
-  }
+  });
+  return distribution;
 }
 
 /**
@@ -141,25 +112,9 @@ async function matchLog4jCore(libDir: string, build: string, progress: (line: st
   await runMaven(
     build,
     ['-B', '-q', '-N', 'dependency:copy', `-Dartifact=org.apache.logging.log4j:log4j-core:${api}`, `-DoutputDirectory=${libDir}`],
+    'OpenSearch',
     progress,
   );
-}
-
-function dependency(groupId: string, artifactId: string, version: string): string {
-  return `<dependency><groupId>${groupId}</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></dependency>`;
-}
-
-function pom(artifactId: string, body: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.lagscale.cache</groupId>
-  <artifactId>${artifactId}</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-${body}
-</project>
-`;
 }
 
 /** Replaced by the version matching log4j-api when they differ (see matchLog4jCore). */
@@ -167,26 +122,17 @@ const LOG4J_CORE_GUESS = '2.25.4';
 
 /** One Maven reactor: the server and each module as a sub-project, so one run resolves them all. */
 async function writeReactor(build: string, version: string): Promise<void> {
-  const names = ['server', ...OPENSEARCH_MODULES.map((m) => m.name)];
-  await mkdir(build, { recursive: true });
-  await writeFile(join(build, 'pom.xml'), pom(`opensearch-${version}`, `  <modules>${names.map((n) => `<module>${n}</module>`).join('')}</modules>`));
   // The server's optional dependencies that a node needs: log4j's implementation and geo shapes.
   const server = [
-    dependency('org.opensearch', 'opensearch', version),
-    dependency('org.opensearch', 'opensearch-plugin-classloader', version),
-    dependency('org.apache.logging.log4j', 'log4j-core', LOG4J_CORE_GUESS),
-    dependency('org.locationtech.jts', 'jts-core', '1.15.0'),
-    dependency('org.locationtech.spatial4j', 'spatial4j', '0.7'),
+    mavenDependency('org.opensearch', 'opensearch', version),
+    mavenDependency('org.opensearch', 'opensearch-plugin-classloader', version),
+    mavenDependency('org.apache.logging.log4j', 'log4j-core', LOG4J_CORE_GUESS),
+    mavenDependency('org.locationtech.jts', 'jts-core', '1.15.0'),
+    mavenDependency('org.locationtech.spatial4j', 'spatial4j', '0.7'),
   ];
-  await mkdir(join(build, 'server'));
-  await writeFile(join(build, 'server', 'pom.xml'), pom(`opensearch-server-${version}`, `  <dependencies>${server.join('')}</dependencies>`));
-  for (const module of OPENSEARCH_MODULES) {
-    await mkdir(join(build, module.name));
-    await writeFile(
-      join(build, module.name, 'pom.xml'),
-      pom(`opensearch-module-${module.name}-${version}`, `  <dependencies>${dependency('org.opensearch.plugin', module.artifactId, version)}</dependencies>`),
-    );
-  }
+  const projects = new Map<string, string[]>([['server', server]]);
+  for (const module of OPENSEARCH_MODULES) projects.set(module.name, [mavenDependency('org.opensearch.plugin', module.artifactId, version)]);
+  await writeMavenReactor(build, `opensearch-${version}`, projects);
 }
 
 /** The descriptor names a class; fail at resolve time, not at node start, when the jar lacks it. */
@@ -219,25 +165,3 @@ function pluginDescriptor(module: OpenSearchModule, version: string): string {
  * distribution with its own policies.
  */
 const MODULE_POLICY = 'grant {\n  permission java.security.AllPermission;\n};\n';
-
-function runMaven(cwd: string, args: string[], progress: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const child = spawn('mvn', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const collect = (chunk: Buffer): void => {
-      output = (output + chunk.toString()).slice(-8000);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    const ticker = setInterval(() => progress('  ... still resolving OpenSearch with Maven'), 10_000);
-    child.on('error', (error) => {
-      clearInterval(ticker);
-      reject(new Error(`cannot run Maven (mvn) to fetch OpenSearch: ${error.message}. Install Maven 3 and make sure 'mvn' is on PATH.`));
-    });
-    child.on('exit', (code) => {
-      clearInterval(ticker);
-      if (code === 0) resolve();
-      else reject(new Error(`Maven failed (exit ${code}) resolving OpenSearch in ${cwd}:\n${output.trim()}`));
-    });
-  });
-}
