@@ -1,5 +1,6 @@
 import { ConnectionPool, Consumer, findCoordinatorV4, type Message, metadataV12, offsetCommitV8 } from '@platformatic/kafka';
 import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
+import { OrderedCommits } from './ordered-commits.js';
 import { COORDINATOR_MOVED, callTolerant, kafkaErrorName } from './protocol.js';
 import { Waker } from './waker.js';
 
@@ -200,97 +201,35 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
   const watchdog = setInterval(() => void checkPositions(), 1000);
 
   let handled = 0;
-  let committed = 0;
   let discarded = 0;
   let pending: ConsumedRecord[] = [];
+  const waker = new Waker(signal);
+  let failure: Error | null = null;
 
   // Commits run beside the next batch: an OffsetCommit waits for the coordinator (several ms on
   // Kafka 4, which batches its writes), and waiting for it before reading on halved the rate.
-  // Only handled records are committed, each with the generation it was fetched under; one commit
-  // is in flight at a time (so commits land in order) and it takes everything handled since the
-  // last one.
-  let handledNotCommitted: ConsumedRecord[] = [];
-  let committing: Promise<void> | null = null;
+  // Only handled records are committed, each with the generation it was fetched under.
   const onRefused = (refusal: { topic: string; partition: number; generationId: number; reason: string }): void =>
     logger.warn({ event: 'commit_refused', group: options.group, ...refusal }, 'commit refused after a rebalance; the current owner re-reads these records');
-  const startCommit = (): void => {
-    if (committing !== null || handledNotCommitted.length === 0) return;
-    const records = handledNotCommitted;
-    handledNotCommitted = [];
-    committing = commits
-      .commit(options.group, records, onRefused)
-      .then(
-        (accepted) => {
-          const done = records.filter((m) => accepted.has(m));
-          discarded += records.length - done.length;
-          committed += done.length;
-          if (done.length > 0) options.committed?.(done);
-        },
-        (error: Error) => {
-          discarded += records.length;
-          logger.warn({ event: 'commit_failed', group: options.group, err: error.message }, 'commit failed; the partitions re-read these records');
-        },
-      )
-      .finally(() => {
-        committing = null;
-        startCommit();
-      });
-  };
-  const toCommit = (batch: ConsumedRecord[]): void => {
-    handledNotCommitted = handledNotCommitted.length === 0 ? batch : handledNotCommitted.concat(batch);
-    startCommit();
-  };
-
-  // Handled batches whose `settled` is pending, chained in order; a few at most, then handling waits.
-  const waker = new Waker(signal);
-  let failure: Error | null = null;
-  let settling: Promise<void> = Promise.resolve();
-  let unsettled = 0;
-  /** Each unsettled batch's place in the chain, oldest first: handling waits for the oldest only. */
-  const places: Promise<void>[] = [];
-  const MAX_UNSETTLED_BATCHES = 4;
-  const afterHandled = (batch: ConsumedRecord[], settled: Promise<unknown> | undefined): void => {
-    if (settled === undefined && unsettled === 0) {
-      toCommit(batch);
-      return;
-    }
-    unsettled++;
-    // Observed now, so that an early rejection is not reported as unhandled.
-    settled?.catch(() => {});
-    settling = settling
-      .then(() => settled)
-      .then(
-        () => {
-          if (failure === null) toCommit(batch);
-        },
-        (error: Error) => {
-          failure ??= error;
-          waker.wake();
-        },
-      )
-      .finally(() => {
-        unsettled--;
-        places.shift();
-      });
-    places.push(settling);
-  };
-
-  /** Waits until every handled batch settled and every commit was answered. */
-  const commitsSettled = async (): Promise<void> => {
-    while (unsettled > 0) await settling;
-    startCommit();
-    while (committing !== null) await committing;
-  };
+  const ordered = new OrderedCommits<ConsumedRecord>({
+    group: options.group,
+    logger,
+    commit: (records) => commits.commit(options.group, records, onRefused),
+    ...(options.committed === undefined ? {} : { committed: options.committed }),
+    failed: (error) => {
+      failure ??= error;
+      waker.wake();
+    },
+  });
 
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    while (unsettled >= MAX_UNSETTLED_BATCHES) await places[0];
-    if (failure !== null) throw failure;
+    await ordered.room();
     const batch = pending;
     pending = [];
     const outcome = await options.handle(batch);
     handled += batch.length;
-    afterHandled(batch, outcome?.settled);
+    ordered.handled(batch, outcome?.settled);
   };
 
   // The stream is read in paused mode: each turn takes every record it holds (up to a batch) in one
@@ -381,11 +320,11 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     }
     if (failure !== null) throw failure;
     await flush();
-    await commitsSettled();
+    await ordered.drained();
   } finally {
     clearInterval(watchdog);
     // Also after a failure: the batches handled before it are durable, so their commits stand.
-    await commitsSettled();
+    await ordered.drained();
     await stream.close().catch(() => {});
     // The client may still report a rejoin it had under way when the group is left; it no longer matters.
     consumer.on('error', (error: Error) =>
@@ -402,7 +341,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     );
     await commits.close();
   }
-  return { handled, committed, discarded };
+  return { handled, committed: ordered.committed, discarded: discarded + ordered.discarded };
 }
 
 /**

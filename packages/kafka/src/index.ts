@@ -1,10 +1,14 @@
 export * from './batch-consumer.js';
+export * from './cluster-view.js';
 export * from './collector.js';
 export * from './connection.js';
+export * from './kip848-batch-consumer.js';
+export * from './kip848-consumer.js';
 export * from './lag-monitor.js';
 export * from './launcher/artifacts.js';
 export type { TestCertificates } from './launcher/certificates.js';
 export * from './launcher/cluster.js';
+export * from './ordered-commits.js';
 export * from './protocol.js';
 export * from './protocol-fix.js';
 export * from './send-through-failover.js';

@@ -13,8 +13,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiVersionsV3, type Connection, ConnectionPool, findCoordinatorV4, IS_CONTROL, metadataV12, type RecordsBatch } from '@platformatic/kafka';
+import { ConnectionPool, IS_CONTROL, type RecordsBatch } from '@platformatic/kafka';
 import type { ConsumedRecord, ConsumerLogger } from './batch-consumer.js';
+import { ClusterView } from './cluster-view.js';
 import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
 import { COORDINATOR_MOVED, callTolerant, kafkaErrorName } from './protocol.js';
 import {
@@ -101,20 +102,15 @@ export class ShareConsumer {
   readonly #memberId = randomUUID();
   readonly #coordinatorPool: ConnectionPool;
   readonly #fetchPool: ConnectionPool;
-  readonly #bootstrap: { host: string; port: number }[];
-  readonly #brokers = new Map<number, { host: string; port: number }>();
-  readonly #topicNames = new Map<string, string>();
-  readonly #leaders = new Map<string, number>();
+  readonly #cluster: ClusterView;
   readonly #sessions = new Map<number, Session>();
   #epoch = 0;
-  #coordinator: number | null = null;
   #heartbeatMs = 5000;
   #assignment = new Map<string, number[]>();
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #heartbeating: Promise<void> | null = null;
   #closed = false;
   #fatal: Error | null = null;
-  #metadataAt = 0;
   #lockMs = 30_000;
   #v2 = false;
 
@@ -125,7 +121,7 @@ export class ShareConsumer {
     const connection = toClientConnectionOptions(options.connection);
     this.#coordinatorPool = new ConnectionPool(clientId, connection);
     this.#fetchPool = new ConnectionPool(clientId, { ...connection, requestTimeout: Math.max(connection.requestTimeout ?? 0, 30_000) });
-    this.#bootstrap = options.connection.brokers.map(parseBrokerAddress);
+    this.#cluster = new ClusterView(this.#coordinatorPool, options.connection.brokers.map(parseBrokerAddress), options.topics, options.group);
   }
 
   get memberId(): string {
@@ -149,7 +145,7 @@ export class ShareConsumer {
 
   /** Joins the group; fails when the brokers cannot run share groups or refuse this member. */
   async start(): Promise<void> {
-    await this.#refreshMetadata(true);
+    await this.#cluster.refresh(true);
     await this.#checkVersions();
     await this.#heartbeat();
     if (this.#fatal !== null) throw this.#fatal;
@@ -162,7 +158,7 @@ export class ShareConsumer {
    */
   async fetch(maxWaitMs: number, maxRecords = this.#options.maxRecords ?? 500): Promise<ShareRecord[]> {
     if (this.#fatal !== null) throw this.#fatal;
-    const byNode = await this.#partitionsByLeader();
+    const byNode = await this.#cluster.byLeader(this.#assignment);
     if (byNode.size === 0) {
       await sleep(Math.min(maxWaitMs, 200));
       return [];
@@ -175,7 +171,7 @@ export class ShareConsumer {
   acknowledge(record: ShareRecord, type: AcknowledgeType): void {
     const session = this.#sessions.get(record.session.node);
     if (session === undefined || session.generation !== record.session.generation) return; // that session is gone: the record comes back
-    const topicId = this.#topicId(record.topic);
+    const topicId = this.#cluster.topicId(record.topic);
     if (topicId === undefined) return;
     const key = `${topicId}:${record.partition}`;
     let offsets = session.pending.get(key);
@@ -208,7 +204,7 @@ export class ShareConsumer {
     const bySession = new Map<Session, Map<string, Map<bigint, AcknowledgeType>>>();
     for (const record of records) {
       const session = this.#sessions.get(record.session.node);
-      const topicId = this.#topicId(record.topic);
+      const topicId = this.#cluster.topicId(record.topic);
       if (session === undefined || session.generation !== record.session.generation || topicId === undefined) continue;
       const acks = bySession.get(session) ?? new Map<string, Map<bigint, AcknowledgeType>>();
       const key = `${topicId}:${record.partition}`;
@@ -276,12 +272,12 @@ export class ShareConsumer {
       if (MEMBER_ERRORS.has(response.errorCode)) {
         this.#logger.warn({ event: 'share_member_fenced', group: this.#options.group, reason }, 'the share group fenced this member; joining again');
         this.#epoch = 0;
-      } else if (COORDINATOR_MOVED.has(response.errorCode)) this.#coordinator = null;
+      } else if (COORDINATOR_MOVED.has(response.errorCode)) this.#cluster.coordinatorMoved();
       else if (FATAL_HEARTBEAT_ERRORS.has(response.errorCode)) {
         this.#fatal = new ShareConsumerError(kafkaErrorName(response.errorCode), `share group ${this.#options.group}: ${reason}`);
       } else this.#logger.warn({ event: 'share_heartbeat_refused', group: this.#options.group, reason }, 'share group heartbeat refused');
     } catch (error) {
-      this.#coordinator = null;
+      this.#cluster.coordinatorMoved();
       this.#logger.warn(
         { event: 'share_heartbeat_failed', group: this.#options.group, err: (error as Error).message },
         'share group heartbeat failed; finding the coordinator again',
@@ -290,100 +286,31 @@ export class ShareConsumer {
   }
 
   async #sendHeartbeat(memberEpoch: number, topics: readonly string[] | null) {
-    const connection = await this.#coordinatorConnection();
+    const connection = await this.#cluster.coordinatorConnection();
     return shareGroupHeartbeat.async(connection, { groupId: this.#options.group, memberId: this.#memberId, memberEpoch, subscribedTopicNames: topics });
-  }
-
-  async #coordinatorConnection(): Promise<Connection> {
-    if (this.#coordinator === null) {
-      const connection = await this.#coordinatorPool.getFirstAvailable(this.#bootstrapAndKnown());
-      const response = await callTolerant(findCoordinatorV4.api, connection, 0, [this.#options.group]);
-      const found = response.coordinators.find((c) => c.key === this.#options.group);
-      if (found === undefined || found.errorCode !== 0) {
-        throw new Error(`no coordinator for share group ${this.#options.group}: ${found ? kafkaErrorName(found.errorCode) : 'no answer'}`);
-      }
-      this.#brokers.set(found.nodeId, { host: found.host, port: found.port });
-      this.#coordinator = found.nodeId;
-    }
-    return this.#coordinatorPool.get(this.#broker(this.#coordinator));
   }
 
   async #assign(assignment: readonly { topicId: string; partitions: readonly number[] }[]): Promise<void> {
     this.#assignment = new Map(assignment.map((t) => [t.topicId, [...t.partitions]]));
-    if (assignment.some((t) => !this.#topicNames.has(t.topicId))) await this.#refreshMetadata(true);
+    await this.#cluster.knowTopics(this.#assignment.keys());
     const named = [...this.#assignment].map(([id, partitions]) => ({
-      topic: this.#topicNames.get(id) ?? id,
+      topic: this.#cluster.topicName(id) ?? id,
       partitions: [...partitions].sort((a, b) => a - b),
     }));
     this.#logger.info({ event: 'share_partitions_assigned', group: this.#options.group, epoch: this.#epoch, assigned: named }, 'share-partitions assigned');
     this.#options.assigned?.(named);
   }
 
-  // ---- metadata ----
-
-  #bootstrapAndKnown(): { host: string; port: number }[] {
-    return [...this.#brokers.values(), ...this.#bootstrap];
-  }
-
-  #broker(node: number): { host: string; port: number } {
-    const broker = this.#brokers.get(node);
-    if (broker === undefined) throw new Error(`broker ${node} is not in the cluster metadata`);
-    return broker;
-  }
-
-  #topicId(topic: string): string | undefined {
-    for (const [id, name] of this.#topicNames) if (name === topic) return id;
-    return undefined;
-  }
-
-  async #refreshMetadata(force = false): Promise<void> {
-    if (!force && performance.now() - this.#metadataAt < 500) return;
-    this.#metadataAt = performance.now();
-    const connection = await this.#coordinatorPool.getFirstAvailable(this.#bootstrapAndKnown());
-    const metadata = await callTolerant(metadataV12.api, connection, [...this.#options.topics], false);
-    for (const b of metadata.brokers) this.#brokers.set(b.nodeId, { host: b.host, port: b.port });
-    for (const topic of metadata.topics) {
-      if (topic.errorCode !== 0 || topic.name === null || topic.name === undefined) continue;
-      this.#topicNames.set(topic.topicId, topic.name);
-      for (const p of topic.partitions) this.#leaders.set(`${topic.topicId}:${p.partitionIndex}`, p.leaderId);
-    }
-  }
-
   /** Which API versions the brokers take: ShareFetch/ShareAcknowledge v2 renew locks. */
   async #checkVersions(): Promise<void> {
-    const connection = await this.#coordinatorPool.getFirstAvailable(this.#bootstrapAndKnown());
-    const versions = await callTolerant(apiVersionsV3.api, connection, 'lagscale', '0');
-    const range = (key: number) => versions.apiKeys.find((k) => k.apiKey === key);
-    const heartbeat = range(76);
-    if (heartbeat === undefined || heartbeat.maxVersion < 1) {
+    const versions = await this.#cluster.apiVersions();
+    if ((versions.get(76) ?? -1) < 1) {
       throw new ShareConsumerError(
         'UNSUPPORTED_VERSION',
         `the brokers do not run share groups (no ShareGroupHeartbeat v1): Kafka 4.2 or later with share.version >= 1 is needed for share group ${this.#options.group}`,
       );
     }
-    this.#v2 = (range(78)?.maxVersion ?? 0) >= 2 && (range(79)?.maxVersion ?? 0) >= 2;
-  }
-
-  /** The assigned partitions grouped by their leader now. */
-  async #partitionsByLeader(): Promise<Map<number, Map<string, Set<number>>>> {
-    const byNode = new Map<number, Map<string, Set<number>>>();
-    let unknown = false;
-    for (const [topicId, partitions] of this.#assignment) {
-      for (const partition of partitions) {
-        const leader = this.#leaders.get(`${topicId}:${partition}`);
-        if (leader === undefined || leader < 0) {
-          unknown = true;
-          continue;
-        }
-        const topics = byNode.get(leader) ?? new Map<string, Set<number>>();
-        const set = topics.get(topicId) ?? new Set<number>();
-        set.add(partition);
-        topics.set(topicId, set);
-        byNode.set(leader, topics);
-      }
-    }
-    if (unknown) await this.#refreshMetadata().catch(() => {});
-    return byNode;
+    this.#v2 = (versions.get(78) ?? 0) >= 2 && (versions.get(79) ?? 0) >= 2;
   }
 
   // ---- sessions ----
@@ -465,11 +392,11 @@ export class ShareConsumer {
       };
       let response: ShareFetchResponse;
       try {
-        const connection = await this.#fetchPool.get(this.#broker(node));
+        const connection = await this.#fetchPool.get(this.#cluster.broker(node));
         response = await callTolerant(this.#v2 ? shareFetchV2 : shareFetchV1, connection, request);
       } catch (error) {
         this.#resetSession(session, (error as Error).message);
-        await this.#refreshMetadata().catch(() => {});
+        await this.#cluster.refresh().catch(() => {});
         return [];
       }
       if (response.errorCode !== 0) {
@@ -494,10 +421,9 @@ export class ShareConsumer {
   #records(session: Session, response: ShareFetchResponse, sent: Map<string, Map<bigint, AcknowledgeType>>): ShareRecord[] {
     const records: ShareRecord[] = [];
     const now = performance.now();
-    let leadersMoved = false;
-    for (const endpoint of response.nodeEndpoints) this.#brokers.set(endpoint.nodeId, { host: endpoint.host, port: endpoint.port });
+    for (const endpoint of response.nodeEndpoints) this.#cluster.noteBroker(endpoint.nodeId, { host: endpoint.host, port: endpoint.port });
     for (const topic of response.topics) {
-      const name = this.#topicNames.get(topic.topicId);
+      const name = this.#cluster.topicName(topic.topicId);
       if (name === undefined) continue;
       for (const p of topic.partitions) {
         const key = `${topic.topicId}:${p.partition}`;
@@ -505,8 +431,7 @@ export class ShareConsumer {
           this.#refused(name, p.partition, sent.get(key)?.size ?? 0, p.acknowledgeErrorMessage ?? kafkaErrorName(p.acknowledgeErrorCode));
         if (p.errorCode !== 0) {
           if (LEADER_ERRORS.has(p.errorCode)) {
-            leadersMoved = true;
-            if (p.leaderId >= 0) this.#leaders.set(key, p.leaderId);
+            this.#cluster.leaderMoved(topic.topicId, p.partition, p.leaderId);
             session.partitions.get(topic.topicId)?.delete(p.partition);
           }
           continue;
@@ -518,7 +443,6 @@ export class ShareConsumer {
         }
       }
     }
-    if (leadersMoved) this.#metadataAt = 0;
     return records;
   }
 
@@ -544,7 +468,7 @@ export class ShareConsumer {
       topics: [...topics].map(([topicId, partitions]) => ({ topicId, partitions })),
     };
     try {
-      const connection = await this.#fetchPool.get(this.#broker(session.node));
+      const connection = await this.#fetchPool.get(this.#cluster.broker(session.node));
       const response = await callTolerant(this.#v2 ? shareAcknowledgeV2 : shareAcknowledgeV1, connection, request);
       if (response.errorCode !== 0) {
         this.#resetSession(session, response.errorMessage ?? kafkaErrorName(response.errorCode));
@@ -553,7 +477,7 @@ export class ShareConsumer {
       if (close) session.epoch = 0;
       else session.epoch = session.epoch >= MAX_EPOCH ? 1 : session.epoch + 1;
       for (const topic of response.topics) {
-        const name = this.#topicNames.get(topic.topicId) ?? topic.topicId;
+        const name = this.#cluster.topicName(topic.topicId) ?? topic.topicId;
         for (const p of topic.partitions) {
           if (p.errorCode !== 0)
             this.#refused(name, p.partition, acks.get(`${topic.topicId}:${p.partition}`)?.size ?? 0, p.errorMessage ?? kafkaErrorName(p.errorCode));

@@ -30,6 +30,7 @@ export function stackSettings(flags: UpFlags): { config: LagscaleConfig; options
       ...(config.autoscaler?.behavior ? { behavior: config.autoscaler.behavior } : {}),
       ...(config.autoscaler?.holdScaleOutWhenStoreDown === false ? { holdScaleOutWhenStoreDown: false } : {}),
       ...(process.env.LAGSCALE_SHARE_GROUP === '1' ? { shareGroup: true } : {}),
+      ...groupProtocolFromEnv(),
       onProgress: (line) => process.stderr.write(`${line}\n`),
     },
   };
@@ -77,4 +78,12 @@ export function registerUpCommand(program: Command): void {
     printStackBanner(stack);
     await runUntilStopped(stack);
   });
+}
+
+/** `LAGSCALE_GROUP_PROTOCOL`: classic (the default) or consumer (KIP-848); anything else stops start-up. */
+function groupProtocolFromEnv(): { groupProtocol?: 'classic' | 'consumer' } {
+  const value = process.env.LAGSCALE_GROUP_PROTOCOL;
+  if (value === undefined || value === '') return {};
+  if (value !== 'classic' && value !== 'consumer') throw new ConfigError(`LAGSCALE_GROUP_PROTOCOL: expected classic or consumer, got '${value}'`);
+  return { groupProtocol: value };
 }

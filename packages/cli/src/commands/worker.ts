@@ -1,8 +1,8 @@
 import { watchPoolParent } from '@lagscale/autoscaler';
 import { createLogger } from '@lagscale/exporter';
-import { createWorkerHttp, runWorker, type WorkerHttpState, WorkerMetrics } from '@lagscale/validator';
+import { createWorkerHttp, type GroupProtocol, runWorker, type WorkerHttpState, WorkerMetrics } from '@lagscale/validator';
 import type { Command } from 'commander';
-import { parseInteger, toConnectionOptions } from '../config.js';
+import { ConfigError, parseInteger, toConnectionOptions } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { describeStore, openResultStore, resolveStoreConfig } from '../store.js';
 import { addBudgetOptions, type BudgetFlags, budgetsFrom } from '../validation-budgets.js';
@@ -11,6 +11,7 @@ interface WorkerFlags extends ConnectionFlags, BudgetFlags {
   store?: string;
   group: string;
   shareGroup?: string;
+  groupProtocol: string;
   requestsTopic: string;
   batchSize: string;
   host: string;
@@ -33,6 +34,11 @@ export function registerWorkerCommand(program: Command): void {
       '--share-group <id>',
       'consume as a member of this share group instead (Kafka 4.2+, KIP-932): records acquired one by one, so more workers than partitions all work',
     )
+    .option(
+      '--group-protocol <classic|consumer>',
+      'how the consumer group is joined: classic, or consumer (KIP-848, Kafka 4.0+: partitions move without stopping the other workers)',
+      'classic',
+    )
     .option('--requests-topic <topic>', 'topic of the validation requests', 'validation.requests')
     .option('--batch-size <n>', 'records per batch (one store transaction and one commit)', '1000')
     .option('--host <address>', 'listen address of /metrics', '127.0.0.1')
@@ -47,6 +53,7 @@ export function registerWorkerCommand(program: Command): void {
   addBudgetOptions(command);
   addConnectionOptions(command).action(async (flags: WorkerFlags) => {
     const config = resolveConfig(flags);
+    const groupProtocol = parseGroupProtocol(flags);
     const storeConfig = resolveStoreConfig(config.store, flags.store);
     const workerId = process.env.LAGSCALE_WORKER_ID ?? String(process.pid);
     const logger = createLogger('lagscale-worker').child({ workerId });
@@ -92,6 +99,7 @@ export function registerWorkerCommand(program: Command): void {
         store: describeStore(storeConfig),
         group: flags.group,
         shareGroup: flags.shareGroup ?? null,
+        groupProtocol: flags.shareGroup === undefined ? groupProtocol : null,
       },
       `validation worker ${workerId}; metrics on ${url}`,
     );
@@ -100,6 +108,7 @@ export function registerWorkerCommand(program: Command): void {
         connection: toConnectionOptions(config),
         group: flags.group,
         ...(flags.shareGroup === undefined ? {} : { shareGroup: flags.shareGroup }),
+        groupProtocol,
         requestsTopic: flags.requestsTopic,
         store,
         batchSize: parseInteger(flags.batchSize, '--batch-size', 1, 100_000),
@@ -131,4 +140,13 @@ export function registerWorkerCommand(program: Command): void {
       await store.close();
     }
   });
+}
+
+/** `--group-protocol`: classic or consumer; refused with a share group (which has its own protocol). */
+function parseGroupProtocol(flags: WorkerFlags): GroupProtocol {
+  const value = flags.groupProtocol;
+  if (value !== 'classic' && value !== 'consumer') throw new ConfigError(`--group-protocol: expected classic or consumer, got '${value}'`);
+  if (value === 'consumer' && flags.shareGroup !== undefined)
+    throw new ConfigError('--group-protocol: applies to a consumer group (--group), not to a share group (--share-group)');
+  return value;
 }

@@ -37,6 +37,12 @@ export interface LocalStackOptions {
    * for `npm start`): records are acquired one by one, so workers scale past the partition count.
    */
   readonly shareGroup?: boolean;
+  /**
+   * How the workers join their consumer group: `classic` (default) or `consumer` (KIP-848, Kafka
+   * 4.0+; `LAGSCALE_GROUP_PROTOCOL=consumer` for `npm start`): partitions move without stopping the
+   * other workers at a scale-out or scale-in.
+   */
+  readonly groupProtocol?: 'classic' | 'consumer';
   /** Added cost per record in each worker (ms), so a laptop shows scaling at demo rates. Default 0. */
   readonly workerRecordCostMs?: number;
   /** Records per worker batch (one store transaction and one commit). Default: the worker's. */
@@ -225,6 +231,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const workerArgs = [process.execPath, '--max-semi-space-size=64', MAIN, 'worker', '-b', config.kafka.brokers.join(','), ...child.args];
     const workerGroup = options.shareGroup === true ? STACK_SHARE_GROUP : STACK_WORKER_GROUP;
     workerArgs.push(options.shareGroup === true ? '--share-group' : '--group', workerGroup);
+    if (options.shareGroup !== true && options.groupProtocol === 'consumer') workerArgs.push('--group-protocol', 'consumer');
     if (options.workerRecordCostMs) workerArgs.push('--record-cost-ms', String(options.workerRecordCostMs));
     if (options.workerBatchSize) workerArgs.push('--batch-size', String(options.workerBatchSize));
     const pool = new LocalProcessPool({

@@ -1,7 +1,9 @@
 /**
  * Where the worker's records come from. Every source feeds the same pipeline (decode, validate,
  * store, dead-letter, publish) through one handler, and settles what the pipeline made durable in
- * its own way: a classic consumer group commits offsets after each batch; a share group (KIP-932)
+ * its own way: a consumer group commits offsets after each batch (joined with the classic protocol,
+ * or with the consumer protocol of KIP-848, which moves partitions without stopping the group's
+ * members); a share group (KIP-932)
  * accepts each stored record, rejects each dead-lettered one and releases what it gives up.
  */
 import {
@@ -10,6 +12,7 @@ import {
   type FetchedRecord,
   type KafkaConnectionOptions,
   runBatchConsumer,
+  runKip848Consumer,
   runShareConsumer,
   setGroupConfigs,
 } from '@lagscale/kafka';
@@ -54,11 +57,18 @@ function consumerOptions(options: SourceOptions, run: SourceRun) {
   };
 }
 
-/** A classic consumer group: partitions assigned by rebalance, offsets committed after each durable batch. */
-export function consumerGroupSource(options: SourceOptions): RecordSource {
+/** How a consumer group's members join: `classic` (JoinGroup/SyncGroup rebalances) or `consumer` (KIP-848, Kafka 4.0+). */
+export type GroupProtocol = 'classic' | 'consumer';
+
+/**
+ * A consumer group: partitions assigned by the group, offsets committed after each durable batch.
+ * With the classic protocol every member stops at a rebalance; with the consumer protocol the
+ * broker moves partitions one member at a time, each let go after its handled records are committed.
+ */
+export function consumerGroupSource(options: SourceOptions & { readonly protocol: GroupProtocol }): RecordSource {
   return {
-    describe: `consumer group ${options.group}`,
-    run: (run) => runBatchConsumer(consumerOptions(options, run)),
+    describe: `consumer group ${options.group}${options.protocol === 'consumer' ? ' (consumer protocol)' : ''}`,
+    run: (run) => (options.protocol === 'consumer' ? runKip848Consumer(consumerOptions(options, run)) : runBatchConsumer(consumerOptions(options, run))),
   };
 }
 

@@ -7,7 +7,7 @@ import type { SandboxIncident } from '../sandbox/pool.js';
 import type { ResultStore } from '../store/store.js';
 import type { WorkerMetrics } from './metrics.js';
 import { createValidationPipeline } from './pipeline.js';
-import { consumerGroupSource, type RecordSource, shareGroupSource } from './sources.js';
+import { consumerGroupSource, type GroupProtocol, type RecordSource, shareGroupSource } from './sources.js';
 import { type BatchValidator, InlineValidator, ValidationThreads } from './validation-threads.js';
 
 export interface WorkerOptions {
@@ -20,6 +20,11 @@ export interface WorkerOptions {
    * is accepted once its result is stored, rejected once its dead letter is, released when given up.
    */
   readonly shareGroup?: string;
+  /**
+   * How the consumer group's members join: `classic` (default) or `consumer` (KIP-848, Kafka 4.0+:
+   * partitions move one at a time, after their handled records are committed; no member stops).
+   */
+  readonly groupProtocol?: GroupProtocol;
   readonly requestsTopic?: string;
   /** Partitions of the topics the worker creates when they are missing. Default 8. */
   readonly requestPartitions?: number;
@@ -122,7 +127,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ handled: numb
   };
   const source: RecordSource =
     options.shareGroup === undefined
-      ? consumerGroupSource({ ...sourceOptions, group: options.group ?? 'validator' })
+      ? consumerGroupSource({ ...sourceOptions, group: options.group ?? 'validator', protocol: options.groupProtocol ?? 'classic' })
       : shareGroupSource({ ...sourceOptions, group: options.shareGroup });
   const handle = createValidationPipeline({
     store,
