@@ -1,16 +1,20 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { OpenSearchResultStore, type ResultStore, SqliteResultStore, StoreError } from '@lagscale/validator';
+import { OpenSearchResultStore, type ResultStore, SEARCH_ENGINE_NAMES, type SearchEngine, SqliteResultStore, StoreError } from '@lagscale/validator';
 import { ConfigError } from './config-error.js';
 
-/** Where results live: the embedded SQLite file (one host) or OpenSearch (shared by every host). */
+/** Where results live: the embedded SQLite file (one host) or a search engine, OpenSearch or Elasticsearch (shared by every host). */
 export type StoreConfig =
   | { readonly type: 'sqlite'; readonly path: string }
   | {
-      readonly type: 'opensearch';
+      readonly type: 'search-engine';
+      /** Set by `store.type`, `LAGSCALE_STORE=opensearch|elasticsearch` or `LAGSCALE_STORE_ENGINE`; else told by the node's root answer. */
+      readonly engine?: SearchEngine;
       readonly url: readonly string[];
       readonly username?: string;
       readonly password?: string;
+      /** Sent as `Authorization: ApiKey <key>`. */
+      readonly apiKey?: string;
       /** PEM files: the CA of the nodes' certificates, a client certificate and key. */
       readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly insecure?: boolean };
       readonly indexPrefix?: string;
@@ -19,11 +23,12 @@ export type StoreConfig =
 
 /** The `store` section of the config file, as its schema lets it through. */
 export interface StoreSection {
-  type: 'sqlite' | 'opensearch';
+  type: 'sqlite' | SearchEngine;
   path?: string;
   url?: string | string[];
   username?: string;
   password?: string;
+  apiKey?: string;
   tls?: { ca?: string; cert?: string; key?: string; insecure?: boolean };
   indexPrefix?: string;
   replicas?: number;
@@ -34,7 +39,7 @@ export const STORE_SECTION_SCHEMA = {
   additionalProperties: false,
   required: ['type'],
   properties: {
-    type: { enum: ['sqlite', 'opensearch'] },
+    type: { enum: ['sqlite', 'opensearch', 'elasticsearch'] },
     path: { type: 'string', minLength: 1 },
     url: {
       anyOf: [
@@ -44,6 +49,7 @@ export const STORE_SECTION_SCHEMA = {
     },
     username: { type: 'string', minLength: 1 },
     password: { type: 'string' },
+    apiKey: { type: 'string', minLength: 1 },
     tls: {
       type: 'object',
       additionalProperties: false,
@@ -63,12 +69,15 @@ function isUrl(value: string): boolean {
 }
 
 /**
- * The store to use: the `--store` flag (a file, or an OpenSearch URL), else `LAGSCALE_STORE`
- * (`sqlite`, `opensearch`, a file or a URL) with `OPENSEARCH_URL` and its credentials
- * (`OPENSEARCH_USERNAME`, `OPENSEARCH_PASSWORD`, `OPENSEARCH_INDEX_PREFIX`), else the config
- * file's `store`, else SQLite in `.lagscale/validator.db`. Mistakes are ConfigErrors naming the
- * setting to fix. With `mayStartNode` (the local stack) an OpenSearch store without a node comes
- * back with no URL: the caller starts a local node.
+ * The store to use: the `--store` flag (a file, or node URLs), else `LAGSCALE_STORE` (`sqlite`,
+ * `opensearch` with `OPENSEARCH_URL`, `elasticsearch` with `ELASTICSEARCH_URL`, a file, or node
+ * URLs), else `OPENSEARCH_URL` or `ELASTICSEARCH_URL` alone, else the config file's `store`, else
+ * SQLite in `.lagscale/validator.db`. For a search engine: `LAGSCALE_STORE_ENGINE` names it
+ * (otherwise the node's root answer or the way it was chosen does), credentials are
+ * `OPENSEARCH_USERNAME` and `OPENSEARCH_PASSWORD` or `LAGSCALE_STORE_API_KEY`, and the indices'
+ * prefix `OPENSEARCH_INDEX_PREFIX` (the same names for either engine). Mistakes are ConfigErrors
+ * naming the setting to fix. With `mayStartNode` (the local stack) a search engine store without
+ * a node comes back with no URL: the caller starts a local node.
  */
 export function resolveStoreConfig(
   section: StoreSection | undefined,
@@ -78,35 +87,50 @@ export function resolveStoreConfig(
 ): StoreConfig {
   const fallbackPath = local.defaultPath ?? defaultStoreFile();
   const fromFile = section === undefined ? undefined : fileStoreConfig(section, fallbackPath);
-  const openSearchFromEnv = (url: string | undefined, what: string): StoreConfig => {
-    const urls = url === undefined ? (fromFile?.type === 'opensearch' ? fromFile.url : []) : splitUrls(url, what);
+  const engineFromEnv = env.LAGSCALE_STORE_ENGINE?.trim() ? checkEngine(env.LAGSCALE_STORE_ENGINE.trim(), 'LAGSCALE_STORE_ENGINE') : undefined;
+  const searchEngine = (url: string | undefined, what: string, engine?: SearchEngine): StoreConfig => {
+    const urls = url === undefined ? (fromFile?.type === 'search-engine' ? fromFile.url : []) : splitUrls(url, what);
+    const named = engineFromEnv ?? engine ?? (fromFile?.type === 'search-engine' ? fromFile.engine : undefined);
+    if (engineFromEnv !== undefined && engine !== undefined && engineFromEnv !== engine) {
+      throw new ConfigError(`LAGSCALE_STORE_ENGINE is ${engineFromEnv} but ${what} asks for ${engine}: make them agree, or leave LAGSCALE_STORE_ENGINE out`);
+    }
     if (urls.length === 0 && !local.mayStartNode) {
+      const variable = named === 'elasticsearch' ? 'ELASTICSEARCH_URL' : 'OPENSEARCH_URL';
       throw new ConfigError(
-        `${what} asks for the OpenSearch store but no node is given: set OPENSEARCH_URL (e.g. http://127.0.0.1:9200) or store.url in the config file`,
+        `${what} asks for the ${named === 'elasticsearch' ? 'Elasticsearch' : 'OpenSearch'} store but no node is given: set ${variable} (e.g. http://127.0.0.1:9200) or store.url in the config file`,
       );
     }
-    const base = fromFile?.type === 'opensearch' ? fromFile : { type: 'opensearch' as const, url: urls };
+    const base = fromFile?.type === 'search-engine' ? fromFile : { type: 'search-engine' as const, url: urls };
     return {
       ...base,
       url: urls,
+      ...(named === undefined ? {} : { engine: named }),
       ...(env.OPENSEARCH_USERNAME ? { username: env.OPENSEARCH_USERNAME } : {}),
       ...(env.OPENSEARCH_PASSWORD !== undefined ? { password: env.OPENSEARCH_PASSWORD } : {}),
+      ...(env.LAGSCALE_STORE_API_KEY ? { apiKey: env.LAGSCALE_STORE_API_KEY } : {}),
       ...(env.OPENSEARCH_INDEX_PREFIX ? { indexPrefix: checkPrefix(env.OPENSEARCH_INDEX_PREFIX, 'OPENSEARCH_INDEX_PREFIX') } : {}),
     };
   };
   if (flag !== undefined && flag !== '') {
-    return isUrl(flag) ? openSearchFromEnv(flag, '--store') : { type: 'sqlite', path: flag };
+    return isUrl(flag) ? searchEngine(flag, '--store') : { type: 'sqlite', path: flag };
   }
   const chosen = env.LAGSCALE_STORE?.trim();
   if (chosen) {
     if (chosen === 'sqlite') return { type: 'sqlite', path: fromFile?.type === 'sqlite' ? fromFile.path : fallbackPath };
-    if (chosen === 'opensearch') return openSearchFromEnv(env.OPENSEARCH_URL, 'LAGSCALE_STORE=opensearch');
-    if (isUrl(chosen)) return openSearchFromEnv(chosen, 'LAGSCALE_STORE');
+    if (chosen === 'opensearch') return searchEngine(env.OPENSEARCH_URL, 'LAGSCALE_STORE=opensearch', 'opensearch');
+    if (chosen === 'elasticsearch') return searchEngine(env.ELASTICSEARCH_URL, 'LAGSCALE_STORE=elasticsearch', 'elasticsearch');
+    if (isUrl(chosen)) return searchEngine(chosen, 'LAGSCALE_STORE');
     return { type: 'sqlite', path: chosen };
   }
-  if (env.OPENSEARCH_URL && fromFile?.type !== 'sqlite') return openSearchFromEnv(env.OPENSEARCH_URL, 'OPENSEARCH_URL');
-  if (fromFile?.type === 'opensearch') return openSearchFromEnv(undefined, 'config file store.type');
+  if (env.OPENSEARCH_URL && fromFile?.type !== 'sqlite') return searchEngine(env.OPENSEARCH_URL, 'OPENSEARCH_URL');
+  if (env.ELASTICSEARCH_URL && fromFile?.type !== 'sqlite') return searchEngine(env.ELASTICSEARCH_URL, 'ELASTICSEARCH_URL', 'elasticsearch');
+  if (fromFile?.type === 'search-engine') return searchEngine(undefined, 'config file store.type');
   return fromFile ?? { type: 'sqlite', path: fallbackPath };
+}
+
+function checkEngine(value: string, what: string): SearchEngine {
+  if (value === 'opensearch' || value === 'elasticsearch') return value;
+  throw new ConfigError(`${what}: "${value}" is not a search engine lagscale stores results in; write opensearch or elasticsearch`);
 }
 
 function splitUrls(value: string, what: string): string[] {
@@ -115,7 +139,7 @@ function splitUrls(value: string, what: string): string[] {
     .map((url) => url.trim())
     .filter((url) => url !== '');
   for (const url of urls) {
-    if (!isUrl(url)) throw new ConfigError(`${what}: "${url}" is not an OpenSearch node address; write http(s)://host:port`);
+    if (!isUrl(url)) throw new ConfigError(`${what}: "${url}" is not a search engine node address; write http(s)://host:port`);
   }
   return urls;
 }
@@ -131,21 +155,26 @@ function checkPrefix(prefix: string, what: string): string {
 function fileStoreConfig(section: StoreSection, fallbackPath: string): StoreConfig {
   const foreign = (keys: readonly (keyof StoreSection)[]): void => {
     for (const key of keys) {
-      if (section[key] !== undefined) throw new ConfigError(`config file store.${key}: only for store.type opensearch, and store.type is ${section.type}`);
+      if (section[key] !== undefined)
+        throw new ConfigError(`config file store.${key}: only for store.type opensearch or elasticsearch, and store.type is ${section.type}`);
     }
   };
   if (section.type === 'sqlite') {
-    foreign(['url', 'username', 'password', 'tls', 'indexPrefix', 'replicas']);
+    foreign(['url', 'username', 'password', 'apiKey', 'tls', 'indexPrefix', 'replicas']);
     return { type: 'sqlite', path: section.path ?? fallbackPath };
   }
-  if (section.path !== undefined) throw new ConfigError('config file store.path: only for store.type sqlite; an OpenSearch store is given by store.url');
+  if (section.path !== undefined) throw new ConfigError(`config file store.path: only for store.type sqlite; a ${section.type} store is given by store.url`);
   if (section.password !== undefined && section.username === undefined) throw new ConfigError('config file store.password: needs store.username');
+  if (section.apiKey !== undefined && section.username !== undefined)
+    throw new ConfigError('config file store.apiKey: give store.apiKey or store.username, not both');
   const url = section.url === undefined ? [] : typeof section.url === 'string' ? [section.url] : section.url;
   return {
-    type: 'opensearch',
+    type: 'search-engine',
+    engine: section.type,
     url,
     ...(section.username === undefined ? {} : { username: section.username }),
     ...(section.password === undefined ? {} : { password: section.password }),
+    ...(section.apiKey === undefined ? {} : { apiKey: section.apiKey }),
     ...(section.tls === undefined ? {} : { tls: section.tls }),
     ...(section.indexPrefix === undefined ? {} : { indexPrefix: section.indexPrefix }),
     ...(section.replicas === undefined ? {} : { replicas: section.replicas }),
@@ -155,7 +184,8 @@ function fileStoreConfig(section: StoreSection, fallbackPath: string): StoreConf
 /** A description for logs and banners (never the password). */
 export function describeStore(config: StoreConfig): string {
   if (config.type === 'sqlite') return config.path;
-  return `OpenSearch ${config.url.join(',')} (indices ${config.indexPrefix ?? 'lagscale'}-*)`;
+  const engine = config.engine === undefined ? 'OpenSearch or Elasticsearch' : SEARCH_ENGINE_NAMES[config.engine];
+  return `${engine} ${config.url.join(',')} (indices ${config.indexPrefix ?? 'lagscale'}-*)`;
 }
 
 /** `--store` and environment that make a child process (a worker of the local pool) open the same store. */
@@ -167,6 +197,8 @@ export function storeForChild(config: StoreConfig): { args: string[]; env: Recor
       ...(config.username === undefined ? {} : { OPENSEARCH_USERNAME: config.username }),
       ...(config.password === undefined ? {} : { OPENSEARCH_PASSWORD: config.password }),
       ...(config.indexPrefix === undefined ? {} : { OPENSEARCH_INDEX_PREFIX: config.indexPrefix }),
+      ...(config.engine === undefined ? {} : { LAGSCALE_STORE_ENGINE: config.engine }),
+      ...(config.apiKey === undefined ? {} : { LAGSCALE_STORE_API_KEY: config.apiKey }),
     },
   };
 }
@@ -206,7 +238,9 @@ export async function openResultStore(config: StoreConfig, options: OpenStoreOpt
   try {
     const store = await OpenSearchResultStore.open({
       url: config.url,
+      ...(config.engine === undefined ? {} : { engine: config.engine }),
       ...(config.username === undefined ? {} : { username: config.username, password: config.password ?? '' }),
+      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
       ...(tls === undefined
         ? {}
         : {

@@ -59,7 +59,7 @@ export function registerApiCommand(program: Command): void {
     .description('the validation service HTTP API: rule sets, jobs (uploads), results, DLQ; /openapi.json, /healthz')
     .option(
       '--store <file|url>',
-      'result store shared with the workers: a SQLite file, or OpenSearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, the config file, .lagscale/validator.db)',
+      'result store shared with the workers: a SQLite file, or OpenSearch or Elasticsearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, ELASTICSEARCH_URL, the config file, .lagscale/validator.db)',
     )
     .option('--host <address>', 'listen address; beyond loopback API tokens are required (LAGSCALE_API_TOKENS)', '127.0.0.1')
     .option('-p, --port <port>', 'listen port (0: any free port)', '8080')

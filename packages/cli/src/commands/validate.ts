@@ -48,7 +48,7 @@ export function registerValidateCommand(program: Command): void {
     .option('--json', 'print the job (and summary) as JSON on stdout')
     .option(
       '--store <file|url>',
-      'result store shared with the workers: a SQLite file, or OpenSearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, the config file, .lagscale/validator.db)',
+      'result store shared with the workers: a SQLite file, or OpenSearch or Elasticsearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, ELASTICSEARCH_URL, the config file, .lagscale/validator.db)',
     )
     .option('--delimiter <char>', 'CSV field separator (default ",")')
     .option('--infer-types', 'CSV: unquoted numbers, true/false and empty/null become JSON values')

@@ -27,7 +27,7 @@ export function registerWorkerCommand(program: Command): void {
     .description('validation worker: consume validation.requests, validate, store results, DLQ bad records; /metrics /healthz /readyz')
     .option(
       '--store <file|url>',
-      'result store: a SQLite file, or OpenSearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, the config file, .lagscale/validator.db)',
+      'result store: a SQLite file, or OpenSearch or Elasticsearch node URL(s) (default: LAGSCALE_STORE, OPENSEARCH_URL, ELASTICSEARCH_URL, the config file, .lagscale/validator.db)',
     )
     .option('-g, --group <id>', 'consumer group', 'validator')
     .option(

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
 import { parseBehaviorConfig } from '@lagscale/core';
+import { startElasticsearchNode } from '@lagscale/elasticsearch';
 import { createLogger, type HealthComponent, type Logger } from '@lagscale/exporter';
 import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type KafkaNodeEvent, type LagMonitor } from '@lagscale/kafka';
 import { startOpenSearchNode } from '@lagscale/opensearch';
-import { OpenSearchResultStore, type ResultStore, type RuleSetDocument, VALIDATION_TOPICS } from '@lagscale/validator';
+import { OpenSearchResultStore, type ResultStore, type RuleSetDocument, SEARCH_ENGINE_NAMES, type SearchEngine, VALIDATION_TOPICS } from '@lagscale/validator';
 import type { FastifyInstance } from 'fastify';
 import { apiTokens, assertListenAllowed } from '../commands/api.js';
 import { type LagscaleConfig, toConnectionOptions } from '../config.js';
@@ -205,14 +206,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
 
     let storeConfig: StoreConfig = resolveStoreConfig(config.store, undefined, process.env, { defaultPath: join(home, 'validator.db'), mayStartNode: true });
-    if (storeConfig.type === 'opensearch' && storeConfig.url.length === 0) {
-      const openSearchDir = join(home, 'opensearch');
-      progress(
-        existsSync(openSearchDir) ? 'starting the local OpenSearch node (data kept in .lagscale/opensearch)' : 'starting a local OpenSearch node (first run)',
-      );
-      const node = await startOpenSearchNode({ dataDir: openSearchDir, onProgress: progress }).catch((error: Error) => {
-        throw new Error(`${error.message}\n(to use an existing cluster instead, set OPENSEARCH_URL=http://host:port)`);
-      });
+    if (storeConfig.type === 'search-engine' && storeConfig.url.length === 0) {
+      const node = await startLocalSearchNode(storeConfig.engine ?? 'opensearch', home, progress);
       cleanups.push(() => node.stop());
       storeConfig = { ...storeConfig, url: [node.url] };
     }
@@ -315,4 +310,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await unwind();
     throw error;
   }
+}
+
+/** The local node of `LAGSCALE_STORE=opensearch|elasticsearch npm start` without a URL, its data kept in .lagscale/<engine>. */
+async function startLocalSearchNode(engine: SearchEngine, home: string, progress: (line: string) => void): Promise<{ url: string; stop(): Promise<void> }> {
+  const name = SEARCH_ENGINE_NAMES[engine];
+  const dataDir = join(home, engine);
+  progress(existsSync(dataDir) ? `starting the local ${name} node (data kept in .lagscale/${engine})` : `starting a local ${name} node (first run)`);
+  const start = engine === 'elasticsearch' ? startElasticsearchNode : startOpenSearchNode;
+  return start({ dataDir, onProgress: progress }).catch((error: Error) => {
+    throw new Error(
+      `${error.message}\n(to use an existing cluster instead, set ${engine === 'elasticsearch' ? 'ELASTICSEARCH_URL' : 'OPENSEARCH_URL'}=http://host:port)`,
+    );
+  });
 }

@@ -47,11 +47,25 @@ import {
   type UpsertOutcome,
 } from './store.js';
 
+/** The engines the store speaks to; see the store README for where they are spoken to differently. */
+export type SearchEngine = 'opensearch' | 'elasticsearch';
+
+export const SEARCH_ENGINE_NAMES: Readonly<Record<SearchEngine, string>> = { opensearch: 'OpenSearch', elasticsearch: 'Elasticsearch' };
+
 export interface OpenSearchResultStoreOptions {
   /** One node or several of the cluster: `http://127.0.0.1:9200`. */
   readonly url: string | readonly string[];
+  /**
+   * Which engine the nodes run. Default: told by the node's root answer (`GET /`: OpenSearch says
+   * `version.distribution: "opensearch"`, Elasticsearch its tagline and no distribution). Set it when
+   * the credentials may not read `GET /` (an Elasticsearch API key without the `monitor` privilege);
+   * a root answer that says otherwise is refused.
+   */
+  readonly engine?: SearchEngine;
   readonly username?: string;
   readonly password?: string;
+  /** An API key (the base64 `id:key` Elasticsearch hands out, or OpenSearch's), sent as `Authorization: ApiKey <key>`; not with `username`. */
+  readonly apiKey?: string;
   /** For https nodes: the CA (PEM) that signed them; a client certificate and key when the cluster wants one. */
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized?: boolean };
   /** Indices are `<prefix>-results`, `<prefix>-jobs`, ... Default `lagscale`. */
@@ -136,6 +150,19 @@ interface DlqSource {
   replayedAt: number | null;
 }
 
+/** The root answer (`GET /`) of either engine. */
+interface RootAnswer {
+  version?: { number?: string; distribution?: string; build_flavor?: string };
+  tagline?: string;
+}
+
+/** OpenSearch names its distribution; Elasticsearch does not, and keeps its tagline. */
+function engineOf(root: RootAnswer): SearchEngine | undefined {
+  if (root.version?.distribution === 'opensearch') return 'opensearch';
+  if (root.version?.distribution === undefined && typeof root.version?.number === 'string' && root.tagline === 'You Know, for Search') return 'elasticsearch';
+  return undefined;
+}
+
 interface Hit<T> {
   _id: string;
   _source: T;
@@ -200,6 +227,10 @@ type Query = Record<string, unknown>;
 export class OpenSearchResultStore implements ResultStore {
   readonly prefix: string;
   readonly url: string;
+  /** The engine the nodes run, as told by the root answer or the `engine` option. */
+  #engine: SearchEngine;
+  /** The version the root answer gave ("" when the credentials may not read it). */
+  #engineVersion = '';
   readonly #client: Client;
   readonly #maxRecordBytes: number;
   readonly #maxDlqPayloadBytes: number;
@@ -233,6 +264,14 @@ export class OpenSearchResultStore implements ResultStore {
       throw invalid(`store url must be http(s)://host:port (or a list of them), got ${JSON.stringify(options.url)}`);
     }
     this.url = nodes.join(',');
+    if (options.engine !== undefined && !(options.engine in SEARCH_ENGINE_NAMES)) {
+      throw invalid(`store engine must be "opensearch" or "elasticsearch", got ${JSON.stringify(options.engine)}`);
+    }
+    this.#engine = options.engine ?? 'opensearch';
+    this.#engineGiven = options.engine !== undefined;
+    if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey.trim() === ''))
+      throw invalid('store apiKey must be a non-empty string');
+    if (options.apiKey !== undefined && options.username !== undefined) throw invalid('store apiKey and username are two ways to log in: give one');
     this.prefix = options.indexPrefix ?? DEFAULT_PREFIX;
     // OpenSearch index names: lower case, no spaces or \/*?"<>|,# and not starting with -_+
     if (!/^[a-z0-9][a-z0-9._-]{0,100}$/.test(this.prefix)) {
@@ -253,11 +292,28 @@ export class OpenSearchResultStore implements ResultStore {
       maxRetries: 0,
       requestTimeout: this.#requestTimeoutMs,
       ...(options.username === undefined ? {} : { auth: { username: options.username, password: options.password ?? '' } }),
+      ...(options.apiKey === undefined ? {} : { headers: { authorization: `ApiKey ${options.apiKey.trim()}` } }),
       ...(options.tls === undefined ? {} : { ssl: { ...options.tls } }),
     });
   }
 
   readonly #replicas: number;
+  readonly #engineGiven: boolean;
+
+  /** The engine the nodes run: `opensearch` or `elasticsearch`. */
+  get engine(): SearchEngine {
+    return this.#engine;
+  }
+
+  /** The engine's version from its root answer ("" when the credentials may not read it). */
+  get engineVersion(): string {
+    return this.#engineVersion;
+  }
+
+  /** "OpenSearch at http://…" or "Elasticsearch at http://…", for messages. */
+  get #where(): string {
+    return `${SEARCH_ENGINE_NAMES[this.#engine]} at ${this.url}`;
+  }
 
   /** False while the store does not answer (writes are being retried). */
   get available(): boolean {
@@ -282,11 +338,11 @@ export class OpenSearchResultStore implements ResultStore {
       );
       const settings = Object.values(blocks.body as Record<string, { settings?: Record<string, string> }>)[0]?.settings ?? {};
       const blocked = Object.entries(settings).find(([key, value]) => key !== 'index.blocks.read' && value === 'true');
-      if (body.status === 'red') return `OpenSearch at ${this.url}: ${this.#index('results')} is red`;
-      if (blocked) return `OpenSearch at ${this.url}: ${this.#index('results')} has ${blocked[0]}`;
+      if (body.status === 'red') return `${this.#where}: ${this.#index('results')} is red`;
+      if (blocked) return `${this.#where}: ${this.#index('results')} has ${blocked[0]}`;
       return null;
     } catch (error) {
-      return `OpenSearch at ${this.url} does not answer: ${classify(error).reason}`;
+      return `${this.#where} does not answer: ${classify(error).reason}`;
     }
   }
 
@@ -733,8 +789,33 @@ export class OpenSearchResultStore implements ResultStore {
     return INDEX_NAMES.map((name) => this.#index(name)).join(',');
   }
 
+  /** Tells the engine from the root answer; one that contradicts a given `engine` is refused. */
+  async #identifyEngine(): Promise<void> {
+    const root = await this.#call<RootAnswer>('connect', { method: 'GET', path: '/' }, 'read', [403]);
+    if (root.status === 403) {
+      if (this.#engineGiven) return;
+      throw new StoreError(
+        'STORE_AUTH_FAILED',
+        `${this.url} does not let these credentials read its root answer (403), which tells OpenSearch from Elasticsearch: set store.engine (LAGSCALE_STORE_ENGINE) to opensearch or elasticsearch, or grant the monitor privilege`,
+      );
+    }
+    const detected = engineOf(root.body);
+    if (detected === undefined) {
+      throw invalid(
+        `${this.url} answered GET / like neither OpenSearch nor Elasticsearch (${JSON.stringify(root.body).slice(0, 200)}): point store.url at a node of one of them`,
+      );
+    }
+    if (this.#engineGiven && detected !== this.#engine) {
+      throw invalid(
+        `store engine is ${this.#engine} but ${this.url} is ${SEARCH_ENGINE_NAMES[detected]} ${root.body.version?.number ?? ''}: set store.engine to ${detected}, or leave it out to detect it`,
+      );
+    }
+    this.#engine = detected;
+    this.#engineVersion = root.body.version?.number ?? '';
+  }
+
   async #prepareIndices(): Promise<void> {
-    await this.#call('connect', { method: 'GET', path: '/' }, 'read');
+    await this.#identifyEngine();
     for (const name of INDEX_NAMES) {
       await this.#call(
         'put an index template',
@@ -790,15 +871,15 @@ export class OpenSearchResultStore implements ResultStore {
         if (failure.kind === 'auth') {
           throw new StoreError(
             'STORE_AUTH_FAILED',
-            `OpenSearch at ${this.url} refused to ${what}: ${failure.reason}; check store.username and store.password (or the TLS client certificate) and their permissions on ${this.prefix}-*`,
+            `${this.#where} refused to ${what}: ${failure.reason}; check store.username and store.password, or store.apiKey (or the TLS client certificate), and their permissions on ${this.prefix}-*`,
           );
         }
-        if (failure.kind === 'fatal') throw new Error(`OpenSearch at ${this.url} could not ${what}: ${failure.reason}`);
+        if (failure.kind === 'fatal') throw new Error(`${this.#where} could not ${what}: ${failure.reason}`);
         reason = failure.reason;
       }
       this.#setAvailable(false, reason);
       if (Date.now() >= deadline || this.#closed) {
-        throw new StoreError('STORE_UNAVAILABLE', `OpenSearch at ${this.url} did not ${what}: ${reason}; check that the node is up and has disk space`);
+        throw new StoreError('STORE_UNAVAILABLE', `${this.#where} did not ${what}: ${reason}; check that the node is up and has disk space`);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt, Math.max(0, deadline - Date.now()))));
     }
@@ -840,7 +921,7 @@ export class OpenSearchResultStore implements ResultStore {
       if (pending.length > 0) {
         const reason = itemReason(answers[pending[0] as number] as BulkItemAnswer);
         this.#setAvailable(false, reason);
-        if (Date.now() >= deadline || this.#closed) throw new StoreError('STORE_UNAVAILABLE', `OpenSearch at ${this.url} did not ${what}: ${reason}`);
+        if (Date.now() >= deadline || this.#closed) throw new StoreError('STORE_UNAVAILABLE', `${this.#where} did not ${what}: ${reason}`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt)));
       }
     }
