@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalProcessPool } from '@lagscale/autoscaler';
+import { type ElasticsearchNode, startElasticsearchNode } from '@lagscale/elasticsearch';
 import { createLogger } from '@lagscale/exporter';
 import { type Job, OpenSearchResultStore, type ResultStore, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { startGroupAtEnd } from './helpers.js';
 import { keysOf } from './job-audit.js';
@@ -32,17 +33,29 @@ interface StoreUnderTest {
   settle(store: ResultStore): Promise<void>;
 }
 
+/** Started by this file for the Elasticsearch run only (the broker and OpenSearch are the shared ones). */
+let elasticsearch: ElasticsearchNode | undefined;
+
+/** A search engine store on `url` (the workers tell the engine from its root answer). */
+function searchEngineStore(url: string, job: string): StoreUnderTest {
+  return {
+    arg: url,
+    env: { OPENSEARCH_INDEX_PREFIX: job },
+    open: () => OpenSearchResultStore.open({ url, indexPrefix: job }),
+    settle: (store) => (store as OpenSearchResultStore).refresh(),
+  };
+}
+
 const STORES: Record<string, (dir: string, job: string) => StoreUnderTest> = {
   SQLite: (dir) => {
     const file = join(dir, 'results.db');
     return { arg: file, env: {}, open: async () => SqliteResultStore.open(file), settle: async () => {} };
   },
-  OpenSearch: (_dir, job) => ({
-    arg: openSearchUrl,
-    env: { OPENSEARCH_INDEX_PREFIX: job },
-    open: () => OpenSearchResultStore.open({ url: openSearchUrl, indexPrefix: job }),
-    settle: (store) => (store as OpenSearchResultStore).refresh(),
-  }),
+  OpenSearch: (_dir, job) => searchEngineStore(openSearchUrl, job),
+  'Elasticsearch 8.19.21': (_dir, job) => {
+    if (elasticsearch === undefined) throw new Error('the Elasticsearch node did not start');
+    return searchEngineStore(elasticsearch.url, job);
+  },
 };
 
 /**
@@ -55,6 +68,12 @@ const STORES: Record<string, (dir: string, job: string) => StoreUnderTest> = {
  * invalid was made so on purpose. Records of a job the store does not have are dead-lettered.
  */
 describe.each(Object.keys(STORES))('validation workers on %s scaled 1 → 4 → 1 with a SIGKILL', (kind) => {
+  if (kind.startsWith('Elasticsearch')) {
+    beforeAll(async () => {
+      elasticsearch = await startElasticsearchNode({ version: '8.19.21' });
+    }, 240_000);
+    afterAll(() => elasticsearch?.stop(), 60_000);
+  }
   it('leave one result per well-formed record and exactly the malformed ones in the DLQ', async () => {
     const started = Date.now();
     const dir = mkdtempSync(join(tmpdir(), 'lagscale-scale-integrity-'));

@@ -4,8 +4,10 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startElasticsearchNode } from '@lagscale/elasticsearch';
 import { freePorts } from '@lagscale/kafka';
-import { type OpenSearchNode, startOpenSearchNode } from '@lagscale/opensearch';
+import { startOpenSearchNode } from '@lagscale/opensearch';
+import type { LocalSearchNode } from '@lagscale/search-node';
 import { OpenSearchResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { admin, createTopic, waitFor } from '../../../../test-support/kafka.js';
@@ -49,16 +51,22 @@ async function committed(group: string): Promise<bigint> {
   }
 }
 
+/** The engines the outages run on: a node of each, started by this file, that the tests may stop and kill. */
+const ENGINES: { readonly name: string; readonly start: (dataDir: string) => Promise<LocalSearchNode> }[] = [
+  { name: 'OpenSearch', start: (dataDir) => startOpenSearchNode({ dataDir }) },
+  { name: 'Elasticsearch 8.19.21', start: (dataDir) => startElasticsearchNode({ version: '8.19.21', dataDir }) },
+];
+
 /**
- * The OpenSearch store going away under running workers (`lagscale worker` processes): stopped for
- * 30 s, SIGKILLed in the middle of bulk writes, and made read-only. Each time the workers hold
+ * The search engine store going away under running workers (`lagscale worker` processes): stopped
+ * for 30 s, SIGKILLed in the middle of bulk writes, and made read-only. Each time the workers hold
  * their batch and offsets, say the store is down (readiness, `lagscale_validator_store_up`), and
  * once it is back every record lands exactly once: counted by record number, results and DLQ.
  */
-describe('workers on OpenSearch through store outages', () => {
-  let node: OpenSearchNode;
+describe.each(ENGINES)('workers on $name through store outages', ({ name, start }) => {
+  let node: LocalSearchNode;
   let home: string;
-  const prefix = `outage-${Date.now().toString(36)}`;
+  const prefix = `outage-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${Date.now().toString(36)}`;
   const group = `${prefix}-validators`;
   const workers: Worker[] = [];
   let read: OpenSearchResultStore;
@@ -66,7 +74,7 @@ describe('workers on OpenSearch through store outages', () => {
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'lagscale-outage-'));
-    node = await startOpenSearchNode({ dataDir: home });
+    node = await start(home);
     await createTopic(brokers, topic, 8).catch(() => {});
     await startGroupAtEnd(brokers, group, topic);
     read = await OpenSearchResultStore.open({ url: node.url, indexPrefix: prefix, readRetryMs: 60_000 });
@@ -176,7 +184,7 @@ describe('workers on OpenSearch through store outages', () => {
     const counts = await expectExactlyOnce(job, total, malformed);
     await expectExactlyOnce(extra, 5000, extraMalformed);
     process.stderr.write(
-      `[outage] stopped at ${doneAtStop} of ${total} done, ${((Date.now() - stoppedAt) / 1000).toFixed(0)} s ago; ${counts.results} results, ${counts.dlq} DLQ, 0 lost, 0 duplicated; ` +
+      `[outage on ${name}] stopped at ${doneAtStop} of ${total} done, ${((Date.now() - stoppedAt) / 1000).toFixed(0)} s ago; ${counts.results} results, ${counts.dlq} DLQ, 0 lost, 0 duplicated; ` +
         `worker RSS before ${rssBefore.map((r) => r.toFixed(0)).join('/')} MB, during ${rssDuring.map((r) => r.toFixed(0)).join('/')} MB\n`,
     );
   }, 300_000);
