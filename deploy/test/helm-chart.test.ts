@@ -260,6 +260,62 @@ describe('Helm chart deploy/helm/lagscale', () => {
     expect((scaled.spec.behavior as { maxReplicas: number }).maxReplicas).toBe(24);
   });
 
+  it('points the workers and the API at Elasticsearch when store.engine is elasticsearch, with credentials or an API key from a Secret', async () => {
+    const storeEnv = async (args: string[]) => {
+      const manifests = await template(args);
+      return ['lagscale-worker', 'lagscale-api'].map(
+        (name) => containerOf(manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === name) as Manifest).env ?? [],
+      );
+    };
+    const names = (env: readonly { name: string }[]) => env.map((e) => e.name).filter((n) => /STORE|OPENSEARCH|ELASTICSEARCH/.test(n));
+    for (const env of await storeEnv([])) expect(names(env)).toEqual(['OPENSEARCH_URL', 'OPENSEARCH_INDEX_PREFIX']);
+    const elastic = await storeEnv([
+      '--set',
+      'store.engine=elasticsearch',
+      '--set',
+      'store.elasticsearch.url=https://es.search.svc:9200',
+      '--set',
+      'store.elasticsearch.apiKeySecret=es-key',
+    ]);
+    for (const env of elastic) {
+      expect(env).toEqual(
+        expect.arrayContaining([
+          { name: 'LAGSCALE_STORE', value: 'elasticsearch' },
+          { name: 'ELASTICSEARCH_URL', value: 'https://es.search.svc:9200' },
+          { name: 'OPENSEARCH_INDEX_PREFIX', value: 'lagscale' },
+          { name: 'LAGSCALE_STORE_API_KEY', valueFrom: { secretKeyRef: { name: 'es-key', key: 'apiKey' } } },
+        ]),
+      );
+      expect(names(env)).not.toContain('OPENSEARCH_URL');
+    }
+    // What the pods get is what `lagscale worker` reads: the Elasticsearch store with its key.
+    const { resolveStoreConfig } = await import('../../packages/cli/dist/store.js');
+    const plain = Object.fromEntries((elastic[0] ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value as string]));
+    expect(resolveStoreConfig(undefined, undefined, { ...plain, LAGSCALE_STORE_API_KEY: 'k' })).toMatchObject({
+      type: 'search-engine',
+      engine: 'elasticsearch',
+      url: ['https://es.search.svc:9200'],
+      apiKey: 'k',
+    });
+    const basic = await storeEnv(['--set', 'store.engine=elasticsearch', '--set', 'store.elasticsearch.credentialsSecret=es-user']);
+    expect(names(basic[0] ?? [])).toEqual(['LAGSCALE_STORE', 'ELASTICSEARCH_URL', 'OPENSEARCH_INDEX_PREFIX', 'OPENSEARCH_USERNAME', 'OPENSEARCH_PASSWORD']);
+    const both = await helm([
+      'template',
+      'x',
+      CHART_DIR,
+      '--set',
+      'store.engine=elasticsearch',
+      '--set',
+      'store.elasticsearch.credentialsSecret=a',
+      '--set',
+      'store.elasticsearch.apiKeySecret=b',
+    ]);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toContain('store.elasticsearch.apiKeySecret: give an API key or credentialsSecret');
+    const wrongEngine = await helm(['template', 'x', CHART_DIR, '--set', 'store.engine=solr']);
+    expect(wrongEngine.stderr).toMatch(/at '\/store\/engine': value must be one of/);
+  });
+
   it('refuses bad values, naming the path', async () => {
     const cases: [string[], RegExp][] = [
       [['--set', 'controller.replicas=-1'], /at '\/controller\/replicas': minimum: got -1, want 0/],

@@ -91,8 +91,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
-{{/* The OpenSearch store as env vars (the workers and the API). */}}
+{{/* The result store as env vars (the workers and the API): OpenSearch or Elasticsearch, as store.engine says. */}}
 {{- define "lagscale.storeEnv" -}}
+{{- if eq .Values.store.engine "elasticsearch" -}}
+{{- $store := .Values.store.elasticsearch -}}
+{{- if and $store.credentialsSecret $store.apiKeySecret -}}
+{{- fail "store.elasticsearch.apiKeySecret: give an API key or credentialsSecret (username and password), not both" -}}
+{{- end -}}
+- name: LAGSCALE_STORE
+  value: elasticsearch
+- name: ELASTICSEARCH_URL
+  value: {{ $store.url | quote }}
+- name: OPENSEARCH_INDEX_PREFIX
+  value: {{ $store.indexPrefix | quote }}
+{{- with $store.credentialsSecret }}
+- name: OPENSEARCH_USERNAME
+  valueFrom:
+    secretKeyRef: { name: {{ . | quote }}, key: username }
+- name: OPENSEARCH_PASSWORD
+  valueFrom:
+    secretKeyRef: { name: {{ . | quote }}, key: password }
+{{- end }}
+{{- with $store.apiKeySecret }}
+- name: LAGSCALE_STORE_API_KEY
+  valueFrom:
+    secretKeyRef: { name: {{ . | quote }}, key: apiKey }
+{{- end }}
+{{- else -}}
 - name: OPENSEARCH_URL
   value: {{ .Values.store.opensearch.url | quote }}
 - name: OPENSEARCH_INDEX_PREFIX
@@ -104,6 +129,7 @@ app.kubernetes.io/component: {{ .component }}
 - name: OPENSEARCH_PASSWORD
   valueFrom:
     secretKeyRef: { name: {{ . | quote }}, key: password }
+{{- end }}
 {{- end }}
 {{- end -}}
 
