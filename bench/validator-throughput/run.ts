@@ -13,10 +13,11 @@
  * dead letters), polled every 10 ms (SQLite) or refreshed and read every 100 ms (OpenSearch). Extra
  * rows: one worker process validating on its main thread (--validation-threads 0), one worker
  * in-process (runWorker) as configured by default and publishing every result to
- * validation.results too (--results-topic), and 1 and 2 worker processes writing to a real
- * OpenSearch node (started by this script, one index prefix per measurement) instead of SQLite.
+ * validation.results too (--results-topic), 1 and 2 worker processes writing to a real
+ * OpenSearch node, and 1 writing to a real Elasticsearch node (each started by this script, one
+ * at a time, one index prefix per measurement) instead of SQLite.
  *
- * CPU: user + system seconds of the worker processes and of the OpenSearch node (from
+ * CPU: user + system seconds of the worker processes and of the search engine node (from
  * /proc/<pid>/stat) over the same window as the rate, per 100,000 records. For the in-process and
  * raw rows it is this process's CPU (which includes its own progress polling).
  *
@@ -31,8 +32,10 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_ELASTICSEARCH_VERSION, startElasticsearchNode } from '@lagscale/elasticsearch';
 import { KafkaCluster, runBatchConsumer } from '@lagscale/kafka';
-import { DEFAULT_OPENSEARCH_VERSION, type OpenSearchNode, startOpenSearchNode } from '@lagscale/opensearch';
+import { DEFAULT_OPENSEARCH_VERSION, startOpenSearchNode } from '@lagscale/opensearch';
+import type { LocalSearchNode } from '@lagscale/search-node';
 import { OpenSearchResultStore, type ResultStore, runWorker, SqliteResultStore, VALIDATION_TOPICS, WorkerMetrics } from '@lagscale/validator';
 import { OrderRecords, produceOrders, requestProducer } from '../../packages/validator/test/worker/order-records.js';
 import { createTopic } from '../../test-support/kafka.js';
@@ -45,7 +48,7 @@ const BATCH_SIZE = env('BATCH_SIZE', 1000);
 /** Each measurement is repeated this many times; the table shows the median. */
 const ROUNDS = env('ROUNDS', 1);
 const JOB = 'bench-orders';
-/** ONLY=raw,one,two,main,in,pub,os1,os2 measures just those (for profiling); the JSON is written only for a full run. */
+/** ONLY=raw,one,two,main,in,pub,os1,os2,es1 measures just those (for profiling); the JSON is written only for a full run. */
 const ONLY = process.env.ONLY === undefined ? null : new Set(process.env.ONLY.split(','));
 const TOPIC = VALIDATION_TOPICS.requests;
 const MAIN = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
@@ -62,7 +65,7 @@ interface Measurement {
   readonly seconds: number;
   /** Records counted in the rate (all but the first batch). */
   readonly records: number;
-  /** CPU seconds per 100,000 records over the same window: the workers', and the store node's (OpenSearch rows). */
+  /** CPU seconds per 100,000 records over the same window: the workers', and the store node's (search engine rows). */
   readonly cpu?: { readonly workerSecondsPer100k: number; readonly nodeSecondsPer100k?: number; readonly nodeCores?: number };
   readonly notes?: Record<string, unknown>;
 }
@@ -135,19 +138,25 @@ async function measureRawConsume(brokers: string[], round: number): Promise<Meas
   return rateOf(first, last, SELF);
 }
 
-/** Where a measurement's results go: a SQLite file, or an index prefix on the OpenSearch node. */
-type StoreTarget = { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'opensearch'; readonly url: string; readonly prefix: string };
+/** Where a measurement's results go: a SQLite file, or an index prefix on the OpenSearch or Elasticsearch node. */
+type StoreTarget = { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'search-engine'; readonly url: string; readonly prefix: string };
+
+/** A search engine node for a row, and the tag its measurements are named by. */
+interface SearchNode {
+  readonly node: LocalSearchNode;
+  readonly tag: 'os' | 'es';
+}
 
 async function openTarget(target: StoreTarget): Promise<ResultStore> {
   return target.kind === 'sqlite' ? SqliteResultStore.open(target.file) : OpenSearchResultStore.open({ url: target.url, indexPrefix: target.prefix });
 }
 
 /** A fresh store with the rule set and the job, as `lagscale validate` would leave it. */
-async function freshStore(dir: string, name: string, openSearch?: OpenSearchNode): Promise<StoreTarget> {
+async function freshStore(dir: string, name: string, searchNode?: SearchNode): Promise<StoreTarget> {
   const target: StoreTarget =
-    openSearch === undefined
+    searchNode === undefined
       ? { kind: 'sqlite', file: join(dir, `${name}.db`) }
-      : { kind: 'opensearch', url: openSearch.url, prefix: `bench-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}` };
+      : { kind: 'search-engine', url: searchNode.node.url, prefix: `bench-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}` };
   const store = await openTarget(target);
   await store.saveRuleSet(ruleSetDocument.name, ruleSetDocument.version, ruleSetDocument as never, Date.now());
   await store.createJob({
@@ -195,10 +204,10 @@ async function measureWorkerProcesses(
   count: number,
   round: number,
   extraArgs: string[] = [],
-  openSearch?: OpenSearchNode,
+  searchNode?: SearchNode,
 ): Promise<Measurement> {
-  const name = `${count}${extraArgs.join('')}${openSearch === undefined ? '' : '-os'}-${round}`;
-  const target = await freshStore(dir, `processes-${name}`, openSearch);
+  const name = `${count}${extraArgs.join('')}${searchNode === undefined ? '' : `-${searchNode.tag}`}-${round}`;
+  const target = await freshStore(dir, `processes-${name}`, searchNode);
   const group = `bench-workers-${name}`;
   const workers: { child: ChildProcess; assignments: number; exit: Promise<number | null> }[] = [];
   for (let i = 0; i < count; i++) {
@@ -217,7 +226,7 @@ async function measureWorkerProcesses(
       ]),
       {
         stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, LAGSCALE_WORKER_ID: String(i + 1), ...(target.kind === 'opensearch' ? { OPENSEARCH_INDEX_PREFIX: target.prefix } : {}) },
+        env: { ...process.env, LAGSCALE_WORKER_ID: String(i + 1), ...(target.kind === 'search-engine' ? { OPENSEARCH_INDEX_PREFIX: target.prefix } : {}) },
       },
     );
     const worker = { child, assignments: 0, exit: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) };
@@ -232,7 +241,7 @@ async function measureWorkerProcesses(
   let exited: string | null = null;
   for (const [i, w] of workers.entries()) void w.exit.then((code) => (exited ??= `worker ${i + 1} exited early (code ${code})`));
   try {
-    const scope: CpuScope = { workers: () => workers.map((w) => w.child.pid as number), ...(openSearch === undefined ? {} : { node: openSearch.pid }) };
+    const scope: CpuScope = { workers: () => workers.map((w) => w.child.pid as number), ...(searchNode === undefined ? {} : { node: searchNode.node.pid }) };
     const measured = await watchProgress(target, scope, 600_000, () => exited);
     return { ...measured, notes: { ...measured.notes, assignmentsPerWorker: workers.map((w) => w.assignments) } };
   } finally {
@@ -330,10 +339,20 @@ try {
   let os1: Awaited<ReturnType<typeof rounds>>;
   let os2: Awaited<ReturnType<typeof rounds>>;
   try {
-    os1 = await rounds('os1', '1 worker, OpenSearch store', (round) => measureWorkerProcesses(brokers, dir, 1, round, [], openSearch));
-    os2 = await rounds('os2', '2 workers, OpenSearch store', (round) => measureWorkerProcesses(brokers, dir, 2, round, [], openSearch));
+    const node = openSearch === undefined ? undefined : ({ node: openSearch, tag: 'os' } as const);
+    os1 = await rounds('os1', '1 worker, OpenSearch store', (round) => measureWorkerProcesses(brokers, dir, 1, round, [], node));
+    os2 = await rounds('os2', '2 workers, OpenSearch store', (round) => measureWorkerProcesses(brokers, dir, 2, round, [], node));
   } finally {
     await openSearch?.stop();
+  }
+  // The Elasticsearch row: its node started after OpenSearch's stopped, so the two never share the cores.
+  const elasticsearch = ONLY === null || ONLY.has('es1') ? await startElasticsearchNode({ onProgress: log }) : undefined;
+  let es1: Awaited<ReturnType<typeof rounds>>;
+  try {
+    const node = elasticsearch === undefined ? undefined : ({ node: elasticsearch, tag: 'es' } as const);
+    es1 = await rounds('es1', '1 worker, Elasticsearch store', (round) => measureWorkerProcesses(brokers, dir, 1, round, [], node));
+  } finally {
+    await elasticsearch?.stop();
   }
 
   const rawRate = raw.median.recordsPerSecond;
@@ -346,6 +365,7 @@ try {
     [publishing.name, publishing.median, 1],
     [os1.name, os1.median, 1],
     [os2.name, os2.median, 2],
+    [es1.name, es1.median, 1],
   ];
   const out: string[] = [];
   out.push(
@@ -367,7 +387,7 @@ try {
     );
   }
   out.push('CPU s/100k: user+system seconds of the worker processes (this process for raw and in-process rows) per 100,000 records;');
-  out.push('node s/100k and node cores: the OpenSearch node over the same window (cores = its CPU seconds per wall second).');
+  out.push('node s/100k and node cores: the OpenSearch or Elasticsearch node over the same window (cores = its CPU seconds per wall second).');
   const goal = (m: Measurement, workers: number): string =>
     `${m.recordsPerSecond >= 0.7 * rawRate ? 'met' : 'NOT met'} (${(m.recordsPerSecond / rawRate).toFixed(2)}x raw), >= 50,000/s per worker ${m.recordsPerSecond / workers >= 50_000 ? 'met' : 'NOT met'} (${Math.round(m.recordsPerSecond / workers).toLocaleString('en')})`;
   out.push('');
@@ -381,6 +401,12 @@ try {
     const osCpu = (os1.median.cpu?.workerSecondsPer100k ?? Number.NaN) + (os1.median.cpu?.nodeSecondsPer100k ?? Number.NaN);
     out.push(
       `OpenSearch store: 1 worker at ${(os1.median.recordsPerSecond / one.median.recordsPerSecond).toFixed(2)}x the SQLite rate, ${(osCpu / sqliteCpu).toFixed(2)}x its CPU per record (worker + node); 2 workers at ${(os2.median.recordsPerSecond / os1.median.recordsPerSecond).toFixed(2)}x 1 worker, the node using ${(os2.median.cpu?.nodeCores ?? Number.NaN).toFixed(2)} of ${cpus().length} cores`,
+    );
+  }
+  if (!Number.isNaN(es1.median.recordsPerSecond)) {
+    const cpuOf = (m: Measurement): number => (m.cpu?.workerSecondsPer100k ?? Number.NaN) + (m.cpu?.nodeSecondsPer100k ?? Number.NaN);
+    out.push(
+      `Elasticsearch store: 1 worker at ${(es1.median.recordsPerSecond / one.median.recordsPerSecond).toFixed(2)}x the SQLite rate and ${(es1.median.recordsPerSecond / os1.median.recordsPerSecond).toFixed(2)}x OpenSearch's, ${(cpuOf(es1.median) / cpuOf(os1.median)).toFixed(2)}x OpenSearch's CPU per record (worker + node)`,
     );
   }
   process.stdout.write(`${out.join('\n')}\n`);
@@ -411,11 +437,15 @@ try {
       openSearch1: os1,
       openSearch2: os2,
       openSearchVersion: DEFAULT_OPENSEARCH_VERSION,
+      elasticsearch1: es1,
+      elasticsearchVersion: DEFAULT_ELASTICSEARCH_VERSION,
       ratios: {
         openSearch1OverSqlite1: os1.median.recordsPerSecond / one.median.recordsPerSecond,
         openSearch2OverOpenSearch1: os2.median.recordsPerSecond / os1.median.recordsPerSecond,
         openSearch1CpuPer100k: (os1.median.cpu?.workerSecondsPer100k ?? 0) + (os1.median.cpu?.nodeSecondsPer100k ?? 0),
         sqlite1CpuPer100k: one.median.cpu?.workerSecondsPer100k,
+        elasticsearch1OverOpenSearch1: es1.median.recordsPerSecond / os1.median.recordsPerSecond,
+        elasticsearch1CpuPer100k: (es1.median.cpu?.workerSecondsPer100k ?? 0) + (es1.median.cpu?.nodeSecondsPer100k ?? 0),
         workers1OverRaw: one.median.recordsPerSecond / rawRate,
         workers2OverRaw: two.median.recordsPerSecond / rawRate,
         perWorker1: one.median.recordsPerSecond,
