@@ -125,11 +125,8 @@ export const TEST_BASIC_AUTH = {
   hash: '$2b$04$7/SCzPYXwClU9erU1zC.6OjqMGFDMIJSyhL/CSZTmnGcPxFGi089W',
 } as const;
 
-/**
- * A self-signed certificate for 127.0.0.1 (its own CA) in `dir`, and the web config that puts a
- * Prometheus behind it with TEST_BASIC_AUTH: pass `webConfig` to startPrometheus.
- */
-export function securedWebConfig(dir: string): { cert: string; key: string; webConfig: { yaml: string; scheme: 'https' } } {
+/** A self-signed certificate for 127.0.0.1 (its own CA) and its key, as PEM files in `dir`. */
+export function selfSignedCertificate(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   execFileSync(
@@ -144,6 +141,15 @@ export function securedWebConfig(dir: string): { cert: string; key: string; webC
     ]),
     { stdio: 'ignore' },
   );
+  return { cert, key };
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 (its own CA) in `dir`, and the web config that puts a
+ * Prometheus behind it with TEST_BASIC_AUTH: pass `webConfig` to startPrometheus.
+ */
+export function securedWebConfig(dir: string): { cert: string; key: string; webConfig: { yaml: string; scheme: 'https' } } {
+  const { cert, key } = selfSignedCertificate(dir);
   const yaml = [
     'tls_server_config:',
     `  cert_file: ${cert}`,

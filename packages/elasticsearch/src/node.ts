@@ -2,7 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asNodeUser, freePorts, giveToNodeUser, javaMajor, type LocalSearchNode, linkTree, superviseNode } from '@lagscale/search-node';
+import {
+  asNodeUser,
+  consoleLog4jConfig,
+  freePorts,
+  giveToNodeUser,
+  javaMajor,
+  type LocalSearchNode,
+  linkTree,
+  smallNodeJvmFlags,
+  superviseNode,
+} from '@lagscale/search-node';
 import { DEFAULT_ELASTICSEARCH_VERSION, type ElasticsearchDistribution, findElasticsearchJava, resolveElasticsearch } from './artifacts.js';
 import { SERVER_READY_MARKER, SERVER_SHUTDOWN_MARKER, serializeServerArgs } from './server-args.js';
 import { javaNeededFor } from './stand-ins.js';
@@ -29,19 +39,7 @@ export interface ElasticsearchLaunchOptions {
 /** A running single-node Elasticsearch on loopback. */
 export type ElasticsearchNode = LocalSearchNode & { readonly java: string };
 
-const LOG4J_CONFIG = [
-  'status = error',
-  'appender.console.type = Console',
-  'appender.console.name = console',
-  'appender.console.layout.type = PatternLayout',
-  'appender.console.layout.pattern = [%d{ISO8601}][%-5p][%c{1.}] [%node_name]%marker %m%n',
-  'rootLogger.level = info',
-  'rootLogger.appenderRef.console.ref = console',
-  // Deprecation warnings of every request would bury what matters.
-  'logger.deprecation.name = org.elasticsearch.deprecation',
-  'logger.deprecation.level = error',
-  '',
-].join('\n');
+const LOG4J_CONFIG = consoleLog4jConfig('[%d{ISO8601}][%-5p][%c{1.}] [%node_name]%marker %m%n', 'org.elasticsearch.deprecation');
 
 /**
  * Starts a single-node Elasticsearch on 127.0.0.1 from the per-user cache (resolving it with
@@ -111,23 +109,10 @@ function jvmArguments(homeDir: string, distribution: ElasticsearchDistribution, 
   const nineOrLater = Number(distribution.version.split('.')[0]) >= 9;
   const nativeAccess = ['org.elasticsearch.nativeaccess', 'org.apache.lucene.core', ...(nineOrLater ? ['org.elasticsearch.foreign'] : [])];
   return [
-    `-Xms${heapMb}m`,
-    `-Xmx${heapMb}m`,
-    // A small node: serial GC and the C1 compiler start fastest and use least memory on 2 cores.
-    '-XX:+UseSerialGC',
-    '-XX:TieredStopAtLevel=1',
-    '-Xss1m',
+    ...smallNodeJvmFlags(heapMb),
     '-Des.networkaddress.cache.ttl=60',
     '-Des.networkaddress.cache.negative.ttl=10',
-    '-Djava.awt.headless=true',
-    '-Dfile.encoding=UTF-8',
-    '-Djna.nosys=true',
     '-XX:-OmitStackTraceInFastThrow',
-    '-Dio.netty.noUnsafe=true',
-    '-Dio.netty.noKeySetOptimization=true',
-    '-Dio.netty.recycler.maxCapacityPerThread=0',
-    '-Dlog4j.shutdownHookEnabled=false',
-    '-Dlog4j2.disable.jmx=true',
     '-Dlog4j2.formatMsgNoLookups=true',
     `-Djava.locale.providers=${nineOrLater ? 'CLDR' : 'SPI,CLDR'}`,
     '-Des.distribution.type=tar',

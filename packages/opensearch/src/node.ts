@@ -2,7 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asNodeUser, findJava as findJavaFor, freePorts, giveToNodeUser, type LocalSearchNode, linkTree, superviseNode } from '@lagscale/search-node';
+import {
+  asNodeUser,
+  consoleLog4jConfig,
+  findJava as findJavaFor,
+  freePorts,
+  giveToNodeUser,
+  type LocalSearchNode,
+  linkTree,
+  smallNodeJvmFlags,
+  superviseNode,
+} from '@lagscale/search-node';
 import { DEFAULT_OPENSEARCH_VERSION, javaNeededFor, type OpenSearchDistribution, resolveOpenSearch } from './artifacts.js';
 
 export interface OpenSearchLaunchOptions {
@@ -30,19 +40,7 @@ export function findJava(version: string): Promise<string> {
   return findJavaFor({ needed: javaNeededFor(version), product: `OpenSearch ${version}` });
 }
 
-const LOG4J_CONFIG = [
-  'status = error',
-  'appender.console.type = Console',
-  'appender.console.name = console',
-  'appender.console.layout.type = PatternLayout',
-  'appender.console.layout.pattern = [%d{ISO8601}][%-5p][%c{1.}] %marker%m%n',
-  'rootLogger.level = info',
-  'rootLogger.appenderRef.console.ref = console',
-  // Deprecation warnings of every request would bury what matters.
-  'logger.deprecation.name = org.opensearch.deprecation',
-  'logger.deprecation.level = error',
-  '',
-].join('\n');
+const LOG4J_CONFIG = consoleLog4jConfig('[%d{ISO8601}][%-5p][%c{1.}] %marker%m%n', 'org.opensearch.deprecation');
 
 /**
  * Starts a single-node OpenSearch on 127.0.0.1 from the per-user cache (resolving it with Maven
@@ -59,20 +57,7 @@ export async function startOpenSearchNode(options: OpenSearchLaunchOptions = {})
   await assembleHome(homeDir, distribution, httpPort, transportPort, options.settings ?? {});
   const heapMb = options.heapMb ?? 512;
   const args = [
-    `-Xms${heapMb}m`,
-    `-Xmx${heapMb}m`,
-    // A small node: serial GC and the C1 compiler start fastest and use least memory on 2 cores.
-    '-XX:+UseSerialGC',
-    '-XX:TieredStopAtLevel=1',
-    '-Xss1m',
-    '-Djava.awt.headless=true',
-    '-Dfile.encoding=UTF-8',
-    '-Djna.nosys=true',
-    '-Dio.netty.noUnsafe=true',
-    '-Dio.netty.noKeySetOptimization=true',
-    '-Dio.netty.recycler.maxCapacityPerThread=0',
-    '-Dlog4j.shutdownHookEnabled=false',
-    '-Dlog4j2.disable.jmx=true',
+    ...smallNodeJvmFlags(heapMb),
     '-Djava.security.manager=allow',
     `-Djava.io.tmpdir=${join(homeDir, 'tmp')}`,
     `-Dopensearch.path.home=${homeDir}`,

@@ -69,3 +69,42 @@ async function chownTree(dir: string): Promise<void> {
 export function asNodeUser(java: string, args: readonly string[]): [string, string[]] {
   return runningAsRoot() ? ['setpriv', [`--reuid=${UNPRIVILEGED_ID}`, `--regid=${UNPRIVILEGED_ID}`, '--clear-groups', java, ...args]] : [java, [...args]];
 }
+
+/**
+ * The JVM flags a small loopback node of either engine starts with: a fixed heap, serial GC and
+ * the C1 compiler (fastest start and least memory on 2 cores), and the netty and log4j settings
+ * both distributions' launchers pass.
+ */
+export function smallNodeJvmFlags(heapMb: number): string[] {
+  return [
+    `-Xms${heapMb}m`,
+    `-Xmx${heapMb}m`,
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    '-Xss1m',
+    '-Djava.awt.headless=true',
+    '-Dfile.encoding=UTF-8',
+    '-Djna.nosys=true',
+    '-Dio.netty.noUnsafe=true',
+    '-Dio.netty.noKeySetOptimization=true',
+    '-Dio.netty.recycler.maxCapacityPerThread=0',
+    '-Dlog4j.shutdownHookEnabled=false',
+    '-Dlog4j2.disable.jmx=true',
+  ];
+}
+
+/** log4j2.properties for a node that logs to its console only, without the deprecation warnings every request would add. */
+export function consoleLog4jConfig(pattern: string, deprecationLogger: string): string {
+  return [
+    'status = error',
+    'appender.console.type = Console',
+    'appender.console.name = console',
+    'appender.console.layout.type = PatternLayout',
+    `appender.console.layout.pattern = ${pattern}`,
+    'rootLogger.level = info',
+    'rootLogger.appenderRef.console.ref = console',
+    `logger.deprecation.name = ${deprecationLogger}`,
+    'logger.deprecation.level = error',
+    '',
+  ].join('\n');
+}

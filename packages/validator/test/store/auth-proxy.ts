@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedCertificate } from '../../../../test-support/prometheus.js';
 
 /** What the proxy lets through: basic credentials, API keys, and keys that may not read `GET /`. */
 export interface ProxyAccess {
@@ -29,20 +29,7 @@ export interface AuthProxy {
  */
 export async function startAuthProxy(target: string, access: ProxyAccess): Promise<AuthProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'lagscale-store-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'].concat([
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]),
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = selfSignedCertificate(dir);
   const ca = readFileSync(cert, 'utf8');
   const basic = `Basic ${Buffer.from(`${access.basic.username}:${access.basic.password}`).toString('base64')}`;
   const server: Server = createServer({ cert: ca, key: readFileSync(key) }, (incoming, outgoing) => {
