@@ -9,6 +9,7 @@ import {
   giveToNodeUser,
   javaMajor,
   type LocalSearchNode,
+  type LocalSearchNodeOptions,
   linkTree,
   smallNodeJvmFlags,
   superviseNode,
@@ -17,23 +18,13 @@ import { DEFAULT_ELASTICSEARCH_VERSION, type ElasticsearchDistribution, findElas
 import { SERVER_READY_MARKER, SERVER_SHUTDOWN_MARKER, serializeServerArgs } from './server-args.js';
 import { javaNeededFor } from './stand-ins.js';
 
-export interface ElasticsearchLaunchOptions {
+export interface ElasticsearchLaunchOptions extends LocalSearchNodeOptions {
   /** Elasticsearch version; default {@link DEFAULT_ELASTICSEARCH_VERSION} (8.x on Java 17; 9.x needs Java 21+). */
   readonly version?: string;
-  readonly cacheDir?: string;
   /** The JDK to run the node with (its home folder); default: `JAVA_HOME`, `java` on PATH or /usr/lib/jvm, the first new enough. */
   readonly javaHome?: string;
-  /** Keep the node's home (data, logs) here across runs; default: a temporary folder removed on stop. */
-  readonly dataDir?: string;
-  /** Fixed HTTP port; default: a free one. */
-  readonly httpPort?: number;
-  /** Heap in MB (default 512: enough for the validator's indices in tests and demos). */
-  readonly heapMb?: number;
-  /** Extra node settings, e.g. `{ 'indices.memory.index_buffer_size': '20%' }` (the server reads no elasticsearch.yml). */
+  /** Extra node settings, written into the start-up arguments (the server reads no elasticsearch.yml). */
   readonly settings?: Readonly<Record<string, string>>;
-  readonly onProgress?: (line: string) => void;
-  /** How long to wait for the node to say it is ready; default 180 s (a busy 2-core machine). */
-  readonly startTimeoutMs?: number;
 }
 
 /** A running single-node Elasticsearch on loopback. */

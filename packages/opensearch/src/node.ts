@@ -9,27 +9,18 @@ import {
   freePorts,
   giveToNodeUser,
   type LocalSearchNode,
+  type LocalSearchNodeOptions,
   linkTree,
   smallNodeJvmFlags,
   superviseNode,
 } from '@lagscale/search-node';
 import { DEFAULT_OPENSEARCH_VERSION, javaNeededFor, type OpenSearchDistribution, resolveOpenSearch } from './artifacts.js';
 
-export interface OpenSearchLaunchOptions {
+export interface OpenSearchLaunchOptions extends LocalSearchNodeOptions {
   /** OpenSearch version; default {@link DEFAULT_OPENSEARCH_VERSION} (runs on Java 17). */
   readonly version?: string;
-  readonly cacheDir?: string;
-  /** Keep the node's home (data, logs) here across runs; default: a temporary folder removed on stop. */
-  readonly dataDir?: string;
-  /** Fixed HTTP port; default: a free one. */
-  readonly httpPort?: number;
-  /** Heap in MB (default 512: enough for the validator's indices in tests and demos). */
-  readonly heapMb?: number;
-  /** Extra node settings written to opensearch.yml, e.g. `{ 'indices.memory.index_buffer_size': '20%' }`. */
+  /** Extra node settings, written to opensearch.yml. */
   readonly settings?: Readonly<Record<string, string>>;
-  readonly onProgress?: (line: string) => void;
-  /** How long to wait for the node to answer yellow health; default 180 s (a busy 2-core machine). */
-  readonly startTimeoutMs?: number;
 }
 
 /** A running single-node OpenSearch on loopback. */

@@ -27,6 +27,23 @@ export interface LocalSearchNode {
   logTail(lines?: number): string;
 }
 
+/** What a caller may choose of a local node, whichever the engine. */
+export interface LocalSearchNodeOptions {
+  readonly version?: string;
+  readonly cacheDir?: string;
+  /** Keep the node's home (data, logs) here across runs; default: a temporary folder removed on stop. */
+  readonly dataDir?: string;
+  /** Fixed HTTP port; default: a free one. */
+  readonly httpPort?: number;
+  /** Heap in MB (default 512: enough for the validator's indices in tests and demos). */
+  readonly heapMb?: number;
+  /** Extra node settings, e.g. `{ 'indices.memory.index_buffer_size': '20%' }`. */
+  readonly settings?: Readonly<Record<string, string>>;
+  readonly onProgress?: (line: string) => void;
+  /** How long to wait for the node to be ready; default 180 s (a busy 2-core machine). */
+  readonly startTimeoutMs?: number;
+}
+
 /** One start of the JVM: the command and, for a node that reads its settings there, what to write on its stdin. */
 export interface JvmLaunch {
   readonly command: string;
