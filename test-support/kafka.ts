@@ -3,8 +3,8 @@
  * and a consumer that really joins its group. Nothing here fakes Kafka.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PRODUCER_RETRIES } from '@lagscale/kafka';
-import { Admin, Consumer, type MessagesStream, Producer, stringSerializers } from '@platformatic/kafka';
+import { callTolerant, type KafkaCluster, PRODUCER_RETRIES } from '@lagscale/kafka';
+import { Admin, Connection, Consumer, findCoordinatorV4, type MessagesStream, Producer, stringSerializers } from '@platformatic/kafka';
 
 export function admin(brokers: readonly string[]): Admin {
   return new Admin({ clientId: 'lagscale-test-admin', bootstrapBrokers: [...brokers], retries: 5, retryDelay: 200 });
@@ -195,4 +195,22 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** The node coordinating `group` now (FindCoordinator; -1 while the offsets topic is being created or moved). */
+export async function coordinatorOf(cluster: KafkaCluster, group: string): Promise<number> {
+  for (const id of cluster.runningNodeIds) {
+    const [host, port] = cluster.brokerOf(id).split(':') as [string, string];
+    const connection = new Connection('lagscale-test-coordinator', { connectTimeout: 1000, requestTimeout: 3000 });
+    try {
+      await connection.connect(host, Number(port));
+      const answer = (await callTolerant(findCoordinatorV4.api, connection, 0, [group])).coordinators[0];
+      return answer !== undefined && answer.errorCode === 0 ? answer.nodeId : -1;
+    } catch {
+      // the next node
+    } finally {
+      await connection.close().catch(() => {});
+    }
+  }
+  return -1;
 }

@@ -80,8 +80,15 @@ const LEADER_ERRORS = new Set([3, 5, 6, 74, 75, 100]);
 const FATAL_HEARTBEAT_ERRORS = new Set([35, 30, 81, 24, 115]);
 const READ_COMMITTED = 1;
 const EARLIEST = -2n;
-/** Commits refused for a moved coordinator or a stale epoch are sent again up to this many times in all. */
-const COMMIT_ATTEMPTS = 5;
+/**
+ * A commit refused for a reason that passes (the coordinator moving or loading, a connection lost,
+ * an epoch that just changed) is sent again while its partition is still held, for up to this
+ * long: records handled and not committed would otherwise wait for the next commit of their
+ * partition, and the last records of a partition have none.
+ */
+const COMMIT_RETRY_MS = 60_000;
+/** Refusals that pass: coordinator loading, not available, moved; request timed out; a stale epoch. */
+const TRANSIENT_COMMIT_ERRORS = new Set([7, 14, 15, 16, STALE_MEMBER_EPOCH]);
 
 interface Owned {
   readonly topic: string;
@@ -202,18 +209,23 @@ export class Kip848Consumer {
       if (previous === undefined || previous.offset < r.offset) last.set(key, r);
     }
     const committed = new Set<string>();
+    const deadline = performance.now() + COMMIT_RETRY_MS;
     let left = [...last.values()];
     for (let attempt = 1; left.length > 0; attempt++) {
       const retry: GroupRecord[] = [];
       const refusals = await this.#sendCommit(left, committed);
       for (const { record, code, reason } of refusals) {
         const owned = this.#owned.get(keyOf(record.topic, record.partition));
-        const again = (COORDINATOR_MOVED.has(code) || code === STALE_MEMBER_EPOCH) && owned?.claim === record.claim && attempt < COMMIT_ATTEMPTS;
+        const again = TRANSIENT_COMMIT_ERRORS.has(code) && owned?.claim === record.claim && performance.now() < deadline && this.#fatal === null;
         if (again) retry.push(record);
         else onRefused({ topic: record.topic, partition: record.partition, reason });
       }
       left = retry;
-      if (left.length > 0) await sleep(100 * attempt);
+      if (left.length > 0) {
+        if (attempt === 1)
+          this.#logger.warn({ event: 'commit_retrying', group: this.#options.group, reason: refusals[0]?.reason }, 'commit not taken yet; sending it again');
+        await sleep(Math.min(100 * 2 ** attempt, 2000));
+      }
     }
     return new Set(
       records.filter((r) => {

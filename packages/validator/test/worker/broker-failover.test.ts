@@ -5,11 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
 import { LagEvaluator, type LagSnapshot, parseBehaviorConfig, type ScalingDecision } from '@lagscale/core';
 import { createLogger, PrometheusText, writeLagMetrics } from '@lagscale/exporter';
-import { callTolerant, KafkaCluster, LagMonitor, OffsetCollector } from '@lagscale/kafka';
+import { KafkaCluster, LagMonitor, OffsetCollector } from '@lagscale/kafka';
 import { createRequestProducer, type Job, type ProducedMessage, SqliteResultStore, VALIDATION_TOPICS } from '@lagscale/validator';
-import { Connection, findCoordinatorV4, metadataV12 } from '@platformatic/kafka';
+import { Connection, metadataV12 } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopic, waitFor } from '../../../../test-support/kafka.js';
+import { coordinatorOf, createTopic, waitFor } from '../../../../test-support/kafka.js';
 import { endOffsets } from './helpers.js';
 import { auditJob, keysOf, repeats } from './job-audit.js';
 import { OrderRecords, ordersRuleSet as ruleSet } from './order-records.js';
@@ -46,24 +46,6 @@ async function partitionStates(cluster: KafkaCluster, topics: string[]): Promise
     }
   }
   throw new Error(`no running node answered Metadata: ${(lastError as Error | undefined)?.message ?? 'none running'}`);
-}
-
-/** The node coordinating `group` now (FindCoordinator; -1 while the offsets topic is being created or moved). */
-async function coordinatorOf(cluster: KafkaCluster, group: string): Promise<number> {
-  for (const id of cluster.runningNodeIds) {
-    const [host, port] = cluster.brokerOf(id).split(':') as [string, string];
-    const connection = new Connection('lagscale-test-coordinator', { connectTimeout: 1000, requestTimeout: 3000 });
-    try {
-      await connection.connect(host, Number(port));
-      const answer = (await callTolerant(findCoordinatorV4.api, connection, 0, [group])).coordinators[0];
-      return answer !== undefined && answer.errorCode === 0 ? answer.nodeId : -1;
-    } catch {
-      // the next node
-    } finally {
-      await connection.close().catch(() => {});
-    }
-  }
-  return -1;
 }
 
 /**
