@@ -1,12 +1,30 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects. `packages`: one broker and one OpenSearch node for the whole run (started in
-// global setup); tests that need 3 nodes, TLS/SASL, another Kafka version or a node they may stop
-// start their own. Files run one at a time:
-// integration tests measure time lag and rates, and two cores are not enough to run brokers side
-// by side reliably. `console`: component tests in jsdom; they need no broker, and a project's
-// global setup only runs when one of its files is selected, so `vitest run packages/console`
-// starts no Kafka.
+// Three projects, in two lanes that `npm test` runs side by side (test-support/run-lanes.mjs),
+// each lane a vitest process with its own broker and OpenSearch node (global setup), so the lanes
+// never share a broker. Inside a lane files run one at a time: integration tests measure time lag
+// and rates, and two cores are not enough for more brokers side by side.
+// - `packages`: the lag engine, the workers and stores, the CLI.
+// - `heavy`: tests that run other programs for long (the Kubernetes control plane, Chromium, helm,
+//   npm, Prometheus, Elasticsearch, 3-broker clusters) and the autoscaler's end-to-end loops.
+// - `console`: component tests in jsdom; no broker (a project's global setup only runs when one
+//   of its files is selected, so `vitest run packages/console` starts no Kafka). In the second lane.
+// Tests that need 3 nodes, TLS/SASL, another Kafka version or a node they may stop start their own.
+const HEAVY = [
+  'packages/kubernetes/test/**/*.test.ts',
+  'packages/console/e2e/**/*.test.ts',
+  'packages/autoscaler/test/**/*.test.ts',
+  'packages/elasticsearch/test/**/*.test.ts',
+  'deploy/test/**/*.test.ts',
+  'packages/cli/test/npm-start.test.ts',
+  'packages/cli/test/packed-install.test.ts',
+  'packages/cli/test/stack-broker-restart.test.ts',
+  'packages/validator/test/store/elasticsearch-store.test.ts',
+  'packages/validator/test/worker/broker-failover.test.ts',
+  'packages/kafka/test/group-failover.test.ts',
+];
+const SERVICES = { fileParallelism: false, globalSetup: ['test-support/global-services.ts'], testTimeout: 60_000, hookTimeout: 180_000 };
+
 export default defineConfig({
   test: {
     fileParallelism: false,
@@ -15,13 +33,18 @@ export default defineConfig({
       {
         test: {
           name: 'packages',
+          include: ['packages/*/test/**/*.test.ts', 'test-support/**/*.test.ts'],
+          exclude: ['**/node_modules/**', 'packages/console/test/**', ...HEAVY],
+          ...SERVICES,
+        },
+      },
+      {
+        test: {
+          name: 'heavy',
           // Console browser tests (e2e/) run here: they need the stack, hence Kafka.
-          include: ['packages/*/test/**/*.test.ts', 'packages/console/e2e/**/*.test.ts', 'test-support/**/*.test.ts', 'deploy/test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', 'packages/console/test/**'],
-          fileParallelism: false,
-          globalSetup: ['test-support/global-services.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 180_000,
+          include: HEAVY,
+          exclude: ['**/node_modules/**'],
+          ...SERVICES,
         },
       },
       {
