@@ -3,7 +3,8 @@
  * (from Metadata), and its group's coordinator (from FindCoordinator), looked up again when they
  * move. The share consumer and the consumer-protocol consumer both stand on it.
  */
-import { apiVersionsV3, type Connection, type ConnectionPool, findCoordinatorV4, metadataV12 } from '@platformatic/kafka';
+import { apiVersionsV3, type Connection, ConnectionPool, findCoordinatorV4, metadataV12 } from '@platformatic/kafka';
+import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
 import { callTolerant, kafkaErrorName } from './protocol.js';
 
 export interface BrokerEndpoint {
@@ -132,4 +133,24 @@ export class ClusterView {
     if (unknown) await this.refresh().catch(() => {});
     return byNode;
   }
+}
+
+/** What a group member talks through: one pool for the coordinator and metadata, one for fetches (which wait longer), and its view of the cluster. */
+export interface MemberConnections {
+  readonly coordinatorPool: ConnectionPool;
+  readonly fetchPool: ConnectionPool;
+  readonly cluster: ClusterView;
+}
+
+export function memberConnections(options: {
+  readonly connection: KafkaConnectionOptions;
+  readonly clientId: string;
+  readonly topics: readonly string[];
+  readonly group: string;
+}): MemberConnections {
+  const connection = toClientConnectionOptions(options.connection);
+  const coordinatorPool = new ConnectionPool(options.clientId, connection);
+  const fetchPool = new ConnectionPool(options.clientId, { ...connection, requestTimeout: Math.max(connection.requestTimeout ?? 0, 30_000) });
+  const cluster = new ClusterView(coordinatorPool, options.connection.brokers.map(parseBrokerAddress), options.topics, options.group);
+  return { coordinatorPool, fetchPool, cluster };
 }

@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  ConnectionPool,
+  type ConnectionPool,
   consumerGroupHeartbeatV1,
   fetchV17,
   IS_CONTROL,
@@ -24,8 +24,8 @@ import {
   type RecordsBatch,
 } from '@platformatic/kafka';
 import type { ConsumerLogger } from './batch-consumer.js';
-import { ClusterView } from './cluster-view.js';
-import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
+import { type ClusterView, memberConnections } from './cluster-view.js';
+import type { KafkaConnectionOptions } from './connection.js';
 import { COORDINATOR_MOVED, callTolerant, kafkaErrorName } from './protocol.js';
 import type { FetchedRecord } from './share-consumer.js';
 
@@ -137,10 +137,7 @@ export class Kip848Consumer {
     this.#options = options;
     this.#logger = options.logger;
     const clientId = options.clientId ?? `lagscale-${process.pid}`;
-    const connection = toClientConnectionOptions(options.connection);
-    this.#coordinatorPool = new ConnectionPool(clientId, connection);
-    this.#fetchPool = new ConnectionPool(clientId, { ...connection, requestTimeout: Math.max(connection.requestTimeout ?? 0, 30_000) });
-    this.#cluster = new ClusterView(this.#coordinatorPool, options.connection.brokers.map(parseBrokerAddress), options.topics, options.group);
+    ({ coordinatorPool: this.#coordinatorPool, fetchPool: this.#fetchPool, cluster: this.#cluster } = memberConnections({ ...options, clientId }));
   }
 
   get memberId(): string {

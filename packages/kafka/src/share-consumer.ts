@@ -13,10 +13,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConnectionPool, IS_CONTROL, type RecordsBatch } from '@platformatic/kafka';
+import { type ConnectionPool, IS_CONTROL, type RecordsBatch } from '@platformatic/kafka';
 import type { ConsumedRecord, ConsumerLogger } from './batch-consumer.js';
-import { ClusterView } from './cluster-view.js';
-import { type KafkaConnectionOptions, parseBrokerAddress, toClientConnectionOptions } from './connection.js';
+import { type ClusterView, memberConnections } from './cluster-view.js';
+import type { KafkaConnectionOptions } from './connection.js';
 import { COORDINATOR_MOVED, callTolerant, kafkaErrorName } from './protocol.js';
 import {
   ACKNOWLEDGE,
@@ -118,10 +118,7 @@ export class ShareConsumer {
     this.#options = options;
     this.#logger = options.logger;
     const clientId = options.clientId ?? `lagscale-share-${process.pid}`;
-    const connection = toClientConnectionOptions(options.connection);
-    this.#coordinatorPool = new ConnectionPool(clientId, connection);
-    this.#fetchPool = new ConnectionPool(clientId, { ...connection, requestTimeout: Math.max(connection.requestTimeout ?? 0, 30_000) });
-    this.#cluster = new ClusterView(this.#coordinatorPool, options.connection.brokers.map(parseBrokerAddress), options.topics, options.group);
+    ({ coordinatorPool: this.#coordinatorPool, fetchPool: this.#fetchPool, cluster: this.#cluster } = memberConnections({ ...options, clientId }));
   }
 
   get memberId(): string {
