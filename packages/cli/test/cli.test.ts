@@ -101,6 +101,16 @@ describe('lagscale lag', () => {
     expect(r.ms).toBeLessThan(10_000);
   });
 
+  it("refuses a worker's --group-protocol other than classic or consumer, and with a share group, with exit code 2", async () => {
+    const store = join(mkdtempSync(join(tmpdir(), 'lagscale-cli-')), 'results.db');
+    const bogus = await lagscale(['worker', '-b', '127.0.0.1:1', '--store', store, '--group-protocol', 'eager']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toContain("--group-protocol: expected classic or consumer, got 'eager'");
+    const share = await lagscale(['worker', '-b', '127.0.0.1:1', '--store', store, '--group-protocol', 'consumer', '--share-group', 's']);
+    expect(share.code).toBe(2);
+    expect(share.stderr).toContain('--group-protocol: applies to a consumer group (--group), not to a share group (--share-group)');
+  });
+
   it('rejects bad flags and missing brokers with exit code 2', async () => {
     const bogus = await lagscale(['lag', '--bogus']);
     expect(bogus.code).toBe(2);
