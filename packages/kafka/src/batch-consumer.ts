@@ -40,6 +40,8 @@ export interface GroupBatchConsumerOptions<R> {
   readonly handle: (batch: readonly R[]) => Promise<void | BatchHandled>;
   /** Called after each (re)join or assignment change, with the partitions this member reads. */
   readonly assigned?: (assignment: { topic: string; partitions: number[] }[]) => void;
+  /** Called with how many handled records a commit left uncommitted (consumer groups; for metrics). */
+  readonly commitRefused?: (count: number) => void;
 }
 
 export interface BatchConsumerOptions extends GroupBatchConsumerOptions<ConsumedRecord> {
@@ -216,6 +218,7 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
     logger,
     commit: (records) => commits.commit(options.group, records, onRefused),
     ...(options.committed === undefined ? {} : { committed: options.committed }),
+    ...(options.commitRefused === undefined ? {} : { refused: options.commitRefused }),
     failed: (error) => {
       failure ??= error;
       waker.wake();

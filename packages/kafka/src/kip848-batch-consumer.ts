@@ -64,6 +64,7 @@ export async function runKip848Consumer(options: Kip848BatchConsumerOptions): Pr
     logger,
     commit: (records) => consumer.commit(records, onRefused),
     ...(options.committed === undefined ? {} : { committed: options.committed }),
+    ...(options.commitRefused === undefined ? {} : { refused: options.commitRefused }),
     failed: (error) => {
       failure ??= error;
       waker.wake();

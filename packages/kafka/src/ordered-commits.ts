@@ -17,6 +17,8 @@ export interface OrderedCommitsOptions<R> {
   readonly commit: (records: R[]) => Promise<ReadonlySet<R>>;
   /** Called with the records whose offsets were committed. */
   readonly committed?: (records: readonly R[]) => void;
+  /** Called with how many records a commit left uncommitted (refused, or the commit failed): their partition's owner reads them again. */
+  readonly refused?: (count: number) => void;
   /** Called once, when a batch's work failed to settle. */
   readonly failed: (error: Error) => void;
 }
@@ -122,9 +124,11 @@ export class OrderedCommits<R> {
           this.#discarded += records.length - done.length;
           this.#committedCount += done.length;
           if (done.length > 0) this.#options.committed?.(done);
+          if (done.length < records.length) this.#options.refused?.(records.length - done.length);
         },
         (error: Error) => {
           this.#discarded += records.length;
+          this.#options.refused?.(records.length);
           this.#options.logger.warn(
             { event: 'commit_failed', group: this.#options.group, err: error.message },
             'commit failed; the partitions re-read these records',

@@ -68,7 +68,10 @@ export type GroupProtocol = 'classic' | 'consumer';
 export function consumerGroupSource(options: SourceOptions & { readonly protocol: GroupProtocol }): RecordSource {
   return {
     describe: `consumer group ${options.group}${options.protocol === 'consumer' ? ' (consumer protocol)' : ''}`,
-    run: (run) => (options.protocol === 'consumer' ? runKip848Consumer(consumerOptions(options, run)) : runBatchConsumer(consumerOptions(options, run))),
+    run: (run) => {
+      const common = { ...consumerOptions(options, run), commitRefused: (count: number) => options.metrics.commitRefused(count) };
+      return options.protocol === 'consumer' ? runKip848Consumer(common) : runBatchConsumer(common);
+    },
   };
 }
 
