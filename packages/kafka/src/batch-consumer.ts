@@ -8,6 +8,9 @@ import { Waker } from './waker.js';
 const COMMIT_COORDINATOR_ATTEMPTS = 5;
 const COMMIT_COORDINATOR_RETRY_MS = 500;
 
+/** Leaving the group gets this long; then the connections are closed anyway (the group drops the member after its session timeout). */
+const LEAVE_TIMEOUT_MS = 5000;
+
 /** How long the coordinator waits for members to rejoin in a rebalance. */
 const REBALANCE_TIMEOUT_MS = 30_000;
 
@@ -354,7 +357,15 @@ export async function runBatchConsumer(options: BatchConsumerOptions): Promise<B
  * the connections are closed anyway (the client's base close, which only closes them).
  */
 async function closeConsumer(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, onLeaveFailed: (error: Error) => void): Promise<void> {
-  const error = await new Promise<Error | null>((resolve) => consumer.close(true, (e?: Error | null) => resolve(e ?? null)));
+  // Leaving waits for the coordinator's answer; one that does not come (a connection left half
+  // open by a broker that died and came back) would hold the drain for the request timeout (35 s).
+  const error = await new Promise<Error | null>((resolve) => {
+    const timer = setTimeout(() => resolve(new Error(`no answer to leaving the group within ${LEAVE_TIMEOUT_MS} ms`)), LEAVE_TIMEOUT_MS);
+    consumer.close(true, (e?: Error | null) => {
+      clearTimeout(timer);
+      resolve(e ?? null);
+    });
+  });
   if (error === null) return;
   onLeaveFailed(error);
   const baseClose = (Object.getPrototypeOf(Consumer.prototype) as { close(this: unknown, callback: (error?: Error | null) => void): unknown }).close;
