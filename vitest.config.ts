@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { consoleProject } from './test-support/vitest-projects.js';
 
 // Three projects, in two lanes that `npm test` runs side by side (test-support/run-lanes.mjs),
 // each lane a vitest process with its own broker and OpenSearch node (global setup), so the lanes
@@ -47,15 +48,7 @@ export default defineConfig({
           ...SERVICES,
         },
       },
-      {
-        test: {
-          name: 'console',
-          include: ['packages/console/test/**/*.test.{ts,tsx}'],
-          environment: 'jsdom',
-          setupFiles: ['packages/console/test/setup.ts'],
-          testTimeout: 15_000,
-        },
-      },
+      consoleProject,
     ],
   },
 });

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { consoleProject } from './test-support/vitest-projects.js';
 
 // npm run test:quick: the tests that need no broker, no OpenSearch or Elasticsearch node, no
 // control plane and no other program (pure logic, parsers, policies, fuzzing, SQLite, the console
@@ -41,15 +42,7 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
-      {
-        test: {
-          name: 'console',
-          include: ['packages/console/test/**/*.test.{ts,tsx}'],
-          environment: 'jsdom',
-          setupFiles: ['packages/console/test/setup.ts'],
-          testTimeout: 15_000,
-        },
-      },
+      consoleProject,
     ],
   },
 });
