@@ -24,7 +24,15 @@ const HEAVY = [
   'packages/validator/test/worker/broker-failover.test.ts',
   'packages/kafka/test/group-failover.test.ts',
 ];
-const SERVICES = { fileParallelism: false, globalSetup: ['test-support/global-services.ts'], testTimeout: 60_000, hookTimeout: 180_000 };
+// expect.poll waits 30 s by default, not vitest's 1 s: with the two lanes on two cores a browser
+// page or a group can take seconds to show what it will show (one CI run failed on a 1 s poll).
+const SERVICES = {
+  fileParallelism: false,
+  globalSetup: ['test-support/global-services.ts'],
+  testTimeout: 60_000,
+  hookTimeout: 180_000,
+  expect: { poll: { timeout: 30_000 } },
+};
 
 export default defineConfig({
   test: {

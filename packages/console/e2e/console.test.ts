@@ -92,7 +92,7 @@ describe.each(['SQLite', 'OpenSearch'])('console in a browser, results in %s', (
     // No reload from here on: the page follows the server's event stream.
     await produce(brokers, { topic: 'e2e-payments', perPartition: { 0: 30, 1: 12 } });
     await expect.poll(async () => (await row.getByTestId('lag').textContent())?.trim(), { timeout: 30_000 }).toBe('42');
-    await expect.poll(async () => page.getByTestId('group-row-validator').count()).toBe(1);
+    await expect.poll(async () => page.getByTestId('group-row-validator').count(), { timeout: 60_000 }).toBe(1);
     await screenshot(page, 'overview-live');
   });
 
