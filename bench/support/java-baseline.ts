@@ -3,16 +3,10 @@
  * collection cycle in one warm JVM — the "practical floor" the lag engine is measured against.
  * Builds the jar with Maven when its sources changed, caches the runtime classpath in target/.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandFailure, JDK_HINT, javaBinary, prepareMavenProject, runCommand, tail } from './maven-project.js';
 
 export const JAVA_BASELINE_DIR = fileURLToPath(new URL('../lag-collect/java/', import.meta.url));
-const TARGET_DIR = join(JAVA_BASELINE_DIR, 'target');
-const JAR = join(TARGET_DIR, 'lag-collect-java-baseline.jar');
-const CLASSPATH_FILE = join(TARGET_DIR, 'runtime-classpath.txt');
 const MAIN_CLASS = 'dev.lagscale.bench.AdminClientBaseline';
 
 export interface JavaAdminBaselineOptions {
@@ -44,103 +38,9 @@ export interface JavaAdminBaselineResult {
   heapUsedMb: number;
 }
 
-type RunError = Error & { code?: number | string; killed?: boolean; signal?: NodeJS.Signals | null };
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  error: RunError | null;
-}
-
-function run(command: string, args: string[], options: { cwd?: string; timeoutMs: number; onStderrLine?: (line: string) => void }): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { cwd: options.cwd, timeout: options.timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const err = error as RunError | null;
-      resolve({
-        code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
-        stdout: String(stdout),
-        stderr: String(stderr),
-        error: err,
-      });
-    });
-    const onLine = options.onStderrLine;
-    if (onLine && child.stderr) {
-      let pending = '';
-      child.stderr.on('data', (chunk: Buffer | string) => {
-        pending += chunk.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) onLine(line);
-      });
-    }
-  });
-}
-
-const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
-
-function tail(text: string, lines = 40): string {
-  return text.replace(ANSI_ESCAPE, '').trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-function failure(what: string, result: RunResult, hint: string): Error {
-  if (result.error?.code === 'ENOENT') return new Error(`${what}: command not found. ${hint}`);
-  const reason = result.error?.killed ? 'timed out' : `exited with ${result.code ?? result.error?.signal ?? 'an error'}`;
-  const output = tail(`${result.stdout}\n${result.stderr}`);
-  return new Error(`${what} ${reason}${output ? `; last output:\n${output}` : ''}`);
-}
-
-async function newestSourceMtime(): Promise<number> {
-  let newest = (await stat(join(JAVA_BASELINE_DIR, 'pom.xml'))).mtimeMs;
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else newest = Math.max(newest, (await stat(path)).mtimeMs);
-    }
-  };
-  await walk(join(JAVA_BASELINE_DIR, 'src'));
-  return newest;
-}
-
-async function mtimeOr0(path: string): Promise<number> {
-  return existsSync(path) ? (await stat(path)).mtimeMs : 0;
-}
-
-const MAVEN_HINT = 'Install Maven 3 (e.g. apt-get install maven) and a JDK 17+.';
-const MAVEN_FLAGS = ['-q', '-B', '-Dstyle.color=never'];
-
-let prepared: Promise<string> | null = null;
-
 /** Builds the jar if it is missing or older than pom.xml/src, and returns the full runtime classpath. */
 export function prepareJavaBaseline(): Promise<string> {
-  prepared ??= (async () => {
-    const sources = await newestSourceMtime();
-    if ((await mtimeOr0(JAR)) <= sources) {
-      const built = await run('mvn', [...MAVEN_FLAGS, 'package'], { cwd: JAVA_BASELINE_DIR, timeoutMs: 600_000 });
-      if (built.code !== 0) throw failure(`'mvn package' in ${JAVA_BASELINE_DIR}`, built, MAVEN_HINT);
-      if (!existsSync(JAR)) throw new Error(`'mvn package' succeeded but ${JAR} is missing`);
-    }
-    const pom = (await stat(join(JAVA_BASELINE_DIR, 'pom.xml'))).mtimeMs;
-    if ((await mtimeOr0(CLASSPATH_FILE)) <= pom) {
-      const resolved = await run('mvn', [...MAVEN_FLAGS, 'dependency:build-classpath', '-Dmdep.includeScope=runtime', `-Dmdep.outputFile=${CLASSPATH_FILE}`], {
-        cwd: JAVA_BASELINE_DIR,
-        timeoutMs: 600_000,
-      });
-      if (resolved.code !== 0 || !existsSync(CLASSPATH_FILE)) throw failure(`'mvn dependency:build-classpath' in ${JAVA_BASELINE_DIR}`, resolved, MAVEN_HINT);
-    }
-    const dependencies = (await readFile(CLASSPATH_FILE, 'utf8')).trim();
-    return dependencies ? `${JAR}:${dependencies}` : JAR;
-  })();
-  // A failed build is not cached: the next call tries again.
-  prepared.catch(() => {
-    prepared = null;
-  });
-  return prepared;
-}
-
-function javaBinary(): string {
-  return process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
+  return prepareMavenProject({ dir: JAVA_BASELINE_DIR, jarName: 'lag-collect-java-baseline.jar' });
 }
 
 /** Times `iterations` lag collection cycles (after `warmup` untimed ones) with Kafka's Java AdminClient in one JVM. */
@@ -161,8 +61,8 @@ export async function runJavaAdminBaseline(opts: JavaAdminBaselineOptions): Prom
   if (opts.groups) args.push('--groups', opts.groups.join(','));
   for (const [key, value] of Object.entries(opts.adminConfig ?? {})) args.push('--admin-config', `${key}=${value}`);
   const java = javaBinary();
-  const result = await run(java, args, { timeoutMs: opts.timeoutMs ?? 600_000, ...(opts.onProgress ? { onStderrLine: opts.onProgress } : {}) });
-  if (result.code !== 0) throw failure(`Java AdminClient baseline ('${java} ... ${MAIN_CLASS}')`, result, 'Install a JDK 17+ or set JAVA_HOME.');
+  const result = await runCommand(java, args, { timeoutMs: opts.timeoutMs ?? 600_000, ...(opts.onProgress ? { onStderrLine: opts.onProgress } : {}) });
+  if (result.code !== 0) throw commandFailure(`Java AdminClient baseline ('${java} ... ${MAIN_CLASS}')`, result, JDK_HINT);
   const line = result.stdout
     .trim()
     .split('\n')

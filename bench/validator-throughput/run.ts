@@ -17,28 +17,40 @@
  * OpenSearch node, and 1 writing to a real Elasticsearch node (each started by this script, one
  * at a time, one index prefix per measurement) instead of SQLite.
  *
- * CPU: user + system seconds of the worker processes and of the search engine node (from
- * /proc/<pid>/stat) over the same window as the rate, per 100,000 records. For the in-process and
- * raw rows it is this process's CPU (which includes its own progress polling).
+ * The JVM peer (row `jvm`, bench/validator-throughput/java, built with Maven in the same run): a
+ * plain Kafka Java consumer with the same batch size (max.poll.records) validating the same
+ * records against the same JSON Schema (networknt's json-schema-validator) and the same 24 rules
+ * written as plain Java, writing a row per record to SQLite over JDBC in one transaction per batch,
+ * then committing its offsets; its progress is read from its SQLite file like a worker's. After
+ * the run its outcomes (invalid, dead letters, valid with warnings, violations per rule) must equal
+ * those of the 1 worker row's store, or the benchmark fails: the rules would differ.
  *
- * Prints a table with ratios and writes bench/results/validator-throughput.json.
+ * CPU: user + system seconds of the worker processes, of the JVM (all its threads) and of the
+ * search engine node (from /proc/<pid>/stat) over the same window as the rate, per 100,000
+ * records. For the in-process and raw rows it is this process's CPU (which includes its own
+ * progress polling).
+ *
+ * Prints a table with ratios and writes bench/results/validator-throughput.json (a full run only).
  *   npm run bench:validator-throughput       (env: RECORDS, PARTITIONS, BATCH_SIZE, ROUNDS;
- *                                             CPU_PROF=dir profiles the worker processes)
+ *                                             CPU_PROF=dir profiles the worker processes;
+ *                                             RESULTS_FILE=path writes the JSON of a partial
+ *                                             run, ONLY=..., there instead of nowhere)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ELASTICSEARCH_VERSION, startElasticsearchNode } from '@lagscale/elasticsearch';
 import { KafkaCluster, runBatchConsumer } from '@lagscale/kafka';
 import { DEFAULT_OPENSEARCH_VERSION, startOpenSearchNode } from '@lagscale/opensearch';
 import type { LocalSearchNode } from '@lagscale/search-node';
-import { OpenSearchResultStore, type ResultStore, runWorker, SqliteResultStore, VALIDATION_TOPICS, WorkerMetrics } from '@lagscale/validator';
+import { type Job, OpenSearchResultStore, type ResultStore, runWorker, SqliteResultStore, VALIDATION_TOPICS, WorkerMetrics } from '@lagscale/validator';
 import { OrderRecords, produceOrders, requestProducer } from '../../packages/validator/test/worker/order-records.js';
 import { createTopic } from '../../test-support/kafka.js';
+import { JVM_PEER_FLAGS, JvmPeerDatabase, type JvmPeerRuntime, outcomeDifferences, startJvmPeer, type ValidationOutcomes } from './jvm-peer.js';
 
 const env = (name: string, fallback: number): number => (process.env[name] === undefined ? fallback : Number(process.env[name]));
 const RECORDS = env('RECORDS', 200_000);
@@ -48,8 +60,13 @@ const BATCH_SIZE = env('BATCH_SIZE', 1000);
 /** Each measurement is repeated this many times; the table shows the median. */
 const ROUNDS = env('ROUNDS', 1);
 const JOB = 'bench-orders';
-/** ONLY=raw,one,two,main,in,pub,os1,os2,es1 measures just those (for profiling); the JSON is written only for a full run. */
+/** ONLY=raw,one,jvm,two,main,in,pub,os1,os2,es1 measures just those (for profiling); the JSON is written only for a full run. */
 const ONLY = process.env.ONLY === undefined ? null : new Set(process.env.ONLY.split(','));
+const FULL_RUN_RESULTS = fileURLToPath(new URL('../results/validator-throughput.json', import.meta.url));
+/** Where the JSON goes: the full run's file, or RESULTS_FILE (needed for a partial run, which must not replace the full run's). */
+const RESULTS_FILE = process.env.RESULTS_FILE === undefined ? (ONLY === null ? FULL_RUN_RESULTS : null) : resolve(process.env.RESULTS_FILE);
+if (ONLY !== null && RESULTS_FILE === FULL_RUN_RESULTS)
+  throw new Error(`RESULTS_FILE: a partial run (ONLY=${process.env.ONLY}) cannot replace ${FULL_RUN_RESULTS}`);
 const TOPIC = VALIDATION_TOPICS.requests;
 const MAIN = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
 const RULE_SET_FILE = fileURLToPath(new URL('../../packages/validator/examples/orders.ruleset.json', import.meta.url));
@@ -67,6 +84,8 @@ interface Measurement {
   readonly records: number;
   /** CPU seconds per 100,000 records over the same window: the workers', and the store node's (search engine rows). */
   readonly cpu?: { readonly workerSecondsPer100k: number; readonly nodeSecondsPer100k?: number; readonly nodeCores?: number };
+  /** What the validator made of the records (SQLite stores: the worker rows' and the JVM peer's). */
+  readonly outcomes?: ValidationOutcomes;
   readonly notes?: Record<string, unknown>;
 }
 
@@ -171,6 +190,28 @@ async function freshStore(dir: string, name: string, searchNode?: SearchNode): P
   return target;
 }
 
+/** Samples progress (records done) and CPU until every record is done; the rate is from the first batch done to the last record done. */
+async function pollProgress(
+  readDone: () => number | Promise<number>,
+  scope: CpuScope,
+  intervalMs: number,
+  timeoutMs: number,
+  failed: () => string | null,
+): Promise<Measurement> {
+  let first: Sample | undefined;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const done = await readDone();
+    const now = sample(scope, done);
+    if (done > 0) first ??= now;
+    if (first !== undefined && done >= RECORDS) return rateOf(first, now, scope);
+    const failure = failed();
+    if (failure !== null) throw new Error(failure);
+    if (Date.now() > deadline) throw new Error(`timed out: ${done} of ${RECORDS} records done after ${timeoutMs / 1000} s`);
+    await sleep(intervalMs);
+  }
+}
+
 /**
  * Polls the store until every record has a result or a dead letter. OpenSearch is refreshed
  * before each read (results are otherwise searchable within its 1 s refresh interval), less often
@@ -179,20 +220,30 @@ async function freshStore(dir: string, name: string, searchNode?: SearchNode): P
 async function watchProgress(target: StoreTarget, scope: CpuScope, timeoutMs: number, failed: () => string | null): Promise<Measurement> {
   const store = await openTarget(target);
   try {
-    let first: Sample | undefined;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    let job: Job | undefined;
+    const readDone = async (): Promise<number> => {
       if (store instanceof OpenSearchResultStore) await store.refresh();
-      const job = await store.getJob(JOB);
-      const done = (job?.results ?? 0) + (job?.dlq ?? 0);
-      const now = sample(scope, done);
-      if (done > 0) first ??= now;
-      if (first !== undefined && done >= RECORDS) return { ...rateOf(first, now, scope), notes: { results: job?.results, dlq: job?.dlq } };
-      const failure = failed();
-      if (failure !== null) throw new Error(failure);
-      if (Date.now() > deadline) throw new Error(`timed out: ${done} of ${RECORDS} records done after ${timeoutMs / 1000} s`);
-      await sleep(target.kind === 'sqlite' ? 10 : 100);
-    }
+      job = await store.getJob(JOB);
+      return (job?.results ?? 0) + (job?.dlq ?? 0);
+    };
+    const measured = await pollProgress(readDone, scope, target.kind === 'sqlite' ? 10 : 100, timeoutMs, failed);
+    return { ...measured, notes: { results: job?.results, dlq: job?.dlq } };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The job's outcomes in a lagscale store, after its run (read from the job's counters and summary). */
+async function storeOutcomes(target: StoreTarget): Promise<ValidationOutcomes> {
+  const store = await openTarget(target);
+  try {
+    const job = await store.getJob(JOB);
+    const summary = await store.jobSummary(JOB);
+    if (job === undefined || summary === undefined) throw new Error(`job ${JOB} is missing from the store`);
+    const byRule: Record<string, { violations: number; records: number }> = {};
+    for (const rule of [...summary.byRule].sort((a, b) => (a.ruleId < b.ruleId ? -1 : 1)))
+      byRule[rule.ruleId] = { violations: rule.violations, records: rule.records };
+    return { results: job.results, invalid: job.invalid, warningsOnly: summary.warningsOnly, deadLetters: job.dlq, byRule };
   } finally {
     await store.close();
   }
@@ -243,7 +294,12 @@ async function measureWorkerProcesses(
   try {
     const scope: CpuScope = { workers: () => workers.map((w) => w.child.pid as number), ...(searchNode === undefined ? {} : { node: searchNode.node.pid }) };
     const measured = await watchProgress(target, scope, 600_000, () => exited);
-    return { ...measured, notes: { ...measured.notes, assignmentsPerWorker: workers.map((w) => w.assignments) } };
+    const outcomes = target.kind === 'sqlite' ? await storeOutcomes(target) : undefined;
+    return {
+      ...measured,
+      ...(outcomes === undefined ? {} : { outcomes }),
+      notes: { ...measured.notes, assignmentsPerWorker: workers.map((w) => w.assignments) },
+    };
   } finally {
     exited = 'stopping';
     for (const w of workers) w.child.kill('SIGTERM');
@@ -277,6 +333,40 @@ async function measureInProcessWorker(brokers: string[], dir: string, publish: b
   }
 }
 
+/** The JVM's start line, from the first round that ran it (the JSON records it once). */
+let jvmRuntime: JvmPeerRuntime | undefined;
+
+async function measureJvmPeer(brokers: string[], dir: string, round: number): Promise<Measurement> {
+  const database = join(dir, `jvm-peer-${round}.db`);
+  const peer = await startJvmPeer({
+    brokers,
+    topic: TOPIC,
+    group: `bench-jvm-${round}`,
+    batchSize: BATCH_SIZE,
+    database,
+    ruleSetFile: RULE_SET_FILE,
+    onStderrLine: (line) => log(`jvm peer: ${line}`),
+  });
+  jvmRuntime ??= peer.runtime;
+  let exited: string | null = null;
+  void peer.exited.then((code) => (exited ??= `the JVM peer exited early (code ${code})`));
+  const progress = new JvmPeerDatabase(database);
+  try {
+    const measured = await pollProgress(
+      () => progress.done(),
+      { workers: () => [peer.pid] },
+      10,
+      600_000,
+      () => exited,
+    );
+    return { ...measured, outcomes: progress.outcomes() };
+  } finally {
+    exited = 'stopping';
+    progress.close();
+    await peer.stop();
+  }
+}
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 const SKIPPED: Measurement = { recordsPerSecond: Number.NaN, seconds: Number.NaN, records: 0 };
@@ -296,6 +386,36 @@ async function rounds(
   }
   const rate = median(all.map((m) => m.recordsPerSecond));
   return { name, median: all.find((m) => m.recordsPerSecond === rate) as Measurement, rounds: all };
+}
+
+/**
+ * The JVM peer's outcomes beside those of lagscale's SQLite worker (the 1 worker row): every round
+ * of either must equal the first round of the worker's. Without that row the peer's are only shown.
+ */
+function agreementOf(
+  workerRounds: readonly Measurement[],
+  peerRounds: readonly Measurement[],
+): { lagscale: ValidationOutcomes | undefined; peer: ValidationOutcomes; differences: string[] } {
+  const peer = peerRounds[0]?.outcomes;
+  if (peer === undefined) throw new Error('the JVM peer row has no outcomes');
+  const lagscale = workerRounds[0]?.outcomes;
+  const differences: string[] = [];
+  if (lagscale !== undefined) {
+    const others = [
+      ...workerRounds.slice(1).map((m, i) => ({ what: `1 worker round ${i + 2}`, m })),
+      ...peerRounds.map((m, i) => ({ what: `JVM peer round ${i + 1}`, m })),
+    ];
+    for (const { what, m } of others) {
+      for (const difference of m.outcomes === undefined ? ['no outcomes'] : outcomeDifferences(lagscale, m.outcomes))
+        differences.push(`${what}: ${difference}`);
+    }
+  }
+  return { lagscale, peer, differences };
+}
+
+/** A partial run's ratios involve rows it did not measure: those are left out. */
+function finiteOnly(ratios: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(Object.entries(ratios).filter((entry): entry is [string, number] => entry[1] !== undefined && Number.isFinite(entry[1])));
 }
 
 const cluster = await KafkaCluster.start({
@@ -326,6 +446,7 @@ try {
 
   const raw = await rounds('raw', 'raw consume (runBatchConsumer, no-op handler)', (round) => measureRawConsume(brokers, round));
   const one = await rounds('one', '1 worker (lagscale worker process)', (round) => measureWorkerProcesses(brokers, dir, 1, round));
+  const jvm = await rounds('jvm', 'JVM peer (Java consumer, networknt, JDBC)', (round) => measureJvmPeer(brokers, dir, round));
   const two = await rounds('two', '2 workers (lagscale worker processes)', (round) => measureWorkerProcesses(brokers, dir, 2, round));
   const mainThread = await rounds('main', '1 worker, validating on its main thread', (round) =>
     measureWorkerProcesses(brokers, dir, 1, round, ['--validation-threads', '0']),
@@ -359,6 +480,7 @@ try {
   const rows: [string, Measurement, number][] = [
     [raw.name, raw.median, 1],
     [one.name, one.median, 1],
+    [jvm.name, jvm.median, 1],
     [two.name, two.median, 2],
     [mainThread.name, mainThread.median, 1],
     [inProcess.name, inProcess.median, 1],
@@ -374,19 +496,23 @@ try {
   out.push(`machine: ${cpus().length} cores shared by the broker, the workers and this process`);
   out.push('');
   const cpuCell = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(2)).padStart(11);
+  const jvmCpu = jvm.median.cpu?.workerSecondsPer100k ?? Number.NaN;
   out.push(
-    `${'run'.padEnd(46)} ${'records/s'.padStart(10)} ${'per worker'.padStart(11)} ${'x raw'.padStart(7)} ${'seconds'.padStart(8)} ${'CPU s/100k'.padStart(11)} ${'node s/100k'.padStart(11)} ${'node cores'.padStart(11)}`,
+    `${'run'.padEnd(46)} ${'records/s'.padStart(10)} ${'per worker'.padStart(11)} ${'x raw'.padStart(7)} ${'seconds'.padStart(8)} ${'CPU s/100k'.padStart(11)} ${'CPU / JVM'.padStart(11)} ${'node s/100k'.padStart(11)} ${'node cores'.padStart(11)}`,
   );
-  for (const [name, m, workers] of rows) {
+  // A partial run (ONLY) shows the rows it measured.
+  for (const [name, m, workers] of rows.filter(([, m]) => m !== SKIPPED)) {
+    const cpu = m.cpu?.workerSecondsPer100k;
     out.push(
       `${name.padEnd(46)} ${Math.round(m.recordsPerSecond).toLocaleString('en').padStart(10)} ${Math.round(m.recordsPerSecond / workers)
         .toLocaleString('en')
         .padStart(
           11,
-        )} ${(m.recordsPerSecond / rawRate).toFixed(2).padStart(7)} ${m.seconds.toFixed(2).padStart(8)} ${cpuCell(m.cpu?.workerSecondsPer100k)} ${cpuCell(m.cpu?.nodeSecondsPer100k)} ${cpuCell(m.cpu?.nodeCores)}`,
+        )} ${(m.recordsPerSecond / rawRate).toFixed(2).padStart(7)} ${m.seconds.toFixed(2).padStart(8)} ${cpuCell(cpu)} ${cpuCell(cpu === undefined ? undefined : cpu / jvmCpu)} ${cpuCell(m.cpu?.nodeSecondsPer100k)} ${cpuCell(m.cpu?.nodeCores)}`,
     );
   }
-  out.push('CPU s/100k: user+system seconds of the worker processes (this process for raw and in-process rows) per 100,000 records;');
+  out.push('CPU s/100k: user+system seconds of the worker processes (the JVM for the JVM peer, this process for raw and in-process rows) per 100,000 records;');
+  out.push("CPU / JVM: the row's CPU s/100k over the JVM peer's;");
   out.push('node s/100k and node cores: the OpenSearch or Elasticsearch node over the same window (cores = its CPU seconds per wall second).');
   const goal = (m: Measurement, workers: number): string =>
     `${m.recordsPerSecond >= 0.7 * rawRate ? 'met' : 'NOT met'} (${(m.recordsPerSecond / rawRate).toFixed(2)}x raw), >= 50,000/s per worker ${m.recordsPerSecond / workers >= 50_000 ? 'met' : 'NOT met'} (${Math.round(m.recordsPerSecond / workers).toLocaleString('en')})`;
@@ -409,14 +535,53 @@ try {
       `Elasticsearch store: 1 worker at ${(es1.median.recordsPerSecond / one.median.recordsPerSecond).toFixed(2)}x the SQLite rate and ${(es1.median.recordsPerSecond / os1.median.recordsPerSecond).toFixed(2)}x OpenSearch's, ${(cpuOf(es1.median) / cpuOf(os1.median)).toFixed(2)}x OpenSearch's CPU per record (worker + node)`,
     );
   }
+  const agreement = jvm.rounds.length === 0 ? null : agreementOf(one.rounds, jvm.rounds);
+  if (jvmRuntime !== undefined && agreement !== null) {
+    const { jvm: runtime, libraries } = jvmRuntime;
+    out.push('');
+    out.push(
+      `JVM peer: ${runtime.vm}, Java ${runtime.version}, ${JVM_PEER_FLAGS.join(' ')} (${runtime.garbageCollectors.join(', ')}); ${Object.entries(libraries)
+        .map(([name, version]) => `${name} ${version}`)
+        .join(', ')}`,
+    );
+    const oneCpu = one.median.cpu?.workerSecondsPer100k ?? Number.NaN;
+    if (!Number.isNaN(oneCpu))
+      out.push(
+        `goal: lagscale no more CPU per record than the JVM peer ${oneCpu <= jvmCpu ? 'met' : 'NOT met'}: 1 worker ${oneCpu.toFixed(2)} s per 100k records, JVM peer ${jvmCpu.toFixed(2)} s (${(oneCpu / jvmCpu).toFixed(2)}x); rate ${(one.median.recordsPerSecond / jvm.median.recordsPerSecond).toFixed(2)}x the JVM peer's`,
+      );
+    const count = (n: number | undefined): string => (n === undefined ? '-' : n.toLocaleString('en'));
+    const { lagscale, peer } = agreement;
+    out.push(
+      `outcomes, lagscale 1 worker / JVM peer: invalid ${count(lagscale?.invalid)} / ${count(peer.invalid)}, dead letters ${count(lagscale?.deadLetters)} / ${count(peer.deadLetters)}, valid with warnings ${count(lagscale?.warningsOnly)} / ${count(peer.warningsOnly)}, violations per rule (${Object.keys(peer.byRule).length} ids) ${lagscale === undefined ? 'not compared (the 1 worker row did not run)' : agreement.differences.length === 0 ? 'equal' : 'DIFFER'} (made invalid ${count(produced.invalid.length)}, malformed ${count(produced.malformed.length)})`,
+    );
+    for (const difference of agreement.differences) out.push(`  ${difference}`);
+  }
   process.stdout.write(`${out.join('\n')}\n`);
+  if (agreement !== null && agreement.differences.length > 0)
+    throw new Error(
+      `the JVM peer's outcomes differ from lagscale's (${agreement.differences.length} differences above): its rules are not the rule set's; fix them`,
+    );
 
-  if (ONLY === null) {
-    await mkdir(new URL('../results/', import.meta.url), { recursive: true });
+  if (RESULTS_FILE !== null) {
+    const measuredRows = Object.fromEntries(
+      Object.entries({
+        rawConsume: raw,
+        workers1: one,
+        jvmPeer: jvm,
+        workers2: two,
+        workers1MainThread: mainThread,
+        inProcess1: inProcess,
+        inProcess1Publishing: publishing,
+        openSearch1: os1,
+        openSearch2: os2,
+        elasticsearch1: es1,
+      }).filter(([, row]) => row.rounds.length > 0),
+    );
     const result = {
       benchmark: 'validator-throughput',
       date: new Date().toISOString(),
       kafkaVersion: cluster.version,
+      ...(ONLY === null ? {} : { only: [...ONLY] }),
       machine: { cores: cpus().length, model: cpus()[0]?.model, note: 'the broker, the workers and the bench share these cores' },
       setup: {
         records: RECORDS,
@@ -428,34 +593,41 @@ try {
         malformed: produced.malformed.length,
         produceSeconds,
       },
-      rawConsume: raw,
-      workers1: one,
-      workers2: two,
-      workers1MainThread: mainThread,
-      inProcess1: inProcess,
-      inProcess1Publishing: publishing,
-      openSearch1: os1,
-      openSearch2: os2,
-      openSearchVersion: DEFAULT_OPENSEARCH_VERSION,
-      elasticsearch1: es1,
-      elasticsearchVersion: DEFAULT_ELASTICSEARCH_VERSION,
-      ratios: {
+      ...measuredRows,
+      ...(jvmRuntime === undefined
+        ? {}
+        : {
+            jvmPeerRuntime: {
+              ...jvmRuntime,
+              heapFlags: JVM_PEER_FLAGS,
+              writes:
+                'a row per record (key, topic, partition, offset, job, record number, status, violations as JSON) or per dead letter (code, reason, payload), INSERT OR IGNORE on (topic, partition, offset), unique claims, and a progress row, in one transaction per poll; commitSync after it. The lagscale store also keeps the record text, a row per violation, per-rule counts and a text index',
+            },
+            agreement,
+          }),
+      ...(os1.rounds.length + os2.rounds.length > 0 ? { openSearchVersion: DEFAULT_OPENSEARCH_VERSION } : {}),
+      ...(es1.rounds.length > 0 ? { elasticsearchVersion: DEFAULT_ELASTICSEARCH_VERSION } : {}),
+      ratios: finiteOnly({
+        workers1CpuOverJvmPeer: (one.median.cpu?.workerSecondsPer100k ?? Number.NaN) / jvmCpu,
+        workers1OverJvmPeer: one.median.recordsPerSecond / jvm.median.recordsPerSecond,
+        jvmPeerCpuPer100k: jvmCpu,
         openSearch1OverSqlite1: os1.median.recordsPerSecond / one.median.recordsPerSecond,
         openSearch2OverOpenSearch1: os2.median.recordsPerSecond / os1.median.recordsPerSecond,
-        openSearch1CpuPer100k: (os1.median.cpu?.workerSecondsPer100k ?? 0) + (os1.median.cpu?.nodeSecondsPer100k ?? 0),
+        openSearch1CpuPer100k: (os1.median.cpu?.workerSecondsPer100k ?? Number.NaN) + (os1.median.cpu?.nodeSecondsPer100k ?? 0),
         sqlite1CpuPer100k: one.median.cpu?.workerSecondsPer100k,
         elasticsearch1OverOpenSearch1: es1.median.recordsPerSecond / os1.median.recordsPerSecond,
-        elasticsearch1CpuPer100k: (es1.median.cpu?.workerSecondsPer100k ?? 0) + (es1.median.cpu?.nodeSecondsPer100k ?? 0),
+        elasticsearch1CpuPer100k: (es1.median.cpu?.workerSecondsPer100k ?? Number.NaN) + (es1.median.cpu?.nodeSecondsPer100k ?? 0),
         workers1OverRaw: one.median.recordsPerSecond / rawRate,
         workers2OverRaw: two.median.recordsPerSecond / rawRate,
         perWorker1: one.median.recordsPerSecond,
         perWorker2: two.median.recordsPerSecond / 2,
         validationThreadGain: one.median.recordsPerSecond / mainThread.median.recordsPerSecond - 1,
         publishCost: 1 - publishing.median.recordsPerSecond / inProcess.median.recordsPerSecond,
-      },
+      }),
     };
-    await writeFile(new URL('../results/validator-throughput.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
-    log('wrote bench/results/validator-throughput.json');
+    await mkdir(dirname(RESULTS_FILE), { recursive: true });
+    await writeFile(RESULTS_FILE, `${JSON.stringify(result, null, 2)}\n`);
+    log(`wrote ${RESULTS_FILE}`);
   }
 } finally {
   await cluster.stop();
