@@ -17,5 +17,5 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages ./packages
 RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin lagscale
 USER 10001
-ENTRYPOINT ["node", "--max-semi-space-size=64", "packages/cli/dist/main.js"]
+ENTRYPOINT ["node", "--heap-growing-percent=50", "packages/cli/dist/main.js"]
 CMD ["--help"]

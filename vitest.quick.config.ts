@@ -24,6 +24,7 @@ export default defineConfig({
             'packages/validator/test/fuzz/**/*.test.ts',
             'packages/autoscaler/test/autoscaler-share-group.test.ts',
             'packages/kafka/test/ordered-commits.test.ts',
+            'packages/exporter/test/prometheus-text.test.ts',
             'packages/autoscaler/test/local-pool-ready.test.ts',
             'packages/autoscaler/test/policies.test.ts',
             'packages/cli/test/autoscaler-share-group-config.test.ts',

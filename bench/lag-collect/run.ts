@@ -11,11 +11,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { LagEvaluator } from '@lagscale/core';
 import { KafkaCluster, OffsetCollector } from '@lagscale/kafka';
-import { Admin } from '@platformatic/kafka';
-import { producer } from '../../test-support/kafka.js';
 import { median, runConsumerGroupsBaseline } from '../support/consumer-groups-baseline.js';
 import { buildGoPeer, timeGoPeer } from '../support/go-peer.js';
 import { runJavaAdminBaseline } from '../support/java-baseline.js';
+import { seedLag } from '../support/lag-seed.js';
 
 const TOPICS = Number(process.env.TOPICS ?? 20);
 const PARTITIONS = Number(process.env.PARTITIONS ?? 100);
@@ -27,48 +26,11 @@ const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-async function seed(brokers: string[]): Promise<{ topics: string[]; groups: string[]; expectedLag: number }> {
-  const topics = Array.from({ length: TOPICS }, (_, i) => `bench-topic-${String(i).padStart(3, '0')}`);
-  const groups = Array.from({ length: GROUPS }, (_, i) => `bench-group-${i}`);
-  const admin = new Admin({ clientId: 'bench-seed', bootstrapBrokers: brokers, retries: 10, retryDelay: 500 });
-  const client = producer(brokers);
-  let expectedLag = 0;
-  try {
-    log(`seeding ${TOPICS} topics x ${PARTITIONS} partitions, ${GROUPS} groups`);
-    await admin.createTopics({ topics, partitions: PARTITIONS, replicas: 1 });
-    const perPartition = (t: number, p: number): number => 1 + ((t * 31 + p * 7) % 20);
-    for (const [t, topic] of topics.entries()) {
-      await client.send({
-        messages: Array.from({ length: PARTITIONS }, (_, p) =>
-          Array.from({ length: perPartition(t, p) }, (_, i) => ({ topic, partition: p, key: `k${i}`, value: 'x' })),
-        ).flat(),
-      });
-    }
-    for (const [g, group] of groups.entries()) {
-      const offsets = topics.map((topic, t) => ({
-        name: topic,
-        partitionOffsets: Array.from({ length: PARTITIONS }, (_, p) => {
-          const end = perPartition(t, p);
-          const committed = Math.max(0, end - ((g + p) % 4));
-          expectedLag += end - committed;
-          return { partition: p, offset: BigInt(committed) };
-        }),
-      }));
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await admin.alterConsumerGroupOffsets({ groupId: group, topics: offsets });
-          break;
-        } catch (error) {
-          if (attempt > 20) throw error;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    }
-  } finally {
-    await client.close();
-    await admin.close();
-  }
-  return { topics, groups, expectedLag };
+async function seed(brokers: string[]): Promise<{ expectedLag: number }> {
+  log(`seeding ${TOPICS} topics x ${PARTITIONS} partitions, ${GROUPS} groups`);
+  const topics = Array.from({ length: TOPICS }, (_, t) => t);
+  const commits = Array.from({ length: GROUPS }, (_, g) => [g, topics] as const);
+  return { expectedLag: await seedLag(brokers, { partitions: PARTITIONS, newTopics: topics, commits }, log) };
 }
 
 function stats(samples: number[]): { medianMs: number; minMs: number; p90Ms: number } {

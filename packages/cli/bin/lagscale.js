@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --heap-growing-percent=50
 // The `lagscale` command: the built CLI (packages/cli/dist), or a hint when it was not built yet.
 import { existsSync } from 'node:fs';
 

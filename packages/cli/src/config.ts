@@ -4,7 +4,7 @@ import { type KafkaConnectionOptions, SASL_MECHANISMS, type SaslMechanism } from
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
-import { STORE_SECTION_SCHEMA, type StoreSection } from './store.js';
+import { STORE_SECTION_SCHEMA, type StoreSection } from './store-section.js';
 
 /** The whole configuration: one YAML file, then env vars, then command-line flags. */
 export interface LagscaleConfig {

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OpenSearchResultStore, type ResultStore, SEARCH_ENGINE_NAMES, type SearchEngine, SqliteResultStore, StoreError } from '@lagscale/validator';
 import { ConfigError } from './config-error.js';
+import type { StoreSection } from './store-section.js';
 
 /** Where results live: the embedded SQLite file (one host) or a search engine, OpenSearch or Elasticsearch (shared by every host). */
 export type StoreConfig =
@@ -21,44 +22,7 @@ export type StoreConfig =
       readonly replicas?: number;
     };
 
-/** The `store` section of the config file, as its schema lets it through. */
-export interface StoreSection {
-  type: 'sqlite' | SearchEngine;
-  path?: string;
-  url?: string | string[];
-  username?: string;
-  password?: string;
-  apiKey?: string;
-  tls?: { ca?: string; cert?: string; key?: string; insecure?: boolean };
-  indexPrefix?: string;
-  replicas?: number;
-}
-
-export const STORE_SECTION_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type'],
-  properties: {
-    type: { enum: ['sqlite', 'opensearch', 'elasticsearch'] },
-    path: { type: 'string', minLength: 1 },
-    url: {
-      anyOf: [
-        { type: 'string', pattern: '^https?://[^\\s/]+(/.*)?$' },
-        { type: 'array', minItems: 1, items: { type: 'string', pattern: '^https?://[^\\s/]+(/.*)?$' } },
-      ],
-    },
-    username: { type: 'string', minLength: 1 },
-    password: { type: 'string' },
-    apiKey: { type: 'string', minLength: 1 },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, insecure: { type: 'boolean' } },
-    },
-    indexPrefix: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,100}$' },
-    replicas: { type: 'integer', minimum: 0, maximum: 10 },
-  },
-} as const;
+export { STORE_SECTION_SCHEMA, type StoreSection } from './store-section.js';
 
 export function defaultStoreFile(cwd = process.cwd()): string {
   return join(cwd, '.lagscale', 'validator.db');

@@ -173,7 +173,10 @@ export class LagEvaluator {
       const states = nested(groupStates, topicName);
       // Every partition the topic has now, plus committed ones the topic no longer has.
       const numbers: number[] = [];
-      if (known !== undefined) for (const [partition, state] of known) if (state.seen === cycle) numbers.push(partition);
+      // forEach, not for-of over entries: no [key, value] array per partition per cycle.
+      known?.forEach((state, partition) => {
+        if (state.seen === cycle) numbers.push(partition);
+      });
       if (committedHere !== undefined) {
         for (const partition of committedHere.keys()) if (known?.get(partition)?.seen !== cycle) numbers.push(partition);
       }
@@ -316,19 +319,23 @@ export class LagEvaluator {
   /** Drops state of partitions and groups absent from this cycle, so memory follows the cluster. */
   #forget(cycle: number): void {
     this.#shares.forget(cycle);
-    for (const [topic, states] of this.#partitions) {
-      for (const [partition, state] of states) {
+    // forEach, not for-of over entries: no [key, value] array per pair per cycle. Deleting the
+    // entry being visited is safe in both.
+    this.#partitions.forEach((states, topic) => {
+      states.forEach((state, partition) => {
         if (state.seen !== cycle) states.delete(partition);
         else state.observed = undefined;
-      }
+      });
       if (states.size === 0) this.#partitions.delete(topic);
-    }
-    for (const [group, topics] of this.#groups) {
-      for (const [topic, states] of topics) {
-        for (const [partition, state] of states) if (state.seen !== cycle) states.delete(partition);
+    });
+    this.#groups.forEach((topics, group) => {
+      topics.forEach((states, topic) => {
+        states.forEach((state, partition) => {
+          if (state.seen !== cycle) states.delete(partition);
+        });
         if (states.size === 0) topics.delete(topic);
-      }
+      });
       if (topics.size === 0) this.#groups.delete(group);
-    }
+    });
   }
 }

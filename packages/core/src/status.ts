@@ -41,20 +41,21 @@ export interface WindowPoint {
 }
 
 /**
- * The last N observations of one (group, partition), oldest first, kept in a ring of typed arrays
- * so that watching thousands of partitions does not allocate per point. NaN stands for null.
+ * The last N observations of one (group, partition), oldest first, kept in a ring so that watching
+ * thousands of partitions does not allocate per point. One plain array of unboxed doubles (time,
+ * committed, lag per slot; NaN stands for null), not typed arrays: a small typed array costs its
+ * object, an ArrayBuffer and a native backing store, about 400 bytes before its data, and an
+ * exporter holds one window per partition-group pair.
  */
 export class StatusWindow {
-  readonly #times: Float64Array;
-  readonly #committed: Float64Array;
-  readonly #lags: Float64Array;
+  readonly #values: number[];
+  readonly #capacity: number;
   #start = 0;
   #length = 0;
 
   constructor(capacity: number) {
-    this.#times = new Float64Array(capacity);
-    this.#committed = new Float64Array(capacity);
-    this.#lags = new Float64Array(capacity);
+    this.#capacity = capacity;
+    this.#values = new Array<number>(capacity * 3).fill(Number.NaN);
   }
 
   static from(points: readonly WindowPoint[], capacity = points.length): StatusWindow {
@@ -68,26 +69,30 @@ export class StatusWindow {
   }
 
   push(time: number, committed: number | null, lag: number | null): void {
-    const capacity = this.#times.length;
-    const at = (this.#start + this.#length) % capacity;
-    this.#times[at] = time;
-    this.#committed[at] = committed ?? Number.NaN;
-    this.#lags[at] = lag ?? Number.NaN;
+    const capacity = this.#capacity;
+    const at = ((this.#start + this.#length) % capacity) * 3;
+    this.#values[at] = time;
+    this.#values[at + 1] = committed ?? Number.NaN;
+    this.#values[at + 2] = lag ?? Number.NaN;
     if (this.#length < capacity) this.#length++;
     else this.#start = (this.#start + 1) % capacity;
   }
 
+  #slot(i: number): number {
+    return ((this.#start + i) % this.#capacity) * 3;
+  }
+
   time(i: number): number {
-    return this.#times[(this.#start + i) % this.#times.length] as number;
+    return this.#values[this.#slot(i)] as number;
   }
 
   committed(i: number): number | null {
-    const v = this.#committed[(this.#start + i) % this.#committed.length] as number;
+    const v = this.#values[this.#slot(i) + 1] as number;
     return Number.isNaN(v) ? null : v;
   }
 
   lag(i: number): number | null {
-    const v = this.#lags[(this.#start + i) % this.#lags.length] as number;
+    const v = this.#values[this.#slot(i) + 2] as number;
     return Number.isNaN(v) ? null : v;
   }
 }

@@ -1,5 +1,6 @@
 import { type LagSnapshot, type PartitionLag, STATUSES, statusSeverity } from '@lagscale/core';
 import type { LagMonitor } from '@lagscale/kafka';
+import { PartitionLabels } from './label-cache.js';
 import { Histogram, type PrometheusText } from './prometheus.js';
 import { writeShareGroupMetrics } from './share-metrics.js';
 
@@ -7,7 +8,9 @@ import { writeShareGroupMetrics } from './share-metrics.js';
  * Lag metrics. Names that mean what kafka_exporter's mean keep its names and labels, so
  * existing dashboards and alerts work; everything else is `lagscale_…`.
  */
-export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): void {
+export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot, labels: LagLabels = new LagLabels()): void {
+  labels.begin();
+  const { partitions, pairs } = labels;
   out.family('kafka_brokers', 'gauge', 'Number of brokers in the Kafka cluster.').sample('kafka_brokers', {}, snapshot.stats.brokers);
 
   out.family('kafka_topic_partitions', 'gauge', 'Number of partitions for this topic.');
@@ -15,22 +18,24 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
   out.family('kafka_topic_partition_current_offset', 'gauge', 'Current offset (log end, high watermark) of a partition.');
   for (const topic of snapshot.topics) {
     for (const p of topic.partitions) {
-      if (p.logEndOffset !== null) out.sample('kafka_topic_partition_current_offset', { topic: topic.topic, partition: p.partition }, p.logEndOffset);
+      if (p.logEndOffset !== null)
+        out.sampleWithLabelText('kafka_topic_partition_current_offset', partitions.text('', topic.topic, p.partition), p.logEndOffset);
     }
   }
   out.family('kafka_topic_partition_oldest_offset', 'gauge', 'Oldest offset (log start) of a partition.');
   for (const topic of snapshot.topics) {
     for (const p of topic.partitions) {
-      if (p.logStartOffset !== null) out.sample('kafka_topic_partition_oldest_offset', { topic: topic.topic, partition: p.partition }, p.logStartOffset);
+      if (p.logStartOffset !== null)
+        out.sampleWithLabelText('kafka_topic_partition_oldest_offset', partitions.text('', topic.topic, p.partition), p.logStartOffset);
     }
   }
   out.family('kafka_topic_partition_leader', 'gauge', 'Leader broker id of a partition (-1: none).');
   for (const topic of snapshot.topics)
-    for (const p of topic.partitions) out.sample('kafka_topic_partition_leader', { topic: topic.topic, partition: p.partition }, p.leader);
+    for (const p of topic.partitions) out.sampleWithLabelText('kafka_topic_partition_leader', partitions.text('', topic.topic, p.partition), p.leader);
   out.family('lagscale_topic_partition_offsets_available', 'gauge', '1 when the partition offsets were read this cycle, 0 when its broker could not be read.');
   for (const topic of snapshot.topics) {
     for (const p of topic.partitions)
-      out.sample('lagscale_topic_partition_offsets_available', { topic: topic.topic, partition: p.partition }, p.logEndOffset === null ? 0 : 1);
+      out.sampleWithLabelText('lagscale_topic_partition_offsets_available', partitions.text('', topic.topic, p.partition), p.logEndOffset === null ? 0 : 1);
   }
   out.family('lagscale_topic_produced_records_per_second', 'gauge', 'Smoothed produce rate of a topic (log-end offset growth).');
   for (const topic of snapshot.topics) {
@@ -42,14 +47,14 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
   out.family('kafka_consumergroup_members', 'gauge', 'Number of members in a consumer group.');
   for (const g of snapshot.groups) out.sample('kafka_consumergroup_members', { consumergroup: g.group }, g.members);
   out.family('kafka_consumergroup_current_offset', 'gauge', 'Committed offset of a consumer group at a partition.');
-  groupPartitionSamples(out, 'kafka_consumergroup_current_offset', snapshot, (p) => p.committedOffset);
+  groupPartitionSamples(out, 'kafka_consumergroup_current_offset', snapshot, pairs, (p) => p.committedOffset);
   out.family('kafka_consumergroup_current_offset_sum', 'gauge', 'Sum of the committed offsets of a consumer group on a topic.');
   for (const g of snapshot.groups) {
     for (const [topic, sum] of sumByTopic(g.partitions, (p) => p.committedOffset))
       out.sample('kafka_consumergroup_current_offset_sum', { consumergroup: g.group, topic }, sum);
   }
   out.family('kafka_consumergroup_lag', 'gauge', 'Lag of a consumer group at a partition (log end - committed offset).');
-  groupPartitionSamples(out, 'kafka_consumergroup_lag', snapshot, (p) => p.lag);
+  groupPartitionSamples(out, 'kafka_consumergroup_lag', snapshot, pairs, (p) => p.lag);
   out.family('kafka_consumergroup_lag_sum', 'gauge', 'Lag of a consumer group summed over the partitions of a topic.');
   for (const g of snapshot.groups) {
     // Only whole sums: with a partition's lag unknown (its leader gone, say) the sum of the rest
@@ -60,7 +65,7 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
   out.family('lagscale_consumergroup_lag_complete', 'gauge', '1 when every partition lag of the group was known this cycle.');
   for (const g of snapshot.groups) out.sample('lagscale_consumergroup_lag_complete', { consumergroup: g.group }, g.lagComplete ? 1 : 0);
   out.family('lagscale_consumergroup_time_lag_seconds', 'gauge', 'How far behind the newest record the consumer is, in seconds, per partition.');
-  groupPartitionSamples(out, 'lagscale_consumergroup_time_lag_seconds', snapshot, (p) => p.timeLagSeconds);
+  groupPartitionSamples(out, 'lagscale_consumergroup_time_lag_seconds', snapshot, pairs, (p) => p.timeLagSeconds);
   out.family('lagscale_consumergroup_max_time_lag_seconds', 'gauge', 'Largest partition time lag of a consumer group, in seconds.');
   for (const g of snapshot.groups)
     if (g.timeLagSeconds !== null) out.sample('lagscale_consumergroup_max_time_lag_seconds', { consumergroup: g.group }, g.timeLagSeconds);
@@ -76,22 +81,25 @@ export function writeLagMetrics(out: PrometheusText, snapshot: LagSnapshot): voi
   out.family('lagscale_consumergroup_partition_status_severity', 'gauge', 'Status severity of a group partition: 0 OK, 1 WARN, 2 ERR/STOP/STALL/REWIND.');
   for (const g of snapshot.groups) {
     for (const p of g.partitions) {
-      out.sample(
-        'lagscale_consumergroup_partition_status_severity',
-        { consumergroup: g.group, topic: p.topic, partition: p.partition, status: p.status },
-        statusSeverity(p.status),
-      );
+      const text = `${pairs.text(g.group, p.topic, p.partition)},status="${p.status}"`;
+      out.sampleWithLabelText('lagscale_consumergroup_partition_status_severity', text, statusSeverity(p.status));
     }
   }
-  writeShareGroupMetrics(out, snapshot);
+  writeShareGroupMetrics(out, snapshot, labels.sharePairs);
 }
 
 /** One sample per group partition whose value is known, labelled as kafka_exporter labels them. */
-function groupPartitionSamples(out: PrometheusText, name: string, snapshot: LagSnapshot, value: (p: PartitionLag) => number | null): void {
+function groupPartitionSamples(
+  out: PrometheusText,
+  name: string,
+  snapshot: LagSnapshot,
+  pairs: PartitionLabels,
+  value: (p: PartitionLag) => number | null,
+): void {
   for (const g of snapshot.groups) {
     for (const p of g.partitions) {
       const v = value(p);
-      if (v !== null) out.sample(name, { consumergroup: g.group, topic: p.topic, partition: p.partition }, v);
+      if (v !== null) out.sampleWithLabelText(name, pairs.text(g.group, p.topic, p.partition), v);
     }
   }
 }
@@ -147,7 +155,27 @@ export class CollectionMetrics {
   }
 }
 
+/** The label texts of partitions, of group partitions and of share-group partitions, kept between scrapes. */
+export class LagLabels {
+  readonly partitions = new PartitionLabels('');
+  readonly pairs = new PartitionLabels('consumergroup');
+  readonly sharePairs = new PartitionLabels('sharegroup');
+
+  begin(): void {
+    this.partitions.begin();
+    this.pairs.begin();
+    this.sharePairs.begin();
+  }
+}
+
+const labelsOfMonitor = new WeakMap<LagMonitor, LagLabels>();
+
 export function renderMetrics(out: PrometheusText, monitor: LagMonitor, collection: CollectionMetrics): void {
-  if (monitor.latest) writeLagMetrics(out, monitor.latest);
+  let labels = labelsOfMonitor.get(monitor);
+  if (labels === undefined) {
+    labels = new LagLabels();
+    labelsOfMonitor.set(monitor, labels);
+  }
+  if (monitor.latest) writeLagMetrics(out, monitor.latest, labels);
   collection.write(out);
 }

@@ -5,7 +5,10 @@ export type MetricType = 'gauge' | 'counter' | 'histogram';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
@@ -16,28 +19,68 @@ function formatValue(value: number): string {
   return String(value);
 }
 
+/**
+ * The inside of a sample's braces, escaped: `topic="orders",partition="3"`. Joined, not
+ * concatenated: a cached label text stays one flat string, not a tree of pieces.
+ */
+export function labelText(labels: Labels): string {
+  const parts: string[] = [];
+  for (const key in labels) {
+    const value = labels[key] as string | number;
+    parts.push(`${key}="${typeof value === 'number' ? String(value) : escapeLabel(value)}"`);
+  }
+  return parts.join(',');
+}
+
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The exposition text, written into buffers as it is built: a scrape of 10,000 partition-group
+ * pairs is 100,000 lines (4 MB) that would otherwise live as strings until joined, long enough to
+ * be copied by the young-generation collector and promoted to the old one, which then grew by tens
+ * of megabytes a scrape. Here each line is garbage the moment it is written.
+ */
 export class PrometheusText {
-  readonly #lines: string[] = [];
   readonly #declared = new Set<string>();
+  readonly #chunks: Buffer[] = [];
+  #chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  #used = 0;
+
+  #write(text: string): void {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
+    if (this.#used + text.length * 3 > this.#chunk.length) {
+      if (this.#used > 0) this.#chunks.push(this.#chunk.subarray(0, this.#used));
+      this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, text.length * 3));
+      this.#used = 0;
+    }
+    this.#used += this.#chunk.write(text, this.#used);
+  }
 
   /** Declares a family once; samples of it follow. */
   family(name: string, type: MetricType, help: string): this {
     if (!this.#declared.has(name)) {
       this.#declared.add(name);
-      this.#lines.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${type}`);
+      this.#write(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`);
     }
     return this;
   }
 
   sample(name: string, labels: Labels, value: number): this {
-    const entries = Object.entries(labels);
-    const labelText = entries.length === 0 ? '' : `{${entries.map(([k, v]) => `${k}="${escapeLabel(String(v))}"`).join(',')}}`;
-    this.#lines.push(`${name}${labelText} ${formatValue(value)}`);
+    return this.sampleWithLabelText(name, labelText(labels), value);
+  }
+
+  /** A sample whose label text was built (and escaped) before, with labelText: for series written every scrape. */
+  sampleWithLabelText(name: string, text: string, value: number): this {
+    this.#write(text === '' ? `${name} ${formatValue(value)}\n` : `${name}{${text}} ${formatValue(value)}\n`);
     return this;
   }
 
+  toBuffer(): Buffer {
+    return Buffer.concat([...this.#chunks, this.#chunk.subarray(0, this.#used)]);
+  }
+
   toString(): string {
-    return `${this.#lines.join('\n')}\n`;
+    return this.toBuffer().toString('utf8');
   }
 }
 

@@ -139,7 +139,7 @@ export function registerLagRoutes(app: FastifyInstance, options: LagRoutesOption
     renderMetrics(out, monitor, collection);
     for (const write of options.metrics ?? []) write(out);
     writeProcessMetrics(out);
-    return out.toString();
+    return out.toBuffer();
   });
 
   const lagHealth = () => {

@@ -1,4 +1,5 @@
 import { type LagSnapshot, type SharePartitionLag, STATUSES } from '@lagscale/core';
+import { PartitionLabels } from './label-cache.js';
 import type { PrometheusText } from './prometheus.js';
 
 /**
@@ -6,18 +7,18 @@ import type { PrometheusText } from './prometheus.js';
  * exporter has them, and keeping them apart from `kafka_consumergroup_…` keeps dashboards that
  * sum consumer-group lag from counting queues in.
  */
-export function writeShareGroupMetrics(out: PrometheusText, snapshot: LagSnapshot): void {
+export function writeShareGroupMetrics(out: PrometheusText, snapshot: LagSnapshot, pairs = new PartitionLabels('sharegroup')): void {
   const groups = snapshot.shareGroups ?? [];
   out.family('lagscale_sharegroup_members', 'gauge', 'Members of a share group.');
   for (const g of groups) out.sample('lagscale_sharegroup_members', { sharegroup: g.group }, g.members);
   out.family('lagscale_sharegroup_start_offset', 'gauge', 'Share-partition start offset: every record below it is acknowledged.');
-  partitionSamples(out, 'lagscale_sharegroup_start_offset', snapshot, (p) => p.startOffset);
+  partitionSamples(out, 'lagscale_sharegroup_start_offset', snapshot, pairs, (p) => p.startOffset);
   out.family(
     'lagscale_sharegroup_lag',
     'gauge',
     "Records of a share-partition not yet acknowledged: the broker's count (KIP-1226), or end - start where the broker does not count.",
   );
-  partitionSamples(out, 'lagscale_sharegroup_lag', snapshot, (p) => p.lag);
+  partitionSamples(out, 'lagscale_sharegroup_lag', snapshot, pairs, (p) => p.lag);
   out.family('lagscale_sharegroup_lag_sum', 'gauge', 'Share-group lag summed over the partitions of a topic (left out while a partition lag is unknown).');
   for (const g of groups) {
     const sums = new Map<string, number | null>();
@@ -34,7 +35,7 @@ export function writeShareGroupMetrics(out: PrometheusText, snapshot: LagSnapsho
   );
   for (const g of groups) out.sample('lagscale_sharegroup_lag_exact', { sharegroup: g.group }, g.lagExact ? 1 : 0);
   out.family('lagscale_sharegroup_time_lag_seconds', 'gauge', 'Age of the oldest record not acknowledged, in seconds, per share-partition.');
-  partitionSamples(out, 'lagscale_sharegroup_time_lag_seconds', snapshot, (p) => p.timeLagSeconds);
+  partitionSamples(out, 'lagscale_sharegroup_time_lag_seconds', snapshot, pairs, (p) => p.timeLagSeconds);
   out.family('lagscale_sharegroup_max_time_lag_seconds', 'gauge', 'Largest share-partition time lag of a share group, in seconds.');
   for (const g of groups) if (g.timeLagSeconds !== null) out.sample('lagscale_sharegroup_max_time_lag_seconds', { sharegroup: g.group }, g.timeLagSeconds);
   out.family('lagscale_sharegroup_acknowledged_records_per_second', 'gauge', 'Smoothed rate at which records of a share group stop waiting (acknowledged).');
@@ -44,11 +45,17 @@ export function writeShareGroupMetrics(out: PrometheusText, snapshot: LagSnapsho
   for (const g of groups) for (const s of STATUSES) out.sample('lagscale_sharegroup_status', { sharegroup: g.group, status: s }, g.status === s ? 1 : 0);
 }
 
-function partitionSamples(out: PrometheusText, name: string, snapshot: LagSnapshot, value: (p: SharePartitionLag) => number | null): void {
+function partitionSamples(
+  out: PrometheusText,
+  name: string,
+  snapshot: LagSnapshot,
+  pairs: PartitionLabels,
+  value: (p: SharePartitionLag) => number | null,
+): void {
   for (const g of snapshot.shareGroups ?? []) {
     for (const p of g.partitions) {
       const v = value(p);
-      if (v !== null) out.sample(name, { sharegroup: g.group, topic: p.topic, partition: p.partition }, v);
+      if (v !== null) out.sampleWithLabelText(name, pairs.text(g.group, p.topic, p.partition), v);
     }
   }
 }

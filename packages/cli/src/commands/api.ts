@@ -4,8 +4,6 @@ import {
   ApiConfigError,
   type ApiToken,
   assertApiListenAllowed,
-  checkApiTokens,
-  parseApiTokens,
   registerApiAuth,
   registerApiErrorHandler,
   registerOpenApi,
@@ -14,7 +12,8 @@ import {
 } from '@lagscale/validator';
 import type { Command } from 'commander';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { ConfigError, type LagscaleConfig, parseInteger, toConnectionOptions } from '../config.js';
+import { apiTokens } from '../api-tokens.js';
+import { ConfigError, parseInteger, toConnectionOptions } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { listenOn, untilStopSignal } from '../runtime.js';
 import { registerConsoleAssets } from '../stack/console-assets.js';
@@ -30,17 +29,6 @@ interface ApiFlags extends ConnectionFlags, BudgetFlags {
   maxUploadBytes?: string;
   maxRecordBytes?: string;
   console?: boolean;
-}
-
-/** Tokens from `LAGSCALE_API_TOKENS`, else from the config file's `api.tokens`; a bad entry is a config error. */
-export function apiTokens(config: LagscaleConfig, env: NodeJS.ProcessEnv = process.env): ApiToken[] {
-  try {
-    if (env.LAGSCALE_API_TOKENS !== undefined && env.LAGSCALE_API_TOKENS.trim() !== '') return parseApiTokens(env.LAGSCALE_API_TOKENS);
-    return checkApiTokens(config.api?.tokens ?? [], 'config file api.tokens');
-  } catch (error) {
-    if (error instanceof ApiConfigError) throw new ConfigError(error.message);
-    throw error;
-  }
 }
 
 /** Refuses a listen address beyond loopback without tokens, as a config error (start-up stops with what to fix). */

@@ -1,10 +1,10 @@
 import { ApiConfigError, createExporterServer, createLogger, type ExporterAuthOptions } from '@lagscale/exporter';
 import type { LagMonitor } from '@lagscale/kafka';
 import type { Command } from 'commander';
+import { apiTokens } from '../api-tokens.js';
 import { ConfigError, type LagscaleConfig, parseInteger, parseSeconds } from '../config.js';
 import { addConnectionOptions, type ConnectionFlags, resolveConfig } from '../options.js';
 import { lagMonitorFrom, listenOn, logCollection, untilStopSignal } from '../runtime.js';
-import { apiTokens } from './api.js';
 
 interface ExporterFlags extends ConnectionFlags {
   host?: string;

@@ -10,7 +10,8 @@ import { ensureTopics, KafkaCluster, type KafkaConnectionOptions, type KafkaNode
 import { startOpenSearchNode } from '@lagscale/opensearch';
 import { OpenSearchResultStore, type ResultStore, type RuleSetDocument, SEARCH_ENGINE_NAMES, type SearchEngine, VALIDATION_TOPICS } from '@lagscale/validator';
 import type { FastifyInstance } from 'fastify';
-import { apiTokens, assertListenAllowed } from '../commands/api.js';
+import { apiTokens } from '../api-tokens.js';
+import { assertListenAllowed } from '../commands/api.js';
 import { type LagscaleConfig, toConnectionOptions } from '../config.js';
 import { lagMonitorFrom, listenOn, logCollection } from '../runtime.js';
 import { describeStore, openResultStore, resolveStoreConfig, type StoreConfig, storeForChild } from '../store.js';
