@@ -401,16 +401,30 @@ export class FencedCommitter {
     // ConsumedRecords fetched under the same membership commit together; per partition, the highest offset.
     type Membership = { under: FetchedUnder; last: Map<string, ConsumedRecord>; records: ConsumedRecord[] };
     const byMembership = new Map<string, Membership>();
+    // Records of one fetch share their metadata, and a partition's records come in runs: the keys
+    // are made once per run, not per record.
+    let lastUnder: FetchedUnder | undefined;
+    let entry: Membership | undefined;
+    let lastTopic: string | undefined;
+    let lastPartition = -1;
+    let tp = '';
     for (const m of batch) {
       const under = (m.metadata as { consumer?: FetchedUnder }).consumer;
       if (!under || under.coordinatorId === null) continue;
-      const key = `${under.memberId}/${under.generationId}/${under.coordinatorId}`;
-      const entry: Membership = byMembership.get(key) ?? { under, last: new Map(), records: [] };
-      const tp = `${m.topic}\u0000${m.partition}`;
+      if (under !== lastUnder || entry === undefined) {
+        const key = `${under.memberId}/${under.generationId}/${under.coordinatorId}`;
+        entry = byMembership.get(key) ?? { under, last: new Map(), records: [] };
+        byMembership.set(key, entry);
+        lastUnder = under;
+      }
+      if (m.topic !== lastTopic || m.partition !== lastPartition) {
+        tp = `${m.topic}\u0000${m.partition}`;
+        lastTopic = m.topic;
+        lastPartition = m.partition;
+      }
       const previous = entry.last.get(tp);
       if (!previous || previous.offset < m.offset) entry.last.set(tp, m);
       entry.records.push(m);
-      byMembership.set(key, entry);
     }
     for (const { under, last, records } of byMembership.values()) {
       const topics = new Map<
