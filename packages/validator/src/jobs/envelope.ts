@@ -132,6 +132,99 @@ export function encodeRequest(request: ValidationRequest): OutgoingMessage {
  * decoded here (the worker decodes it with its limits).
  */
 export function decodeRequest(message: IncomingMessage): DecodedRequest {
+  return decodeUsualRequest(message) ?? decodeAnyRequest(message);
+}
+
+/** The request headers in slot order (see decodeUsualRequest). */
+const REQUEST_HEADER_BYTES = [JOB_HEADERS.jobId, JOB_HEADERS.recordNumber, JOB_HEADERS.ruleSet, JOB_HEADERS.ruleSetVersion, JOB_HEADERS.format].map((name) =>
+  Buffer.from(name, 'latin1'),
+);
+const SLOT = { jobId: 0, recordNumber: 1, ruleSet: 2, ruleSetVersion: 3, format: 4 } as const;
+
+/** A header value read and accepted before, kept to read the same bytes again without a string or a check. */
+class LastHeaderValue<T> {
+  #bytes: Buffer | undefined;
+  #value: T | undefined;
+
+  constructor(readonly read: (text: string) => T | undefined) {}
+
+  /** The value of `bytes`, or undefined when the full reading must decide (not UTF-8, or refused by `read`). */
+  valueOf(bytes: Uint8Array): T | undefined {
+    if (this.#bytes !== undefined && sameBytes(this.#bytes, bytes)) return this.#value;
+    const text = utf8Text(bytes);
+    const value = text === undefined ? undefined : this.read(text);
+    if (value !== undefined) {
+      this.#bytes = Buffer.from(bytes);
+      this.#value = value;
+    }
+    return value;
+  }
+}
+
+const lastJobId = new LastHeaderValue((text) => (JOB_ID_PATTERN.test(text) ? text : undefined));
+const lastRuleSet = new LastHeaderValue((text) => (text.length > 0 && text.length <= MAX_RULE_SET_NAME_LENGTH ? text : undefined));
+const lastRuleSetVersion = new LastHeaderValue(parseDecimal);
+const lastFormat = new LastHeaderValue((text) => (text === RECORD_FORMAT ? text : undefined));
+
+/**
+ * The usual request (headers a Map of bytes, as a Kafka client hands them; every header once and
+ * valid; the key made of them) read with few objects: the worker reads every record this way.
+ * Values equal to the last accepted ones (a job's records share them) reuse their text, the record
+ * number is read from its digits and the key is compared byte for byte. Null for anything else,
+ * which `decodeAnyRequest` reads and, when wrong, names: the result is the same either way.
+ */
+function decodeUsualRequest(message: IncomingMessage): DecodedRequest | null {
+  const { value, key, headers } = message;
+  if (value === null || value === undefined || !(key instanceof Uint8Array) || !(headers instanceof Map)) return null;
+  const slots: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  for (const [name, bytes] of headers as ReadonlyMap<Bytes, Bytes | null | undefined>) {
+    if (!(name instanceof Uint8Array)) return null;
+    const slot = REQUEST_HEADER_BYTES.findIndex((known) => sameBytes(known, name));
+    if (slot < 0) continue;
+    if (slots[slot] !== undefined || !(bytes instanceof Uint8Array)) return null;
+    slots[slot] = bytes;
+  }
+  const jobIdBytes = slots[SLOT.jobId];
+  const numberBytes = slots[SLOT.recordNumber];
+  const ruleSetBytes = slots[SLOT.ruleSet];
+  const versionBytes = slots[SLOT.ruleSetVersion];
+  const formatBytes = slots[SLOT.format];
+  if (jobIdBytes === undefined || numberBytes === undefined || ruleSetBytes === undefined || formatBytes === undefined) return null;
+  const jobId = lastJobId.valueOf(jobIdBytes);
+  const recordNumber = decimalOf(numberBytes);
+  const ruleSet = lastRuleSet.valueOf(ruleSetBytes);
+  const ruleSetVersion = versionBytes === undefined ? undefined : lastRuleSetVersion.valueOf(versionBytes);
+  if (jobId === undefined || recordNumber === undefined || ruleSet === undefined || (versionBytes !== undefined && ruleSetVersion === undefined)) return null;
+  if (lastFormat.valueOf(formatBytes) === undefined) return null;
+  // The key: "<job id>:<record number>", the very bytes of the two headers.
+  if (key.length !== jobIdBytes.length + 1 + numberBytes.length || key[jobIdBytes.length] !== 0x3a) return null;
+  for (let i = 0; i < jobIdBytes.length; i++) if (key[i] !== jobIdBytes[i]) return null;
+  for (let i = 0, at = jobIdBytes.length + 1; i < numberBytes.length; i++, at++) if (key[at] !== numberBytes[i]) return null;
+  return { ok: true, jobId, recordNumber, ruleSet, ruleSetVersion, value: toBuffer(value) };
+}
+
+/** `parseDecimal` of ASCII digits, read from the bytes. */
+function decimalOf(bytes: Uint8Array): number | undefined {
+  // DECIMAL: 1 to 16 digits, the first not 0.
+  if (bytes.length === 0 || bytes.length > 16 || bytes[0] === 0x30) return undefined;
+  let number = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const digit = (bytes[i] as number) - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    // Exact while the number is a safe integer; past that it stays past it, and is refused below like Number() of the text.
+    number = number * 10 + digit;
+  }
+  return Number.isSafeInteger(number) ? number : undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Any request, read header by header: every way it can be wrong is named. */
+function decodeAnyRequest(message: IncomingMessage): DecodedRequest {
   if (message.value === null || message.value === undefined)
     return { ok: false, code: 'missing_value', reason: 'the message has no value (a tombstone?): the value must be the record as JSON' };
   const headers = collectHeaders(message.headers);
@@ -222,13 +315,22 @@ function collectHeaders(headers: MessageHeaders | null | undefined): Map<string,
   const collected = new Map<string, (Buffer | null)[]>();
   for (const [key, value] of headerEntries(headers)) {
     // Latin-1 for names: exact for the ASCII names looked up, and a name that is not ASCII matches none either way.
-    const name = key === null ? '' : typeof key === 'string' ? key : latin1(key);
+    const name = key === null ? '' : typeof key === 'string' ? key : headerName(key);
     const bytes = value === null || value === undefined ? null : toBuffer(value);
     const list = collected.get(name);
     if (list === undefined) collected.set(name, [bytes]);
     else list.push(bytes);
   }
   return collected;
+}
+
+/** The names of JOB_HEADERS as bytes: a name that is one of them is matched without making a string (one less per header). */
+const KNOWN_HEADER_NAMES = Object.values(JOB_HEADERS).map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
+
+/** A header name read as Latin-1 (see collectHeaders). */
+function headerName(key: Uint8Array): string {
+  for (const known of KNOWN_HEADER_NAMES) if (sameBytes(known.bytes, key)) return known.name;
+  return latin1(key);
 }
 
 function headerEntries(headers: MessageHeaders | null | undefined): Iterable<readonly [Bytes | null, Bytes | null | undefined]> {

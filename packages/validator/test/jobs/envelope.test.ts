@@ -118,6 +118,42 @@ describe('request messages', () => {
     expect(decodeRequest({ value: record })).toMatchObject({ ok: false, code: 'missing_header' });
   });
 
+  it("reads a client's Map of bytes as it reads [name, value] pairs, whatever request came before", () => {
+    // The worker's path (a Map of Buffers) reuses what the last request had; pairs take the full reading.
+    const variants: [Record<string, string>, string][] = [
+      [good, 'job-1:7'],
+      [{ ...good, 'lagscale-job': 'job-2', 'lagscale-record': '8' }, 'job-2:8'],
+      [{ ...good, 'lagscale-ruleset-version': '4' }, 'job-1:7'],
+      [Object.fromEntries(Object.entries(good).filter(([name]) => name !== 'lagscale-ruleset-version')), 'job-1:7'],
+      [{ ...good, 'lagscale-record': '9007199254740991' }, 'job-1:9007199254740991'],
+      [{ ...good, 'lagscale-record': '9007199254740992' }, 'job-1:9007199254740992'],
+      [{ ...good, 'lagscale-record': '9999999999999999' }, 'job-1:9999999999999999'],
+      [{ ...good, 'lagscale-record': '07' }, 'job-1:07'],
+      [{ ...good, 'lagscale-job': 'jöb' }, 'jöb:7'],
+      [{ ...good, 'lagscale-job': 'job-1x' }, 'job-1:7'],
+      [{ ...good, 'lagscale-ruleset-version': '0' }, 'job-1:7'],
+      [{ ...good, 'lagscale-format': 'JSON' }, 'job-1:7'],
+      [{ ...good, 'other-header': 'x' }, 'job-1:7'],
+      [good, 'job-1:7 '],
+      [good, 'job-1:70'],
+    ];
+    const pairs = (headers: Record<string, string>): [string, string][] => Object.entries(headers);
+    let read = 0;
+    for (const [before] of variants) {
+      for (const [headers, key] of variants) {
+        decodeRequest(consumed(before, key));
+        expect(decodeRequest(consumed(headers, key))).toEqual(decodeRequest({ key, value: record, headers: pairs(headers) }));
+        read++;
+      }
+    }
+    expect(read).toBe(variants.length ** 2);
+    // The same header twice (two Buffers with the same bytes) is refused from a Map too.
+    const twice = consumed(good);
+    (twice.headers as Map<Buffer, Buffer>).set(Buffer.from('lagscale-record'), Buffer.from('7'));
+    expect(failure(decodeRequest(twice))).toBe('duplicate_header: header lagscale-record appears 2 times: send it once');
+    expect(decodeRequest(consumed(good))).toEqual({ ok: true, jobId: 'job-1', recordNumber: 7, ruleSet: 'customer-orders', ruleSetVersion: 3, value: record });
+  });
+
   it('refuses to write a request that would not decode', () => {
     const base = { jobId: 'job-1', recordNumber: 1, ruleSet: 'orders', value: record };
     expect(() => encodeRequest({ ...base, jobId: 'a:b' })).toThrow(EnvelopeError);
