@@ -20,17 +20,15 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function checkResultInput(result: ResultInput, index: number): void {
-  const where = `result ${index} of the batch`;
-  if (typeof result !== 'object' || result === null) throw invalid(`${where} is not an object`);
-  if (typeof result.jobId !== 'string' || result.jobId === '') throw invalid(`${where}: jobId must be a non-empty string`);
+  if (typeof result !== 'object' || result === null) throw invalid(`${resultIndex(index)} is not an object`);
+  if (typeof result.jobId !== 'string' || result.jobId === '') throw invalid(`${resultIndex(index)}: jobId must be a non-empty string`);
   if (!Number.isSafeInteger(result.recordNumber) || result.recordNumber < 0) {
-    throw invalid(`${where} (job "${result.jobId}"): recordNumber must be an integer ≥ 0, got ${String(result.recordNumber)}`);
+    throw invalid(`${resultIndex(index)} (job "${result.jobId}"): recordNumber must be an integer ≥ 0, got ${String(result.recordNumber)}`);
   }
-  const at = `${where} (job "${result.jobId}", record ${result.recordNumber})`;
-  if (typeof result.valid !== 'boolean') throw invalid(`${at}: valid must be true or false`);
-  if (!Array.isArray(result.violations)) throw invalid(`${at}: violations must be an array`);
+  if (typeof result.valid !== 'boolean') throw invalid(`${resultPlace(result, index)}: valid must be true or false`);
+  if (!Array.isArray(result.violations)) throw invalid(`${resultPlace(result, index)}: violations must be an array`);
   if (result.record !== undefined && typeof result.record !== 'string' && !(result.record instanceof Uint8Array))
-    throw invalid(`${at}: record must be JSON text (a string, or its UTF-8 bytes)`);
+    throw invalid(`${resultPlace(result, index)}: record must be JSON text (a string, or its UTF-8 bytes)`);
   result.violations.forEach((violation, seq) => {
     if (
       typeof violation?.ruleId !== 'string' ||
@@ -38,9 +36,18 @@ export function checkResultInput(result: ResultInput, index: number): void {
       typeof violation.path !== 'string' ||
       typeof violation.message !== 'string'
     ) {
-      throw invalid(`${at}: violation ${seq} must have string ruleId, path and message and severity "error" or "warning"`);
+      throw invalid(`${resultPlace(result, index)}: violation ${seq} must have string ruleId, path and message and severity "error" or "warning"`);
     }
   });
+}
+
+// The places in the messages above are made only for a message: the checks run for every stored result.
+function resultIndex(index: number): string {
+  return `result ${index} of the batch`;
+}
+
+function resultPlace(result: ResultInput, index: number): string {
+  return `${resultIndex(index)} (job "${result.jobId}", record ${result.recordNumber})`;
 }
 
 export function pageLimit(limit: number): number {

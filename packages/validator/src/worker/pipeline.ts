@@ -179,9 +179,23 @@ export function createValidationPipeline(options: PipelineOptions): (batch: read
     const now = Date.now();
     const requests = batch.map((m) => decodeRequest({ key: m.key, value: m.value, headers: m.headers }));
     const batchRuleSets = new Map<string, ResolvedRuleSet | null>();
-    for (const request of requests) {
+    // A batch's records nearly all name the same rule set: its key is made once per run of them.
+    let lastName: string | undefined;
+    let lastVersion: number | undefined;
+    let lastKey = '';
+    const ruleSetKeys = requests.map((request) => {
+      if (!request.ok) return '';
+      if (request.ruleSet !== lastName || request.ruleSetVersion !== lastVersion) {
+        lastName = request.ruleSet;
+        lastVersion = request.ruleSetVersion;
+        lastKey = `${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`;
+      }
+      return lastKey;
+    });
+    for (let index = 0; index < requests.length; index++) {
+      const request = requests[index] as DecodedRequest;
       if (!request.ok) continue;
-      const key = `${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`;
+      const key = ruleSetKeys[index] as string;
       if (!batchRuleSets.has(key)) batchRuleSets.set(key, await ruleSets.get(request.ruleSet, request.ruleSetVersion));
     }
     const jobs = new Map<string, boolean>();
@@ -197,7 +211,7 @@ export function createValidationPipeline(options: PipelineOptions): (batch: read
         toDlq(outcome, now, m, request.code, request.reason, request.jobId, request.recordNumber);
         return;
       }
-      const ruleSet = batchRuleSets.get(`${request.ruleSet}\u0000${request.ruleSetVersion ?? ''}`) ?? null;
+      const ruleSet = batchRuleSets.get(ruleSetKeys[index] as string) ?? null;
       if (ruleSet === null) {
         const which = request.ruleSetVersion === undefined ? `"${request.ruleSet}"` : `"${request.ruleSet}" version ${request.ruleSetVersion}`;
         toDlq(outcome, now, m, 'unknown_rule_set', `rule set ${which} does not exist; create it, then replay this record`, request.jobId, request.recordNumber);
