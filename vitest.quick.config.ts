@@ -38,6 +38,7 @@ export default defineConfig({
             'packages/validator/test/store/sqlite-store.test.ts',
             'packages/validator/test/worker/batch-validation.test.ts',
             'packages/validator/test/worker/exact-numbers-batch.test.ts',
+            'packages/validator/test/worker/pipeline-rule-sets.test.ts',
             'packages/validator/test/worker/validation-budgets.test.ts',
           ],
           testTimeout: 60_000,
