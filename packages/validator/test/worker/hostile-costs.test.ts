@@ -42,6 +42,13 @@ interface Health {
   failures: number;
 }
 
+/** utime + stime of a process in ms (fields 14 and 15 of /proc/<pid>/stat, in 10 ms ticks). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Asks each /healthz every 100 ms and keeps the slowest answer (a failure counts as the timeout). */
 function watchHealth(urls: readonly string[]): { health: Map<string, Health>; stop: () => void } {
   const health = new Map(urls.map((url) => [url, { worst: 0, probes: 0, failures: 0 }]));
@@ -73,10 +80,13 @@ describe('hostile rule sets and records against the API and a worker', () => {
   let workerUrl: string;
   let storeFile: string;
 
-  const post = async (path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown>; ms: number }> => {
+  /** The answer, its wall time, and the API process's CPU time over it (what the request cost, whatever else runs on the cores). */
+  const post = async (path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown>; ms: number; cpuMs: number }> => {
     const started = performance.now();
+    const cpuBefore = cpuMsOf(api.pid as number);
     const response = await fetch(`${apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown>, ms: performance.now() - started };
+    const answer = (await response.json()) as Record<string, unknown>;
+    return { status: response.status, body: answer, ms: performance.now() - started, cpuMs: cpuMsOf(api.pid as number) - cpuBefore };
   };
   const upload = async (ruleSet: string, records: readonly unknown[]): Promise<string> => {
     const response = await fetch(`${apiUrl}/api/v1/jobs?ruleSet=${ruleSet}&format=ndjson`, {
@@ -125,7 +135,7 @@ describe('hostile rule sets and records against the API and a worker', () => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('refuses each costly rule set at save and check time, with the place and the limit, in under a second', { timeout: 120_000 }, async () => {
+  it('refuses each costly rule set at save and check time, with the place and the limit, for under a second of CPU', { timeout: 120_000 }, async () => {
     const watch = watchHealth([`${apiUrl}/healthz`, `${workerUrl}/healthz`]);
     try {
       const refs = await post('/api/v1/rulesets', exponentialReferences());
@@ -179,7 +189,13 @@ describe('hostile rule sets and records against the API and a worker', () => {
         expect(answer.status).toBe(422);
         expect(answer.body.details).toEqual([{ pointer, message: expect.stringMatching(/leads back to the schema it is in/) }]);
       }
-      for (const answer of [refs, regex, huge, many, dialect]) expect(answer.ms).toBeLessThan(1_000);
+      // Under a second of the API's CPU each; the wall time is looser, as the two cores are shared
+      // with the other test lane (one CI run saw 1.7 s of wall time for one of them).
+      for (const answer of [refs, regex, huge, many, dialect]) {
+        process.stderr.write(`[hostile-costs] refusal: ${answer.ms.toFixed(0)} ms, API CPU ${answer.cpuMs} ms\n`);
+        expect(answer.cpuMs).toBeLessThan(1_000);
+        expect(answer.ms).toBeLessThan(5_000);
+      }
     } finally {
       watch.stop();
     }
@@ -227,7 +243,8 @@ describe('hostile rule sets and records against the API and a worker', () => {
       const tags = await post('/api/v1/rulesets/tags/dry-run', { records: [{ tags: TWENTY_THOUSAND_TAGS }, { tags: ['a', 'b', 'a'] }] });
       expect(tags.status).toBe(200);
       expect((tags.body.results as { valid: boolean }[]).map((r) => r.valid)).toEqual([true, false]);
-      expect(tags.ms).toBeLessThan(1_000);
+      expect(tags.cpuMs).toBeLessThan(1_000);
+      expect(tags.ms).toBeLessThan(5_000);
 
       const poisonJob = await upload('poison-refs', [5]);
       const costlyJob = await upload('costly-pattern', [{ code: MATCHING_CODE }, { code: COSTLY_VALUE }]);
