@@ -21,12 +21,13 @@
  * Prints a table with ratios and writes bench/results/share-groups.json.
  *   npm run bench:share-groups   (env: RECORDS, RECORD_COST_MS, BATCH_SIZE, SHARE_MEMBERS, SCALE_RECORDS)
  */
-import { readFileSync } from 'node:fs';
+
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, platform, release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KafkaCluster, type KafkaConnectionOptions, runBatchConsumer, runKip848Consumer, runShareConsumer, setGroupConfigs } from '@lagscale/kafka';
 import { createTopic, produce } from '../../test-support/kafka.js';
+import { cpuSecondsOf } from '../../test-support/process-cpu.js';
 
 const env = (name: string, fallback: number): number => (process.env[name] === undefined ? fallback : Number(process.env[name]));
 const RECORDS = env('RECORDS', 40_000);
@@ -72,15 +73,7 @@ interface Member {
   assignments: number;
 }
 
-const CLOCK_TICKS = 100;
-
-/** utime + stime of a process in seconds (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuSecondsOf(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
+const brokerCpuSeconds = (pid: number | undefined): number => (pid === undefined ? Number.NaN : cpuSecondsOf(pid));
 
 const processCpuSeconds = (): number => {
   const usage = process.cpuUsage();
@@ -166,7 +159,7 @@ class GroupRun {
     this.batches.push({ at, records: batch.length, member: member.index });
     const waiting = this.#waiting;
     if (waiting !== null && this.distinct >= waiting.count) {
-      this.reached = { at, processCpu: processCpuSeconds(), brokerCpu: cpuSecondsOf(this.brokerPid) };
+      this.reached = { at, processCpu: processCpuSeconds(), brokerCpu: brokerCpuSeconds(this.brokerPid) };
       this.#waiting = null;
       waiting.resolve();
     }
@@ -240,7 +233,7 @@ async function measureDrain(kind: GroupKind, members: number, topic: string, con
   log(`drain: ${kind} group, ${members} members, ${RECORDS.toLocaleString('en')} records`);
   const startedAt = performance.now();
   const processCpu = processCpuSeconds();
-  const brokerCpu = cpuSecondsOf(brokerPid);
+  const brokerCpu = brokerCpuSeconds(brokerPid);
   run.start(members);
   const drained = await run.whenDistinct(RECORDS, DRAIN_TIMEOUT_MS).then(
     () => null,

@@ -50,6 +50,7 @@ import type { LocalSearchNode } from '@lagscale/search-node';
 import { type Job, OpenSearchResultStore, type ResultStore, runWorker, SqliteResultStore, VALIDATION_TOPICS, WorkerMetrics } from '@lagscale/validator';
 import { OrderRecords, produceOrders, requestProducer } from '../../packages/validator/test/worker/order-records.js';
 import { createTopic } from '../../test-support/kafka.js';
+import { cpuSecondsOf } from '../../test-support/process-cpu.js';
 import { JVM_PEER_FLAGS, JvmPeerDatabase, type JvmPeerRuntime, outcomeDifferences, startJvmPeer, type ValidationOutcomes } from './jvm-peer.js';
 
 const env = (name: string, fallback: number): number => (process.env[name] === undefined ? fallback : Number(process.env[name]));
@@ -93,15 +94,6 @@ interface Measurement {
 interface CpuScope {
   readonly workers: () => number[];
   readonly node?: number;
-}
-
-const CLOCK_TICKS = 100;
-
-/** utime + stime of a process in seconds (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 interface Sample {

@@ -168,14 +168,7 @@ export class LagLabels {
   }
 }
 
-const labelsOfMonitor = new WeakMap<LagMonitor, LagLabels>();
-
-export function renderMetrics(out: PrometheusText, monitor: LagMonitor, collection: CollectionMetrics): void {
-  let labels = labelsOfMonitor.get(monitor);
-  if (labels === undefined) {
-    labels = new LagLabels();
-    labelsOfMonitor.set(monitor, labels);
-  }
+export function renderMetrics(out: PrometheusText, monitor: LagMonitor, collection: CollectionMetrics, labels: LagLabels): void {
   if (monitor.latest) writeLagMetrics(out, monitor.latest, labels);
   collection.write(out);
 }

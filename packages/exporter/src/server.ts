@@ -3,7 +3,7 @@ import type { LagMonitor } from '@lagscale/kafka';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { type ApiAuthOptions, assertTokensBeyondLoopback, type RouteScope, registerApiAuth } from './auth.js';
 import { BROWSER_HEADER_LINES, browserHeadersServerFactory } from './browser-headers.js';
-import { CollectionMetrics, renderMetrics } from './lag-metrics.js';
+import { CollectionMetrics, LagLabels, renderMetrics } from './lag-metrics.js';
 import { writeProcessMetrics } from './process-metrics.js';
 import { CONTENT_TYPE, PrometheusText } from './prometheus.js';
 
@@ -132,11 +132,12 @@ export interface LagRoutesOptions extends Omit<ExporterServerOptions, 'logger' |
 export function registerLagRoutes(app: FastifyInstance, options: LagRoutesOptions): void {
   const { monitor } = options;
   const collection = new CollectionMetrics(monitor);
+  const labels = new LagLabels();
 
   app.get('/metrics', { config: options.metricsScope === undefined ? {} : { scope: options.metricsScope } }, async (_request, reply) => {
     reply.header('content-type', CONTENT_TYPE);
     const out = new PrometheusText();
-    renderMetrics(out, monitor, collection);
+    renderMetrics(out, monitor, collection, labels);
     for (const write of options.metrics ?? []) write(out);
     writeProcessMetrics(out);
     return out.toBuffer();
