@@ -14,8 +14,9 @@ const worker = (drainMs: number): string[] => [
   `setInterval(() => {}, 1000); process.on('SIGTERM', () => { if (${drainMs} >= 0) setTimeout(() => process.exit(0), ${drainMs}); });`,
 ];
 
-// Let the workers install their SIGTERM handlers before they are asked to drain.
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 400));
+// Let the workers install their SIGTERM handlers before they are asked to drain: Node starts in
+// ~100 ms on a quiet machine, but one CI run with both lanes busy took longer than 400 ms.
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 2_000));
 
 describe('LocalProcessPool', () => {
   it('scales out and in, newest first, and waits for drains', async () => {
