@@ -35,6 +35,7 @@ export default defineConfig({
             'packages/cli/test/store-config.test.ts',
             'packages/kubernetes/test/keda-scaler-refusal-log.test.ts',
             'packages/kubernetes/test/share-group.test.ts',
+            'packages/kubernetes/test/shard-plan.test.ts',
             'packages/validator/test/store/sqlite-store.test.ts',
             'packages/validator/test/worker/batch-validation.test.ts',
             'packages/validator/test/worker/exact-numbers-batch.test.ts',

@@ -85,7 +85,7 @@ export async function issueCertificate(
   ca: KeyPair,
   name: string,
   subject: string,
-  usage: 'serverAuth' | 'clientAuth',
+  usage: 'serverAuth' | 'clientAuth' | 'serverAuth,clientAuth',
   names: string[] = [],
 ): Promise<KeyPair> {
   await openssl(dir, ['req', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);

@@ -46,7 +46,7 @@ export interface ControlPlane {
 }
 
 /** `count` distinct free loopback ports (free when asked: a port can be taken again before use). */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers = Array.from({ length: count }, () => createServer());
   try {
     return await Promise.all(

@@ -47,9 +47,9 @@ export class ProcessGroup {
     return this.#entries.map(({ name, pid, logFile }) => ({ name, pid, logFile }));
   }
 
-  spawn(name: string, binary: string, args: readonly string[], logFile: string): SupervisedProcess {
+  spawn(name: string, binary: string, args: readonly string[], logFile: string, env?: NodeJS.ProcessEnv): SupervisedProcess {
     const fd = openSync(logFile, 'a');
-    const child = spawn(binary, args, { stdio: ['ignore', fd, fd] });
+    const child = spawn(binary, args, { stdio: ['ignore', fd, fd], ...(env === undefined ? {} : { env }) });
     closeSync(fd);
     if (child.pid === undefined) {
       // spawn reports ENOENT and the like asynchronously; the pid is missing at once.
