@@ -23,6 +23,8 @@ interface ControllerFlags {
   tlsCertFile?: string;
   tlsKeyFile?: string;
   metricsApiPort: string;
+  apiQps: string;
+  apiBurst: string;
 }
 
 function readPem(file: string, flag: string): string {
@@ -69,11 +71,14 @@ export function registerControllerCommand(program: Command): void {
     )
     .option('--tls-key-file <file>', 'the key of --tls-cert-file')
     .option('--metrics-api-port <port>', 'listen port of the external metrics API', '6443')
+    .option('--api-qps <n>', 'API requests per second, sustained (scale reads and writes first, then status writes and Events; 0: no limit)', '50')
+    .option('--api-burst <n>', 'API requests that may go at once after a quiet spell', '100')
     .action(async (flags: ControllerFlags) => {
       const kubeConfig = loadKubeConfig(flags.kubeconfig);
       const leaseDurationSeconds = parseInteger(flags.leaseDurationSeconds, '--lease-duration-seconds', 3, 3600);
       const intervalSeconds = parseInteger(flags.intervalSeconds, '--interval-seconds', 1, 3600);
       const port = parseInteger(flags.port, '--port', 0, 65535);
+      const apiRateLimit = { qps: parseInteger(flags.apiQps, '--api-qps', 0, 100_000), burst: parseInteger(flags.apiBurst, '--api-burst', 1, 100_000) };
       const identity = flags.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
       const logger = createLogger('lagscale-controller').child({ identity });
       const elector = flags.leaderElect
@@ -94,6 +99,7 @@ export function registerControllerCommand(program: Command): void {
         logger,
         elector,
         intervalSeconds,
+        apiRateLimit,
         ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
       });
       const writeScaledConsumerMetrics = autoscalerMetrics(() => [...controller.runtimes().values()].map((runtime) => runtime.autoscaler));
@@ -116,6 +122,31 @@ export function registerControllerCommand(program: Command): void {
         one('lagscale_controller_scale_writes_total', 'counter', 'Writes of spec.replicas through the scale subresource.', controller.counters.scaleWrites);
         one('lagscale_controller_status_writes_total', 'counter', 'ScaledConsumer status writes.', controller.counters.statusWrites);
         one('lagscale_controller_status_write_failures_total', 'counter', 'ScaledConsumer status writes that failed.', controller.counters.statusWriteFailures);
+        one(
+          'lagscale_controller_scale_reads_total',
+          'counter',
+          'GETs of the scale subresource (kinds without an informer cache).',
+          controller.counters.scaleReads,
+        );
+        // API requests through the client-side rate limiter, by lane: scale reads and writes go first, status writes and Events after.
+        const lanes = controller.requestLimiter.counters;
+        const byLane = (name: string, type: 'gauge' | 'counter', help: string, value: (lane: 'scale' | 'status') => number): void => {
+          out.family(name, type, help);
+          for (const lane of ['scale', 'status'] as const) out.sample(name, { lane }, value(lane));
+        };
+        byLane(
+          'lagscale_controller_api_requests_total',
+          'counter',
+          'API requests sent through the rate limiter, by lane (scale first, then status).',
+          (lane) => lanes[lane].requests,
+        );
+        byLane(
+          'lagscale_controller_api_queue_wait_seconds_total',
+          'counter',
+          'Seconds API requests waited in the rate limiter, summed by lane; over lagscale_controller_api_requests_total it is the mean wait.',
+          (lane) => lanes[lane].queueWaitSeconds,
+        );
+        byLane('lagscale_controller_api_queued_requests', 'gauge', 'API requests waiting in the rate limiter now, by lane.', (lane) => lanes[lane].queued);
         // Each ScaledConsumer's decisions, replicas and bounds, as the local autoscaler exports them.
         writeScaledConsumerMetrics(out);
         writeSourceMetrics(out);

@@ -16,6 +16,8 @@ import { Autoscaler, PrometheusMetricSource, type ResolvedSource, resolveSource,
 import { type PrometheusSourceConfig, ScalingConfigError, type ScalingDecision } from '@lagscale/core';
 import type { Logger } from '@lagscale/exporter';
 import type { KafkaConnectionOptions } from '@lagscale/kafka';
+import { RequestLimiter } from '../client/request-limiter.js';
+import { WorkloadInformers } from '../client/workload-informers.js';
 import {
   type ParsedScaledConsumer,
   parseScaledConsumer,
@@ -40,8 +42,16 @@ export interface ScaledConsumerControllerOptions {
   readonly elector: LeaseElector | null;
   /** Seconds between lag collections (one per Kafka cluster). Default 5. */
   readonly intervalSeconds?: number;
-  /** At most one status write per ScaledConsumer this often unless something changed. Default 30 s. */
+  /**
+   * Rewrite an unchanged status this often (its lastDecision's time, lag and numbers). Default
+   * off: a status is written only when its replicas, action or conditions change.
+   */
   readonly statusRefreshSeconds?: number;
+  /**
+   * Client-side rate limit of the controller's API requests (scale reads and writes first, then
+   * status writes and Events). Default 50 per second, bursts of 100; qps 0 lets all through.
+   */
+  readonly apiRateLimit?: { readonly qps?: number; readonly burst?: number };
   /** Name of this component in Events. Default `lagscale-controller`. */
   readonly component?: string;
 }
@@ -78,6 +88,12 @@ export interface ScaledConsumerRuntime {
 export interface ControllerCounters {
   /** Writes of spec.replicas through /scale. */
   scaleWrites: number;
+  /** GETs of /scale (kinds without an informer, or before a workload cache has synced). */
+  scaleReads: number;
+  /** Target reads answered from a Deployment or StatefulSet informer's cache. */
+  cacheReads: number;
+  /** Pod lists for ready replicas (kinds without an informer). */
+  podLists: number;
   statusWrites: number;
   statusWriteFailures: number;
   reconciles: number;
@@ -101,13 +117,42 @@ export class ScaledConsumerController {
   #informer: (Informer<ScaledConsumer & { metadata: { name: string } }> & ObjectCache<ScaledConsumer>) | null = null;
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
-  readonly counters: ControllerCounters = { scaleWrites: 0, statusWrites: 0, statusWriteFailures: 0, reconciles: 0 };
+  readonly #workloads: WorkloadInformers;
+  readonly #limiter: RequestLimiter;
+  readonly counters: ControllerCounters = {
+    scaleWrites: 0,
+    scaleReads: 0,
+    cacheReads: 0,
+    podLists: 0,
+    statusWrites: 0,
+    statusWriteFailures: 0,
+    reconciles: 0,
+  };
 
   constructor(options: ScaledConsumerControllerOptions) {
     this.#options = options;
     this.#custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#monitors = new SharedMonitors({ intervalSeconds: options.intervalSeconds ?? 5, logger: options.logger });
+    this.#workloads = new WorkloadInformers({
+      kubeConfig: options.kubeConfig,
+      logger: options.logger,
+      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+    });
+    this.#limiter = new RequestLimiter({ qps: options.apiRateLimit?.qps ?? 50, burst: options.apiRateLimit?.burst ?? 100 });
+  }
+
+  /** The rate limiter of API requests, with its counters by lane (requests, queue wait). */
+  get requestLimiter(): RequestLimiter {
+    return this.#limiter;
+  }
+
+  /**
+   * API requests sent per lane so far (scale reads and writes, status writes and Events); watches
+   * and the ScaledConsumer informer's lists are not counted.
+   */
+  get apiRequests(): number {
+    return this.#limiter.counters.scale.requests + this.#limiter.counters.status.requests;
   }
 
   get monitors(): SharedMonitors {
@@ -192,6 +237,7 @@ export class ScaledConsumerController {
     await this.#queue;
     await Promise.all([...this.#runtimes.keys()].map((key) => this.#remove(key)));
     await this.#monitors.close();
+    await this.#workloads.close();
   }
 
   async #reconcile(resource: ScaledConsumer): Promise<void> {
@@ -247,6 +293,9 @@ export class ScaledConsumerController {
       namespace,
       ref: resource.spec.scaleTargetRef,
       logger: this.#options.logger,
+      informers: this.#workloads,
+      limiter: this.#limiter,
+      counters: this.counters,
       events: {
         involvedObject: {
           apiVersion: SCALED_CONSUMER_API_VERSION,
@@ -314,6 +363,7 @@ export class ScaledConsumerController {
     this.#runtimes.delete(key);
     await runtime.autoscaler.stop();
     await runtime.metricSource?.stop();
+    await runtime.target.close();
     runtime.view?.detach();
     if (runtime.parsed.clusterKey !== null) await this.#monitors.release(runtime.parsed.clusterKey);
     if (runtime.secretDir !== null) rmSync(runtime.secretDir, { recursive: true, force: true });
@@ -332,7 +382,7 @@ export class ScaledConsumerController {
           throw error;
         }
       },
-      // One pod list through the scale's selector; the loop asks only for policies that read it (metricType Value).
+      // The cache's status.readyReplicas, or one pod list for other kinds; the loop asks only for policies that read it (metricType Value).
       readyReplicas: () => target.readyReplicas(),
       setReplicas: async (replicas) => {
         if (!this.leading) throw new Error('this instance does not hold the lease: not scaling');
@@ -394,18 +444,19 @@ export class ScaledConsumerController {
     ];
     const learned = learnedServiceRate(runtime.autoscaler.policyState);
     const merged = this.#mergeConditions(runtime, conditions);
-    // Unchanged numbers and conditions are written at most every statusRefreshSeconds; the ready
-    // count (a pod list) is read only for a write.
+    // Unchanged numbers and conditions are not written again (unless statusRefreshSeconds asks);
+    // a cached workload's ready count is among them, a pod list is read only for a write.
     const significant = JSON.stringify([
       decision.currentReplicas,
       decision.desiredReplicas,
       reading?.statusReplicas,
+      reading?.readyReplicas,
       decision.action,
       merged.map((c) => [c.type, c.status, c.reason]),
     ]);
     if (this.#unchanged(runtime, significant)) return;
     // A policy that reads ready replicas (metricType Value) had them listed this cycle: no second list.
-    const readyReplicas = decision.inputs.readyReplicas ?? (await runtime.target.readyReplicas().catch(() => null));
+    const readyReplicas = decision.inputs.readyReplicas ?? reading?.readyReplicas ?? (await runtime.target.readyReplicas().catch(() => null));
     const status: ScaledConsumerStatus = {
       observedGeneration: generation,
       currentReplicas: decision.currentReplicas,
@@ -438,10 +489,12 @@ export class ScaledConsumerController {
     await this.#writeThrottled(resource, runtime, { observedGeneration: runtime.generation, conditions }, significant);
   }
 
-  /** The same significant status was written less than statusRefreshSeconds ago. */
+  /** The same significant status was written (less than statusRefreshSeconds ago, when that is set). */
   #unchanged(runtime: ScaledConsumerRuntime, significant: string): boolean {
     const last = runtime.lastStatus;
-    return last !== null && last.json === significant && Date.now() - last.at < (this.#options.statusRefreshSeconds ?? 30) * 1000;
+    if (last === null || last.json !== significant) return false;
+    const refresh = this.#options.statusRefreshSeconds;
+    return refresh === undefined || refresh <= 0 || Date.now() - last.at < refresh * 1000;
   }
 
   async #writeThrottled(resource: ScaledConsumer, runtime: ScaledConsumerRuntime, status: ScaledConsumerStatus, significant: string): Promise<void> {
@@ -468,9 +521,11 @@ export class ScaledConsumerController {
     if (!this.leading) return false;
     const { group, version, plural } = SCALED_CONSUMER;
     try {
-      await this.#custom.patchNamespacedCustomObjectStatus(
-        { group, version, plural, namespace: resource.metadata.namespace, name: resource.metadata.name, body: { status } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      await this.#limiter.run('status', () =>
+        this.#custom.patchNamespacedCustomObjectStatus(
+          { group, version, plural, namespace: resource.metadata.namespace, name: resource.metadata.name, body: { status } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
       );
       this.counters.statusWrites++;
       return true;

@@ -1,6 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { SnapshotSource } from '@lagscale/autoscaler';
-import { DEFAULT_SHARE_GROUP_MAX_SIZE, type GroupKind, groupLagForTopics, type LagSnapshot, shareGroupLagForTopics } from '@lagscale/core';
+import {
+  DEFAULT_SHARE_GROUP_MAX_SIZE,
+  type GroupKind,
+  type GroupLag,
+  groupLagForTopics,
+  type LagSnapshot,
+  type ShareGroupLag,
+  shareGroupLagForTopics,
+} from '@lagscale/core';
 import type { Logger } from '@lagscale/exporter';
 import { type KafkaConnectionOptions, LagMonitor, type LagMonitorEvents } from '@lagscale/kafka';
 
@@ -90,6 +98,33 @@ export class SharedMonitors {
   }
 }
 
+/** A snapshot's consumer and share groups by name. */
+interface SnapshotIndex {
+  readonly groups: ReadonlyMap<string, GroupLag>;
+  readonly shareGroups: ReadonlyMap<string, ShareGroupLag>;
+}
+
+/**
+ * Each snapshot's groups by name, made by the first view that looks (a monitor's snapshot is seen
+ * by every ScaledConsumer on its cluster: a find per view would be O(groups²) per cycle). Kept
+ * while the snapshot lives.
+ */
+const snapshotIndexes = new WeakMap<LagSnapshot, SnapshotIndex>();
+
+function indexOf(snapshot: LagSnapshot): SnapshotIndex {
+  let index = snapshotIndexes.get(snapshot);
+  if (index === undefined) {
+    // The first of a name wins, as a find would.
+    const groups = new Map<string, GroupLag>();
+    for (const g of snapshot.groups) if (!groups.has(g.group)) groups.set(g.group, g);
+    const shareGroups = new Map<string, ShareGroupLag>();
+    for (const g of snapshot.shareGroups ?? []) if (!shareGroups.has(g.group)) shareGroups.set(g.group, g);
+    index = { groups, shareGroups };
+    snapshotIndexes.set(snapshot, index);
+  }
+  return index;
+}
+
 /**
  * A monitor's snapshots as one ScaledConsumer sees them: only its group (consumer or share group),
  * and of that group only its topics (when it names any), with the group's totals recomputed.
@@ -118,11 +153,11 @@ export class GroupView extends EventEmitter<LagMonitorEvents> implements Snapsho
 
   view(snapshot: LagSnapshot): LagSnapshot {
     if (this.#kind === 'share') {
-      const share = snapshot.shareGroups?.find((g) => g.group === this.#group);
+      const share = indexOf(snapshot).shareGroups.get(this.#group);
       const shareGroups = share === undefined ? [] : [this.#topics === null ? share : shareGroupLagForTopics(share, this.#topics)];
       return { ...snapshot, groups: [], shareGroups };
     }
-    const group = snapshot.groups.find((g) => g.group === this.#group);
+    const group = indexOf(snapshot).groups.get(this.#group);
     const groups = group === undefined ? [] : [this.#topics === null ? group : groupLagForTopics(group, this.#topics)];
     const { shareGroups: _others, ...rest } = snapshot;
     return { ...rest, groups };

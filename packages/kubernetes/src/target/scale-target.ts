@@ -9,7 +9,9 @@ import {
   type V1APIResource,
 } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
+import type { RequestLane, RequestLimiter } from '../client/request-limiter.js';
 import { retryKubernetes } from '../client/retry.js';
+import { informedKind, labelSelectorString, type WorkloadCache, type WorkloadInformers } from '../client/workload-informers.js';
 
 /** What to scale: any resource with a `/scale` subresource (Deployment, StatefulSet, a custom one). */
 export interface ScaleTargetRef {
@@ -32,6 +34,22 @@ export interface KubernetesScaleTargetOptions {
   };
   /** Attempts per API call on 409, 429, 5xx and network errors. Default 4. */
   readonly attempts?: number;
+  /** Shared Deployment and StatefulSet caches: with them a read of those kinds sends no request. */
+  readonly informers?: WorkloadInformers;
+  /** Rate limit and lanes of the API requests (scale reads and writes: `scale`; Events: `status`). */
+  readonly limiter?: RequestLimiter;
+  /** Requests counted into a shared object (the controller's counters). */
+  readonly counters?: ScaleTargetCounters;
+}
+
+/** What reads cost: requests sent, and reads answered from a cache. */
+export interface ScaleTargetCounters {
+  /** GETs of /scale. */
+  scaleReads: number;
+  /** Reads answered from an informer's cache. */
+  cacheReads: number;
+  /** Pod lists for ready replicas (kinds without an informer). */
+  podLists: number;
 }
 
 /** The scale subresource's view of a workload. */
@@ -41,6 +59,19 @@ export interface ScaleReading {
   /** status.replicas: pods that exist. */
   readonly statusReplicas: number;
   readonly selector: string | null;
+  /** The workload's resourceVersion at this reading (the scale's is the same). */
+  readonly resourceVersion?: string;
+  /** status.readyReplicas, when read from an informer's cache. */
+  readonly readyReplicas?: number;
+}
+
+/** A write of spec.replicas the cache may not have seen yet. */
+interface PendingWrite {
+  readonly replicas: number;
+  /** resourceVersions from before the write (or an earlier write of ours): a cache showing one is behind. */
+  readonly stale: ReadonlySet<string>;
+  /** The resourceVersion the write produced, when the answer gave it. */
+  readonly produced: string | null;
 }
 
 /** The target cannot be used (missing, not scalable, forbidden): the message says what to fix. */
@@ -72,8 +103,10 @@ interface ResolvedResource {
 
 /**
  * The `kubernetes` target: the scale subresource of a workload, as HPA and KEDA use it. Current
- * replicas are `spec.replicas` (what HPA calls current), ready replicas are the Ready pods the
- * scale's selector matches. Writes are merge patches of `spec.replicas`, retried with backoff on
+ * replicas are `spec.replicas` (what HPA calls current), ready replicas are the workload's
+ * `status.readyReplicas`. A Deployment or StatefulSet is read from a shared informer's cache (no
+ * request per cycle); another kind through GETs of /scale and a list of the pods its selector
+ * matches. Writes are merge patches of `spec.replicas`, retried with backoff on
  * conflicts, throttling and server errors; each scale is also a Kubernetes Event. A replica count
  * that changed since this target last wrote it (someone else edited it) is logged: the target owns
  * the replicas of what it scales, as HPA does, and writes its own number on the next decision.
@@ -89,7 +122,9 @@ export class KubernetesScaleTarget {
   #resource: ResolvedResource | null = null;
   /** The replicas this target last wrote, to notice another writer. */
   #written: number | null = null;
+  #pending: PendingWrite | null = null;
   #lastReading: ScaleReading | null = null;
+  readonly #cache: WorkloadCache | null;
 
   constructor(options: KubernetesScaleTargetOptions) {
     this.#options = options;
@@ -99,6 +134,8 @@ export class KubernetesScaleTarget {
     this.#custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#discovery = options.kubeConfig.makeApiClient(ResourceDiscovery);
+    const kind = informedKind(this.#apiVersion, this.#kind);
+    this.#cache = kind === null || options.informers === undefined ? null : options.informers.acquire(kind);
   }
 
   get lastReading(): ScaleReading | null {
@@ -110,26 +147,76 @@ export class KubernetesScaleTarget {
   }
 
   /**
-   * The Ready pods the scale's selector matches (one pod list). Not part of every cycle's read:
-   * the decision needs spec.replicas only, and listing pods is most of a cycle's API cost.
+   * Ready replicas: a cached workload's status.readyReplicas (what kube-controller-manager counts:
+   * Ready pods not being deleted); for another kind, the Ready pods the scale's selector matches
+   * (one pod list, so not part of every cycle's read).
    */
   async readyReplicas(): Promise<number> {
+    const cached = this.#fromCache();
+    if (cached !== null) return cached.readyReplicas ?? 0;
     const selector = (this.#lastReading ?? (await this.read())).selector;
     if (selector === null || selector === '') return 0;
+    if (this.#options.counters) this.#options.counters.podLists++;
     const pods = await this.#call('list the pods of', () => this.#core.listNamespacedPod({ namespace: this.#options.namespace, labelSelector: selector }));
     return pods.items.filter(
       (pod) => pod.metadata?.deletionTimestamp === undefined && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
     ).length;
   }
 
-  /** Reads the scale subresource: spec.replicas, status.replicas and the pod selector. */
+  /** spec.replicas, status.replicas and the pod selector: from the cache when it has synced, else a GET of /scale. */
   async read(): Promise<ScaleReading> {
+    const cached = this.#fromCache();
+    if (cached !== null) return this.#accept(cached);
     const resource = await this.#resolve();
     const { namespace } = this.#options;
+    if (this.#options.counters) this.#options.counters.scaleReads++;
     const scale = (await this.#call('read the scale of', () =>
       this.#custom.getNamespacedCustomObjectScale({ ...resource, namespace, name: this.#options.ref.name }),
-    )) as { spec?: { replicas?: number }; status?: { replicas?: number; selector?: string } };
-    const replicas = scale.spec?.replicas ?? 0;
+    )) as { metadata?: { resourceVersion?: string }; spec?: { replicas?: number }; status?: { replicas?: number; selector?: string } };
+    const resourceVersion = scale.metadata?.resourceVersion;
+    return this.#accept({
+      replicas: scale.spec?.replicas ?? 0,
+      statusReplicas: scale.status?.replicas ?? 0,
+      selector: scale.status?.selector ?? null,
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+    });
+  }
+
+  /** The cached workload as a reading; null when there is no synced cache. Absent from a synced cache: not found. */
+  #fromCache(): ScaleReading | null {
+    const cache = this.#cache;
+    if (cache === null || !cache.synced) return null;
+    const { namespace, ref } = this.#options;
+    const workload = cache.get(namespace, ref.name);
+    if (workload === undefined)
+      throw new ScaleTargetError(
+        `${this.name}: cannot read the scale of ${this.#kind} "${ref.name}" in namespace "${namespace}": it does not exist (check scaleTargetRef.name)`,
+        'not_found',
+      );
+    if (this.#options.counters) this.#options.counters.cacheReads++;
+    const resourceVersion = workload.metadata?.resourceVersion;
+    return {
+      replicas: workload.spec?.replicas ?? 0,
+      statusReplicas: workload.status?.replicas ?? 0,
+      selector: labelSelectorString(workload.spec?.selector),
+      readyReplicas: workload.status?.readyReplicas ?? 0,
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+    };
+  }
+
+  /**
+   * A reading as the decision takes it: while the reading still shows a version from before this
+   * target's last write (a cache behind the write), the written count; else what it shows, with a
+   * warning when that is not what this target wrote (someone else edits it).
+   */
+  #accept(found: ScaleReading): ScaleReading {
+    let reading = found;
+    const pending = this.#pending;
+    if (pending !== null) {
+      if (found.resourceVersion !== undefined && pending.stale.has(found.resourceVersion)) reading = { ...found, replicas: pending.replicas };
+      else this.#pending = null;
+    }
+    const { replicas } = reading;
     if (this.#written !== null && replicas !== this.#written) {
       this.#options.logger.warn(
         { event: 'replicas_changed_elsewhere', target: this.name, written: this.#written, found: replicas },
@@ -137,7 +224,6 @@ export class KubernetesScaleTarget {
       );
       this.#written = null;
     }
-    const reading = { replicas, statusReplicas: scale.status?.replicas ?? 0, selector: scale.status?.selector ?? null };
     this.#lastReading = reading;
     return reading;
   }
@@ -146,19 +232,30 @@ export class KubernetesScaleTarget {
     if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`replicas must be a whole number >= 0, got ${replicas}`);
     const resource = await this.#resolve();
     const { namespace } = this.#options;
-    const from = this.#lastReading?.replicas ?? null;
-    await this.#call('scale', () =>
+    const before = this.#lastReading;
+    const from = before?.replicas ?? null;
+    const answer = (await this.#call('scale', () =>
       this.#custom.patchNamespacedCustomObjectScale(
         { ...resource, namespace, name: this.#options.ref.name, body: { spec: { replicas } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
-    );
+    )) as { metadata?: { resourceVersion?: string } } | undefined;
     this.#written = replicas;
+    // Until the cache shows a newer version, it shows the count from before this write.
+    const stale = new Set(this.#pending?.stale ?? []);
+    if (before?.resourceVersion !== undefined) stale.add(before.resourceVersion);
+    if (this.#pending?.produced) stale.add(this.#pending.produced);
+    const produced = answer?.metadata?.resourceVersion ?? null;
+    if (produced !== null) stale.delete(produced);
+    this.#pending = stale.size > 0 ? { replicas, stale, produced } : null;
+    if (before !== null) this.#lastReading = { ...before, replicas };
     this.#options.logger.info({ event: 'target_scaled', target: this.name, from, to: replicas }, `${this.name}: replicas ${from ?? '?'} → ${replicas}`);
     await this.#recordEvent(from, replicas);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#cache?.release();
+  }
 
   async #resolve(): Promise<ResolvedResource> {
     if (this.#resource !== null) return this.#resource;
@@ -179,9 +276,11 @@ export class KubernetesScaleTarget {
   }
 
   /** An API call with retries; its failure as a ScaleTargetError that says what to fix. */
-  async #call<T>(what: string, call: () => Promise<T>): Promise<T> {
+  async #call<T>(what: string, call: () => Promise<T>, lane: RequestLane = 'scale'): Promise<T> {
+    const limiter = this.#options.limiter;
+    const limited = limiter === undefined ? call : () => limiter.run(lane, call);
     try {
-      return await retryKubernetes(call, { attempts: this.#options.attempts ?? 4 });
+      return await retryKubernetes(limited, { attempts: this.#options.attempts ?? 4 });
     } catch (error) {
       if (error instanceof ScaleTargetError) throw error;
       const status = error instanceof ApiException ? error.code : null;
@@ -189,7 +288,7 @@ export class KubernetesScaleTarget {
       if (status === 404) throw new ScaleTargetError(`${where}: it does not exist (check scaleTargetRef.name)`, 'not_found', { cause: error });
       if (status === 403)
         throw new ScaleTargetError(
-          `${where}: forbidden; grant the controller's service account get/patch on ${this.#kind} scale and list on pods`,
+          `${where}: forbidden; grant the controller's service account get/patch on ${this.#kind} scale${this.#cache === null ? '' : `, list/watch on ${this.#kind.toLowerCase()}s`} and list on pods`,
           'forbidden',
           {
             cause: error,
@@ -207,20 +306,23 @@ export class KubernetesScaleTarget {
     if (events === undefined) return;
     const now = new Date();
     try {
-      await this.#core.createNamespacedEvent({
-        namespace: this.#options.namespace,
-        body: {
-          metadata: { generateName: `${events.involvedObject.name}.`, namespace: this.#options.namespace },
-          involvedObject: { ...events.involvedObject, namespace: this.#options.namespace },
-          reason: 'SuccessfulRescale',
-          message: `New size: ${to}; reason: lag-based decision (was ${from ?? 'unknown'}) for ${this.#kind} ${this.#options.ref.name}`,
-          type: 'Normal',
-          source: { component: events.component },
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      });
+      const create = () =>
+        this.#core.createNamespacedEvent({
+          namespace: this.#options.namespace,
+          body: {
+            metadata: { generateName: `${events.involvedObject.name}.`, namespace: this.#options.namespace },
+            involvedObject: { ...events.involvedObject, namespace: this.#options.namespace },
+            reason: 'SuccessfulRescale',
+            message: `New size: ${to}; reason: lag-based decision (was ${from ?? 'unknown'}) for ${this.#kind} ${this.#options.ref.name}`,
+            type: 'Normal',
+            source: { component: events.component },
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        });
+      const limiter = this.#options.limiter;
+      await (limiter === undefined ? create() : limiter.run('status', create));
     } catch (error) {
       this.#options.logger.warn({ event: 'kubernetes_event_failed', target: this.name, err: (error as Error).message }, 'cannot record the scale Event');
     }
