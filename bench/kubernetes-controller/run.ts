@@ -3,11 +3,16 @@
  * and 200 ScaledConsumers on one Kafka cluster (CPU ms and API requests per cycle, memory), and
  * how long a lag step takes to reach the Deployment's spec.replicas, beside the same autoscaler
  * with the local target. Real broker, real control plane (no kubelet: pods stay Pending, which
- * changes nothing the controller reads but ready counts).
+ * changes nothing the controller reads but ready counts). Each count is measured once every
+ * Deployment's pods exist (kube-controller-manager makes them at its own pace; status.replicas is
+ * part of a ScaledConsumer's status, so it moves until then), a steady state: no scale writes.
+ * The previous results file, when there is one, is kept in the new one as `previousRun`, and each
+ * count's CPU per ScaledConsumer is printed against it.
  *
- *   npx tsx bench/kubernetes-controller/run.ts        (env: COUNTS=1,50,200 CYCLES=5 INTERVAL_SECONDS=2 TRIALS=3)
+ *   npx tsx bench/kubernetes-controller/run.ts
+ *   (env: COUNTS=1,50,200 CYCLES=5 INTERVAL_SECONDS=2 TRIALS=3 CREATE_CONCURRENCY=8 SETTLE_SECONDS=300)
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Autoscaler, LocalProcessPool, resolvePolicy } from '@lagscale/autoscaler';
@@ -22,6 +27,19 @@ const COUNTS = (process.env.COUNTS ?? '1,50,200').split(',').map(Number);
 const CYCLES = Number(process.env.CYCLES ?? 5);
 const INTERVAL = Number(process.env.INTERVAL_SECONDS ?? 2);
 const TRIALS = Number(process.env.TRIALS ?? 3);
+const CREATE_CONCURRENCY = Number(process.env.CREATE_CONCURRENCY ?? 8);
+const SETTLE_SECONDS = Number(process.env.SETTLE_SECONDS ?? 300);
+const resultsFile = new URL('../results/kubernetes-controller.json', import.meta.url);
+const previousRun = await readFile(resultsFile, 'utf8').then(
+  (text) => {
+    const { date, costs } = JSON.parse(text) as {
+      date: string;
+      costs: { scaledConsumers: number; cpuMsPerCyclePerScaledConsumer: number; apiRequestsPerCycle: number }[];
+    };
+    return { date, costs };
+  },
+  () => null,
+);
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
@@ -53,6 +71,10 @@ const costs: {
   apiRequestsPerCycle: number;
   rssMb: number;
   heapMb: number;
+  /** The controller's own counts per cycle: GETs of /scale, reads from the informer cache, status and scale writes, requests by lane. */
+  perCycle: { scaleReads: number; cacheReads: number; podLists: number; statusWrites: number; scaleWrites: number; scaleLane: number; statusLane: number };
+  /** Seconds from the controller's start until every ScaledConsumer was served. */
+  servedInSeconds: number;
 }[] = [];
 const reaction: { target: 'kubernetes' | 'local'; trial: number; seconds: number }[] = [];
 try {
@@ -68,8 +90,11 @@ try {
     const namespace = `bench-${count}`;
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     log(`${count} ScaledConsumers: creating their groups, Deployments and resources`);
-    for (let i = 0; i < count; i++) {
-      const group = `bench-group-${made++}`;
+    const first = made;
+    made += count;
+    let next = 0;
+    const createOne = async (i: number): Promise<void> => {
+      const group = `bench-group-${first + i}`;
       await commitOffsets(brokers, group, topic, Object.fromEntries(Array.from({ length: 8 }, (_, p) => [p, 500])));
       const name = `consumer-${i}`;
       await apps.createNamespacedDeployment({ namespace, body: workerDeployment(name, [], 4) as never });
@@ -81,19 +106,50 @@ try {
         policy: { name: 'threshold', lagThreshold: 1000 },
         behavior: { maxReplicas: 8 },
       });
-    }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(CREATE_CONCURRENCY, count) }, async () => {
+        for (let i = next++; i < count; i = next++) await createOne(i);
+      }),
+    );
+    const startedAt = Date.now();
     const controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: INTERVAL, namespace });
     await controller.start();
-    // Warm-up: every resource served, a few cycles decided.
+    // Warm-up: every resource served, every Deployment's pods made, a few cycles decided.
     while (controller.runtimes().size < count) await sleep(100);
+    const servedInSeconds = (Date.now() - startedAt) / 1000;
+    const settleBy = Date.now() + SETTLE_SECONDS * 1000;
+    for (;;) {
+      const deployments = (await apps.listNamespacedDeployment({ namespace })).items;
+      const pending = deployments.filter((d) => d.status?.replicas !== d.spec?.replicas).length;
+      if (pending === 0) break;
+      if (Date.now() > settleBy) {
+        log(`  ${pending} Deployments still without all their pods after ${SETTLE_SECONDS} s: measuring anyway`);
+        break;
+      }
+      await sleep(1000);
+    }
     await sleep(3 * INTERVAL * 1000);
     global.gc?.();
     const requestsBefore = apiRequestCount;
+    const countersBefore = { ...controller.counters };
+    const lanesBefore = { scale: controller.requestLimiter.counters.scale.requests, status: controller.requestLimiter.counters.status.requests };
     const cpuBefore = process.cpuUsage();
     await sleep(CYCLES * INTERVAL * 1000);
     const cpu = process.cpuUsage(cpuBefore);
     const requestsAfter = apiRequestCount;
     const memory = process.memoryUsage();
+    const counted = (key: 'scaleReads' | 'cacheReads' | 'podLists' | 'statusWrites' | 'scaleWrites') =>
+      (controller.counters[key] - countersBefore[key]) / CYCLES;
+    const perCycle = {
+      scaleReads: counted('scaleReads'),
+      cacheReads: counted('cacheReads'),
+      podLists: counted('podLists'),
+      statusWrites: counted('statusWrites'),
+      scaleWrites: counted('scaleWrites'),
+      scaleLane: (controller.requestLimiter.counters.scale.requests - lanesBefore.scale) / CYCLES,
+      statusLane: (controller.requestLimiter.counters.status.requests - lanesBefore.status) / CYCLES,
+    };
     await controller.stop();
     const cpuMsPerCycle = (cpu.user + cpu.system) / 1000 / CYCLES;
     const apiRequestsPerCycle = (requestsAfter - requestsBefore) / CYCLES;
@@ -104,9 +160,11 @@ try {
       apiRequestsPerCycle,
       rssMb: memory.rss / 2 ** 20,
       heapMb: memory.heapUsed / 2 ** 20,
+      perCycle,
+      servedInSeconds,
     });
     log(
-      `  ${count}: ${cpuMsPerCycle.toFixed(1)} CPU ms per cycle, ${apiRequestsPerCycle.toFixed(1)} API requests per cycle, RSS ${(memory.rss / 2 ** 20).toFixed(0)} MB`,
+      `  ${count}: ${cpuMsPerCycle.toFixed(1)} CPU ms per cycle, ${apiRequestsPerCycle.toFixed(1)} API requests per cycle (${perCycle.scaleReads} GET /scale, ${perCycle.statusWrites} status writes, ${perCycle.cacheReads} cache reads), RSS ${(memory.rss / 2 ** 20).toFixed(0)} MB`,
     );
   }
 
@@ -191,12 +249,20 @@ const lines = [
     (c) =>
       `  ${String(c.scaledConsumers).padStart(4)} ScaledConsumers: ${c.cpuMsPerCycle.toFixed(1)} CPU ms/cycle (${c.cpuMsPerCyclePerScaledConsumer.toFixed(2)} per ScaledConsumer, ${(c.cpuMsPerCyclePerScaledConsumer / (one?.cpuMsPerCyclePerScaledConsumer ?? 1)).toFixed(2)}x the per-resource cost at ${one?.scaledConsumers}), ${c.apiRequestsPerCycle.toFixed(1)} API requests/cycle (${(c.apiRequestsPerCycle / c.scaledConsumers).toFixed(2)} each), RSS ${c.rssMb.toFixed(0)} MB, heap ${c.heapMb.toFixed(0)} MB`,
   ),
+  ...costs.flatMap((c) => {
+    const before = previousRun?.costs.find((p) => p.scaledConsumers === c.scaledConsumers);
+    return before === undefined
+      ? []
+      : [
+          `  ${String(c.scaledConsumers).padStart(4)} against the previous run (${previousRun?.date}): CPU per ScaledConsumer ${before.cpuMsPerCyclePerScaledConsumer.toFixed(2)} -> ${c.cpuMsPerCyclePerScaledConsumer.toFixed(3)} ms (${(c.cpuMsPerCyclePerScaledConsumer / before.cpuMsPerCyclePerScaledConsumer).toFixed(3)}x), API requests/cycle ${before.apiRequestsPerCycle.toFixed(1)} -> ${c.apiRequestsPerCycle.toFixed(1)}`,
+        ];
+  }),
   `lag step to spec.replicas (mean of ${TRIALS}): kubernetes target ${kubernetesReaction.toFixed(2)} s, local target ${localReaction.toFixed(2)} s: ${(kubernetesReaction / localReaction).toFixed(2)}x`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 await mkdir(new URL('../results/', import.meta.url), { recursive: true });
 await writeFile(
-  new URL('../results/kubernetes-controller.json', import.meta.url),
+  resultsFile,
   `${JSON.stringify(
     {
       benchmark: 'kubernetes-controller',
@@ -204,6 +270,7 @@ await writeFile(
       intervalSeconds: INTERVAL,
       cyclesMeasured: CYCLES,
       costs,
+      previousRun,
       reaction: { trials: reaction, kubernetesMeanSeconds: kubernetesReaction, localMeanSeconds: localReaction, ratio: kubernetesReaction / localReaction },
     },
     null,

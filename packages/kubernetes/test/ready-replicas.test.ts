@@ -12,7 +12,10 @@ const { group: crdGroup, version, plural } = SCALED_CONSUMER;
 /**
  * KEDA's `metricType: Value` on a real control plane: the ScaledConsumer keeps the field (the
  * CRD's structural schema would prune an unknown one), and the ready replicas the decision scales
- * are the Ready pods of the Deployment, read through its scale's selector, not its replica count.
+ * are the Ready pods of the Deployment, not its replica count. The controller reads them from the
+ * Deployment's status.readyReplicas in its informer's cache: the kubelet stand-in marks the pods
+ * Ready, kube-controller-manager counts them into the ReplicaSets' and the Deployment's status.
+ * (Before, a pod list through the scale's selector; same count, one request fewer per write.)
  */
 describe('metricType Value with ready pods on a real control plane', () => {
   let controlPlane: ControlPlane;

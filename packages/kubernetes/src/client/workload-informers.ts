@@ -122,9 +122,13 @@ export class WorkloadInformers {
       const code = (error as { code?: number; statusCode?: number }).code ?? (error as { statusCode?: number }).statusCode;
       // Forbidden: RBAC will not change soon; try again now and then, reading /scale meanwhile.
       const delay = code === 403 ? 60_000 : 3000;
+      const why =
+        code === 403
+          ? `forbidden: grant the controller's service account list and watch on ${plural}.apps${namespace === undefined ? '' : ` in ${namespace}`}`
+          : apiMessage(error);
       this.#logger.warn(
-        { event: 'workload_watch_failed', kind, err: entry.failure.message, retryInSeconds: delay / 1000 },
-        `the ${kind} informer failed (${entry.failure.message}); reading /scale until it is back, retrying in ${delay / 1000} s`,
+        { event: 'workload_watch_failed', kind, status: code ?? null, err: why, retryInSeconds: delay / 1000 },
+        `cannot list or watch ${plural} (${why}); reading each ${kind} through /scale every cycle until it can, trying again in ${delay / 1000} s`,
       );
       setTimeout(() => {
         run().catch(() => {});
@@ -134,6 +138,17 @@ export class WorkloadInformers {
     this.#logger.info({ event: 'workload_informer_started', kind, namespace: namespace ?? null }, `watching ${plural}`);
     return entry;
   }
+}
+
+/** The API server's own message of a failed request (its Status body), else the error's. */
+function apiMessage(error: unknown): string {
+  const body = (error as { body?: unknown }).body;
+  if (typeof body === 'string')
+    try {
+      const message = (JSON.parse(body) as { message?: unknown }).message;
+      if (typeof message === 'string') return message;
+    } catch {}
+  return error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
 }
 
 /** One user's handle on a kind's cache. */
