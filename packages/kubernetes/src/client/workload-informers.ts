@@ -21,6 +21,8 @@ interface Entry {
   stopped: boolean;
   /** Why the list or watch failed last, while not synced. */
   failure: Error | null;
+  /** A refusal (403) was logged: the retries that meet it again stay quiet. */
+  saidForbidden: boolean;
 }
 
 /** The informed kind of `apiVersion`/`kind`, or null for a kind read through /scale. */
@@ -107,13 +109,18 @@ export class WorkloadInformers {
       return namespace === undefined ? this.#apps.listStatefulSetForAllNamespaces() : this.#apps.listNamespacedStatefulSet({ namespace });
     };
     const informer = makeInformer<InformedWorkload & { metadata: { name: string } }>(this.#kubeConfig, path, list as never) as WorkloadInformer;
-    const entry: Entry = { informer, users: 0, synced: false, stopped: false, failure: null };
+    const entry: Entry = { informer, users: 0, synced: false, stopped: false, failure: null, saidForbidden: false };
     const run = async (): Promise<void> => {
       if (entry.stopped) return;
       entry.failure = null;
       await informer.start();
       // start() resolves after the list and the watch's opening; a failure of either went to 'error'.
       if (entry.failure === null && !entry.stopped) entry.synced = true;
+    };
+    const retry = (delay: number): void => {
+      setTimeout(() => {
+        run().catch(() => {});
+      }, delay).unref();
     };
     informer.on('error', (error) => {
       entry.synced = false;
@@ -126,13 +133,16 @@ export class WorkloadInformers {
         code === 403
           ? `forbidden: grant the controller's service account list and watch on ${plural}.apps${namespace === undefined ? '' : ` in ${namespace}`}`
           : apiMessage(error);
+      if (code === 403 && entry.saidForbidden) {
+        retry(delay);
+        return;
+      }
+      entry.saidForbidden = code === 403;
       this.#logger.warn(
         { event: 'workload_watch_failed', kind, status: code ?? null, err: why, retryInSeconds: delay / 1000 },
         `cannot list or watch ${plural} (${why}); reading each ${kind} through /scale every cycle until it can, trying again in ${delay / 1000} s`,
       );
-      setTimeout(() => {
-        run().catch(() => {});
-      }, delay).unref();
+      retry(delay);
     });
     run().catch(() => {});
     this.#logger.info({ event: 'workload_informer_started', kind, namespace: namespace ?? null }, `watching ${plural}`);
