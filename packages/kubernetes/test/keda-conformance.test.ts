@@ -2,7 +2,7 @@ import { AppsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import { createLogger } from '@lagscale/exporter';
 import { type ControlPlane, type RunningKeda, ScaledConsumerController, startKeda } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
+import { admin, commitOffsets, createTopic, produce, producer, waitFor } from '../../../test-support/kafka.js';
 import { createScaledConsumer, startTestCluster } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
@@ -79,6 +79,8 @@ describe('KEDA conformance: a ScaledObject with a Kafka trigger and a ScaledCons
   const group = (pair: string) => `${topic}-${pair}`;
   /** Each partition's end offset: END after the first produce, more where a step moved it. */
   const ends: number[] = Array.from({ length: PARTITIONS }, () => END);
+  const kafkaAdmin = admin(brokers);
+  const records = producer(brokers);
 
   beforeAll(async () => {
     ({ controlPlane, kubeConfig } = await startTestCluster(namespace));
@@ -86,7 +88,8 @@ describe('KEDA conformance: a ScaledObject with a Kafka trigger and a ScaledCons
     apps = kubeConfig.makeApiClient(AppsV1Api);
     await createTopic(brokers, topic, PARTITIONS);
     await produce(brokers, { topic, perPartition: Object.fromEntries(Array.from({ length: PARTITIONS }, (_, p) => [p, END])) });
-    await commitAll({});
+    // The first commits retry while the offsets topic loads.
+    for (const pair of PAIRS) await commitOffsets(brokers, group(pair.name), topic, Object.fromEntries(ends.map((end, p) => [p, end])));
     controller = new ScaledConsumerController({ kubeConfig, logger, elector: null, intervalSeconds: 2 });
     await controller.start();
   }, 60 * 60_000);
@@ -95,6 +98,8 @@ describe('KEDA conformance: a ScaledObject with a Kafka trigger and a ScaledCons
     await controller?.stop();
     await keda?.stop();
     await controlPlane?.stop();
+    await records.close();
+    await kafkaAdmin.close();
   });
 
   it(
@@ -140,6 +145,7 @@ describe('KEDA conformance: a ScaledObject with a Kafka trigger and a ScaledCons
           scaleTargetRef: { name: `${pair.name}-lagscale` },
           policy: {
             name: 'threshold',
+            topic,
             lagThreshold: LAG_THRESHOLD,
             activationLagThreshold: ACTIVATION,
             limitToPartitionsWithLag: true,
@@ -186,22 +192,23 @@ describe('KEDA conformance: a ScaledObject with a Kafka trigger and a ScaledCons
 
   /** Commits both groups so that each partition's lag is `lag[p]` (0 where not given) below its end. */
   async function commitAll(lag: Readonly<Record<number, number>>): Promise<void> {
-    const offsets = Object.fromEntries(ends.map((e, p) => [p, e - (lag[p] ?? 0)]));
-    for (const pair of PAIRS) await commitOffsets(brokers, group(pair.name), topic, offsets);
+    const partitionOffsets = ends.map((end, partition) => ({ partition, offset: BigInt(end - (lag[partition] ?? 0)) }));
+    for (const pair of PAIRS) await kafkaAdmin.alterConsumerGroupOffsets({ groupId: group(pair.name), topics: [{ name: topic, partitionOffsets }] });
   }
 
   /**
-   * For a step with moving partitions: every 700 ms, one record more on each and the committed
-   * offsets one further, so their lag stays the same while their offsets move.
+   * For a step with moving partitions: every 150 ms, one record more on each and the committed
+   * offsets one further, so their lag stays the same while their offsets move. (Faster than any
+   * two reads of either side: KEDA reads on each HPA query and each activity poll.)
    */
   function moving(step: Step): { stop(): Promise<void> } {
     const partitions = step.moving ?? [];
     let stopped = false;
     const loop = (async () => {
       while (!stopped && partitions.length > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 700));
+        await new Promise((resolve) => setTimeout(resolve, 150));
         if (stopped) break;
-        await produce(brokers, { topic, perPartition: Object.fromEntries(partitions.map((p) => [p, 1])) });
+        await records.send({ messages: partitions.map((partition) => ({ topic, partition, key: 'k', value: 'moving' })) });
         for (const p of partitions) ends[p] = (ends[p] as number) + 1;
         await commitAll(step.lag);
       }

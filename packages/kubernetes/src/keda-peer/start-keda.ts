@@ -3,7 +3,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiextensionsV1Api, ApiregistrationV1Api, CoreV1Api, type KubeConfig, loadAllYaml } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, ApiregistrationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { applyManifests, type Manifest } from '../client/apply.js';
 import { issueCertificate } from '../control-plane/certificates.js';
 import { type KedaBinaries, type ResolveKedaOptions, resolveKeda } from '../control-plane/keda.js';
@@ -123,6 +124,7 @@ export async function startKeda(options: StartKedaOptions): Promise<RunningKeda>
         `--authentication-kubeconfig=${controlPlane.kubeconfigPath}`,
         `--authorization-kubeconfig=${controlPlane.kubeconfigPath}`,
         `--kubeconfig=${controlPlane.kubeconfigPath}`,
+        `--lister-kubeconfig=${controlPlane.kubeconfigPath}`,
         ...(options.adapterArgs ?? []),
       ],
       join(dir, 'adapter.log'),
@@ -167,7 +169,7 @@ export async function startKeda(options: StartKedaOptions): Promise<RunningKeda>
 async function installKedaCrds(kubeConfig: KubeConfig, crdDir: string, deadline: number): Promise<void> {
   const manifests: Manifest[] = [];
   for (const file of (await readdir(crdDir)).filter((name) => name.endsWith('.yaml')).sort())
-    manifests.push(...(loadAllYaml(await readFile(join(crdDir, file), 'utf8')) as Manifest[]).filter((m) => m?.kind === 'CustomResourceDefinition'));
+    manifests.push(...parseAllDocuments(await readFile(join(crdDir, file), 'utf8')).map((document) => document.toJS() as Manifest).filter((m) => m?.kind === 'CustomResourceDefinition'));
   await applyManifests(kubeConfig, manifests);
   const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
   for (const crd of manifests) {
