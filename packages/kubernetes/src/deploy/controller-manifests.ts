@@ -33,6 +33,8 @@ export function controllerManifests(options: ControllerManifestOptions = {}): Ma
         { apiGroups: ['lagscale.dev'], resources: ['scaledconsumers/status'], verbs: ['get', 'patch', 'update'] },
         // Any workload with a scale subresource, as KEDA and the HPA controller need.
         { apiGroups: ['*'], resources: ['*/scale'], verbs: ['get', 'patch', 'update'] },
+        // Deployments and StatefulSets from one informer per kind: no request per workload per cycle.
+        { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
         { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
         // Kafka TLS and SASL material named by ScaledConsumers.
@@ -50,7 +52,7 @@ export function controllerManifests(options: ControllerManifestOptions = {}): Ma
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: `${NAME}-lease`, namespace, labels },
-      rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }],
+      rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'create', 'update'] }],
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
