@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { autoscalerMetrics, prometheusSourceMetrics } from '@lagscale/autoscaler';
 import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions } from '@lagscale/exporter';
-import { createExternalMetricsServer, LeaseElector, ScaledConsumerController } from '@lagscale/kubernetes';
+import { createExternalMetricsServer, LeaseElector, ScaledConsumerController, ShardLeases } from '@lagscale/kubernetes';
 import type { Command } from 'commander';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ConfigError, parseInteger } from '../config.js';
@@ -13,6 +13,7 @@ interface ControllerFlags {
   kubeconfig?: string;
   namespace?: string;
   leaderElect: boolean;
+  shards: string;
   leaseNamespace: string;
   leaseName: string;
   identity?: string;
@@ -59,7 +60,12 @@ export function registerControllerCommand(program: Command): void {
     .option('-n, --namespace <ns>', 'watch ScaledConsumers of this namespace only (default: all)')
     .option('--no-leader-elect', 'run without a Lease (only when a single instance runs)')
     .option('--lease-namespace <ns>', 'namespace of the Lease', process.env.POD_NAMESPACE ?? 'default')
-    .option('--lease-name <name>', 'name of the Lease', 'lagscale-controller')
+    .option('--lease-name <name>', 'name of the Lease (with --shards: of the shard set, Leases <name>-shard-<i>)', 'lagscale-controller')
+    .option(
+      '--shards <n>',
+      'split the ScaledConsumers into n shards, a Lease each, shared by the replicas (each serves only its shards); 1: one leader does everything',
+      '1',
+    )
     .option('--identity <id>', 'this instance in the Lease (default: the pod name or host and pid)')
     .option('--lease-duration-seconds <s>', 'a holder that stops renewing loses the lease after this long', '15')
     .option('--interval-seconds <s>', 'seconds between lag collections (one per Kafka cluster)', '5')
@@ -81,23 +87,38 @@ export function registerControllerCommand(program: Command): void {
       const apiRateLimit = { qps: parseInteger(flags.apiQps, '--api-qps', 0, 100_000), burst: parseInteger(flags.apiBurst, '--api-burst', 1, 100_000) };
       const identity = flags.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
       const logger = createLogger('lagscale-controller').child({ identity });
-      const elector = flags.leaderElect
-        ? new LeaseElector({
-            kubeConfig,
-            namespace: flags.leaseNamespace,
-            name: flags.leaseName,
-            identity,
-            logger,
-            leaseDurationSeconds,
-            // client-go's proportions: renew deadline 2/3 of the lease, retry every 2/15.
-            renewDeadlineSeconds: Math.max(2, Math.floor((leaseDurationSeconds * 2) / 3)),
-            retryPeriodSeconds: Math.max(1, Math.floor(leaseDurationSeconds / 7.5)),
-          })
-        : null;
+      const shardCount = parseInteger(flags.shards, '--shards', 1, 1000);
+      if (shardCount > 1 && !flags.leaderElect) throw new ConfigError('--shards needs Leases: leave out --no-leader-elect');
+      if (shardCount > 1 && flags.tlsCertFile !== undefined)
+        throw new ConfigError(
+          '--shards > 1 cannot serve the external metrics API: each replica knows only its own shards; leave out --tls-cert-file (the controller scales through /scale)',
+        );
+      // client-go's proportions: renew deadline 2/3 of the lease, retry every 2/15.
+      const leaseTimes = {
+        leaseDurationSeconds,
+        renewDeadlineSeconds: Math.max(2, Math.floor((leaseDurationSeconds * 2) / 3)),
+        retryPeriodSeconds: Math.max(1, Math.floor(leaseDurationSeconds / 7.5)),
+      };
+      const shards =
+        shardCount > 1
+          ? new ShardLeases({ kubeConfig, namespace: flags.leaseNamespace, name: flags.leaseName, identity, shards: shardCount, logger, ...leaseTimes })
+          : null;
+      const elector =
+        flags.leaderElect && shards === null
+          ? new LeaseElector({
+              kubeConfig,
+              namespace: flags.leaseNamespace,
+              name: flags.leaseName,
+              identity,
+              logger,
+              ...leaseTimes,
+            })
+          : null;
       const controller = new ScaledConsumerController({
         kubeConfig,
         logger,
         elector,
+        shards,
         intervalSeconds,
         apiRateLimit,
         ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
@@ -118,6 +139,11 @@ export function registerControllerCommand(program: Command): void {
         };
         one('lagscale_controller_leader', 'gauge', 'Whether this instance holds the Lease and may write (1) or not (0).', controller.leading ? 1 : 0);
         one('lagscale_controller_scaled_consumers', 'gauge', 'ScaledConsumers served by this instance.', controller.runtimes().size);
+        if (shards !== null) {
+          one('lagscale_controller_shards', 'gauge', 'Shards the ScaledConsumers are split into (--shards).', shards.count);
+          one('lagscale_controller_shards_held', 'gauge', 'Shards this instance holds and serves.', shards.held().length);
+          one('lagscale_controller_shard_lease_writes_total', 'counter', 'Writes of shard and member Leases (renewals, takes, releases).', shards.writes);
+        }
         one('lagscale_controller_kafka_clusters', 'gauge', 'Lag collections running (one per Kafka cluster).', controller.monitors.size);
         one('lagscale_controller_scale_writes_total', 'counter', 'Writes of spec.replicas through the scale subresource.', controller.counters.scaleWrites);
         one('lagscale_controller_status_writes_total', 'counter', 'ScaledConsumer status writes.', controller.counters.statusWrites);
@@ -173,14 +199,16 @@ export function registerControllerCommand(program: Command): void {
         await controller.start();
         watching = true;
         elector?.start();
+        shards?.start();
         logger.info(
-          { event: 'controller_started', url, leaderElect: elector !== null, namespace: flags.namespace ?? '(all)' },
+          { event: 'controller_started', url, leaderElect: elector !== null, shards: shardCount, namespace: flags.namespace ?? '(all)' },
           `controller running; metrics on ${url}/metrics`,
         );
         const signal = await untilStopSignal();
         logger.info({ event: 'controller_stopping', signal }, 'stopping: releasing the lease');
       } finally {
         await elector?.stop();
+        await shards?.stop();
         await controller.stop();
         await metricsApi?.close();
         await app.close();

@@ -31,6 +31,7 @@ import {
 import type { ExternalMetricsSource } from '../metrics-api/external-metrics-server.js';
 import { KubernetesScaleTarget, ScaleTargetError } from '../target/scale-target.js';
 import type { LeaseElector } from './lease.js';
+import type { ShardLeases } from './shards.js';
 import { GroupView, SharedMonitors } from './shared-monitors.js';
 
 export interface ScaledConsumerControllerOptions {
@@ -38,8 +39,14 @@ export interface ScaledConsumerControllerOptions {
   readonly logger: Logger;
   /** Watch one namespace only; default every namespace. */
   readonly namespace?: string;
-  /** Only the lease holder starts autoscalers and writes; null runs as the only instance. */
+  /** Only the lease holder starts autoscalers and writes; null runs as the only instance (or as one of `shards`). */
   readonly elector: LeaseElector | null;
+  /**
+   * Shards of the ScaledConsumers shared with the other replicas: this instance serves (collects
+   * lag for, scales, writes the status of) only the ScaledConsumers of the shards it holds.
+   * Exclusive with `elector`.
+   */
+  readonly shards?: ShardLeases | null;
   /** Seconds between lag collections (one per Kafka cluster). Default 5. */
   readonly intervalSeconds?: number;
   /**
@@ -181,8 +188,22 @@ export class ScaledConsumerController {
     };
   }
 
+  /** Whether this instance may write for some ScaledConsumer: it leads, holds a shard, or runs alone. */
   get leading(): boolean {
+    const shards = this.#options.shards ?? null;
+    if (shards !== null) return shards.held().length > 0;
     return this.#options.elector?.mayWrite() ?? true;
+  }
+
+  /** Whether this instance serves the ScaledConsumer at all (with shards: it holds its shard). */
+  #owns(key: string): boolean {
+    return this.#options.shards?.owns(key) ?? true;
+  }
+
+  /** Whether a write for the ScaledConsumer may go out now (its shard renewed in time, or the Lease). */
+  #mayWrite(key: string): boolean {
+    const shards = this.#options.shards ?? null;
+    return shards === null ? this.leading : shards.mayWrite(key);
   }
 
   async start(): Promise<void> {
@@ -217,6 +238,17 @@ export class ScaledConsumerController {
         if (!this.#stopped) informer.start().catch(() => {});
       }, 3000).unref();
     });
+    const shards = this.#options.shards ?? null;
+    if (shards !== null) {
+      if (this.#options.elector !== null) throw new Error('give a controller either elector or shards, not both');
+      // Serve what this instance now owns, drop what it lost (the shard set stops writing first).
+      shards.on('changed', () => {
+        for (const resource of informer.list()) {
+          const key = scaledConsumerKey(resource);
+          if (this.#owns(key) !== this.#runtimes.has(key) || (this.#owns(key) && this.#invalid.has(key))) enqueue(resource);
+        }
+      });
+    }
     const elector = this.#options.elector;
     if (elector !== null) {
       elector.on('started', () => {
@@ -243,6 +275,11 @@ export class ScaledConsumerController {
   async #reconcile(resource: ScaledConsumer): Promise<void> {
     this.counters.reconciles++;
     const key = scaledConsumerKey(resource);
+    if (!this.#owns(key)) {
+      // Another replica's shard: no runtime, no lag collection here.
+      await this.#remove(key);
+      return;
+    }
     const generation = resource.metadata.generation ?? 0;
     const existing = this.#runtimes.get(key);
     if (existing !== undefined && existing.generation === generation) return;
@@ -313,7 +350,7 @@ export class ScaledConsumerController {
       maxGroupSize,
       policy: parsed.policy,
       behavior: parsed.behavior,
-      target: this.#gated(target, (error) => {
+      target: this.#gated(key, target, (error) => {
         const runtime = this.#runtimes.get(key);
         if (runtime !== undefined) void this.#targetFailed(runtime, error);
       }),
@@ -353,7 +390,7 @@ export class ScaledConsumerController {
       `serving ScaledConsumer ${key}`,
     );
     metricSource?.start();
-    if (this.leading) autoscaler.start();
+    if (this.#mayWrite(key)) autoscaler.start();
   }
 
   async #remove(key: string): Promise<void> {
@@ -371,7 +408,7 @@ export class ScaledConsumerController {
   }
 
   /** The target as the autoscaler sees it: writes only while this instance may write; a failed read is reported. */
-  #gated(target: KubernetesScaleTarget, onReadError: (error: Error) => void): ScaleTarget {
+  #gated(key: string, target: KubernetesScaleTarget, onReadError: (error: Error) => void): ScaleTarget {
     return {
       name: target.name,
       currentReplicas: async () => {
@@ -385,7 +422,7 @@ export class ScaledConsumerController {
       // The cache's status.readyReplicas, or one pod list for other kinds; the loop asks only for policies that read it (metricType Value).
       readyReplicas: () => target.readyReplicas(),
       setReplicas: async (replicas) => {
-        if (!this.leading) throw new Error('this instance does not hold the lease: not scaling');
+        if (!this.#mayWrite(key)) throw new Error('this instance does not hold the lease of this ScaledConsumer: not scaling');
         await target.setReplicas(replicas);
         this.counters.scaleWrites++;
       },
@@ -518,7 +555,7 @@ export class ScaledConsumerController {
   }
 
   async #writeStatus(resource: ScaledConsumer, runtime: ScaledConsumerRuntime | null, status: ScaledConsumerStatus): Promise<boolean> {
-    if (!this.leading) return false;
+    if (!this.#mayWrite(scaledConsumerKey(resource))) return false;
     const { group, version, plural } = SCALED_CONSUMER;
     try {
       await this.#limiter.run('status', () =>
