@@ -197,6 +197,12 @@ describe('ScaledConsumer with a prometheus source', () => {
         '3 replicas from the controller process',
         async () => (await apps.readNamespacedDeployment({ name: 'queue-workers', namespace })).spec?.replicas === 3,
       );
+      // Its API requests by lane: the scale write went through the scale lane, the status writes through the other.
+      const after = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(after).toContain('# TYPE lagscale_controller_api_requests_total counter');
+      expect(Number(/^lagscale_controller_api_requests_total\{lane="scale"\} (\d+)$/m.exec(after)?.[1])).toBeGreaterThanOrEqual(1);
+      expect(Number(/^lagscale_controller_api_requests_total\{lane="status"\} (\d+)$/m.exec(after)?.[1])).toBeGreaterThanOrEqual(1);
+      expect(after).toMatch(/^lagscale_controller_api_queue_wait_seconds_total\{lane="scale"\} [\d.e-]+$/m);
     } finally {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
