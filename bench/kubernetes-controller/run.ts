@@ -12,7 +12,7 @@
  * against it.
  *
  *   npx tsx bench/kubernetes-controller/run.ts
- *   (env: COUNTS=1,50,200 CYCLES=5 INTERVAL_SECONDS=2 TRIALS=3 CREATE_CONCURRENCY=8 SETTLE_SECONDS=300 BASELINE_FILE=<json>)
+ *   (env: COUNTS=1,50,200 CYCLES=5 INTERVAL_SECONDS=2 TRIALS=3 CREATE_CONCURRENCY=8 SETTLE_SECONDS=300 BASELINE_FILE=<json> LOG_LEVEL=error)
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
@@ -45,7 +45,8 @@ const previousRun = await readFile(process.env.BASELINE_FILE ?? resultsFile, 'ut
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
-const logger = createLogger('bench-kubernetes', 'error');
+// LOG_LEVEL=debug shows why each status is written and each informer failure (stderr).
+const logger = createLogger('bench-kubernetes', process.env.LOG_LEVEL ?? 'error');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**

@@ -16,14 +16,19 @@ type WorkloadInformer = Informer<InformedWorkload & { metadata: { name: string }
 interface Entry {
   readonly informer: WorkloadInformer;
   users: number;
-  /** The first list arrived and the watch has not failed since. */
+  /** The first list arrived. */
   synced: boolean;
+  /** When the list or watch began failing (ms), null while it works. */
+  failingSince: number | null;
   stopped: boolean;
-  /** Why the list or watch failed last, while not synced. */
+  /** Why the list or watch failed last. */
   failure: Error | null;
   /** A refusal (403) was logged: the retries that meet it again stay quiet. */
   saidForbidden: boolean;
 }
+
+/** A synced cache whose watch has failed this long is no longer read: reads go to /scale. */
+const STALE_AFTER_MS = 30_000;
 
 /** The informed kind of `apiVersion`/`kind`, or null for a kind read through /scale. */
 export function informedKind(apiVersion: string, kind: string): InformedKind | null {
@@ -34,8 +39,8 @@ export function informedKind(apiVersion: string, kind: string): InformedKind | n
  * One shared informer (a list, then a watch) per workload kind in use, cluster-wide or in one
  * namespace, so a scale target reads spec.replicas, status and the selector from memory instead
  * of one GET of /scale per cycle. Started with the first user, stopped with the last. Until a
- * cache has synced (or while its watch is down, or when RBAC refuses list/watch) a target reads
- * /scale as before.
+ * cache has synced (or when its watch has been down for 30 s, or RBAC refuses list/watch) a
+ * target reads /scale as before.
  */
 export class WorkloadInformers {
   readonly #kubeConfig: KubeConfig;
@@ -68,7 +73,9 @@ export class WorkloadInformers {
     return {
       kind,
       get synced() {
-        return found.synced && !found.stopped;
+        // As client-go's informers: a cache that has synced stays in use while its watch
+        // reconnects (seconds behind at worst); only a watch down for long sends reads to /scale.
+        return found.synced && !found.stopped && (found.failingSince === null || Date.now() - found.failingSince < STALE_AFTER_MS);
       },
       get failure() {
         return found.failure;
@@ -109,13 +116,16 @@ export class WorkloadInformers {
       return namespace === undefined ? this.#apps.listStatefulSetForAllNamespaces() : this.#apps.listNamespacedStatefulSet({ namespace });
     };
     const informer = makeInformer<InformedWorkload & { metadata: { name: string } }>(this.#kubeConfig, path, list as never) as WorkloadInformer;
-    const entry: Entry = { informer, users: 0, synced: false, stopped: false, failure: null, saidForbidden: false };
+    const entry: Entry = { informer, users: 0, synced: false, failingSince: null, stopped: false, failure: null, saidForbidden: false };
     const run = async (): Promise<void> => {
       if (entry.stopped) return;
       entry.failure = null;
       await informer.start();
       // start() resolves after the list and the watch's opening; a failure of either went to 'error'.
-      if (entry.failure === null && !entry.stopped) entry.synced = true;
+      if (entry.failure === null && !entry.stopped) {
+        entry.synced = true;
+        entry.failingSince = null;
+      }
     };
     const retry = (delay: number): void => {
       setTimeout(() => {
@@ -123,12 +133,12 @@ export class WorkloadInformers {
       }, delay).unref();
     };
     informer.on('error', (error) => {
-      entry.synced = false;
+      entry.failingSince ??= Date.now();
       entry.failure = error instanceof Error ? error : new Error(String(error));
       if (entry.stopped) return;
       const code = (error as { code?: number; statusCode?: number }).code ?? (error as { statusCode?: number }).statusCode;
       // Forbidden: RBAC will not change soon; try again now and then, reading /scale meanwhile.
-      const delay = code === 403 ? 60_000 : 3000;
+      const delay = code === 403 ? 60_000 : 1000;
       const why =
         code === 403
           ? `forbidden: grant the controller's service account list and watch on ${plural}.apps${namespace === undefined ? '' : ` in ${namespace}`}`

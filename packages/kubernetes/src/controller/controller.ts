@@ -481,17 +481,21 @@ export class ScaledConsumerController {
     ];
     const learned = learnedServiceRate(runtime.autoscaler.policyState);
     const merged = this.#mergeConditions(runtime, conditions);
-    // Unchanged numbers and conditions are not written again (unless statusRefreshSeconds asks);
-    // a cached workload's ready count is among them, a pod list is read only for a write.
+    // Unchanged numbers and conditions are not written again (unless statusRefreshSeconds asks).
+    // The ready count is not among them: it is known from a cached workload but not from a read of
+    // /scale (that would be a pod list), and a cache that reconnects must not flip every status.
     const significant = JSON.stringify([
       decision.currentReplicas,
       decision.desiredReplicas,
       reading?.statusReplicas,
-      reading?.readyReplicas,
       decision.action,
       merged.map((c) => [c.type, c.status, c.reason]),
     ]);
     if (this.#unchanged(runtime, significant)) return;
+    this.#options.logger.debug(
+      { event: 'status_changed', scaledConsumer: runtime.key, before: runtime.lastStatus?.json ?? null, after: significant },
+      `the status of ScaledConsumer ${runtime.key} changed: writing it`,
+    );
     // A policy that reads ready replicas (metricType Value) had them listed this cycle: no second list.
     const readyReplicas = decision.inputs.readyReplicas ?? reading?.readyReplicas ?? (await runtime.target.readyReplicas().catch(() => null));
     const status: ScaledConsumerStatus = {
