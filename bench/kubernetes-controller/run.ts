@@ -5,7 +5,8 @@
  * with the local target. Real broker, real control plane (no kubelet: pods stay Pending, which
  * changes nothing the controller reads but ready counts). Each count is measured once every
  * Deployment's pods exist (kube-controller-manager makes them at its own pace; status.replicas is
- * part of a ScaledConsumer's status, so it moves until then), a steady state: no scale writes.
+ * part of a ScaledConsumer's status, so it moves until then) and the controller's request queue is
+ * empty (the first statuses go out at the rate limit), a steady state: no scale writes.
  * kube-controller-manager runs with a higher client rate (200 QPS) so that thousands of pods are
  * made in a minute or two, not ten. The previous results file (or BASELINE_FILE), when there is
  * one, is kept in the new one as `previousRun`, and each count's CPU per ScaledConsumer is printed
@@ -132,6 +133,9 @@ try {
       }
       await sleep(1000);
     }
+    // Then the first statuses (one write each, 50 a second under the default limit) are out.
+    const queued = () => controller.requestLimiter.counters.scale.queued + controller.requestLimiter.counters.status.queued;
+    while (queued() > 0 && Date.now() < settleBy + 120_000) await sleep(500);
     await sleep(3 * INTERVAL * 1000);
     global.gc?.();
     const requestsBefore = apiRequestCount;

@@ -75,6 +75,7 @@ describe('KubernetesScaleTarget reading a workload cache', () => {
       kind: 'Deployment',
       synced: true,
       failure: null,
+      waitForSync: async () => {},
       get: (namespace, name) => (current?.metadata?.namespace === namespace && current.metadata.name === name ? current : undefined),
       release: () => {
         released++;

@@ -25,6 +25,8 @@ interface Entry {
   failure: Error | null;
   /** A refusal (403) was logged: the retries that meet it again stay quiet. */
   saidForbidden: boolean;
+  /** Readers waiting for the first list (or its failure). */
+  waiting: (() => void)[];
 }
 
 /** A synced cache whose watch has failed this long is no longer read: reads go to /scale. */
@@ -81,6 +83,19 @@ export class WorkloadInformers {
         return found.failure;
       },
       get: (namespace, name) => found.informer.get(name, namespace),
+      // As client-go's WaitForCacheSync: the first reads wait for the list instead of each sending
+      // a GET of /scale (a thousand targets starting at once would fill the rate limit for 20 s).
+      waitForSync: (timeoutMs) => {
+        if (found.synced || found.failure !== null || found.stopped) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          timer.unref();
+          found.waiting.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      },
       release: () => {
         if (released) return;
         released = true;
@@ -103,6 +118,7 @@ export class WorkloadInformers {
     if (entry.users > 0 || this.#entries.get(kind) !== entry) return;
     this.#entries.delete(kind);
     entry.stopped = true;
+    for (const resolve of entry.waiting.splice(0)) resolve();
     void entry.informer.stop();
   }
 
@@ -116,7 +132,10 @@ export class WorkloadInformers {
       return namespace === undefined ? this.#apps.listStatefulSetForAllNamespaces() : this.#apps.listNamespacedStatefulSet({ namespace });
     };
     const informer = makeInformer<InformedWorkload & { metadata: { name: string } }>(this.#kubeConfig, path, list as never) as WorkloadInformer;
-    const entry: Entry = { informer, users: 0, synced: false, failingSince: null, stopped: false, failure: null, saidForbidden: false };
+    const entry: Entry = { informer, users: 0, synced: false, failingSince: null, stopped: false, failure: null, saidForbidden: false, waiting: [] };
+    const wake = (): void => {
+      for (const resolve of entry.waiting.splice(0)) resolve();
+    };
     const run = async (): Promise<void> => {
       if (entry.stopped) return;
       entry.failure = null;
@@ -126,6 +145,7 @@ export class WorkloadInformers {
         entry.synced = true;
         entry.failingSince = null;
       }
+      wake();
     };
     const retry = (delay: number): void => {
       setTimeout(() => {
@@ -134,6 +154,7 @@ export class WorkloadInformers {
     };
     informer.on('error', (error) => {
       entry.failingSince ??= Date.now();
+      wake();
       entry.failure = error instanceof Error ? error : new Error(String(error));
       if (entry.stopped) return;
       const code = (error as { code?: number; statusCode?: number }).code ?? (error as { statusCode?: number }).statusCode;
@@ -178,6 +199,8 @@ export interface WorkloadCache {
   readonly synced: boolean;
   readonly failure: Error | null;
   get(namespace: string, name: string): InformedWorkload | undefined;
+  /** Resolves when the first list is in, or has failed, or after `timeoutMs`. */
+  waitForSync(timeoutMs: number): Promise<void>;
   release(): void;
 }
 

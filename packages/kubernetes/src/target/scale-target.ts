@@ -165,6 +165,7 @@ export class KubernetesScaleTarget {
 
   /** spec.replicas, status.replicas and the pod selector: from the cache when it has synced, else a GET of /scale. */
   async read(): Promise<ScaleReading> {
+    if (this.#cache !== null && !this.#cache.synced) await this.#cache.waitForSync(10_000);
     const cached = this.#fromCache();
     if (cached !== null) return this.#accept(cached);
     const resource = await this.#resolve();
