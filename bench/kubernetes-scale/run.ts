@@ -313,9 +313,10 @@ async function startLagscaleRun(namespace: string, names: readonly string[], gro
         String(port),
         ...(shards === 1 ? ['--no-leader-elect'] : ['--shards', String(shards), '--lease-namespace', namespace, '--identity', `controller-${i}`]),
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LAGSCALE_LOG_LEVEL: 'warn' } },
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     ),
   );
+  for (const child of children) passErrors(child);
   const metricsUrls = ports.map((port) => `http://127.0.0.1:${port}/metrics`);
   const served = async () => {
     let sum = 0;
@@ -410,6 +411,23 @@ async function startKedaRun(namespace: string, names: readonly string[], group: 
       }
     },
   };
+}
+
+/** A controller's log lines of level error and above (and anything not JSON) go to this process's stderr. */
+function passErrors(child: ChildProcess): void {
+  let pending = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      let level = 100;
+      try {
+        level = (JSON.parse(line) as { level?: number }).level ?? 100;
+      } catch {}
+      if (level >= 50) process.stderr.write(`${line}\n`);
+    }
+  });
 }
 
 function deployment(name: string): Record<string, unknown> {

@@ -24,3 +24,4 @@ export * from './metrics-api/label-selector.js';
 export * from './metrics-api/manifests.js';
 export * from './target/scale-target.js';
 export * from './testing/kubelet-stand-in.js';
+export * from './client/keep-alive.js';

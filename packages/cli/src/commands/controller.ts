@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { autoscalerMetrics, prometheusSourceMetrics } from '@lagscale/autoscaler';
 import { CONTENT_TYPE, createLogger, PrometheusText, serverOptions } from '@lagscale/exporter';
-import { createExternalMetricsServer, LeaseElector, ScaledConsumerController, ShardLeases } from '@lagscale/kubernetes';
+import { createExternalMetricsServer, KeepAliveKubeConfig, LeaseElector, ScaledConsumerController, ShardLeases } from '@lagscale/kubernetes';
 import type { Command } from 'commander';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ConfigError, parseInteger } from '../config.js';
@@ -38,7 +38,8 @@ function readPem(file: string, flag: string): string {
 
 /** The kubeconfig: the flag, else $KUBECONFIG or ~/.kube/config, else the pod's service account. */
 export function loadKubeConfig(file: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
+  // Connections kept alive: the client library would open a new TLS connection for every request.
+  const kubeConfig = new KeepAliveKubeConfig();
   try {
     if (file !== undefined) kubeConfig.loadFromFile(file);
     else kubeConfig.loadFromDefault();
