@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { KafkaCluster } from '@lagscale/kafka';
 import { applyManifests, freePorts, type Manifest, scaledConsumerCrd, startControlPlane, startKeda } from '@lagscale/kubernetes';
+import { onJsonLines } from '../../packages/kubernetes/test/helpers.js';
 import { admin, createTopic, produce } from '../../test-support/kafka.js';
 import { cpuSecondsOf } from '../../test-support/process-cpu.js';
 import { KafkaRequestCounter } from '../support/kafka-request-counter.js';
@@ -415,18 +416,8 @@ async function startKedaRun(namespace: string, names: readonly string[], group: 
 
 /** A controller's log lines of level error and above (and anything not JSON) go to this process's stderr. */
 function passErrors(child: ChildProcess): void {
-  let pending = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    pending += chunk.toString('utf8');
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      let level = 100;
-      try {
-        level = (JSON.parse(line) as { level?: number }).level ?? 100;
-      } catch {}
-      if (level >= 50) process.stderr.write(`${line}\n`);
-    }
+  onJsonLines(child.stderr, (entry, line) => {
+    if (((entry?.level as number | undefined) ?? 100) >= 50) process.stderr.write(`${line}\n`);
   });
 }
 

@@ -104,6 +104,23 @@ export async function startTestCluster(namespace: string): Promise<{ controlPlan
 
 const main = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
+/** Calls `onEntry` with each JSON line a process writes to `stream` (its structured log); `null` for a line that is not JSON. */
+export function onJsonLines(stream: NodeJS.ReadableStream | null | undefined, onEntry: (entry: Record<string, unknown> | null, line: string) => void): void {
+  let pending = '';
+  stream?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      let entry: Record<string, unknown> | null = null;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {}
+      onEntry(entry, line);
+    }
+  });
+}
+
 /**
  * A `lagscale controller` process for the control plane of `kubeconfigPath`, collecting every
  * second, with `args` added (lease or namespace flags, `--port`); logs are JSON lines on stderr.

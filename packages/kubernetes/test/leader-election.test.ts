@@ -3,7 +3,7 @@ import { AppsV1Api, CoordinationV1Api, type KubeConfig, PatchStrategy, setHeader
 import type { ControlPlane } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
-import { createScaledConsumer, spawnController, startTestCluster, workerDeployment } from './helpers.js';
+import { createScaledConsumer, onJsonLines, spawnController, startTestCluster, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const namespace = 'election';
@@ -44,19 +44,10 @@ describe('two controllers and a Lease', () => {
       '0',
     ]);
     const started: ControllerProcess = { identity, child, scales: [], noticed: 0 };
-    let pending = '';
     // Logs are JSON lines on stderr.
-    child.stderr?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          const entry = JSON.parse(line) as { event?: string; to?: number };
-          if (entry.event === 'target_scaled') started.scales.push({ at: Date.now(), to: entry.to as number });
-          if (entry.event === 'replicas_changed_elsewhere') started.noticed++;
-        } catch {}
-      }
+    onJsonLines(child.stderr, (entry) => {
+      if (entry?.event === 'target_scaled') started.scales.push({ at: Date.now(), to: entry.to as number });
+      if (entry?.event === 'replicas_changed_elsewhere') started.noticed++;
     });
     controllers.push(started);
     return started;

@@ -3,7 +3,7 @@ import { AppsV1Api, CoordinationV1Api, type KubeConfig } from '@kubernetes/clien
 import { type ControlPlane, freePorts, shardOf } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { commitOffsets, createTopic, produce, waitFor } from '../../../test-support/kafka.js';
-import { createScaledConsumer, spawnController, startTestCluster, workerDeployment } from './helpers.js';
+import { createScaledConsumer, onJsonLines, spawnController, startTestCluster, workerDeployment } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const namespace = 'shards';
@@ -49,17 +49,8 @@ describe('three controllers sharing three shards', () => {
       String(port),
     ]);
     const started: ControllerProcess = { identity, child, port, scales: [] };
-    let pending = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          const entry = JSON.parse(line) as { event?: string; to?: number; target?: string };
-          if (entry.event === 'target_scaled') started.scales.push({ at: Date.now(), target: entry.target as string, to: entry.to as number });
-        } catch {}
-      }
+    onJsonLines(child.stderr, (entry) => {
+      if (entry?.event === 'target_scaled') started.scales.push({ at: Date.now(), target: entry.target as string, to: entry.to as number });
     });
     controllers.push(started);
     return started;

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
 import { microTime } from '../client/micro-time.js';
+import { RetryLoop } from './retry-loop.js';
 
 export interface LeaseElectorOptions {
   readonly kubeConfig: KubeConfig;
@@ -36,13 +37,11 @@ export interface LeaseElectorEvents {
 export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   readonly #options: Required<Omit<LeaseElectorOptions, 'kubeConfig' | 'logger'>> & Pick<LeaseElectorOptions, 'logger'>;
   readonly #api: CoordinationV1Api;
+  readonly #loop: RetryLoop;
   #leading = false;
-  #timer: NodeJS.Timeout | null = null;
-  #stopped = false;
   /** The lease record last seen (holder and renew time) and when this instance saw it change. */
   #observed: { holder: string | null; renewTime: string | null; at: number } | null = null;
   #lastRenew = 0;
-  #tick: Promise<void> = Promise.resolve();
 
   constructor(options: LeaseElectorOptions) {
     super();
@@ -58,6 +57,7 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     };
     if (this.#options.renewDeadlineSeconds >= this.#options.leaseDurationSeconds)
       throw new RangeError('renewDeadlineSeconds must be shorter than leaseDurationSeconds');
+    this.#loop = new RetryLoop(() => this.#attempt(), this.#options.retryPeriodSeconds * 1000);
   }
 
   get leading(): boolean {
@@ -77,20 +77,12 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   }
 
   start(): void {
-    this.#stopped = false;
-    const loop = (): void => {
-      this.#tick = this.#attempt().finally(() => {
-        if (!this.#stopped) this.#timer = setTimeout(loop, this.#options.retryPeriodSeconds * 1000);
-      });
-    };
-    loop();
+    this.#loop.start();
   }
 
   /** Stops trying; a leader gives the lease up (clears the holder) so another takes over at once. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    await this.#tick;
+    await this.#loop.stop();
     if (this.#leading) {
       this.#lose('stopping');
       await this.#release().catch((error: Error) =>

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
 import { microTime } from '../client/micro-time.js';
+import { RetryLoop } from './retry-loop.js';
 
 /** The label every Lease of one shard set carries (its value: the set's name). */
 export const SHARD_SET_LABEL = 'lagscale.dev/shard-set';
@@ -95,12 +96,10 @@ interface Observed {
 export class ShardLeases extends EventEmitter<ShardLeasesEvents> {
   readonly #options: Required<Omit<ShardLeasesOptions, 'kubeConfig'>>;
   readonly #api: CoordinationV1Api;
+  readonly #loop: RetryLoop;
   /** Shard → when this replica last renewed (or took) it. */
   readonly #held = new Map<number, number>();
   readonly #observed = new Map<string, Observed>();
-  #timer: NodeJS.Timeout | null = null;
-  #round: Promise<void> = Promise.resolve();
-  #stopped = true;
   /** Lease writes made (renewals, takes, releases): for the controller's metrics. */
   writes = 0;
 
@@ -119,6 +118,7 @@ export class ShardLeases extends EventEmitter<ShardLeasesEvents> {
     };
     if (this.#options.renewDeadlineSeconds >= this.#options.leaseDurationSeconds)
       throw new RangeError('renewDeadlineSeconds must be shorter than leaseDurationSeconds');
+    this.#loop = new RetryLoop(() => this.#attempt(), this.#options.retryPeriodSeconds * 1000);
     this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
   }
 
@@ -147,20 +147,12 @@ export class ShardLeases extends EventEmitter<ShardLeasesEvents> {
   }
 
   start(): void {
-    this.#stopped = false;
-    const loop = (): void => {
-      this.#round = this.#attempt().finally(() => {
-        if (!this.#stopped) this.#timer = setTimeout(loop, this.#options.retryPeriodSeconds * 1000);
-      });
-    };
-    loop();
+    this.#loop.start();
   }
 
   /** Stops, giving back every shard held (so the others take them at once) and the member Lease. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    await this.#round;
+    await this.#loop.stop();
     const held = this.held();
     if (held.length > 0) {
       this.#held.clear();
