@@ -1,5 +1,6 @@
 import https from 'node:https';
 import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { ScalingDecision } from '@lagscale/core';
 import { createLogger } from '@lagscale/exporter';
 import { type ControlPlane, ScaledConsumerController } from '@lagscale/kubernetes';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -139,17 +140,22 @@ describe('the ScaledConsumer controller at scale', () => {
       process.stderr.write(`[at-scale] lag step to spec.replicas 8 in ${seconds.toFixed(2)} s (interval ${INTERVAL} s)\n`);
       // The collection that sees the step comes within a cycle; one more for a busy machine.
       expect(seconds).toBeLessThan(2 * INTERVAL + 1);
-      expect(controller.counters.scaleWrites).toBe(1);
+      // One write, or two when a collection saw the produce half done (a step on the way up).
+      const writesAtEight = controller.counters.scaleWrites;
+      expect(writesAtEight).toBeGreaterThanOrEqual(1);
+      expect(writesAtEight).toBeLessThanOrEqual(2);
 
       // The cycles after the write take 8 as current, with no "changed elsewhere" warning.
+      // (The controller keeps only each autoscaler's last decision: the test collects them.)
       const runtime = controller.runtimes().get(`${namespace}/consumer-0`);
-      const afterWrite = decisionCount(controller);
-      await waitFor('two more decisions', async () => decisionCount(controller) - afterWrite >= 2 * COUNT, 30_000, 100);
-      const latest = runtime?.autoscaler.decisions(2) ?? [];
+      const latest: ScalingDecision[] = [];
+      runtime?.autoscaler.on('decision', (decision) => latest.push(decision));
+      await waitFor('two more decisions of consumer-0', async () => latest.length >= 2, 30_000, 100);
+      latest.splice(2);
       expect(latest.map((d) => d.currentReplicas)).toEqual([8, 8]);
       expect(latest.map((d) => d.action)).toEqual(['none', 'none']);
       expect(warnings.filter((w) => w.event === 'replicas_changed_elsewhere')).toEqual([]);
-      expect(controller.counters.scaleWrites).toBe(1);
+      expect(controller.counters.scaleWrites).toBe(writesAtEight);
       // The limiter saw the scale write in its lane.
       expect(controller.requestLimiter.counters.scale.requests).toBeGreaterThanOrEqual(1);
     } finally {

@@ -454,7 +454,31 @@ export class ScaledConsumerController {
     const resource = this.#current(runtime);
     const generation = runtime.generation;
     const reading = runtime.target.lastReading;
-    // A decision means the target was read this cycle.
+    // A decision means the target was read this cycle. What the conditions will say, first as
+    // (status, reason) alone: most cycles change nothing, and then nothing more is built.
+    const recommendation = decision.recommendation;
+    const active =
+      recommendation === null
+        ? (['Unknown', 'MetricsUnavailable'] as const)
+        : recommendation.active
+          ? (['True', 'Lagging'] as const)
+          : (['False', 'Idle'] as const);
+    const fallback = decision.action === 'fallback' ? (['True', 'MetricsFailing'] as const) : (['False', 'MetricsRead'] as const);
+    const paused = runtime.autoscaler.paused ? (['True', 'Paused'] as const) : (['False', 'Running'] as const);
+    // Unchanged numbers and conditions are not written again (unless statusRefreshSeconds asks).
+    // The ready count is not among them: it is known from a cached workload but not from a read of
+    // /scale (that would be a pod list), and a cache that reconnects must not flip every status.
+    const significant = JSON.stringify([
+      decision.currentReplicas,
+      decision.desiredReplicas,
+      reading?.statusReplicas,
+      decision.action,
+      ['Ready', 'True', 'Serving'],
+      ['Active', ...active],
+      ['Fallback', ...fallback],
+      ['Paused', ...paused],
+    ]);
+    if (this.#unchanged(runtime, significant)) return;
     const conditions = [
       condition(
         'Ready',
@@ -465,35 +489,18 @@ export class ScaledConsumerController {
           : `scaling ${runtime.target.name} on the query ${runtime.metricSource.config.query}`,
         generation,
       ),
-      decision.recommendation === null
-        ? condition('Active', 'Unknown', 'MetricsUnavailable', decision.reason, generation)
-        : condition(
-            'Active',
-            decision.recommendation.active ? 'True' : 'False',
-            decision.recommendation.active ? 'Lagging' : 'Idle',
-            decision.recommendation.reason,
-            generation,
-          ),
-      decision.action === 'fallback'
-        ? condition('Fallback', 'True', 'MetricsFailing', decision.reason, generation)
-        : condition('Fallback', 'False', 'MetricsRead', 'the metrics were read this cycle', generation),
-      runtime.autoscaler.paused
-        ? condition('Paused', 'True', 'Paused', 'spec.paused: decisions are computed, nothing is applied', generation)
-        : condition('Paused', 'False', 'Running', 'not paused', generation),
+      condition('Active', active[0], active[1], recommendation === null ? decision.reason : recommendation.reason, generation),
+      condition('Fallback', fallback[0], fallback[1], decision.action === 'fallback' ? decision.reason : 'the metrics were read this cycle', generation),
+      condition(
+        'Paused',
+        paused[0],
+        paused[1],
+        runtime.autoscaler.paused ? 'spec.paused: decisions are computed, nothing is applied' : 'not paused',
+        generation,
+      ),
     ];
     const learned = learnedServiceRate(runtime.autoscaler.policyState);
     const merged = this.#mergeConditions(runtime, conditions);
-    // Unchanged numbers and conditions are not written again (unless statusRefreshSeconds asks).
-    // The ready count is not among them: it is known from a cached workload but not from a read of
-    // /scale (that would be a pod list), and a cache that reconnects must not flip every status.
-    const significant = JSON.stringify([
-      decision.currentReplicas,
-      decision.desiredReplicas,
-      reading?.statusReplicas,
-      decision.action,
-      merged.map((c) => [c.type, c.status, c.reason]),
-    ]);
-    if (this.#unchanged(runtime, significant)) return;
     this.#options.logger.debug(
       { event: 'status_changed', scaledConsumer: runtime.key, before: runtime.lastStatus?.json ?? null, after: significant },
       `the status of ScaledConsumer ${runtime.key} changed: writing it`,
