@@ -27,8 +27,11 @@ import { readShareGroups } from './share-groups.js';
 
 export interface CollectorOptions {
   readonly connection: KafkaConnectionOptions;
-  /** Groups to watch (consumer or share groups); empty or absent means every group in the cluster. */
-  readonly groups?: readonly string[];
+  /**
+   * Groups to watch (consumer or share groups); empty or absent means every group in the cluster.
+   * A function is asked at each collection (a controller's groups come and go).
+   */
+  readonly groups?: readonly string[] | (() => readonly string[]);
   /** With all groups: keep only groups whose id matches. */
   readonly groupPattern?: RegExp;
   /** Groups measured to the last stable offset: the collector then also reads LSOs. */
@@ -118,7 +121,7 @@ export class OffsetCollector {
     const described = await this.#describeGroups(groupIds.consumer, errors);
     // A named group that is no consumer group here (no members, no offsets) may be a share group:
     // only those are asked as share groups, so watching consumer groups costs no extra request.
-    const named = (this.#options.groups ?? []).length > 0;
+    const named = this.#namedGroups().length > 0;
     const shareCandidates = named
       ? described.filter((g) => g.error === undefined && g.members.length === 0 && g.offsets.length === 0).map((g) => g.group)
       : groupIds.share;
@@ -250,9 +253,15 @@ export class OffsetCollector {
     );
   }
 
+  /** The groups named in the options now (none: every group). */
+  #namedGroups(): readonly string[] {
+    const groups = this.#options.groups;
+    return (typeof groups === 'function' ? groups() : groups) ?? [];
+  }
+
   /** Consumer groups (classic and KIP-848) and share groups to read; named groups are first read as consumer groups. */
   async #groupIds(errors: CollectionError[], all = false): Promise<{ consumer: string[]; share: string[] }> {
-    const explicit = all ? [] : (this.#options.groups ?? []);
+    const explicit = all ? [] : this.#namedGroups();
     if (explicit.length > 0) return { consumer: [...new Set(explicit)], share: [] };
     const ids = new Set<string>();
     const shareIds = new Set<string>();
@@ -320,7 +329,7 @@ export class OffsetCollector {
       }),
     );
     // Named groups whose coordinator could not be found are reported by the consumer-group path.
-    if (this.#options.groups === undefined || this.#options.groups.length === 0) {
+    if (this.#namedGroups().length === 0) {
       for (const [g, reason] of failed) results.push({ group: g, state: 'Unknown', members: [], partitions: [], error: reason });
     }
     return results.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));

@@ -44,6 +44,21 @@ describe('OffsetCollector against a real broker', () => {
     expect(group?.lag).toBe(27);
   });
 
+  it('reads the groups a function names at each collection, and no other group of the cluster', async () => {
+    const topic = name('followed');
+    await createTopic(brokers, topic, 2);
+    for (const g of ['f1', 'f2', 'f3']) await commitOffsets(brokers, name(g), topic, { 0: 0, 1: 0 });
+    const following = [name('f1')];
+    const collector = new OffsetCollector({ connection: { brokers }, groups: () => following });
+    try {
+      expect((await collector.collect()).groups.map((g) => g.group)).toEqual([name('f1')]);
+      following.push(name('f3'));
+      expect((await collector.collect()).groups.map((g) => g.group).sort()).toEqual([name('f1'), name('f3')]);
+    } finally {
+      await collector.close();
+    }
+  });
+
   it('sends a fixed number of batched requests, whatever the number of partitions and groups', async () => {
     const topic = name('wide');
     await createTopic(brokers, topic, 60);

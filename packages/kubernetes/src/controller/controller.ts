@@ -404,7 +404,7 @@ export class ScaledConsumerController {
     await runtime.metricSource?.stop();
     await runtime.target.close();
     runtime.view?.detach();
-    if (runtime.parsed.clusterKey !== null) await this.#monitors.release(runtime.parsed.clusterKey);
+    if (runtime.parsed.clusterKey !== null) await this.#monitors.release(runtime.parsed.clusterKey, runtime.parsed.group.name);
     if (runtime.secretDir !== null) rmSync(runtime.secretDir, { recursive: true, force: true });
     this.#options.logger.info({ event: 'scaled_consumer_stopped', scaledConsumer: key }, `stopped serving ScaledConsumer ${key}`);
   }
@@ -603,7 +603,7 @@ export class ScaledConsumerController {
     }
     const { connection, secretDir } = await this.#connection(resource);
     const clusterKey = parsed.clusterKey as string;
-    const monitor = this.#monitors.acquire(clusterKey, connection);
+    const monitor = this.#monitors.acquire(clusterKey, connection, parsed.group.name);
     // A share group's cap: the spec's, else the brokers' group.share.max.size (asked once per cluster), else 200.
     const maxGroupSize = parsed.group.kind === 'share' ? (resource.spec.shareGroupMaxSize ?? (await this.#monitors.shareGroupMaxSize(clusterKey))) : null;
     return { view: new GroupView(monitor, parsed.group, resource.spec.topics), metricSource: null, secretDir, maxGroupSize };

@@ -15,6 +15,10 @@ import { type KafkaConnectionOptions, LagMonitor, type LagMonitorEvents } from '
 interface SharedMonitor {
   readonly monitor: LagMonitor;
   refs: number;
+  /** The groups its users follow, with how many follow each: the collection reads these alone. */
+  readonly groups: Map<string, number>;
+  /** Their names as the collector asks for them; null after a group came or went. */
+  readonly named: { list: string[] | null };
   /** The brokers' group.share.max.size, asked once (the first share-group ScaledConsumer on the cluster). */
   shareGroupMaxSize?: Promise<number>;
 }
@@ -22,7 +26,8 @@ interface SharedMonitor {
 /**
  * One lag collection per Kafka cluster, shared by every ScaledConsumer on it (the collector
  * batches its requests per broker, so 200 ScaledConsumers on one cluster cost one cycle, not 200).
- * Started on first use, stopped when the last user is gone.
+ * It reads only the groups its ScaledConsumers follow (not every group of the cluster: a shard
+ * collects for its own share). Started on first use, stopped when the last user is gone.
  */
 export class SharedMonitors {
   readonly #monitors = new Map<string, SharedMonitor>();
@@ -43,21 +48,26 @@ export class SharedMonitors {
     return [...this.#monitors].map(([key, shared]) => [key, shared.monitor]);
   }
 
-  acquire(clusterKey: string, connection: KafkaConnectionOptions): LagMonitor {
+  acquire(clusterKey: string, connection: KafkaConnectionOptions, group: string): LagMonitor {
     let shared = this.#monitors.get(clusterKey);
     if (shared === undefined) {
-      const monitor = new LagMonitor({ connection, intervalSeconds: this.#intervalSeconds });
+      const groups = new Map<string, number>();
+      const named: SharedMonitor['named'] = { list: null };
+      // Asked at each collection; the list is made again only after a group came or went.
+      const monitor = new LagMonitor({ connection, intervalSeconds: this.#intervalSeconds, groups: () => (named.list ??= [...groups.keys()]) });
       // One snapshot and one error listener per ScaledConsumer on the cluster: hundreds is normal.
       monitor.setMaxListeners(0);
       monitor.on('error', (error) =>
         this.#logger.warn({ event: 'collection_failed', brokers: connection.brokers, err: error.message }, 'lag collection failed'),
       );
       monitor.start();
-      shared = { monitor, refs: 0 };
+      shared = { monitor, refs: 0, groups, named };
       this.#monitors.set(clusterKey, shared);
       this.#logger.info({ event: 'lag_collection_started', brokers: connection.brokers }, `collecting lag from ${connection.brokers.join(',')}`);
     }
     shared.refs++;
+    if (!shared.groups.has(group)) shared.named.list = null;
+    shared.groups.set(group, (shared.groups.get(group) ?? 0) + 1);
     return shared.monitor;
   }
 
@@ -82,9 +92,15 @@ export class SharedMonitors {
     return shared.shareGroupMaxSize;
   }
 
-  async release(clusterKey: string): Promise<void> {
+  async release(clusterKey: string, group: string): Promise<void> {
     const shared = this.#monitors.get(clusterKey);
     if (shared === undefined) return;
+    const following = (shared.groups.get(group) ?? 1) - 1;
+    if (following > 0) shared.groups.set(group, following);
+    else {
+      shared.groups.delete(group);
+      shared.named.list = null;
+    }
     shared.refs--;
     if (shared.refs > 0) return;
     this.#monitors.delete(clusterKey);
