@@ -176,11 +176,21 @@ describe('KEDA conformance: a ScaledObject with a Kafka trigger and a ScaledCons
           ).catch(() => null);
           outcomes.push(`${step.what}: expected ${JSON.stringify(step.expected)}, saw ${JSON.stringify(settled ?? seen)}`);
           if (settled === null) throw new Error(`step "${step.what}" did not settle:\n${outcomes.join('\n')}`);
-          // Settled: both stay there for two more cycles of each (no late flap on either side).
+          // Settled: both stay there for two more cycles of each (no late flap). One exception,
+          // KEDA's own: with excludePersistentLag it compares offsets per read, and its HPA queries
+          // and activity polls both read; two reads within one move of the offsets (a loaded
+          // machine slows the mover) count a moving partition as stuck. Such a dip is reported,
+          // not failed (docs/kubernetes.md, "KEDA itself, side by side"); lagscale may not dip.
           await new Promise((resolve) => setTimeout(resolve, 5000));
           for (const pair of PAIRS)
-            for (const side of ['keda', 'lagscale'])
-              expect(await replicas(`${pair.name}-${side}`), `${pair.name}-${side} after "${step.what}"`).toBe(step.expected[pair.name]);
+            for (const side of ['keda', 'lagscale']) {
+              const now = await replicas(`${pair.name}-${side}`);
+              if (now !== step.expected[pair.name] && side === 'keda' && pair.excludePersistentLag && step.moving !== undefined) {
+                outcomes.push(`  KEDA's persistent-lag dip after settling: ${pair.name}-keda at ${now}`);
+                continue;
+              }
+              expect(now, `${pair.name}-${side} after "${step.what}"`).toBe(step.expected[pair.name]);
+            }
         } finally {
           await mover.stop();
         }
