@@ -1,4 +1,5 @@
 export * from './client/apply.js';
+export * from './client/keep-alive.js';
 export * from './client/micro-time.js';
 export * from './client/request-limiter.js';
 export * from './client/retry.js';
@@ -24,4 +25,3 @@ export * from './metrics-api/label-selector.js';
 export * from './metrics-api/manifests.js';
 export * from './target/scale-target.js';
 export * from './testing/kubelet-stand-in.js';
-export * from './client/keep-alive.js';

@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,17 +64,22 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
-interface TlsFiles {
+export interface TlsFiles {
   readonly ca: string;
   readonly cert?: string;
   readonly key?: string;
 }
 
-/** GET over TLS with client certificate; resolves with the status and body, or rejects on a connection error. */
-async function httpsGet(url: string, tls: TlsFiles): Promise<{ status: number; body: string }> {
-  const [ca, cert, key] = await Promise.all([readFile(tls.ca), tls.cert ? readFile(tls.cert) : undefined, tls.key ? readFile(tls.key) : undefined]);
+/**
+ * GET, over TLS with a client certificate when `tls` is given (plain HTTP otherwise); resolves with
+ * the status and body, or rejects on a connection error.
+ */
+async function httpGet(url: string, tls: TlsFiles | null): Promise<{ status: number; body: string }> {
+  const [ca, cert, key] =
+    tls === null ? [] : await Promise.all([readFile(tls.ca), tls.cert ? readFile(tls.cert) : undefined, tls.key ? readFile(tls.key) : undefined]);
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca, cert, key, agent: false, timeout: 2000 }, (res) => {
+    const options = { ...(tls === null ? {} : { ca, cert, key }), agent: false, timeout: 2000 };
+    const req = (tls === null ? httpRequest : httpsRequest)(url, options, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -89,15 +95,22 @@ async function httpsGet(url: string, tls: TlsFiles): Promise<{ status: number; b
 }
 
 /**
- * Polls `url` until it answers 200 and `healthy(body)`, failing early if `name` exits.
- * The last answer or connection error goes into the timeout's message.
+ * Polls `url` (over TLS with `tls`, plain HTTP when null) until it answers 200 and `healthy(body)`,
+ * failing early if `name` exits. The last answer or connection error goes into the timeout's message.
  */
-async function waitHealthy(group: ProcessGroup, name: string, url: string, tls: TlsFiles, deadline: number, healthy: (body: string) => boolean): Promise<void> {
+export async function waitHealthy(
+  group: ProcessGroup,
+  name: string,
+  url: string,
+  tls: TlsFiles | null,
+  deadline: number,
+  healthy: (body: string) => boolean = () => true,
+): Promise<void> {
   let last = 'no answer yet';
   while (Date.now() < deadline) {
     group.assertRunning(name);
     try {
-      const { status, body } = await httpsGet(url, tls);
+      const { status, body } = await httpGet(url, tls);
       if (status === 200 && healthy(body)) return;
       last = `HTTP ${status}: ${body.trim().split('\n').slice(-8).join(' | ')}`;
     } catch (error) {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
 import { microTime } from '../client/micro-time.js';
-import { RetryLoop } from './retry-loop.js';
+import { leaseTimes, RetryLoop } from './retry-loop.js';
 
 export interface LeaseElectorOptions {
   readonly kubeConfig: KubeConfig;
@@ -51,12 +51,8 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
       name: options.name,
       identity: options.identity,
       logger: options.logger,
-      leaseDurationSeconds: options.leaseDurationSeconds ?? 15,
-      renewDeadlineSeconds: options.renewDeadlineSeconds ?? 10,
-      retryPeriodSeconds: options.retryPeriodSeconds ?? 2,
+      ...leaseTimes(options),
     };
-    if (this.#options.renewDeadlineSeconds >= this.#options.leaseDurationSeconds)
-      throw new RangeError('renewDeadlineSeconds must be shorter than leaseDurationSeconds');
     this.#loop = new RetryLoop(() => this.#attempt(), this.#options.retryPeriodSeconds * 1000);
   }
 

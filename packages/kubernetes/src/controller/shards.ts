@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
 import { microTime } from '../client/micro-time.js';
-import { RetryLoop } from './retry-loop.js';
+import { leaseTimes, RetryLoop } from './retry-loop.js';
 
 /** The label every Lease of one shard set carries (its value: the set's name). */
 export const SHARD_SET_LABEL = 'lagscale.dev/shard-set';
@@ -112,12 +112,8 @@ export class ShardLeases extends EventEmitter<ShardLeasesEvents> {
       identity: options.identity,
       shards: options.shards,
       logger: options.logger,
-      leaseDurationSeconds: options.leaseDurationSeconds ?? 15,
-      renewDeadlineSeconds: options.renewDeadlineSeconds ?? 10,
-      retryPeriodSeconds: options.retryPeriodSeconds ?? 2,
+      ...leaseTimes(options),
     };
-    if (this.#options.renewDeadlineSeconds >= this.#options.leaseDurationSeconds)
-      throw new RangeError('renewDeadlineSeconds must be shorter than leaseDurationSeconds');
     this.#loop = new RetryLoop(() => this.#attempt(), this.#options.retryPeriodSeconds * 1000);
     this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
   }

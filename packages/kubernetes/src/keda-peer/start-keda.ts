@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { applyManifests, type Manifest } from '../client/apply.js';
 import { issueCertificate } from '../control-plane/certificates.js';
 import { type KedaBinaries, type ResolveKedaOptions, resolveKeda } from '../control-plane/keda.js';
-import { type ControlPlane, freePorts } from '../control-plane/launcher.js';
+import { type ControlPlane, freePorts, waitHealthy } from '../control-plane/launcher.js';
 import { ProcessGroup, type SupervisedProcess } from '../control-plane/processes.js';
 import { externalMetricsManifests } from '../metrics-api/manifests.js';
 
@@ -108,7 +107,7 @@ export async function startKeda(options: StartKedaOptions): Promise<RunningKeda>
       join(dir, 'operator.log'),
       env,
     );
-    await waitHttp(group, 'keda-operator', `http://127.0.0.1:${probePort}/readyz`, deadline);
+    await waitHealthy(group, 'keda-operator', `http://127.0.0.1:${probePort}/readyz`, null, deadline);
     progress(`KEDA ${binaries.version} operator ready (gRPC metrics service on 127.0.0.1:${grpcPort})`);
     const adapter = group.spawn(
       'keda-adapter',
@@ -130,7 +129,7 @@ export async function startKeda(options: StartKedaOptions): Promise<RunningKeda>
       join(dir, 'adapter.log'),
       env,
     );
-    await waitHttp(group, 'keda-adapter', `http://127.0.0.1:${adapterMetricsPort}/metrics`, deadline);
+    await waitHealthy(group, 'keda-adapter', `http://127.0.0.1:${adapterMetricsPort}/metrics`, null, deadline);
     await applyManifests(
       kubeConfig,
       externalMetricsManifests({
@@ -169,7 +168,11 @@ export async function startKeda(options: StartKedaOptions): Promise<RunningKeda>
 async function installKedaCrds(kubeConfig: KubeConfig, crdDir: string, deadline: number): Promise<void> {
   const manifests: Manifest[] = [];
   for (const file of (await readdir(crdDir)).filter((name) => name.endsWith('.yaml')).sort())
-    manifests.push(...parseAllDocuments(await readFile(join(crdDir, file), 'utf8')).map((document) => document.toJS() as Manifest).filter((m) => m?.kind === 'CustomResourceDefinition'));
+    manifests.push(
+      ...parseAllDocuments(await readFile(join(crdDir, file), 'utf8'))
+        .map((document) => document.toJS() as Manifest)
+        .filter((m) => m?.kind === 'CustomResourceDefinition'),
+    );
   await applyManifests(kubeConfig, manifests);
   const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
   for (const crd of manifests) {
@@ -180,31 +183,6 @@ async function installKedaCrds(kubeConfig: KubeConfig, crdDir: string, deadline:
       await sleep(100);
     }
   }
-}
-
-async function waitHttp(group: ProcessGroup, name: string, url: string, deadline: number): Promise<void> {
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    group.assertRunning(name);
-    try {
-      const status = await new Promise<number>((resolve, reject) => {
-        const sent = request(url, { timeout: 2000 }, (response) => {
-          response.resume();
-          resolve(response.statusCode ?? 0);
-        });
-        sent.on('timeout', () => sent.destroy(new Error('no answer within 2 s')));
-        sent.on('error', reject);
-        sent.end();
-      });
-      if (status === 200) return;
-      last = `HTTP ${status}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await sleep(250);
-  }
-  group.assertRunning(name);
-  throw new Error(`${name} did not answer ${url} in time (last: ${last}); the end of its log:\n${group.logTail(name)}`);
 }
 
 async function waitApiServiceAvailable(kubeConfig: KubeConfig, group: ProcessGroup, deadline: number): Promise<void> {
