@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// npm test: the whole suite in two lanes side by side, each a vitest process with its own broker
+// npm test: the whole suite in three lanes side by side, each a vitest process with its own broker
 // and OpenSearch node (see vitest.config.ts): lane 1 the `packages` project, lane 2 `heavy` and
-// `console`. Each line of output carries its lane's tag; the exit code is non-zero when either
-// lane failed. Arguments are passed to both lanes (e.g. `-- --bail 1`).
+// `console`, lane 3 `integrity`. Each line of output carries its lane's tag; the exit code is
+// non-zero when any lane failed. Arguments are passed to every lane (e.g. `-- --bail 1`).
 //   LAGSCALE_TEST_LANES=1 runs the lanes one after the other instead (a busy or small machine).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 const LANES = [
   { tag: '[1]', projects: ['packages'] },
   { tag: '[2]', projects: ['heavy', 'console'] },
+  { tag: '[3]', projects: ['integrity'] },
 ];
 const extra = process.argv.slice(2);
 const vitest = new URL('../node_modules/vitest/vitest.mjs', import.meta.url).pathname;

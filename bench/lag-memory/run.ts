@@ -11,11 +11,12 @@
  * Cycle time and CPU per cycle are over the cycles after the first WARMUP.
  *
  * Stages add to the same broker: 1k = 2 topics x 100 partitions x 5 groups, 10k = 20 x 100 x 5,
- * 50k = 50 x 100 x 10. VARIANTS=flags1;flags2 runs the exporter again at each stage with other
+ * 50k = 50 x 100 x 10. VARIANTS=flags1;flags2 runs both commands again at each stage with other
  * Node flags (e.g. '--max-semi-space-size=64'), to compare.
  *
  * Prints a table and writes bench/results/lag-memory.json.
- *   npm run bench:lag-memory      (env: STAGES=1k,10k,50k, CYCLES=100, SCRAPE=10, VARIANTS)
+ *   npm run bench:lag-memory      (env: STAGES=1k,10k,50k, CYCLES=100, SCRAPE=10, VARIANTS,
+ *                                  RESULTS_FILE=path instead of bench/results/lag-memory.json)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -234,7 +235,7 @@ try {
     if (java.lagSum !== expectedLag || java.pairs !== pairs) throw new Error(`Java baseline saw ${java.pairs} pairs, lag ${java.lagSum}`);
     const runs: Run[] = [];
     for (const command of ['exporter', 'autoscale'] as const) runs.push(await runCommand(command, null, brokers, pairs, home));
-    for (const flags of VARIANTS) runs.push(await runCommand('exporter', flags, brokers, pairs, home));
+    for (const flags of VARIANTS) for (const command of ['exporter', 'autoscale'] as const) runs.push(await runCommand(command, flags, brokers, pairs, home));
     const meanMs = java.samplesMs.reduce((a, b) => a + b, 0) / java.samplesMs.length;
     results.push({ stage: stage.name, pairs, expectedLag, javaTuned: { medianMs: java.medianMs, meanMs }, runs });
   }
@@ -271,6 +272,7 @@ if (STAGES.length === ALL_STAGES.length) {
     variants: VARIANTS,
     stages: results,
   };
-  await writeFile(new URL('../results/lag-memory.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
-  log('wrote bench/results/lag-memory.json');
+  const file = process.env.RESULTS_FILE ?? fileURLToPath(new URL('../results/lag-memory.json', import.meta.url));
+  await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+  log(`wrote ${file}`);
 }
