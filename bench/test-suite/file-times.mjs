@@ -8,6 +8,7 @@ function parse(path) {
   const files = {};
   const lanes = {};
   for (const raw of readFileSync(path, 'utf8').split('\n')) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's colour codes are what it removes
     const line = raw.replace(/\x1b\[[0-9;]*m/g, '');
     const file = /^\[(\d)\]\s+[✓×]\s+\S+\s+(\S+\.test\.tsx?) \((\d+) tests?(?:[^)]*)\)\s+(\d+)ms$/.exec(line);
     if (file) files[file[2]] = { lane: Number(file[1]), tests: Number(file[3]), seconds: Number(file[4]) / 1000 };
