@@ -16,7 +16,8 @@
  *
  * Prints a table and writes bench/results/lag-memory.json.
  *   npm run bench:lag-memory      (env: STAGES=1k,10k,50k, CYCLES=100, SCRAPE=10, VARIANTS,
- *                                  RESULTS_FILE=path instead of bench/results/lag-memory.json)
+ *                                  RESULTS_FILE=path instead of bench/results/lag-memory.json;
+ *                                  a run of some STAGES is written only there)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -262,7 +263,8 @@ out.push(
 );
 process.stdout.write(`${out.join('\n')}\n`);
 
-if (STAGES.length === ALL_STAGES.length) {
+// A partial run (some STAGES) is written only where RESULTS_FILE says, never over the full run's file.
+if (STAGES.length === ALL_STAGES.length || process.env.RESULTS_FILE !== undefined) {
   await mkdir(new URL('../results/', import.meta.url), { recursive: true });
   const result = {
     benchmark: 'lag-memory',
