@@ -12,6 +12,9 @@ RUN npm ci --no-audit --no-fund && npm run build --silent && npm prune --omit=de
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# A small young generation for the lag commands (exporter, controller, autoscale...): README,
+# Performance notes. Worker pods replace it with their own NODE_OPTIONS (64 MB semi-spaces).
+ENV NODE_OPTIONS=--max-semi-space-size=8
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages ./packages

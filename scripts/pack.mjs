@@ -82,7 +82,7 @@ try {
   mkdirSync(join(stage, 'bin'));
   writeFileSync(
     join(stage, 'bin', 'lagscale.js'),
-    "#!/usr/bin/env -S node --heap-growing-percent=50\n// The `lagscale` command of the packed install: the bundled CLI.\nawait import('@lagscale/cli/bin/lagscale.js');\n",
+    "#!/usr/bin/env -S node --heap-growing-percent=50 --max-semi-space-size=8\n// The `lagscale` command of the packed install: the bundled CLI.\nawait import('@lagscale/cli/bin/lagscale.js');\n",
     { mode: 0o755 },
   );
   const manifest = {

@@ -24,6 +24,12 @@ export async function setup(project: TestProject): Promise<void> {
   process.stderr.write(`[kafka] test broker ${cluster.brokers.join(',')} ready in ${Date.now() - started} ms\n`);
   project.provide('kafkaBrokers', cluster.brokers);
   project.provide('kafkaLibDir', cluster.libDir);
+  // npm test's lanes share one node (test-support/run-lanes.mjs); a lane run alone starts its own.
+  const shared = process.env.LAGSCALE_TEST_OPENSEARCH_URL;
+  if (shared !== undefined && shared !== '') {
+    project.provide('openSearchUrl', shared);
+    return;
+  }
   const openSearchStarted = Date.now();
   openSearch = await startOpenSearchNode({ onProgress: (line) => process.stderr.write(`[opensearch] ${line}\n`) });
   process.stderr.write(`[opensearch] test node ${openSearch.url} ready in ${Date.now() - openSearchStarted} ms\n`);

@@ -3,9 +3,13 @@
 // and OpenSearch node (see vitest.config.ts): lane 1 the `packages` project, lane 2 `heavy` and
 // `console`, lane 3 `integrity`. Each line of output carries its lane's tag; the exit code is
 // non-zero when any lane failed. Arguments are passed to every lane (e.g. `-- --bail 1`).
+// The lanes share one OpenSearch node, started here (each test file uses indices of its own prefix;
+// tests that stop or block a node start their own): a node's start and idle cost CPU the lanes
+// need. Each lane keeps its own broker. LAGSCALE_TEST_OPENSEARCH_URL, when set, is used instead.
 //   LAGSCALE_TEST_LANES=1 runs the lanes one after the other instead (a busy or small machine).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { startOpenSearchNode } from '@lagscale/opensearch';
 
 const LANES = [
   { tag: '[1]', projects: ['packages'] },
@@ -33,12 +37,19 @@ function runLane(lane) {
 }
 
 const started = performance.now();
+let openSearch;
+if (process.env.LAGSCALE_TEST_OPENSEARCH_URL === undefined) {
+  openSearch = await startOpenSearchNode({ onProgress: (line) => process.stdout.write(`[opensearch] ${line}\n`) });
+  process.stdout.write(`[opensearch] the lanes' node ${openSearch.url} ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.env.LAGSCALE_TEST_OPENSEARCH_URL = openSearch.url;
+}
 const results = [];
 if (process.env.LAGSCALE_TEST_LANES === '1') {
   for (const lane of LANES) results.push(await runLane(lane));
 } else {
   results.push(...(await Promise.all(LANES.map(runLane))));
 }
+await openSearch?.stop();
 process.stdout.write('\n');
 for (const { lane, code, seconds, tail } of results) {
   const summary = tail.filter((l) => /Test Files|Tests {2}/.test(l)).map((l) => l.trim());

@@ -10,7 +10,7 @@
  *   env: COUNTS=100,500,2000,5000  SYSTEMS=lagscale,lagscale-sharded,keda  SHARDS=3  CYCLE_SECONDS=15
  *        CYCLES=4 (measured)  STEPS=20  KEDA_WARMUP_MINUTES=10 (KEDA "survives" N when every
  *        ScaledObject's HPA reads its metric within this time; KEDA is not run at a larger N after one
- *        it did not survive)  RESULTS_FILE=kubernetes-scale.json  CONTROLLER_NODE_ARGS (default --heap-growing-percent=50)
+ *        it did not survive)  RESULTS_FILE=kubernetes-scale.json  CONTROLLER_NODE_ARGS (default: the bin's flags)
  *
  * What is measured where:
  * - CPU and RSS from /proc of the processes: lagscale's controller process(es); KEDA's operator
@@ -44,7 +44,7 @@ const STEPS = Number(process.env.STEPS ?? 20);
 const KEDA_WARMUP_MS = Number(process.env.KEDA_WARMUP_MINUTES ?? 10) * 60_000;
 const RESULTS_FILE = process.env.RESULTS_FILE ?? 'kubernetes-scale.json';
 /** The controller's Node flags: the bin's own by default (see packages/cli/bin). */
-const CONTROLLER_NODE_ARGS = (process.env.CONTROLLER_NODE_ARGS ?? '--heap-growing-percent=50').split(' ').filter(Boolean);
+const CONTROLLER_NODE_ARGS = (process.env.CONTROLLER_NODE_ARGS ?? '--heap-growing-percent=50 --max-semi-space-size=8').split(' ').filter(Boolean);
 const PARTITIONS = 4;
 const TOPIC = 'scale-bench';
 /** Baseline lag 100 per partition (400 < lagThreshold 1000: 1 replica); a step commits 0 (4,000: 4 replicas, the partition count). */

@@ -33,6 +33,7 @@
  * Prints a table with ratios and writes bench/results/validator-throughput.json (a full run only).
  *   npm run bench:validator-throughput       (env: RECORDS, PARTITIONS, BATCH_SIZE, ROUNDS;
  *                                             CPU_PROF=dir profiles the worker processes;
+ *                                             WORKER_NODE_FLAGS the workers' Node flags;
  *                                             RESULTS_FILE=path writes the JSON of a partial
  *                                             run, ONLY=..., there instead of nowhere)
  */
@@ -58,6 +59,8 @@ const RECORDS = env('RECORDS', 200_000);
 const PARTITIONS = env('PARTITIONS', 8);
 // The worker's default batch size.
 const BATCH_SIZE = env('BATCH_SIZE', 1000);
+// The Node flags of the worker processes: what the local stack and the chart start workers with.
+const WORKER_NODE_FLAGS = (process.env.WORKER_NODE_FLAGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
 /** Each measurement is repeated this many times; the table shows the median. */
 const ROUNDS = env('ROUNDS', 1);
 const JOB = 'bench-orders';
@@ -256,7 +259,7 @@ async function measureWorkerProcesses(
   for (let i = 0; i < count; i++) {
     const child = spawn(
       process.execPath,
-      ['--max-semi-space-size=64', ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), MAIN, 'worker'].concat([
+      [...WORKER_NODE_FLAGS, ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), MAIN, 'worker'].concat([
         '-b',
         brokers.join(','),
         '--store',

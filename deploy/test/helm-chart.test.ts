@@ -47,6 +47,20 @@ import {
 const brokers = inject('kafkaBrokers');
 const openSearchUrl = inject('openSearchUrl');
 const main = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+
+/**
+ * The image's ENTRYPOINT and ENV as this checkout runs them: `node` is this Node, the CLI's path
+ * (relative to the image's WORKDIR) is the built one here. NODE_ENV is left out (no production
+ * install here).
+ */
+function imageOfDockerfile(): { entrypoint: string[]; env: Record<string, string> } {
+  const dockerfile = readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8');
+  const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(final)?.[1] ?? '[]') as string[];
+  const env: Record<string, string> = {};
+  for (const [, name, value] of final.matchAll(/^ENV (\w+)=(\S+)$/gm)) if (name !== 'NODE_ENV') env[name as string] = value as string;
+  return { entrypoint: entrypoint.map((arg) => (arg === 'node' ? process.execPath : arg === 'packages/cli/dist/main.js' ? main : arg)), env };
+}
 const ALL_ON_VALUES = join(CHART_DIR, 'ci', 'all-on-values.yaml');
 const logger = createLogger('helm-chart-test', 'warn');
 /** Helm's own folders (repositories, cache, plugins) in a temporary place, not the user's. */
@@ -480,14 +494,17 @@ describe('Helm chart deploy/helm/lagscale', () => {
       const valuesFile = join(mkdtempSync(join(tmpdir(), 'lagscale-helm-values-')), 'values.yaml');
       writeFileSync(valuesFile, JSON.stringify(values));
 
-      // Pods run as local processes: the image's entrypoint is the built CLI; the workers (one
-      // fixed metrics port in the chart) get a free port each, as each real pod has its own network.
+      // Pods run as local processes, with the image's entrypoint and environment (the Dockerfile's):
+      // the built CLI; the workers (one fixed metrics port in the chart) get a free port each, as
+      // each real pod has its own network.
+      const image = imageOfDockerfile();
+      expect(image.entrypoint, 'the Dockerfile runs the CLI').toContain(main);
       const standIn = new KubeletStandIn({
         kubeConfig,
         logger,
-        entrypoint: [process.execPath, main],
+        entrypoint: image.entrypoint,
         serviceAccountCredentials: true,
-        env: { LAGSCALE_LOG_LEVEL: 'warn' },
+        env: { ...image.env, LAGSCALE_LOG_LEVEL: 'warn' },
         adjustCommand: (pod, command) =>
           pod.metadata?.labels?.['app.kubernetes.io/component'] === 'worker'
             ? command.map((arg, i) => (command[i - 1] === '--port' ? '0' : arg))

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --heap-growing-percent=50
+#!/usr/bin/env -S node --heap-growing-percent=50 --max-semi-space-size=8
 // The `lagscale` command: the built CLI (packages/cli/dist), or a hint when it was not built yet.
 import { existsSync } from 'node:fs';
 

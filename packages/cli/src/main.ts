@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --heap-growing-percent=50
+#!/usr/bin/env -S node --heap-growing-percent=50 --max-semi-space-size=8
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from './config.js';
 
