@@ -200,6 +200,12 @@ interface BulkItemAnswer {
   error?: { type: string; reason: string; caused_by?: { reason?: string } };
 }
 
+/** A bulk answer item's one value (keyed by its action), without making an array per item. */
+function onlyValue(item: Record<string, BulkItemAnswer>): BulkItemAnswer {
+  for (const key in item) return item[key] as BulkItemAnswer;
+  throw new Error('a bulk answer item without an action');
+}
+
 interface BulkOperation {
   readonly action: 'index' | 'create';
   readonly index: IndexName;
@@ -905,10 +911,18 @@ export class OpenSearchResultStore implements ResultStore {
       // The NDJSON body is written here, one buffer, and the answer holds only each item's status and
       // error (filter_path): the full answer repeats index, id, version and shards per item, and
       // reading it cost the worker more than writing the documents.
+      // An action line's head is the same for every item of one action and index: made once.
+      const heads = new Map<string, string>();
       let text = '';
       for (const i of pending) {
         const operation = operations[i] as BulkOperation;
-        text += `{"${operation.action}":{"_index":${JSON.stringify(this.#index(operation.index))},"_id":${JSON.stringify(operation.id)}}}\n${JSON.stringify(operation.document)}\n`;
+        const key = `${operation.action} ${operation.index}`;
+        let head = heads.get(key);
+        if (head === undefined) {
+          head = `{"${operation.action}":{"_index":${JSON.stringify(this.#index(operation.index))},"_id":`;
+          heads.set(key, head);
+        }
+        text += `${head}${JSON.stringify(operation.id)}}}\n${JSON.stringify(operation.document)}\n`;
       }
       // As bytes: the client measures a string body for its Content-Length, one more pass over it.
       const bulkBody = Buffer.from(text, 'utf8');
@@ -918,12 +932,13 @@ export class OpenSearchResultStore implements ResultStore {
         'write',
       );
       const again: number[] = [];
-      response.body.items.forEach((item, k) => {
-        const answer = Object.values(item)[0] as BulkItemAnswer;
+      const items = response.body.items;
+      for (let k = 0; k < items.length; k++) {
+        const answer = onlyValue(items[k] as Record<string, BulkItemAnswer>);
         const i = pending[k] as number;
         answers[i] = answer;
         if (retryableItem(answer)) again.push(i);
-      });
+      }
       pending = again;
       if (pending.length > 0) {
         const reason = itemReason(answers[pending[0] as number] as BulkItemAnswer);
