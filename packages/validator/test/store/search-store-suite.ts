@@ -5,6 +5,9 @@ import { startAuthProxy } from './auth-proxy.js';
 import { refreshedBeforeReads } from './refreshed.js';
 import { describeStoreContract, storeError } from './store-contract.js';
 
+/** The indices (and index templates) a store makes under its prefix. */
+const STORE_INDICES = ['claims', 'dlq', 'dlq-ids', 'jobs', 'results', 'rule-sets'];
+
 /**
  * The store on a search engine node (OpenSearch or Elasticsearch): the contract every store keeps,
  * then what only a search engine store does. `nodeUrl` is read when a test runs (a node started
@@ -14,12 +17,24 @@ export function describeSearchEngineStore(engine: SearchEngine, nodeUrl: () => s
   const opened: OpenSearchResultStore[] = [];
   const prefixes = new Map<ResultStore, string>();
 
+  const used = new Set<string>();
+
+  // A test's indices and templates are deleted after it: the node's cluster state stays small, so
+  // creating the next test's indices does not grow slower with every test (and a node shared with
+  // other test files does not fill up with shards).
   afterEach(async () => {
     for (const store of opened.splice(0)) await store.close();
+    for (const prefix of [...used]) {
+      used.delete(prefix);
+      const names = STORE_INDICES.map((index) => `${prefix}-${index}`);
+      await fetch(`${nodeUrl()}/${names.join(',')}?ignore_unavailable=true`, { method: 'DELETE' });
+      await Promise.all(names.map((name) => fetch(`${nodeUrl()}/_index_template/${name}`, { method: 'DELETE' })));
+    }
   });
 
   /** A store on the node under a fresh index prefix (every test its own indices). */
   async function openStore(options: Partial<OpenSearchResultStoreOptions> = {}, prefix = `t${randomBytes(5).toString('hex')}`): Promise<OpenSearchResultStore> {
+    used.add(prefix);
     const store = await OpenSearchResultStore.open({ url: nodeUrl(), indexPrefix: prefix, ...options });
     opened.push(store);
     return store;
@@ -47,7 +62,7 @@ export function describeSearchEngineStore(engine: SearchEngine, nodeUrl: () => s
       const response = await fetch(`${nodeUrl()}/_index_template/lagscale-schema-check-*`);
       const body = (await response.json()) as { index_templates: { name: string; index_template: { template: { mappings: { dynamic: string } } } }[] };
       const names = body.index_templates.map((template) => template.name).sort();
-      expect(names).toEqual(['claims', 'dlq', 'dlq-ids', 'jobs', 'results', 'rule-sets'].map((index) => `lagscale-schema-check-${index}`).sort());
+      expect(names).toEqual(STORE_INDICES.map((index) => `lagscale-schema-check-${index}`).sort());
       for (const template of body.index_templates) expect(template.index_template.template.mappings.dynamic).toBe('strict');
       const again = await openStore({}, 'lagscale-schema-check');
       expect((await again.getRuleSet('orders'))?.version).toBe(1);
