@@ -2,9 +2,10 @@ import { defineConfig } from 'vitest/config';
 import { consoleProject } from './test-support/vitest-projects.js';
 
 // Four projects, in three lanes that `npm test` runs side by side (test-support/run-lanes.mjs),
-// each lane a vitest process with its own broker and OpenSearch node (global setup), so the lanes
-// never share a broker. Inside a lane files run one at a time: integration tests measure time lag
-// and rates, and two cores are not enough for more brokers side by side.
+// each lane a vitest process with its own broker (global setup), so the lanes never share a broker;
+// they share the OpenSearch node run-lanes.mjs starts (a lane run alone starts its own). Inside a
+// lane files run one at a time: integration tests measure time lag and rates, and two cores are
+// not enough for more brokers side by side.
 // - `packages`: the lag engine, the workers and stores, the CLI (with `npm start` from a clone,
 //   the packed install and the stack's broker restart).
 // - `heavy`: tests that run other programs for long (the Kubernetes control plane, KEDA,
