@@ -45,6 +45,8 @@ const SERVICES = {
   fileParallelism: false,
   server: { deps: { external: [/\/packages\/[^/]+\/dist\//] } },
   globalSetup: ['test-support/global-services.ts'],
+  // Each file's CPU, its children's included, after it (`[cpu] <file> <seconds>`).
+  setupFiles: ['test-support/file-cpu.ts'],
   testTimeout: 60_000,
   hookTimeout: 180_000,
   expect: { poll: { timeout: 30_000 } },
