@@ -26,7 +26,7 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('kafkaLibDir', cluster.libDir);
   // npm test's lanes share one node (test-support/run-lanes.mjs); a lane run alone starts its own.
   const shared = process.env.LAGSCALE_TEST_OPENSEARCH_URL;
-  if (shared !== undefined && shared !== '') {
+  if (shared) {
     project.provide('openSearchUrl', shared);
     return;
   }

@@ -38,7 +38,7 @@ function runLane(lane) {
 
 const started = performance.now();
 let openSearch;
-if (process.env.LAGSCALE_TEST_OPENSEARCH_URL === undefined) {
+if (!process.env.LAGSCALE_TEST_OPENSEARCH_URL) {
   // Three lanes write to it at once (the worker tests' results among them): twice a lane node's heap.
   openSearch = await startOpenSearchNode({ heapMb: 1024, onProgress: (line) => process.stdout.write(`[opensearch] ${line}\n`) });
   process.stdout.write(`[opensearch] the lanes' node ${openSearch.url} ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);

@@ -34,6 +34,7 @@ import { onJsonLines } from '../../packages/kubernetes/test/helpers.js';
 import { admin, createTopic, produce } from '../../test-support/kafka.js';
 import { cpuSecondsOf } from '../../test-support/process-cpu.js';
 import { KafkaRequestCounter } from '../support/kafka-request-counter.js';
+import { shippedFlags } from '../support/shipped-flags.js';
 
 const COUNTS = (process.env.COUNTS ?? '100,500,2000,5000').split(',').map(Number);
 const SYSTEMS = (process.env.SYSTEMS ?? 'lagscale,lagscale-sharded,keda').split(',') as System[];
@@ -44,7 +45,7 @@ const STEPS = Number(process.env.STEPS ?? 20);
 const KEDA_WARMUP_MS = Number(process.env.KEDA_WARMUP_MINUTES ?? 10) * 60_000;
 const RESULTS_FILE = process.env.RESULTS_FILE ?? 'kubernetes-scale.json';
 /** The controller's Node flags: the bin's own by default (see packages/cli/bin). */
-const CONTROLLER_NODE_ARGS = (process.env.CONTROLLER_NODE_ARGS ?? '--heap-growing-percent=50 --max-semi-space-size=8').split(' ').filter(Boolean);
+const CONTROLLER_NODE_ARGS = (process.env.CONTROLLER_NODE_ARGS ?? shippedFlags()).split(' ').filter(Boolean);
 const PARTITIONS = 4;
 const TOPIC = 'scale-bench';
 /** Baseline lag 100 per partition (400 < lagThreshold 1000: 1 replica); a step commits 0 (4,000: 4 replicas, the partition count). */

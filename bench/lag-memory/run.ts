@@ -30,8 +30,9 @@ import { freePorts, KafkaCluster } from '@lagscale/kafka';
 import { median } from '../support/consumer-groups-baseline.js';
 import { runJavaAdminBaseline } from '../support/java-baseline.js';
 import { benchGroup, seedLag } from '../support/lag-seed.js';
+import { LAGSCALE_BIN, shippedFlags } from '../support/shipped-flags.js';
 
-const BIN = fileURLToPath(new URL('../../packages/cli/bin/lagscale.js', import.meta.url));
+const BIN = LAGSCALE_BIN;
 const MAIN = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
 const CYCLES = Number(process.env.CYCLES ?? 100);
 const WARMUP = 5;
@@ -111,12 +112,6 @@ interface Run {
   readonly heapSpacesMb: Record<string, number>;
   readonly cycleMeanMs: number;
   readonly cpuMsPerCycle: number;
-}
-
-/** The shebang's Node flags of the lagscale bin: what a user gets. */
-function shippedFlags(): string {
-  const first = readFileSync(BIN, 'utf8').split('\n')[0] ?? '';
-  return first.replace(/^#!\/usr\/bin\/env -S node\s*/, '').trim();
 }
 
 async function runCommand(command: Run['command'], flags: string | null, brokers: readonly string[], pairs: number, home: string): Promise<Run> {

@@ -70,15 +70,25 @@ export interface TlsFiles {
   readonly key?: string;
 }
 
+/** The CA, client certificate and key of {@link TlsFiles}, read. */
+interface TlsCredentials {
+  readonly ca: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+async function readTlsFiles(tls: TlsFiles): Promise<TlsCredentials> {
+  const [ca, cert, key] = await Promise.all([readFile(tls.ca), tls.cert ? readFile(tls.cert) : undefined, tls.key ? readFile(tls.key) : undefined]);
+  return { ca, cert, key };
+}
+
 /**
  * GET, over TLS with a client certificate when `tls` is given (plain HTTP otherwise); resolves with
  * the status and body, or rejects on a connection error.
  */
-async function httpGet(url: string, tls: TlsFiles | null): Promise<{ status: number; body: string }> {
-  const [ca, cert, key] =
-    tls === null ? [] : await Promise.all([readFile(tls.ca), tls.cert ? readFile(tls.cert) : undefined, tls.key ? readFile(tls.key) : undefined]);
+function httpGet(url: string, tls: TlsCredentials | null): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const options = { ...(tls === null ? {} : { ca, cert, key }), agent: false, timeout: 2000 };
+    const options = { ...tls, agent: false, timeout: 2000 };
     const req = (tls === null ? httpRequest : httpsRequest)(url, options, (res) => {
       let body = '';
       res.setEncoding('utf8');
@@ -106,11 +116,12 @@ export async function waitHealthy(
   deadline: number,
   healthy: (body: string) => boolean = () => true,
 ): Promise<void> {
+  const credentials = tls === null ? null : await readTlsFiles(tls);
   let last = 'no answer yet';
   while (Date.now() < deadline) {
     group.assertRunning(name);
     try {
-      const { status, body } = await httpGet(url, tls);
+      const { status, body } = await httpGet(url, credentials);
       if (status === 200 && healthy(body)) return;
       last = `HTTP ${status}: ${body.trim().split('\n').slice(-8).join(' | ')}`;
     } catch (error) {

@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
 import { microTime } from '../client/micro-time.js';
-import { leaseTimes, RetryLoop } from './retry-loop.js';
+import { RetryLoop } from './retry-loop.js';
 
-export interface LeaseElectorOptions {
+export interface LeaseElectorOptions extends Partial<LeaseTimes> {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
   /** Lease name, e.g. `lagscale-controller`. */
@@ -12,12 +12,27 @@ export interface LeaseElectorOptions {
   /** Unique per instance: pod name, or host and pid. */
   readonly identity: string;
   readonly logger: Logger;
-  /** A holder that stops renewing loses the lease after this long. Default 15 s (client-go's). */
-  readonly leaseDurationSeconds?: number;
-  /** The holder gives up leading when it could not renew for this long (shorter than the lease). Default 10 s. */
-  readonly renewDeadlineSeconds?: number;
+}
+
+/** The timing of a Lease holder, client-go's defaults (seconds). */
+export interface LeaseTimes {
+  /** A holder that stops renewing loses the lease after this long. Default 15 s. */
+  readonly leaseDurationSeconds: number;
+  /** A holder stops writing when it could not renew for this long (shorter than the lease). Default 10 s. */
+  readonly renewDeadlineSeconds: number;
   /** Between attempts to acquire or renew. Default 2 s. */
-  readonly retryPeriodSeconds?: number;
+  readonly retryPeriodSeconds: number;
+}
+
+/** The times given, with the defaults for those left out; refuses a renew deadline not shorter than the lease. */
+export function leaseTimes(given: Partial<LeaseTimes>): LeaseTimes {
+  const times = {
+    leaseDurationSeconds: given.leaseDurationSeconds ?? 15,
+    renewDeadlineSeconds: given.renewDeadlineSeconds ?? 10,
+    retryPeriodSeconds: given.retryPeriodSeconds ?? 2,
+  };
+  if (times.renewDeadlineSeconds >= times.leaseDurationSeconds) throw new RangeError('renewDeadlineSeconds must be shorter than leaseDurationSeconds');
+  return times;
 }
 
 export interface LeaseElectorEvents {

@@ -30,24 +30,3 @@ export class RetryLoop {
     await this.#running;
   }
 }
-
-/** The timing of a Lease holder, client-go's defaults (seconds). */
-export interface LeaseTimes {
-  /** A holder that stops renewing loses the lease after this long. Default 15 s. */
-  readonly leaseDurationSeconds: number;
-  /** A holder stops writing when it could not renew for this long (shorter than the lease). Default 10 s. */
-  readonly renewDeadlineSeconds: number;
-  /** Between attempts to acquire or renew. Default 2 s. */
-  readonly retryPeriodSeconds: number;
-}
-
-/** The times given, with the defaults for those left out; refuses a renew deadline not shorter than the lease. */
-export function leaseTimes(given: Partial<LeaseTimes>): LeaseTimes {
-  const times = {
-    leaseDurationSeconds: given.leaseDurationSeconds ?? 15,
-    renewDeadlineSeconds: given.renewDeadlineSeconds ?? 10,
-    retryPeriodSeconds: given.retryPeriodSeconds ?? 2,
-  };
-  if (times.renewDeadlineSeconds >= times.leaseDurationSeconds) throw new RangeError('renewDeadlineSeconds must be shorter than leaseDurationSeconds');
-  return times;
-}

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@lagscale/exporter';
 import { microTime } from '../client/micro-time.js';
-import { leaseTimes, RetryLoop } from './retry-loop.js';
+import { type LeaseTimes, leaseTimes } from './lease.js';
+import { RetryLoop } from './retry-loop.js';
 
 /** The label every Lease of one shard set carries (its value: the set's name). */
 export const SHARD_SET_LABEL = 'lagscale.dev/shard-set';
@@ -56,7 +57,13 @@ export function planShards(view: ShardView, identity: string): { take: number[];
   return { take, release };
 }
 
-export interface ShardLeasesOptions {
+/**
+ * A shard set's options. The Lease times are those of {@link LeaseTimes}, per shard: a holder that
+ * stops renewing loses its shards after the lease duration, and stops writing for a shard it could
+ * not renew for the renew deadline; the retry period is between rounds (one list of the set's
+ * Leases, one renewal per Lease held).
+ */
+export interface ShardLeasesOptions extends Partial<LeaseTimes> {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
   /** The set's name: Leases `<name>-shard-<i>` and `<name>-member-<hash>`. */
@@ -64,12 +71,6 @@ export interface ShardLeasesOptions {
   readonly identity: string;
   readonly shards: number;
   readonly logger: Logger;
-  /** A holder that stops renewing loses its shards after this long. Default 15 s. */
-  readonly leaseDurationSeconds?: number;
-  /** A holder stops writing for a shard it could not renew for this long. Default 10 s. */
-  readonly renewDeadlineSeconds?: number;
-  /** Between rounds (one list of the set's Leases, one renewal per Lease held). Default 2 s. */
-  readonly retryPeriodSeconds?: number;
 }
 
 export interface ShardLeasesEvents {

@@ -24,12 +24,12 @@ export function describeSearchEngineStore(engine: SearchEngine, nodeUrl: () => s
   // other test files does not fill up with shards).
   afterEach(async () => {
     for (const store of opened.splice(0)) await store.close();
-    for (const prefix of [...used]) {
-      used.delete(prefix);
+    for (const prefix of used) {
       const names = STORE_INDICES.map((index) => `${prefix}-${index}`);
       await fetch(`${nodeUrl()}/${names.join(',')}?ignore_unavailable=true`, { method: 'DELETE' });
       await Promise.all(names.map((name) => fetch(`${nodeUrl()}/_index_template/${name}`, { method: 'DELETE' })));
     }
+    used.clear();
   });
 
   /** A store on the node under a fresh index prefix (every test its own indices). */
